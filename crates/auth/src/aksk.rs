@@ -1,0 +1,5 @@
+//! TODO(helper): aksk
+/// stub
+pub struct AkSk;
+/// stub
+pub struct SignError;

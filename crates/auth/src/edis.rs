@@ -1,0 +1,5 @@
+//! TODO(helper): edis
+/// stub
+pub struct EdisCredentials;
+/// stub
+pub struct EdisSession;

@@ -1,0 +1,3 @@
+//! TODO(helper): iam
+/// stub
+pub struct Token;

@@ -1,0 +1,17 @@
+//! `cargo xtask ci`: every check the project has, the single source of truth for CI.
+
+use crate::{run_cmd, util};
+
+/// Runs fmt, clippy, the tests (doc tests and tidy tests included) and rustdoc, stopping at the
+/// first failure.
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    if let Some(arg) = args.first() {
+        return Err(format!("`cargo xtask ci` takes no arguments, got {arg:?}"));
+    }
+    run_cmd(util::cargo().args(["fmt", "--all", "--check"]))?;
+    run_cmd(util::cargo().args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]))?;
+    run_cmd(util::cargo().args(["test", "--workspace", "--locked", "--no-fail-fast"]))?;
+    run_cmd(util::cargo().args(["doc", "--workspace", "--no-deps", "--locked"]).env("RUSTDOCFLAGS", "-D warnings"))?;
+    util::say("ci: all checks passed");
+    Ok(())
+}

@@ -1,0 +1,52 @@
+//! reimage's project tasks, run as `cargo xtask <task>`.
+//!
+//! - `ci`: every check the project has, in the order CI runs them (fmt, clippy, tests, docs).
+//! - `aksk-vectors`: regenerates the AK/SK signing vectors with the official Python SDK.
+//!
+//! The tidy tests (`xtask/tests/tidy.rs`) are ordinary tests, so `cargo test` runs them too.
+
+use std::process::{Command, ExitCode};
+
+mod aksk_vectors;
+mod ci;
+pub(crate) mod util;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci::run(&args[1..]),
+        Some("aksk-vectors") => aksk_vectors::run(&args[1..]),
+        Some("help" | "--help" | "-h") | None => {
+            util::say(HELP);
+            Ok(())
+        }
+        Some(other) => Err(format!("unknown task {other:?}\n\n{HELP}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            util::say(&format!("error: {message}"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+const HELP: &str = "\
+usage: cargo xtask <task>
+
+tasks:
+  ci              run every check: fmt, clippy, tests (doc tests and tidy included), rustdoc
+  aksk-vectors    regenerate tests/aksk/vectors.json with the official huaweicloudsdkcore
+                  (pinned, installed into a venv under target/); --check compares instead
+";
+
+/// Runs `cmd`, echoing it first, and fails with its exit status.
+pub(crate) fn run_cmd(cmd: &mut Command) -> Result<(), String> {
+    util::say(&format!("$ {}", util::describe(cmd)));
+    let status = cmd.status().map_err(|e| format!("could not start {}: {e}", util::describe(cmd)))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{} failed with {status}", util::describe(cmd)))
+    }
+}
