@@ -30,7 +30,11 @@ impl ValidationError {
         problem: impl Into<String>,
         fix: impl Into<Cow<'static, str>>,
     ) -> Self {
-        Self { field: field.into(), problem: problem.into(), fix: fix.into() }
+        Self {
+            field: field.into(),
+            problem: problem.into(),
+            fix: fix.into(),
+        }
     }
 
     /// The field the value was given for, as the provider names it (`adminpass`, `kvm_id`, …).
@@ -109,8 +113,19 @@ pub struct ProviderError {
 
 impl ProviderError {
     /// A provider error without a request id.
-    pub fn new(provider: Provider, status: u16, code: Option<String>, message: impl Into<String>) -> Self {
-        Self { provider, status, code, message: message.into(), request_id: None }
+    pub fn new(
+        provider: Provider,
+        status: u16,
+        code: Option<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            provider,
+            status,
+            code,
+            message: message.into(),
+            request_id: None,
+        }
     }
 
     /// Sets the request id.
@@ -158,8 +173,19 @@ pub struct DecodeError {
 
 impl DecodeError {
     /// A new decode error.
-    pub fn new(operation: &'static str, provider: Provider, status: u16, problem: impl Into<String>) -> Self {
-        Self { operation, provider, status, problem: problem.into(), request_id: None }
+    pub fn new(
+        operation: &'static str,
+        provider: Provider,
+        status: u16,
+        problem: impl Into<String>,
+    ) -> Self {
+        Self {
+            operation,
+            provider,
+            status,
+            problem: problem.into(),
+            request_id: None,
+        }
     }
 
     /// Sets the request id.
@@ -171,7 +197,9 @@ impl DecodeError {
 }
 
 fn request_id_suffix(id: &Option<String>) -> String {
-    id.as_ref().map(|id| format!(" (request id {id})")).unwrap_or_default()
+    id.as_ref()
+        .map(|id| format!(" (request id {id})"))
+        .unwrap_or_default()
 }
 
 /// Why an answer did not become a result: the provider refused, or the answer was unreadable.

@@ -279,7 +279,12 @@ mod tests {
         for (value, ok) in images {
             assert_eq!(EdisImage::new(value).is_ok(), ok, "EdisImage {value:?}");
         }
-        let keys = [("KeyPair-350b", true), ("my_key", true), ("my key", false), ("", false)];
+        let keys = [
+            ("KeyPair-350b", true),
+            ("my_key", true),
+            ("my key", false),
+            ("", false),
+        ];
         for (value, ok) in keys {
             assert_eq!(KeyPairName::new(value).is_ok(), ok, "KeyPairName {value:?}");
         }

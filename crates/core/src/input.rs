@@ -35,7 +35,11 @@ pub struct EdisReinstall {
 impl EdisReinstall {
     /// A reinstall with `image` and the root `password`.
     pub fn new(image: EdisImage, password: RootPassword) -> Self {
-        Self { image, password, user_data: None }
+        Self {
+            image,
+            password,
+            user_data: None,
+        }
     }
 
     /// Adds cloud-init user data (`cloudinit_user_data`).
@@ -225,7 +229,12 @@ impl EcsOsSpecBuilder {
                 Login::UserData
             }
         };
-        Ok(EcsOsSpec { login, user_data: self.user_data, stop_server: self.stop_server, byol: self.byol })
+        Ok(EcsOsSpec {
+            login,
+            user_data: self.user_data,
+            stop_server: self.stop_server,
+            byol: self.byol,
+        })
     }
 }
 
@@ -335,7 +344,10 @@ mod tests {
 
     #[test]
     fn empty_user_data_is_no_login() {
-        let err = EcsOsSpec::builder().user_data(UserData::from("")).build().unwrap_err();
+        let err = EcsOsSpec::builder()
+            .user_data(UserData::from(""))
+            .build()
+            .unwrap_err();
         assert_eq!(err.field(), "user_data");
     }
 }

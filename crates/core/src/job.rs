@@ -112,7 +112,11 @@ impl Job {
 
     /// How many sub-jobs have succeeded, out of how many (the total, or the sub-jobs listed).
     pub fn progress(&self) -> (usize, usize) {
-        let done = self.sub_jobs.iter().filter(|j| j.status == JobStatus::Success).count();
+        let done = self
+            .sub_jobs
+            .iter()
+            .filter(|j| j.status == JobStatus::Success)
+            .count();
         let total = self
             .sub_jobs_total
             .and_then(|t| usize::try_from(t).ok())

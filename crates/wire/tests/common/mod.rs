@@ -1,6 +1,6 @@
 //! Shared helpers of the wire crate's golden tests.
 
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
 use bytes::Bytes;
 use std::path::PathBuf;

@@ -1,0 +1,419 @@
+//! Tidy tests: the project's own rules, checked as ordinary tests so that `cargo test` catches a
+//! broken rule. They read the tree and `cargo metadata`; they install nothing.
+
+// Helpers outside `#[test]` functions panic on a broken tree too; that is what a test should do.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+/// The crates that do no IO, and so must not depend on an async runtime or an HTTP stack.
+/// (`docs/ARCHITECTURE.md`, "Architecture invariant".) Crates listed here that do not exist yet
+/// are skipped.
+const SANS_IO: &[&str] = &[
+    "reimage-core",
+    "reimage-auth",
+    "reimage-wire",
+    "reimage-cloudinit",
+];
+
+/// What a sans-IO crate must never pull in, directly or through another crate.
+const IO_CRATES: &[&str] = &[
+    "tokio",
+    "hyper",
+    "hyper-util",
+    "reqwest",
+    "mio",
+    "async-std",
+    "smol",
+    "ureq",
+];
+
+/// The licences every dependency's licence expression must be satisfiable with.
+const ALLOWED_LICENSES: &[&str] = &[
+    "MIT",
+    "Apache-2.0",
+    "Apache-2.0 WITH LLVM-exception",
+    "BSD-2-Clause",
+    "BSD-3-Clause",
+    "ISC",
+    "Zlib",
+    "0BSD",
+    "CC0-1.0",
+    "Unlicense",
+    "BSL-1.0",
+    "Unicode-3.0",
+    "Unicode-DFS-2016",
+    "MPL-2.0",
+    "CDLA-Permissive-2.0",
+];
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+fn metadata() -> Value {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--locked"])
+        .current_dir(root())
+        .output()
+        .expect("cargo metadata runs");
+    assert!(
+        out.status.success(),
+        "cargo metadata failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("cargo metadata prints JSON")
+}
+
+/// Package id → package, and package id → its normal (non-dev, non-build) dependencies.
+fn graph(meta: &Value) -> (BTreeMap<String, &Value>, BTreeMap<String, Vec<String>>) {
+    let packages = meta["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .map(|p| (p["id"].as_str().expect("id").to_owned(), p))
+        .collect();
+    let mut normal = BTreeMap::new();
+    for node in meta["resolve"]["nodes"].as_array().expect("resolve.nodes") {
+        let deps = node["deps"]
+            .as_array()
+            .expect("deps")
+            .iter()
+            .filter(|d| {
+                d["dep_kinds"]
+                    .as_array()
+                    .is_some_and(|kinds| kinds.iter().any(|k| k["kind"].is_null()))
+            })
+            .map(|d| d["pkg"].as_str().expect("pkg").to_owned())
+            .collect();
+        normal.insert(node["id"].as_str().expect("id").to_owned(), deps);
+    }
+    (packages, normal)
+}
+
+#[test]
+fn sans_io_crates_pull_no_runtime_and_no_http_stack() {
+    let meta = metadata();
+    let (packages, normal) = graph(&meta);
+    let name_of = |id: &str| packages[id]["name"].as_str().expect("name").to_owned();
+    let mut checked = 0;
+    for (id, package) in &packages {
+        let name = package["name"].as_str().expect("name");
+        if !SANS_IO.contains(&name) || package["source"].is_string() {
+            continue;
+        }
+        checked += 1;
+        // Walk the normal-dependency closure, remembering one path to each crate.
+        let mut path_to: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        path_to.insert(id.clone(), vec![name.to_owned()]);
+        let mut stack = vec![id.clone()];
+        while let Some(current) = stack.pop() {
+            for dep in normal.get(&current).into_iter().flatten() {
+                if !path_to.contains_key(dep) {
+                    let mut path = path_to[&current].clone();
+                    path.push(name_of(dep));
+                    path_to.insert(dep.clone(), path);
+                    stack.push(dep.clone());
+                }
+            }
+        }
+        // The walk must see the crate's real dependencies, or the check below proves nothing.
+        assert!(
+            path_to.keys().any(|dep| name_of(dep) == "thiserror"),
+            "{name}: the dependency walk did not reach thiserror, which every sans-IO crate uses"
+        );
+        for (dep, path) in &path_to {
+            let dep_name = name_of(dep);
+            assert!(
+                !IO_CRATES.contains(&dep_name.as_str()),
+                "{name} must do no IO, but depends on {dep_name}: {}",
+                path.join(" -> ")
+            );
+        }
+    }
+    assert!(
+        checked >= 3,
+        "expected at least core, auth and wire among the workspace members, found {checked}"
+    );
+}
+
+/// The sans-IO crates' non-test code names no IO module.
+#[test]
+fn sans_io_crates_touch_no_files_sockets_or_processes() {
+    for dir in sans_io_dirs() {
+        for file in rust_files(&dir.join("src")) {
+            let text = std::fs::read_to_string(&file).expect("read");
+            let code = strip_test_modules(&text);
+            for needle in [
+                "std::fs",
+                "std::net",
+                "std::process",
+                "std::io::stdin",
+                "std::env::var",
+                "SystemTime::now",
+                "Instant::now",
+            ] {
+                assert!(
+                    !code.contains(needle),
+                    "{} uses {needle}, but this crate does no IO and reads no clock",
+                    rel(&file)
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn every_dependency_has_an_allowed_licence() {
+    let meta = metadata();
+    let mut refused = Vec::new();
+    for package in meta["packages"].as_array().expect("packages") {
+        let name = package["name"].as_str().unwrap_or("?");
+        let version = package["version"].as_str().unwrap_or("?");
+        match package["license"].as_str() {
+            Some(expr) if licence_allowed(expr) => {}
+            Some(expr) => refused.push(format!("{name} {version}: {expr}")),
+            None => refused.push(format!(
+                "{name} {version}: no licence expression (license-file only)"
+            )),
+        }
+    }
+    assert!(
+        refused.is_empty(),
+        "dependencies whose licence is not on the allow-list:\n{}",
+        refused.join("\n")
+    );
+}
+
+#[test]
+fn licence_expressions_table() {
+    let cases = [
+        ("MIT", true),
+        ("MIT OR Apache-2.0", true),
+        ("MIT/Apache-2.0", true),
+        ("(MIT OR Apache-2.0) AND Unicode-3.0", true),
+        ("Apache-2.0 WITH LLVM-exception OR Apache-2.0 OR MIT", true),
+        ("GPL-3.0", false),
+        ("MIT AND GPL-3.0", false),
+        ("GPL-3.0 OR MIT", true),
+        ("(GPL-3.0 OR AGPL-3.0) AND MIT", false),
+        ("", false),
+    ];
+    for (expr, ok) in cases {
+        assert_eq!(licence_allowed(expr), ok, "{expr:?}");
+    }
+}
+
+/// Evaluates an SPDX expression (`OR`, `AND`, `WITH`, parentheses, and the old `/` for OR).
+fn licence_allowed(expr: &str) -> bool {
+    let spaced = expr
+        .replace('(', " ( ")
+        .replace(')', " ) ")
+        .replace('/', " OR ");
+    let tokens: Vec<&str> = spaced.split_whitespace().collect();
+    let mut pos = 0;
+    let ok = parse_or(&tokens, &mut pos);
+    ok == Some(true) && pos == tokens.len()
+}
+
+fn parse_or(t: &[&str], pos: &mut usize) -> Option<bool> {
+    let mut value = parse_and(t, pos)?;
+    while t.get(*pos) == Some(&"OR") {
+        *pos += 1;
+        value |= parse_and(t, pos)?;
+    }
+    Some(value)
+}
+
+fn parse_and(t: &[&str], pos: &mut usize) -> Option<bool> {
+    let mut value = parse_atom(t, pos)?;
+    while t.get(*pos) == Some(&"AND") {
+        *pos += 1;
+        value &= parse_atom(t, pos)?;
+    }
+    Some(value)
+}
+
+fn parse_atom(t: &[&str], pos: &mut usize) -> Option<bool> {
+    let token = *t.get(*pos)?;
+    *pos += 1;
+    if token == "(" {
+        let value = parse_or(t, pos)?;
+        (t.get(*pos) == Some(&")")).then(|| *pos += 1)?;
+        return Some(value);
+    }
+    if t.get(*pos) == Some(&"WITH") {
+        let exception = *t.get(*pos + 1)?;
+        *pos += 2;
+        let full = format!("{token} WITH {exception}");
+        return Some(
+            ALLOWED_LICENSES.contains(&full.as_str()) || ALLOWED_LICENSES.contains(&token),
+        );
+    }
+    Some(ALLOWED_LICENSES.contains(&token))
+}
+
+#[test]
+fn every_module_has_a_doc_comment() {
+    let mut missing = Vec::new();
+    for file in rust_files(&root().join("crates"))
+        .into_iter()
+        .chain(rust_files(&root().join("xtask")))
+    {
+        let text = std::fs::read_to_string(&file).expect("read");
+        let first = text
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !l.starts_with("#!["));
+        if !first.is_some_and(|l| l.starts_with("//!")) {
+            missing.push(rel(&file));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "files without a `//!` module doc at the top:\n{}",
+        missing.join("\n")
+    );
+}
+
+#[test]
+fn no_todo_dbg_or_unimplemented_outside_tests() {
+    let mut found = Vec::new();
+    for file in rust_files(&root().join("crates"))
+        .into_iter()
+        .chain(rust_files(&root().join("xtask/src")))
+    {
+        if file
+            .components()
+            .any(|c| c.as_os_str() == "tests" || c.as_os_str() == "benches")
+        {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).expect("read");
+        let code = strip_test_modules(&text);
+        for needle in [
+            concat!("todo", "!("),
+            concat!("dbg", "!("),
+            concat!("unimplemented", "!("),
+        ] {
+            if code.contains(needle) {
+                found.push(format!("{}: {needle}", rel(&file)));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "left-over macros in non-test code:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn internal_dependencies_carry_versions() {
+    let manifest = std::fs::read_to_string(root().join("Cargo.toml")).expect("read Cargo.toml");
+    let mut bad = Vec::new();
+    for line in manifest.lines() {
+        if line.contains("path = ") && !line.contains("version = ") {
+            bad.push(line.trim().to_owned());
+        }
+    }
+    for dir in crate_dirs() {
+        let text = std::fs::read_to_string(dir.join("Cargo.toml")).expect("read");
+        for line in text.lines() {
+            if line.contains("path = ") && !line.contains("version = ") {
+                bad.push(format!("{}: {}", rel(&dir), line.trim()));
+            }
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "internal dependencies without a version (needed to publish):\n{}",
+        bad.join("\n")
+    );
+}
+
+#[test]
+fn every_crate_uses_the_workspace_lints_and_package_fields() {
+    for dir in crate_dirs() {
+        let text = std::fs::read_to_string(dir.join("Cargo.toml")).expect("read");
+        for needle in [
+            "[lints]\nworkspace = true",
+            "version.workspace = true",
+            "edition.workspace = true",
+            "license.workspace = true",
+        ] {
+            assert!(
+                text.contains(needle),
+                "{}/Cargo.toml lacks `{}`",
+                rel(&dir),
+                needle.replace('\n', " ")
+            );
+        }
+    }
+}
+
+fn crate_dirs() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root().join("crates"))
+        .expect("crates/")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("Cargo.toml").is_file())
+        .collect();
+    dirs.push(root().join("xtask"));
+    dirs.sort();
+    dirs
+}
+
+fn sans_io_dirs() -> Vec<PathBuf> {
+    let wanted: BTreeSet<&str> = SANS_IO.iter().copied().collect();
+    crate_dirs()
+        .into_iter()
+        .filter(|dir| {
+            let text = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap_or_default();
+            text.lines()
+                .find_map(|l| l.strip_prefix("name = "))
+                .is_some_and(|n| wanted.contains(n.trim_matches('"')))
+        })
+        .collect()
+}
+
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                if path.file_name().is_some_and(|n| n != "target") {
+                    stack.push(path);
+                }
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The text before the first `#[cfg(test)]`: by convention test modules come last in a file.
+fn strip_test_modules(text: &str) -> &str {
+    text.find("#[cfg(test)]").map_or(text, |i| &text[..i])
+}
+
+fn rel(path: &Path) -> String {
+    path.strip_prefix(root())
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
