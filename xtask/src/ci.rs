@@ -9,9 +9,21 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         return Err(format!("`cargo xtask ci` takes no arguments, got {arg:?}"));
     }
     run_cmd(util::cargo().args(["fmt", "--all", "--check"]))?;
-    run_cmd(util::cargo().args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]))?;
+    run_cmd(util::cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--locked",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
     run_cmd(util::cargo().args(["test", "--workspace", "--locked", "--no-fail-fast"]))?;
-    run_cmd(util::cargo().args(["doc", "--workspace", "--no-deps", "--locked"]).env("RUSTDOCFLAGS", "-D warnings"))?;
+    run_cmd(
+        util::cargo()
+            .args(["doc", "--workspace", "--no-deps", "--locked"])
+            .env("RUSTDOCFLAGS", "-D warnings"),
+    )?;
     util::say("ci: all checks passed");
     Ok(())
 }

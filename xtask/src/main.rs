@@ -43,7 +43,9 @@ tasks:
 /// Runs `cmd`, echoing it first, and fails with its exit status.
 pub(crate) fn run_cmd(cmd: &mut Command) -> Result<(), String> {
     util::say(&format!("$ {}", util::describe(cmd)));
-    let status = cmd.status().map_err(|e| format!("could not start {}: {e}", util::describe(cmd)))?;
+    let status = cmd
+        .status()
+        .map_err(|e| format!("could not start {}: {e}", util::describe(cmd)))?;
     if status.success() {
         Ok(())
     } else {
