@@ -49,7 +49,9 @@ fn redact_quoted(text: &str) -> String {
             let inner: String = chars.by_ref().take_while(|&d| d != c).collect();
             let plain = !inner.is_empty()
                 && inner.len() <= 40
-                && inner.chars().all(|d| d.is_ascii_alphanumeric() || matches!(d, '_' | '-' | ':'));
+                && inner
+                    .chars()
+                    .all(|d| d.is_ascii_alphanumeric() || matches!(d, '_' | '-' | ':'));
             if c == '`' && plain {
                 out.push('`');
                 out.push_str(&inner);
@@ -71,7 +73,12 @@ fn redact_quoted(text: &str) -> String {
 /// `{"code","message"}`. Unknown fields are ignored. A body of another shape, or not JSON at all,
 /// still gives an error with the status and request id, and a message that describes the body
 /// without quoting it.
-pub fn huawei_error(provider: Provider, status: u16, headers: &HeaderMap, body: &[u8]) -> ProviderError {
+pub fn huawei_error(
+    provider: Provider,
+    status: u16,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> ProviderError {
     let header_id = request_id(headers);
     let parsed: Option<Value> = serde_json::from_slice(body).ok();
     let (code, message, body_id) = match &parsed {
@@ -80,7 +87,11 @@ pub fn huawei_error(provider: Provider, status: u16, headers: &HeaderMap, body: 
             if let Some(Value::Object(inner)) = map.get("error") {
                 (text(inner.get("code")), text(inner.get("message")), body_id)
             } else if map.contains_key("error_code") || map.contains_key("error_msg") {
-                (text(map.get("error_code")), text(map.get("error_msg")), body_id)
+                (
+                    text(map.get("error_code")),
+                    text(map.get("error_msg")),
+                    body_id,
+                )
             } else if map.contains_key("code") || map.contains_key("message") {
                 (text(map.get("code")), text(map.get("message")), body_id)
             } else {
@@ -89,7 +100,9 @@ pub fn huawei_error(provider: Provider, status: u16, headers: &HeaderMap, body: 
         }
         _ => (None, None, None),
     };
-    let message = message.filter(|m| !m.is_empty()).unwrap_or_else(|| describe_body(headers, body, parsed.is_some()));
+    let message = message
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| describe_body(headers, body, parsed.is_some()));
     ProviderError::new(provider, status, code.filter(|c| !c.is_empty()), message)
         .with_request_id(header_id.or(body_id))
 }
@@ -115,7 +128,9 @@ pub fn edis_error(status: u16, headers: &HeaderMap, body: &[u8]) -> ProviderErro
         }
         _ => (None, None),
     };
-    let message = message.filter(|m| !m.is_empty()).unwrap_or_else(|| describe_body(headers, body, parsed.is_some()));
+    let message = message
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| describe_body(headers, body, parsed.is_some()));
     ProviderError::new(Provider::Edis, status, code, message).with_request_id(request_id(headers))
 }
 
@@ -137,9 +152,15 @@ fn describe_body(headers: &HeaderMap, body: &[u8], is_json: bool) -> String {
     if body.is_empty() {
         "an empty body".to_owned()
     } else if is_json {
-        format!("a JSON body of an unknown error form ({} bytes)", body.len())
+        format!(
+            "a JSON body of an unknown error form ({} bytes)",
+            body.len()
+        )
     } else {
-        format!("a body that is not JSON ({content_type}, {} bytes)", body.len())
+        format!(
+            "a body that is not JSON ({content_type}, {} bytes)",
+            body.len()
+        )
     }
 }
 
@@ -156,10 +177,18 @@ mod tests {
         h
     }
 
+    /// (body, request id header, code, message, request id)
+    type HuaweiCase = (
+        &'static str,
+        Option<&'static str>,
+        Option<&'static str>,
+        &'static str,
+        Option<&'static str>,
+    );
+
     #[test]
     fn huawei_forms_table() {
-        // (body, request id header, code, message, request id)
-        let cases: &[(&str, Option<&str>, Option<&str>, &str, Option<&str>)] = &[
+        let cases: &[HuaweiCase] = &[
             (
                 r#"{"error":{"code":"Ecs.0005","message":"Invalid request"}}"#,
                 Some("hdr-1"),
@@ -188,11 +217,35 @@ mod tests {
                 "The request you have made requires authentication.",
                 None,
             ),
-            (r#"{"code":"Ecs.0103","message":"job not found","extra":[1,2]}"#, None, Some("Ecs.0103"), "job not found", None),
-            ("<html>502 Bad Gateway</html>", None, None, "a body that is not JSON (no content type, 28 bytes)", None),
+            (
+                r#"{"code":"Ecs.0103","message":"job not found","extra":[1,2]}"#,
+                None,
+                Some("Ecs.0103"),
+                "job not found",
+                None,
+            ),
+            (
+                "<html>502 Bad Gateway</html>",
+                None,
+                None,
+                "a body that is not JSON (no content type, 28 bytes)",
+                None,
+            ),
             ("", Some("r"), None, "an empty body", Some("r")),
-            (r#"{"surprise":true}"#, None, None, "a JSON body of an unknown error form (17 bytes)", None),
-            (r#"[1,2,3]"#, None, None, "a JSON body of an unknown error form (7 bytes)", None),
+            (
+                r#"{"surprise":true}"#,
+                None,
+                None,
+                "a JSON body of an unknown error form (17 bytes)",
+                None,
+            ),
+            (
+                r#"[1,2,3]"#,
+                None,
+                None,
+                "a JSON body of an unknown error form (7 bytes)",
+                None,
+            ),
         ];
         for (body, hdr, code, message, id) in cases {
             let e = huawei_error(Provider::Ecs, 400, &headers(*hdr), body.as_bytes());
@@ -206,10 +259,26 @@ mod tests {
     #[test]
     fn edis_forms_table() {
         let cases: &[(&str, Option<&str>, &str)] = &[
-            (r#"{"error":"Invalid or expired session signature.","code":401}"#, Some("401"), "Invalid or expired session signature."),
-            (r#"{"error":"Bad","code":400,"message":"image missing"}"#, Some("400"), "Bad: image missing"),
-            (r#"{"status":"error"}"#, None, "the answer's status is \"error\", not \"success\""),
-            ("Internal Server Error", None, "a body that is not JSON (no content type, 21 bytes)"),
+            (
+                r#"{"error":"Invalid or expired session signature.","code":401}"#,
+                Some("401"),
+                "Invalid or expired session signature.",
+            ),
+            (
+                r#"{"error":"Bad","code":400,"message":"image missing"}"#,
+                Some("400"),
+                "Bad: image missing",
+            ),
+            (
+                r#"{"status":"error"}"#,
+                None,
+                "the answer's status is \"error\", not \"success\"",
+            ),
+            (
+                "Internal Server Error",
+                None,
+                "a body that is not JSON (no content type, 21 bytes)",
+            ),
         ];
         for (body, code, message) in cases {
             let e = edis_error(500, &HeaderMap::new(), body.as_bytes());
@@ -227,11 +296,22 @@ mod tests {
             job_id: String,
         }
         let missing = serde_json::from_str::<S>("{}").unwrap_err();
-        assert_eq!(json_problem(&missing), "JSON of an unexpected shape (missing field `job_id`) at line 1 column 2");
+        assert_eq!(
+            json_problem(&missing),
+            "JSON of an unexpected shape (missing field `job_id`) at line 1 column 2"
+        );
         let wrong = serde_json::from_str::<S>(r#"{"job_id": 12}"#).unwrap_err();
-        assert!(json_problem(&wrong).contains("invalid type"), "{}", json_problem(&wrong));
+        assert!(
+            json_problem(&wrong).contains("invalid type"),
+            "{}",
+            json_problem(&wrong)
+        );
         let secret = serde_json::from_str::<u8>(r#""top secret value""#).unwrap_err();
-        assert!(!json_problem(&secret).contains("secret"), "{}", json_problem(&secret));
+        assert!(
+            !json_problem(&secret).contains("secret"),
+            "{}",
+            json_problem(&secret)
+        );
     }
 
     proptest! {

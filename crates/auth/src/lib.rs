@@ -17,6 +17,6 @@ pub mod decode;
 pub mod edis;
 pub mod iam;
 
-pub use aksk::{AkSk, SignError};
+pub use aksk::{AkSk, SignError, VerifyError};
 pub use edis::{EdisCredentials, EdisSession};
 pub use iam::Token;
