@@ -1,7 +1,7 @@
 //! Secret passwords, checked without ever being shown.
 //!
 //! Both types hold a [`SecretString`]: their `Debug` is redacted, they have no `Display`, and the
-//! only way to the characters is [`ExposeSecret`](secrecy::ExposeSecret), at the encoding point.
+//! only way to the characters is [`ExposeSecret`], at the encoding point.
 
 use std::fmt;
 

@@ -726,7 +726,7 @@ impl Operation for ReinstallOs {
         )
     }
 
-    fn from_response(&self, response: Response<Bytes>) -> Result<JobId, ResponseError> {
+    fn decode_response(&self, response: Response<Bytes>) -> Result<JobId, ResponseError> {
         job_id_answer(Self::NAME, response)
     }
 }
@@ -780,7 +780,7 @@ impl Operation for ChangeOs {
         )
     }
 
-    fn from_response(&self, response: Response<Bytes>) -> Result<JobId, ResponseError> {
+    fn decode_response(&self, response: Response<Bytes>) -> Result<JobId, ResponseError> {
         job_id_answer(Self::NAME, response)
     }
 }
@@ -833,7 +833,7 @@ impl Operation for BatchStop {
         )
     }
 
-    fn from_response(&self, response: Response<Bytes>) -> Result<JobId, ResponseError> {
+    fn decode_response(&self, response: Response<Bytes>) -> Result<JobId, ResponseError> {
         job_id_answer(Self::NAME, response)
     }
 }
@@ -883,7 +883,7 @@ impl Operation for BatchStart {
         )
     }
 
-    fn from_response(&self, response: Response<Bytes>) -> Result<JobId, ResponseError> {
+    fn decode_response(&self, response: Response<Bytes>) -> Result<JobId, ResponseError> {
         job_id_answer(Self::NAME, response)
     }
 }
@@ -930,7 +930,7 @@ impl Operation for ShowJob {
     /// Reads the job. A missing or `null` `job_id` is the one asked for; a missing `status` is
     /// [`JobStatus::Unknown`] with an empty text. A 2xx answer that holds only an error (`code`
     /// and `message`, as the job query documents) is what ECS said, not a job.
-    fn from_response(&self, response: Response<Bytes>) -> Result<Job, ResponseError> {
+    fn decode_response(&self, response: Response<Bytes>) -> Result<Job, ResponseError> {
         let answer = success_json(Self::NAME, response)?;
         let fail = |problem: String| answer.fail(Self::NAME, problem);
         let top = Obj::root(&answer.value).map_err(fail)?;
@@ -980,7 +980,7 @@ impl Operation for ShowServer {
     }
 
     /// Reads `server`. Only `server.id` is required; see [`ServerDetails::unreadable`].
-    fn from_response(&self, response: Response<Bytes>) -> Result<ServerDetails, ResponseError> {
+    fn decode_response(&self, response: Response<Bytes>) -> Result<ServerDetails, ResponseError> {
         let answer = success_json(Self::NAME, response)?;
         let fail = |problem: String| answer.fail(Self::NAME, problem);
         let top = Obj::root(&answer.value).map_err(fail)?;

@@ -38,7 +38,7 @@
 //!     br#"{"data":{"kvm_12345_67890":{"api_host":"12345.edisglobal.com","kvm_id":"kvm_12345_67890",
 //!         "valid_until":1737476000,"signature":"session_signature_12345"}},"status":"success"}"#,
 //! ))?;
-//! let sessions = auth.from_response(answer)?;
+//! let sessions = auth.decode_response(answer)?;
 //! let session = sessions.pick(&kvm)?;
 //!
 //! // Checked against the clock just before use: more than a minute must be left.
@@ -194,7 +194,7 @@ impl Operation for CreateSession {
         post_form(Self::NAME, endpoint, Self::PATH, form.finish())
     }
 
-    fn from_response(&self, response: Response<Bytes>) -> Result<EdisSessions, ResponseError> {
+    fn decode_response(&self, response: Response<Bytes>) -> Result<EdisSessions, ResponseError> {
         decode_sessions(&response)
     }
 }
@@ -343,7 +343,7 @@ impl Operation for Reinstall<'_> {
         post_form(Self::NAME, endpoint, Self::PATH, form.finish())
     }
 
-    fn from_response(&self, response: Response<Bytes>) -> Result<(), ResponseError> {
+    fn decode_response(&self, response: Response<Bytes>) -> Result<(), ResponseError> {
         decode_done(Self::NAME, &response)
     }
 }
@@ -412,7 +412,7 @@ macro_rules! session_call {
                 post_form(Self::NAME, endpoint, Self::PATH, session_form(self.session).finish())
             }
 
-            fn from_response(&self, response: Response<Bytes>) -> Result<$output, ResponseError> {
+            fn decode_response(&self, response: Response<Bytes>) -> Result<$output, ResponseError> {
                 let decode: fn(&'static str, &Response<Bytes>) -> Result<$output, ResponseError> =
                     $decode;
                 decode(Self::NAME, &response)

@@ -79,7 +79,7 @@ impl Operation for CreateToken {
         )
     }
 
-    fn from_response(&self, response: Response<Bytes>) -> Result<Token, ResponseError> {
+    fn decode_response(&self, response: Response<Bytes>) -> Result<Token, ResponseError> {
         let (parts, body) = response.into_parts();
         decode_token_response(parts.status, &parts.headers, &body)
     }

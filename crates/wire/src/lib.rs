@@ -19,8 +19,8 @@
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, Uri, header};
 
-pub use reimage_core::error::{DecodeError, Provider, ProviderError, ResponseError};
 use reimage_core::ValidationError;
+pub use reimage_core::error::{DecodeError, Provider, ProviderError, ResponseError};
 
 pub mod ecs;
 pub mod edis;
@@ -85,7 +85,7 @@ pub trait Operation {
     fn to_request(&self, endpoint: &Endpoint) -> Result<Request<Bytes>, EncodeError>;
 
     /// Decodes the answer: a typed result, or what the provider said, or why it was unreadable.
-    fn from_response(&self, response: Response<Bytes>) -> Result<Self::Output, ResponseError>;
+    fn decode_response(&self, response: Response<Bytes>) -> Result<Self::Output, ResponseError>;
 }
 
 /// What was wrong before anything was sent.
@@ -146,7 +146,11 @@ impl Endpoint {
             return Err(bad("has a query or fragment"));
         }
         let prefix = uri.path().trim_end_matches('/').to_owned();
-        Ok(Self { scheme, authority, prefix })
+        Ok(Self {
+            scheme,
+            authority,
+            prefix,
+        })
     }
 
     /// An endpoint at `host` (`12345.edisglobal.com`, `127.0.0.1:8080`) with the given scheme.
@@ -179,7 +183,10 @@ impl Endpoint {
             .authority(self.authority.clone())
             .path_and_query(format!("{}{}", self.prefix, path_and_query))
             .build()
-            .map_err(|e| EncodeError::Build { operation, problem: e.to_string() })
+            .map_err(|e| EncodeError::Build {
+                operation,
+                problem: e.to_string(),
+            })
     }
 }
 
@@ -203,5 +210,8 @@ pub(crate) fn build_request(
     if let Some(content_type) = content_type {
         builder = builder.header(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     }
-    builder.body(body).map_err(|e| EncodeError::Build { operation, problem: e.to_string() })
+    builder.body(body).map_err(|e| EncodeError::Build {
+        operation,
+        problem: e.to_string(),
+    })
 }

@@ -522,19 +522,23 @@ fn spec_job_id_answers() {
         let body = spec_file(file);
         let answer = || response(200, Some("req-1"), body.clone());
         assert_eq!(
-            reinstall(password_spec()).from_response(answer()).unwrap(),
+            reinstall(password_spec())
+                .decode_response(answer())
+                .unwrap(),
             want,
             "{file}"
         );
         assert_eq!(
-            change_os(password_spec()).from_response(answer()).unwrap(),
+            change_os(password_spec())
+                .decode_response(answer())
+                .unwrap(),
             want,
             "{file}"
         );
         let stop = BatchStop::new(project(), servers.clone(), StopType::Soft);
-        assert_eq!(stop.from_response(answer()).unwrap(), want, "{file}");
+        assert_eq!(stop.decode_response(answer()).unwrap(), want, "{file}");
         let start = BatchStart::new(project(), servers.clone());
-        assert_eq!(start.from_response(answer()).unwrap(), want, "{file}");
+        assert_eq!(start.decode_response(answer()).unwrap(), want, "{file}");
     }
 }
 
@@ -543,7 +547,7 @@ fn spec_abnormal_job_answer_is_not_json() {
     // `{"error": {"message": "", "code": XXX,""}}`: the spec's placeholder, not JSON.
     let body = spec_file("responses_jobs.abnormal.json");
     assert!(serde_json::from_slice::<Value>(&body).is_err());
-    let refused = provider_error(reinstall(password_spec()).from_response(response(
+    let refused = provider_error(reinstall(password_spec()).decode_response(response(
         400,
         Some("req-abn"),
         body.clone(),
@@ -559,7 +563,7 @@ fn spec_abnormal_job_answer_is_not_json() {
         .with_request_id(Some("req-abn".into()))
     );
     // As a success it cannot be read, and says where, without quoting it.
-    let e = decode_error(reinstall(password_spec()).from_response(response(200, None, body)));
+    let e = decode_error(reinstall(password_spec()).decode_response(response(200, None, body)));
     assert_eq!(e.operation, "ecs.reinstallos");
     assert_eq!(e.problem, "invalid JSON at line 2 column 38");
 }
@@ -586,7 +590,7 @@ fn spec_job() -> Job {
 #[test]
 fn spec_show_job_answer() {
     let got = ShowJob::new(project(), job())
-        .from_response(response(200, None, spec_file("show_job.200.json")))
+        .decode_response(response(200, None, spec_file("show_job.200.json")))
         .unwrap();
     assert_eq!(got, spec_job());
     assert_eq!(got.progress(), (1, 1));
@@ -598,7 +602,7 @@ fn spec_show_job_answer() {
 fn spec_show_server_answer() {
     let published = spec_file("show_server.200.json");
     let op = ShowServer::new(project(), server());
-    let e = decode_error(op.from_response(response(200, Some("req-s"), published.clone())));
+    let e = decode_error(op.decode_response(response(200, Some("req-s"), published.clone())));
     assert_eq!(e.problem, "invalid JSON at line 23 column 13");
     assert_eq!(e.request_id.as_deref(), Some("req-s"));
 
@@ -606,7 +610,7 @@ fn spec_show_server_answer() {
     let missing = "\"name\": \"s3.large.1\"\n";
     assert_eq!(text.matches(missing).count(), 1);
     let repaired = text.replacen(missing, "\"name\": \"s3.large.1\",\n", 1);
-    let got = op.from_response(response(200, None, repaired)).unwrap();
+    let got = op.decode_response(response(200, None, repaired)).unwrap();
 
     let mut want =
         ServerDetails::new(ServerId::new("4f4b3dfa-eb70-47cf-a60a-998a53bd598a").unwrap());
@@ -667,7 +671,7 @@ fn every_ecs_decoder() -> Vec<(&'static str, Decoder)> {
     {
         (
             O::NAME,
-            Box::new(move |r| op.from_response(r).map(|out| format!("{out:?}"))),
+            Box::new(move |r| op.decode_response(r).map(|out| format!("{out:?}"))),
         )
     }
     vec![
@@ -685,7 +689,7 @@ fn every_decoder() -> Vec<(&'static str, Decoder)> {
     let token = create_token(TokenScope::ProjectId(project()));
     all.push((
         CreateToken::NAME,
-        Box::new(move |r| token.from_response(r).map(|t| format!("{t:?}"))),
+        Box::new(move |r| token.decode_response(r).map(|t| format!("{t:?}"))),
     ));
     all
 }
@@ -764,7 +768,7 @@ fn unknown_fields_are_ignored() {
     }
     let ok = format!(r#"{{"job_id":"{JOB}","surprise":{{"nested":[null,1]}},"x":null}}"#);
     let id = reinstall(password_spec())
-        .from_response(response(202, None, ok))
+        .decode_response(response(202, None, ok))
         .unwrap();
     assert_eq!(id, job());
 }
@@ -784,7 +788,7 @@ fn success_answers_that_cannot_be_read() {
         ("[]", "the answer is a list, not an object"),
     ];
     for (body, problem) in cases {
-        let e = decode_error(op.from_response(response(200, Some("r-1"), *body)));
+        let e = decode_error(op.decode_response(response(200, Some("r-1"), *body)));
         assert!(e.problem.starts_with(problem), "{body}: {}", e.problem);
         assert!(!e.to_string().contains("secret"), "{e}");
         assert_eq!(
@@ -793,7 +797,7 @@ fn success_answers_that_cannot_be_read() {
         );
     }
     // A success that holds only an error is what ECS said.
-    let e = provider_error(op.from_response(response(
+    let e = provider_error(op.decode_response(response(
         200,
         None,
         r#"{"error":{"code":"Ecs.0000","message":"Request error."}}"#,
@@ -806,7 +810,7 @@ fn job_answers() {
     let op = ShowJob::new(project(), job());
     // Nulls everywhere: the job asked about, with an unknown status.
     let nulls = r#"{"status":null,"entities":null,"job_id":null,"job_type":null,"begin_time":null,"end_time":null,"error_code":null,"fail_reason":null}"#;
-    let got = op.from_response(response(200, None, nulls)).unwrap();
+    let got = op.decode_response(response(200, None, nulls)).unwrap();
     assert_eq!(got, Job::new(job(), JobStatus::Unknown(String::new())));
 
     let failed = r#"{"status":"FAIL","job_id":"ff80808288d41e1b018990260955686a","job_type":"reinstallOS",
@@ -814,7 +818,7 @@ fn job_answers() {
         "fail_reason":"password too weak","entities":{"server_id":"616fb98f-46ca-475e-917e-2563e5a8cd19",
         "sub_jobs_total":"2","sub_jobs":[{"status":"FAIL","entities":{"server_id":"s","errorcode_message":"bad"}},
         {"status":"PENDING_PAYMENT","job_id":null}]},"new_field":{"x":1}}"#;
-    let got = op.from_response(response(200, None, failed)).unwrap();
+    let got = op.decode_response(response(200, None, failed)).unwrap();
     assert_eq!(got.status, JobStatus::Fail);
     assert_eq!(got.job_type.as_deref(), Some("reinstallOS"));
     assert_eq!(got.begin_time, Some(at("2024-05-01T10:00:00Z")));
@@ -832,7 +836,7 @@ fn job_answers() {
     assert_eq!(got.progress(), (0, 2));
 
     // The job query's documented error fields, in a success.
-    let e = provider_error(op.from_response(response(
+    let e = provider_error(op.decode_response(response(
         200,
         Some("rq"),
         r#"{"code":"Ecs.0103","message":"The job does not exist."}"#,
@@ -870,7 +874,7 @@ fn job_answers() {
         ),
     ];
     for (body, problem) in cases {
-        let e = decode_error(op.from_response(response(200, None, *body)));
+        let e = decode_error(op.decode_response(response(200, None, *body)));
         assert!(e.problem.starts_with(problem), "{body}: {}", e.problem);
         assert!(
             !e.problem.contains("yesterday") && !e.problem.contains("later"),
@@ -889,7 +893,7 @@ fn server_answers_are_read_field_by_field() {
         "OS-EXT-SRV-ATTR:user_data":"I2Nsb3VkLWNvbmZp\nZwo=","metadata":{{"a":"b","n":1}},
         "addresses":{{"net":[{{"addr":"10.0.0.5","version":4}}],"bad":[{{"version":4}}]}}}}}}"#
     );
-    let got = op.from_response(response(200, None, body)).unwrap();
+    let got = op.decode_response(response(200, None, body)).unwrap();
     assert_eq!(got.status, Some(ServerStatus::Unknown("UNKNOWN".into())));
     assert_eq!(got.image_id, None);
     assert_eq!(got.power_state, Some(PowerState::Shutdown));
@@ -913,7 +917,7 @@ fn server_answers_are_read_field_by_field() {
 
     let odd_image =
         format!(r#"{{"server":{{"id":"{SERVER}","image":{{"id":"ami-1"}},"flavor":"x"}}}}"#);
-    let got = op.from_response(response(200, None, odd_image)).unwrap();
+    let got = op.decode_response(response(200, None, odd_image)).unwrap();
     assert_eq!((got.image_id, got.flavor_id), (None, None));
     assert_eq!(got.unreadable, ["image.id", "flavor"]);
 
@@ -928,10 +932,10 @@ fn server_answers_are_read_field_by_field() {
         ),
     ];
     for (body, problem) in cases {
-        let e = decode_error(op.from_response(response(200, None, *body)));
+        let e = decode_error(op.decode_response(response(200, None, *body)));
         assert!(e.problem.starts_with(problem), "{body}: {}", e.problem);
     }
-    let e = provider_error(op.from_response(response(
+    let e = provider_error(op.decode_response(response(
         200,
         None,
         r#"{"error":{"code":"Ecs.0114","message":"Invalid server."}}"#,
@@ -943,7 +947,7 @@ fn server_answers_are_read_field_by_field() {
 fn iam_token_answer() {
     let op = create_token(TokenScope::ProjectId(project()));
     let token = op
-        .from_response(answer(
+        .decode_response(answer(
             201,
             &[("x-subject-token", "MIIexampletoken")],
             r#"{"token":{"expires_at":"2025-01-02T03:04:05.678000Z","issued_at":"2025-01-01T03:04:05.678000Z","methods":["password"]}}"#,
@@ -953,7 +957,7 @@ fn iam_token_answer() {
     assert_eq!(token.issued_at(), Some(at("2025-01-01T03:04:05.678Z")));
     assert_eq!(token.secret().expose_secret(), "MIIexampletoken");
     assert!(token.header_value().is_sensitive());
-    let e = decode_error(op.from_response(answer(
+    let e = decode_error(op.decode_response(answer(
         201,
         &[],
         r#"{"token":{"expires_at":"2025-01-02T00:00:00Z"}}"#,

@@ -206,7 +206,7 @@ fn spec_create_session_answers() {
         EdisCredentials::new("your-email@example.com", "your-password").unwrap(),
     );
     let sessions = op
-        .from_response(response(200, None, spec("create_session.200.json")))
+        .decode_response(response(200, None, spec("create_session.200.json")))
         .unwrap();
     let got: Vec<(&str, &str, &str, &str)> = sessions
         .iter()
@@ -240,7 +240,7 @@ fn spec_create_session_answers() {
         "create_session.200.guide.json",
         "create_session.200.guide-full.json",
     ] {
-        let sessions = op.from_response(response(200, None, spec(file))).unwrap();
+        let sessions = op.decode_response(response(200, None, spec(file))).unwrap();
         assert_eq!(sessions.len(), 1, "{file}");
         let s = sessions
             .pick(&KvmId::new("kvm_847362_918273").unwrap())
@@ -265,7 +265,7 @@ fn auth_answer_valid_until_as_int_and_as_string() {
         let body = format!(
             r#"{{"data":{{"{KVM}":{{"api_host":"{API_HOST}","kvm_id":"{KVM}","valid_until":{valid_until},"signature":"{SIGNATURE}"}}}},"status":"success"}}"#
         );
-        let sessions = op.from_response(response(200, None, body)).unwrap();
+        let sessions = op.decode_response(response(200, None, body)).unwrap();
         let s = sessions.pick(&kvm()).unwrap();
         assert_eq!(s.valid_until_text(), VALID_UNTIL, "{valid_until}");
         assert_eq!(
@@ -293,7 +293,7 @@ fn spec_success_answers() {
         .unwrap();
 
     let images = GetImages::new(fresh)
-        .from_response(response(200, None, spec("get_images.200.json")))
+        .decode_response(response(200, None, spec("get_images.200.json")))
         .unwrap();
     let names: Vec<&str> = images.images.iter().map(EdisImage::as_str).collect();
     assert_eq!(names.len(), 23);
@@ -312,7 +312,7 @@ fn spec_success_answers() {
     assert!(images.unusable.is_empty());
     assert!(images.contains(&EdisImage::new("debian-bullseye").unwrap()));
     let guide = GetImages::new(fresh)
-        .from_response(response(200, None, spec("get_images.200.guide.json")))
+        .decode_response(response(200, None, spec("get_images.200.guide.json")))
         .unwrap();
     let names: Vec<&str> = guide.images.iter().map(EdisImage::as_str).collect();
     assert_eq!(
@@ -334,7 +334,7 @@ fn spec_success_answers() {
     let reinstall = Reinstall::new(fresh, input);
     for file in ["reinstall.200.json", "reinstall.200.guide.json"] {
         assert_eq!(
-            reinstall.from_response(response(200, None, spec(file))),
+            reinstall.decode_response(response(200, None, spec(file))),
             Ok(()),
             "{file}"
         );
@@ -342,23 +342,23 @@ fn spec_success_answers() {
 
     for file in ["get_power.200.json", "get_power.200.guide.json"] {
         let power = GetPower::new(fresh)
-            .from_response(response(200, None, spec(file)))
+            .decode_response(response(200, None, spec(file)))
             .unwrap();
         let mut want = PowerStatus::new(PowerState::On);
         want.traffic_suspended = Some(false);
         assert_eq!(power, want, "{file}");
     }
     assert_eq!(
-        PowerOn::new(fresh).from_response(response(200, None, spec("power_on.200.json"))),
+        PowerOn::new(fresh).decode_response(response(200, None, spec("power_on.200.json"))),
         Ok(())
     );
     assert_eq!(
-        PowerOff::new(fresh).from_response(response(200, None, spec("power_off.200.json"))),
+        PowerOff::new(fresh).decode_response(response(200, None, spec("power_off.200.json"))),
         Ok(())
     );
 
     let details = GetDetails::new(fresh)
-        .from_response(response(200, None, spec("get_details.200.json")))
+        .decode_response(response(200, None, spec("get_details.200.json")))
         .unwrap();
     let mut hardware = Hardware::default();
     hardware.ram = Some(5120);
@@ -387,7 +387,7 @@ fn provider_error<O: Operation>(op: &O, status: u16, file: &str) -> ProviderErro
 where
     O::Output: std::fmt::Debug,
 {
-    match op.from_response(response(status, Some("req-1"), spec(file))) {
+    match op.decode_response(response(status, Some("req-1"), spec(file))) {
         Err(ResponseError::Provider(e)) => e,
         other => panic!("{file}: expected a provider error, got {other:?}"),
     }
@@ -540,7 +540,7 @@ fn a_200_that_is_not_a_success_is_a_provider_error() {
     let err = provider_error(&PowerOn::new(fresh), 200, "power_on.403.json");
     assert_eq!((err.status, err.code.as_deref()), (200, Some("403")));
     let err = GetPower::new(fresh)
-        .from_response(response(200, None, r#"{"status":"busy"}"#))
+        .decode_response(response(200, None, r#"{"status":"busy"}"#))
         .unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -558,7 +558,7 @@ fn an_unreadable_success_is_a_decode_error() {
         (
             r#"{"status":"success","data":"debian"}"#,
             GetImages::new(fresh)
-                .from_response(response(
+                .decode_response(response(
                     200,
                     None,
                     r#"{"status":"success","data":"debian"}"#,
@@ -568,13 +568,13 @@ fn an_unreadable_success_is_a_decode_error() {
         (
             r#"{"status":"success"}"#,
             GetPower::new(fresh)
-                .from_response(response(200, None, r#"{"status":"success"}"#))
+                .decode_response(response(200, None, r#"{"status":"success"}"#))
                 .map(drop),
         ),
         (
             r#"{"status":"success","data":{"suspended":"maybe"}}"#,
             GetDetails::new(fresh)
-                .from_response(response(
+                .decode_response(response(
                     200,
                     None,
                     r#"{"status":"success","data":{"suspended":"maybe"}}"#,
@@ -583,11 +583,11 @@ fn an_unreadable_success_is_a_decode_error() {
         ),
         (
             "<html>ok</html>",
-            PowerOn::new(fresh).from_response(response(200, None, "<html>ok</html>")),
+            PowerOn::new(fresh).decode_response(response(200, None, "<html>ok</html>")),
         ),
         (
             r#"{"data":[]}"#,
-            PowerOff::new(fresh).from_response(response(204, None, r#"{"data":[]}"#)),
+            PowerOff::new(fresh).decode_response(response(204, None, r#"{"data":[]}"#)),
         ),
     ];
     for (body, got) in cases {
@@ -597,7 +597,7 @@ fn an_unreadable_success_is_a_decode_error() {
         }
     }
     let err = GetImages::new(fresh)
-        .from_response(response(
+        .decode_response(response(
             200,
             Some("r-9"),
             r#"{"status":"success","data":"debian"}"#,
@@ -732,17 +732,17 @@ proptest! {
         let fresh = session.ensure_fresh(now(), DEFAULT_FRESHNESS_MARGIN).unwrap();
         let answer = || response(status, None, body.clone());
         let creds = EdisCredentials::new("a@b", "c").unwrap();
-        let _ = CreateSession::new(creds).from_response(answer());
+        let _ = CreateSession::new(creds).decode_response(answer());
         let input = EdisReinstall::new(
             EdisImage::new("debian-bullseye").unwrap(),
             RootPassword::new("x").unwrap(),
         );
-        let _ = Reinstall::new(fresh, input).from_response(answer());
-        let _ = GetImages::new(fresh).from_response(answer());
-        let _ = GetPower::new(fresh).from_response(answer());
-        let _ = PowerOn::new(fresh).from_response(answer());
-        let _ = PowerOff::new(fresh).from_response(answer());
-        let _ = GetDetails::new(fresh).from_response(answer());
+        let _ = Reinstall::new(fresh, input).decode_response(answer());
+        let _ = GetImages::new(fresh).decode_response(answer());
+        let _ = GetPower::new(fresh).decode_response(answer());
+        let _ = PowerOn::new(fresh).decode_response(answer());
+        let _ = PowerOff::new(fresh).decode_response(answer());
+        let _ = GetDetails::new(fresh).decode_response(answer());
     }
 
     #[test]

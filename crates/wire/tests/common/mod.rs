@@ -22,7 +22,15 @@ pub fn render_request(request: &http::Request<Bytes>) -> String {
     let mut out = format!("{} {}\n", request.method(), request.uri());
     for (name, value) in request.headers() {
         let value = String::from_utf8_lossy(value.as_bytes());
-        let sensitive = if request.headers().get(name).is_some_and(|v| v.is_sensitive()) { " (sensitive)" } else { "" };
+        let sensitive = if request
+            .headers()
+            .get(name)
+            .is_some_and(|v| v.is_sensitive())
+        {
+            " (sensitive)"
+        } else {
+            ""
+        };
         out.push_str(&format!("{name}: {value}{sensitive}\n"));
     }
     out.push('\n');
@@ -32,8 +40,14 @@ pub fn render_request(request: &http::Request<Bytes>) -> String {
 }
 
 /// Builds an answer with `status`, optional `X-Request-Id`, and `body`.
-pub fn response(status: u16, request_id: Option<&str>, body: impl Into<Bytes>) -> http::Response<Bytes> {
-    let mut b = http::Response::builder().status(status).header("content-type", "application/json");
+pub fn response(
+    status: u16,
+    request_id: Option<&str>,
+    body: impl Into<Bytes>,
+) -> http::Response<Bytes> {
+    let mut b = http::Response::builder()
+        .status(status)
+        .header("content-type", "application/json");
     if let Some(id) = request_id {
         b = b.header("x-request-id", id);
     }
