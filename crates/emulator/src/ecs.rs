@@ -1,0 +1,743 @@
+//! ECS behind its API gateway: authentication (IAM token or AK/SK), reinstall and change of OS
+//! with their documented constraints, batch stop and start, server details and the job query.
+//!
+//! Requests are read with `reimage-wire`'s own definitions: [`EcsRoute::parse`] for the path,
+//! [`ReinstallBody`], [`ChangeOsBody`] and [`ActionBody`] for the bodies,
+//! [`Metadata::decode_user_data`] for the user data, and [`AdminPassword`] for the password rules.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use http::{HeaderMap, StatusCode};
+use reimage_auth::aksk::{self, VerifyError};
+use reimage_core::{AdminPassword, ImageId, KeyPairName, ServerId, Timestamp, UserId};
+use reimage_wire::Operation;
+use reimage_wire::ecs::{
+    ActionBody, BatchStart, BatchStop, ChangeOs, ChangeOsBody, EcsRoute, MODE_WITH_STOP_SERVER,
+    Metadata, ReinstallBody, ReinstallOs, ShowJob, ShowServer,
+};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+use crate::handler::{Ctx, Handled};
+use crate::reply::{HUAWEI_JSON, Reply, ecs_error, gateway_error};
+use crate::state::{JobKind, OsEffect, Phase, Server, World, server_view};
+use crate::util::{job_time, launch_time, same_secret, sdk_time, second_time};
+
+/// The most servers one batch action takes.
+const MAX_BATCH: usize = 1000;
+
+const INVALID: &str = "Invalid parameter values. Contact customer service.";
+
+/// The operation a call is, by `reimage-wire`'s names; the body tells stop from start.
+pub(crate) fn operation_name(path: &str, body: &[u8]) -> &'static str {
+    match EcsRoute::parse(path) {
+        Some(EcsRoute::ReinstallOs { .. }) => ReinstallOs::NAME,
+        Some(EcsRoute::ChangeOs { .. }) => ChangeOs::NAME,
+        Some(EcsRoute::ShowJob { .. }) => ShowJob::NAME,
+        Some(EcsRoute::ShowServer { .. }) => ShowServer::NAME,
+        Some(EcsRoute::ServerAction { .. }) => match serde_json::from_slice::<ActionBody>(body) {
+            Ok(ActionBody::Stop(_)) => BatchStop::NAME,
+            Ok(ActionBody::Start(_)) => BatchStart::NAME,
+            _ => "ecs.server_action",
+        },
+        _ => "ecs.unknown",
+    }
+}
+
+/// Who called, once authenticated.
+struct Caller {
+    user_id: String,
+    auth: Value,
+}
+
+/// Handles every ECS path.
+pub(crate) fn handle(world: &mut World, ctx: &Ctx<'_>) -> Handled {
+    let path = ctx.request.uri().path();
+    let Some(route) = EcsRoute::parse(path) else {
+        return Handled::new(gateway_error(
+            404,
+            "APIGW.0101",
+            "The API does not exist or has not been published in the environment.",
+            ctx.request_id,
+        ));
+    };
+    if ctx.request.method() != route.method() {
+        return Handled::new(gateway_error(
+            404,
+            "APIGW.0101",
+            "The API does not exist.",
+            ctx.request_id,
+        ));
+    }
+    let caller = match authenticate(world, ctx, &route) {
+        Ok(caller) => caller,
+        Err(handled) => return *handled,
+    };
+    let reply = match &route {
+        EcsRoute::ReinstallOs { server_id, .. } => reinstall(world, ctx, &caller, server_id),
+        EcsRoute::ChangeOs { server_id, .. } => change_os(world, ctx, &caller, server_id),
+        EcsRoute::ShowServer { server_id, .. } => show_server(world, ctx, server_id),
+        EcsRoute::ShowJob { project_id, job_id } => {
+            show_job(world, ctx, project_id.as_str(), job_id.as_str())
+        }
+        EcsRoute::ServerAction { .. } => action(world, ctx),
+        _ => gateway_error(404, "APIGW.0101", "The API does not exist.", ctx.request_id),
+    };
+    Handled::new(reply).with_auth(caller.auth)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Authentication, as the API gateway does it.
+// ---------------------------------------------------------------------------------------------
+
+fn unauthorized(ctx: &Ctx<'_>, code: &str, message: impl Into<String>) -> Box<Handled> {
+    Box::new(Handled::new(gateway_error(
+        401,
+        code,
+        message,
+        ctx.request_id,
+    )))
+}
+
+fn refused(reply: Reply, auth: Value) -> Box<Handled> {
+    Box::new(Handled::new(reply).with_auth(auth))
+}
+
+/// The project mismatch: `Common.0018` on the job query, `Ecs.0023` elsewhere.
+fn wrong_project(route: &EcsRoute) -> Reply {
+    if matches!(route, EcsRoute::ShowJob { .. }) {
+        ecs_error(
+            400,
+            "Common.0018",
+            "The project ID in the URL is different from that in the token.",
+        )
+    } else {
+        ecs_error(
+            400,
+            "Ecs.0023",
+            "project_id in token mismatches with project_id in url.",
+        )
+    }
+}
+
+fn authenticate(
+    world: &mut World,
+    ctx: &Ctx<'_>,
+    route: &EcsRoute,
+) -> Result<Caller, Box<Handled>> {
+    let headers = ctx.request.headers();
+    let path_project = route.project_id().as_str();
+    let home = world.fixtures.ecs.project_id.clone();
+
+    if let Some(value) = headers.get(reimage_auth::iam::X_AUTH_TOKEN) {
+        let presented = value.as_bytes();
+        let Some(token) = world
+            .tokens
+            .iter_mut()
+            .find(|t| same_secret(t.token.as_bytes(), presented))
+        else {
+            return Err(unauthorized(
+                ctx,
+                "APIGW.0301",
+                "Incorrect IAM authentication information: decrypt token fail",
+            ));
+        };
+        if ctx.flags.expire_credentials && token.expires_at > ctx.now {
+            token.expires_at = ctx.now;
+        }
+        let auth =
+            json!({ "scheme": "token", "token_serial": token.serial, "user_id": token.user_id });
+        if token.expires_at <= ctx.now {
+            let reply = gateway_error(
+                401,
+                "APIGW.0307",
+                "The token must be updated.",
+                ctx.request_id,
+            );
+            return Err(refused(reply, auth));
+        }
+        let scoped = token
+            .project_id
+            .as_deref()
+            .is_some_and(|p| p.eq_ignore_ascii_case(path_project));
+        if !scoped {
+            return Err(refused(wrong_project(route), auth));
+        }
+        return Ok(Caller {
+            user_id: token.user_id.clone(),
+            auth,
+        });
+    }
+
+    if headers.contains_key(http::header::AUTHORIZATION) {
+        let fixtures = &world.fixtures;
+        let now = Timestamp::from(ctx.now);
+        let verified = aksk::verify(
+            ctx.request,
+            |ak| fixtures.secret_key(ak).map(|(sk, _)| sk),
+            now,
+            aksk::MAX_SKEW,
+        );
+        let access_key = match verified {
+            Ok(ak) => ak,
+            Err(e) => {
+                return Err(unauthorized(
+                    ctx,
+                    "APIGW.0301",
+                    aksk_message(&e, headers, ctx),
+                ));
+            }
+        };
+        let Some((_, owner)) = fixtures.secret_key(&access_key) else {
+            return Err(unauthorized(
+                ctx,
+                "APIGW.0301",
+                "Incorrect IAM authentication information: ak not exist",
+            ));
+        };
+        let auth = json!({ "scheme": "aksk", "access_key": access_key, "user_id": owner.as_str() });
+        let project = headers
+            .get(aksk::X_PROJECT_ID)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or(path_project)
+            .to_owned();
+        if !project.eq_ignore_ascii_case(&home) {
+            let reply = gateway_error(
+                401,
+                "APIGW.0301",
+                "Incorrect IAM authentication information: the project of the request is not \
+                 found, or the access key's user has no access to it",
+                ctx.request_id,
+            );
+            return Err(refused(reply, auth));
+        }
+        if !project.eq_ignore_ascii_case(path_project) {
+            return Err(refused(wrong_project(route), auth));
+        }
+        return Ok(Caller {
+            user_id: owner.as_str().to_owned(),
+            auth,
+        });
+    }
+
+    Err(unauthorized(
+        ctx,
+        "APIGW.0301",
+        "Incorrect IAM authentication information: x-auth-token not found",
+    ))
+}
+
+/// The gateway's message for each AK/SK refusal. None quotes the signature or the SK.
+fn aksk_message(error: &VerifyError, headers: &HeaderMap, ctx: &Ctx<'_>) -> String {
+    const PREFIX: &str = "Incorrect IAM authentication information";
+    match error {
+        VerifyError::UnknownAccessKey { access_key } => {
+            let ak: String = access_key.chars().take(128).collect();
+            format!("{PREFIX}: Get secretKey failed,ak:{ak},err:ak not exist")
+        }
+        VerifyError::BadSignature => format!("{PREFIX}: verify aksk signature fail"),
+        VerifyError::ClockSkew { .. } => {
+            let signed = headers
+                .get(aksk::X_SDK_DATE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            let signed: String = signed.chars().take(16).collect();
+            format!(
+                "{PREFIX}: signature expired, signature time:{signed},server time:{}",
+                sdk_time(ctx.now)
+            )
+        }
+        VerifyError::MissingDate | VerifyError::BadDate => {
+            format!("{PREFIX}: x-sdk-date is missing or is not of the form YYYYMMDDTHHMMSSZ")
+        }
+        other => format!("{PREFIX}: {other}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reinstall and change of OS.
+// ---------------------------------------------------------------------------------------------
+
+/// The fields `os-reinstall` and `os-change` share, as the wire types decoded them.
+struct OsFields<'a> {
+    kind: JobKind,
+    adminpass: Option<&'a SecretString>,
+    keyname: Option<&'a str>,
+    userid: Option<&'a str>,
+    metadata: Option<&'a Metadata>,
+    mode: Option<&'a str>,
+    imageid: Option<&'a str>,
+    /// reimage's own cross-field rules (`to_input`), for `strict_inputs`.
+    strict: Result<(), reimage_core::ValidationError>,
+}
+
+fn reinstall(world: &mut World, ctx: &Ctx<'_>, caller: &Caller, server_id: &ServerId) -> Reply {
+    let body = ctx.request.body();
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return empty_body();
+    }
+    let parsed: ReinstallBody = match serde_json::from_slice(body) {
+        Ok(b) => b,
+        Err(e) => return invalid(reimage_auth::decode::json_problem(&e)),
+    };
+    let o = &parsed.os_reinstall;
+    let fields = OsFields {
+        kind: JobKind::Reinstall,
+        adminpass: o.adminpass.as_ref(),
+        keyname: o.keyname.as_deref(),
+        userid: o.userid.as_deref(),
+        metadata: o.metadata.as_ref(),
+        mode: o.mode.as_deref(),
+        imageid: None,
+        strict: parsed.to_input().map(drop),
+    };
+    os_job(world, ctx, caller, server_id, fields)
+}
+
+fn change_os(world: &mut World, ctx: &Ctx<'_>, caller: &Caller, server_id: &ServerId) -> Reply {
+    let body = ctx.request.body();
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return empty_body();
+    }
+    let parsed: ChangeOsBody = match serde_json::from_slice(body) {
+        Ok(b) => b,
+        Err(e) => return invalid(reimage_auth::decode::json_problem(&e)),
+    };
+    let o = &parsed.os_change;
+    let fields = OsFields {
+        kind: JobKind::ChangeOs,
+        adminpass: o.adminpass.as_ref(),
+        keyname: o.keyname.as_deref(),
+        userid: o.userid.as_deref(),
+        metadata: o.metadata.as_ref(),
+        mode: o.mode.as_deref(),
+        imageid: Some(o.imageid.as_str()),
+        strict: parsed.to_input().map(drop),
+    };
+    os_job(world, ctx, caller, server_id, fields)
+}
+
+fn empty_body() -> Reply {
+    ecs_error(400, "Common.0002", "The request body cannot be left blank.")
+}
+
+/// `Ecs.0005` with what is wrong.
+fn invalid(detail: impl std::fmt::Display) -> Reply {
+    ecs_error(400, "Ecs.0005", format!("{INVALID} ({detail})"))
+}
+
+fn no_server(server_id: &str) -> Reply {
+    ecs_error(
+        404,
+        "Ecs.0114",
+        format!("The ECS does not exist. (server {server_id})"),
+    )
+}
+
+fn find_server<'a>(world: &'a World, id: &str) -> Option<&'a Server> {
+    world
+        .servers
+        .iter()
+        .find(|s| s.fixture.id.as_str().eq_ignore_ascii_case(id))
+}
+
+/// The checks of a reinstall or change of OS, in this order: the server exists; `mode`;
+/// `adminpass` complexity; the login fields; the user data; (reimage's rules when strict); the
+/// image exists, is active, has cloud-init; the server is not locked, not busy, and stopped (or
+/// its last OS job failed) unless `mode` is `withStopServer`.
+fn os_job(
+    world: &mut World,
+    ctx: &Ctx<'_>,
+    caller: &Caller,
+    server_id: &ServerId,
+    fields: OsFields<'_>,
+) -> Reply {
+    let Some(server) = find_server(world, server_id.as_str()) else {
+        return no_server(server_id.as_str());
+    };
+    let stop_first = match fields.mode {
+        None => false,
+        Some(MODE_WITH_STOP_SERVER) => true,
+        Some(_) => return invalid("mode must be withStopServer or absent"),
+    };
+    if let Some(password) = fields.adminpass
+        && AdminPassword::new(secrecy::ExposeSecret::expose_secret(password)).is_err()
+    {
+        return ecs_error(
+            400,
+            "Ecs.0011",
+            "Ensure the password meets the password complexity requirements.",
+        );
+    }
+    if fields.adminpass.is_some() && fields.keyname.is_some() {
+        return invalid("adminpass and keyname cannot both be set");
+    }
+    let key_name = match fields.keyname {
+        None => None,
+        Some(name) => {
+            let Ok(name) = KeyPairName::new(name) else {
+                return invalid("keyname is not a key pair name");
+            };
+            let owner = match (fields.userid, fields.kind) {
+                (Some(id), _) => id.to_owned(),
+                (None, JobKind::Reinstall) => {
+                    return invalid("userid is mandatory when keyname is used");
+                }
+                // os-change: "If this parameter is left blank, the user ID in the token is used".
+                (None, _) => caller.user_id.clone(),
+            };
+            if UserId::new(owner.as_str()).is_err() {
+                return invalid("userid is not a user id");
+            }
+            let owns = world
+                .fixtures
+                .user_by_id(&owner)
+                .is_some_and(|u| u.key_pairs.contains(&name));
+            if !owns {
+                return ecs_error(
+                    400,
+                    "Ecs.0314",
+                    "The key pair does not exist. Refresh the key pair list and check the key pair.",
+                );
+            }
+            Some(String::from(name))
+        }
+    };
+    let user_data = match fields.metadata.map(Metadata::decode_user_data).transpose() {
+        Ok(data) => data.flatten(),
+        Err(e) => return invalid(format!("{}: {}", e.field(), e.problem())),
+    };
+    if ctx.config.strict_inputs
+        && let Err(e) = &fields.strict
+    {
+        return invalid(e);
+    }
+    let image_id = match fields.imageid {
+        None => server.image.clone(),
+        Some(text) => match ImageId::new(text) {
+            Ok(id) => id,
+            Err(_) => return invalid("imageid is not a UUID"),
+        },
+    };
+    let Some(image) = world.fixtures.image(image_id.as_str()) else {
+        return ecs_error(400, "Ecs.0031", "The image does not exist.");
+    };
+    if image.status != "active" {
+        return ecs_error(400, "Ecs.0032", "The image is not in Active state.");
+    }
+    if !image.cloud_init {
+        // No code of its own: "Invalid image attributes" is the closest documented one.
+        return ecs_error(
+            400,
+            "Ecs.0007",
+            "A system exception occurred. Try again later or contact customer service. (the \
+             image has no Cloud-Init or Cloudbase-Init)",
+        );
+    }
+    let image_id = image.id.clone();
+    if server.locked {
+        return ecs_error(400, "Ecs.0605", "ECS locked.");
+    }
+    if server.job.is_some() {
+        return ecs_error(
+            501,
+            "Ecs.0603",
+            "The commands are being executed. Try again later.",
+        );
+    }
+    if server.running && !server.failed_os_job && !stop_first {
+        return ecs_error(
+            400,
+            "Ecs.0100",
+            "The ECS status does not meet requirements. Make the ECS in the required status and \
+             try again. (stop it first, or send mode withStopServer)",
+        );
+    }
+
+    let server_id = server.fixture.id.as_str().to_owned();
+    let timing = match fields.kind {
+        JobKind::ChangeOs => ctx.config.timings.ecs_change_os,
+        _ => ctx.config.timings.ecs_reinstall,
+    };
+    let failure = failure(ctx, fields.kind);
+    let effect = OsEffect {
+        image: image_id,
+        key_name,
+        user_data: user_data.map(|d| d.as_bytes().to_vec()),
+    };
+    let project = world.fixtures.ecs.project_id.clone();
+    let job_id = world.start_job(
+        fields.kind,
+        &project,
+        &[server_id],
+        ctx.now,
+        ctx.config.scaled(timing),
+        failure,
+        Some(effect),
+    );
+    Reply::json(StatusCode::OK, HUAWEI_JSON, &json!({ "job_id": job_id }))
+}
+
+/// The failure a `job_fail` fault asks for, with the kind's defaults.
+fn failure(ctx: &Ctx<'_>, kind: JobKind) -> Option<(String, String)> {
+    ctx.flags.job_fail.as_ref().map(|(code, reason)| {
+        let (default_code, default_reason) = kind.default_failure();
+        (
+            code.clone().unwrap_or_else(|| default_code.to_owned()),
+            reason.clone().unwrap_or_else(|| default_reason.to_owned()),
+        )
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Batch stop and start.
+// ---------------------------------------------------------------------------------------------
+
+fn action(world: &mut World, ctx: &Ctx<'_>) -> Reply {
+    let body = ctx.request.body();
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return empty_body();
+    }
+    let (kind, ids) = match serde_json::from_slice::<ActionBody>(body) {
+        Ok(ActionBody::Stop(b)) => (JobKind::Stop, b.os_stop.servers),
+        Ok(ActionBody::Start(b)) => (JobKind::Start, b.os_start.servers),
+        Ok(_) | Err(_) => {
+            return invalid("the body must be {\"os-stop\":{...}} or {\"os-start\":{...}}");
+        }
+    };
+    if ids.is_empty() {
+        return invalid("servers is empty");
+    }
+    if ids.len() > MAX_BATCH {
+        return ecs_error(
+            400,
+            "Ecs.0118",
+            "The number of ECSs exceeds the maximum allowed limit.",
+        );
+    }
+    let mut servers: Vec<String> = Vec::new();
+    for r in &ids {
+        if ServerId::new(r.id.as_str()).is_err() {
+            return invalid("a server id is not a UUID");
+        }
+        let Some(server) = find_server(world, &r.id) else {
+            return ecs_error(
+                404,
+                "Ecs.0614",
+                format!("The ECS does not exist. (server {})", r.id),
+            );
+        };
+        if server.locked {
+            return ecs_error(400, "Ecs.0605", "ECS locked.");
+        }
+        if server.job.is_some() {
+            return ecs_error(
+                501,
+                "Ecs.0603",
+                "The commands are being executed. Try again later.",
+            );
+        }
+        let id = server.fixture.id.as_str().to_owned();
+        if !servers.contains(&id) {
+            servers.push(id);
+        }
+    }
+    let timing = match kind {
+        JobKind::Stop => ctx.config.timings.ecs_stop,
+        _ => ctx.config.timings.ecs_start,
+    };
+    let project = world.fixtures.ecs.project_id.clone();
+    let failure = failure(ctx, kind);
+    let job_id = world.start_job(
+        kind,
+        &project,
+        &servers,
+        ctx.now,
+        ctx.config.scaled(timing),
+        failure,
+        None,
+    );
+    Reply::json(StatusCode::OK, HUAWEI_JSON, &json!({ "job_id": job_id }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Queries.
+// ---------------------------------------------------------------------------------------------
+
+fn show_server(world: &World, ctx: &Ctx<'_>, server_id: &ServerId) -> Reply {
+    let Some(server) = find_server(world, server_id.as_str()) else {
+        return no_server(server_id.as_str());
+    };
+    Reply::json(
+        StatusCode::OK,
+        HUAWEI_JSON,
+        &json!({ "server": server_json(world, server, ctx) }),
+    )
+}
+
+/// A server as `GET /v1/{project_id}/cloudservers/{server_id}` shows it, with the fields of the
+/// documented example.
+fn server_json(world: &World, server: &Server, ctx: &Ctx<'_>) -> Value {
+    let f = &server.fixture;
+    let id = f.id.as_str();
+    let view = server_view(server, &world.jobs, ctx.now);
+    let ecs = &world.fixtures.ecs;
+    let image = world.fixtures.image(server.image.as_str());
+    let tail = id.get(9..).unwrap_or_default();
+    let compact: String = id.chars().filter(|c| *c != '-').collect();
+    let mac = format!(
+        "fa:16:3e:{}:{}:{}",
+        compact.get(26..28).unwrap_or("00"),
+        compact.get(28..30).unwrap_or("00"),
+        compact.get(30..32).unwrap_or("00")
+    );
+    let mut addresses = Vec::new();
+    if let Some(ip) = &f.private_ip {
+        addresses.push(json!({
+            "version": "4",
+            "addr": ip,
+            "primary": true,
+            "OS-EXT-IPS-MAC:mac_addr": mac,
+            "OS-EXT-IPS:type": "fixed",
+            "OS-EXT-IPS:port_id": format!("0a0b0c0d-{tail}"),
+        }));
+    }
+    if let Some(ip) = &f.public_ip {
+        addresses.push(json!({
+            "version": "4",
+            "addr": ip,
+            "primary": false,
+            "OS-EXT-IPS-MAC:mac_addr": mac,
+            "OS-EXT-IPS:type": "floating",
+            "OS-EXT-IPS:port_id": format!("0a0b0c0d-{tail}"),
+        }));
+    }
+    let user_data = server.user_data.as_ref().map(|d| STANDARD.encode(d));
+    let owner = world
+        .fixtures
+        .iam
+        .users
+        .first()
+        .map(|u| u.id.as_str().to_owned())
+        .unwrap_or_default();
+    let mut details = json!({
+        "id": id,
+        "name": f.name,
+        "addresses": { ecs.vpc_id.clone(): addresses },
+        "flavor": { "id": f.flavor, "name": f.flavor, "disk": "0", "vcpus": "2", "ram": "4096" },
+        "accessIPv4": "",
+        "accessIPv6": "",
+        "status": view.status,
+        "progress": view.progress,
+        "hostId": format!("{compact}{compact}").get(..56).unwrap_or_default(),
+        "updated": second_time(server.updated),
+        "created": second_time(f.created.to_offset_date_time()),
+        "metadata": {
+            "image_name": image.map(|i| i.name.as_str()).unwrap_or_default(),
+            "os_type": image.map(|i| i.os_type.as_str()).unwrap_or("Linux"),
+            "os_bit": "64",
+            "vpc_id": ecs.vpc_id,
+            "charging_mode": "0",
+            "metering.image_id": server.image.as_str(),
+            "metering.imagetype": "gold",
+            "metering.resourcespeccode": f.flavor,
+            "metering.resourcetype": "1",
+        },
+        "tags": [],
+        "description": "",
+        "locked": server.locked,
+        "config_drive": "",
+        "tenant_id": ecs.project_id,
+        "user_id": owner,
+        "key_name": server.key_name,
+        "os-extended-volumes:volumes_attached": [{
+            "id": format!("0d15c000-{tail}"),
+            "delete_on_termination": "true",
+            "device": "/dev/vda",
+            "bootIndex": "0",
+        }],
+    });
+    let extensions = json!({
+        "OS-EXT-STS:task_state": view.task_state,
+        "OS-EXT-STS:power_state": view.power_state,
+        "OS-EXT-STS:vm_state": view.vm_state,
+        "OS-EXT-SRV-ATTR:host": "emulator.az1",
+        "OS-EXT-SRV-ATTR:instance_name": format!("instance-{}", compact.get(..8).unwrap_or_default()),
+        "OS-EXT-SRV-ATTR:hypervisor_hostname": "emulator",
+        "OS-DCF:diskConfig": "MANUAL",
+        "OS-EXT-AZ:availability_zone": format!("{}-01", ecs.project_name),
+        "os:scheduler_hints": {},
+        "OS-EXT-SRV-ATTR:root_device_name": "/dev/vda",
+        "OS-EXT-SRV-ATTR:ramdisk_id": "",
+        "OS-EXT-SRV-ATTR:user_data": user_data,
+        "OS-SRV-USG:launched_at": launch_time(server.launched_at),
+        "OS-EXT-SRV-ATTR:kernel_id": "",
+        "OS-EXT-SRV-ATTR:launch_index": 0,
+        "host_status": "UP",
+        "OS-EXT-SRV-ATTR:reservation_id": format!("r-{}", compact.get(..8).unwrap_or_default()),
+        "OS-EXT-SRV-ATTR:hostname": f.name,
+        "OS-SRV-USG:terminated_at": null,
+        "sys_tags": [{ "key": "_sys_enterprise_project_id", "value": "0" }],
+        "security_groups": [{ "id": format!("5ec0a000-{tail}"), "name": "default" }],
+        "image": { "id": server.image.as_str() },
+        "hypervisor": null,
+    });
+    if let (Some(map), Value::Object(more)) = (details.as_object_mut(), extensions) {
+        map.extend(more);
+    }
+    details
+}
+
+fn show_job(world: &World, ctx: &Ctx<'_>, project: &str, job_id: &str) -> Reply {
+    let Some(job) = world
+        .jobs
+        .iter()
+        .find(|j| j.id.eq_ignore_ascii_case(job_id) && j.project_id.eq_ignore_ascii_case(project))
+    else {
+        return ecs_error(400, "Common.0011", "Failed to query system tasks.");
+    };
+    let phase = job.phase(ctx.now);
+    let done = matches!(phase, Phase::Success | Phase::Fail);
+    let (error_code, fail_reason) = match (&job.failure, phase) {
+        (Some((code, reason)), Phase::Fail) => (json!(code), json!(reason)),
+        _ => (Value::Null, Value::Null),
+    };
+    let sub_jobs: Vec<Value> = job
+        .servers
+        .iter()
+        .map(|(server_id, sub_id)| {
+            let mut entities = json!({ "server_id": server_id });
+            if let (Phase::Fail, Some(map)) = (phase, entities.as_object_mut()) {
+                map.insert("errorcode_message".into(), fail_reason.clone());
+            }
+            json!({
+                "status": phase.as_str(),
+                "entities": entities,
+                "job_id": sub_id,
+                "job_type": job.kind.sub_job_type(),
+                "begin_time": if phase == Phase::Init { json!("") } else { json!(job_time(job.running_at)) },
+                "end_time": if done { json!(job_time(job.end)) } else { json!("") },
+                "error_code": error_code,
+                "fail_reason": fail_reason,
+            })
+        })
+        .collect();
+    let mut entities = json!({ "sub_jobs_total": sub_jobs.len(), "sub_jobs": sub_jobs });
+    if let ([(server_id, _)], Some(map)) = (job.servers.as_slice(), entities.as_object_mut()) {
+        map.insert("server_id".into(), json!(server_id));
+    }
+    Reply::json(
+        StatusCode::OK,
+        HUAWEI_JSON,
+        &json!({
+            "status": phase.as_str(),
+            "entities": entities,
+            "job_id": job.id,
+            "job_type": job.kind.job_type(),
+            "begin_time": job_time(job.begin),
+            "end_time": if done { json!(job_time(job.end)) } else { json!("") },
+            "error_code": error_code,
+            "fail_reason": fail_reason,
+        }),
+    )
+}

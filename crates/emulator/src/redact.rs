@@ -1,0 +1,214 @@
+//! What the request log may show of a request: allow-lists, never deny-lists.
+//!
+//! A request can carry a secret in a field nobody expected (a password sent as `passwd`), so the
+//! log shows only what is known to be harmless: the values of named non-secret fields and
+//! headers, numbers and booleans. Every other text becomes `"[REDACTED]"`; a body that is neither
+//! JSON nor a form is shown by its size only. Passwords, `adminpass`, user data, session
+//! signatures, tokens, `Authorization` and the SK never reach the log.
+
+use http::HeaderMap;
+use serde_json::{Map, Value, json};
+
+const REDACTED: &str = "[REDACTED]";
+
+/// The JSON keys whose text values are shown: ids, names and modes, never a credential.
+const JSON_KEYS: &[&str] = &[
+    "keyname",
+    "userid",
+    "imageid",
+    "mode",
+    "BYOL",
+    "__system__encrypted",
+    "__system__cmkid",
+    "type",
+    "id",
+    "name",
+    "methods",
+];
+
+/// The JSON keys shown as they are (their values are redacted unless in [`JSON_KEYS`]). Any other
+/// key is replaced, since a key too can carry a secret (`{"hunter2": 1}`).
+const JSON_NAMES: &[&str] = &[
+    "os-reinstall",
+    "os-change",
+    "os-stop",
+    "os-start",
+    "servers",
+    "metadata",
+    "adminpass",
+    "user_data",
+    "auth",
+    "identity",
+    "password",
+    "user",
+    "domain",
+    "scope",
+    "project",
+];
+
+/// The form fields whose values are shown.
+const FORM_KEYS: &[&str] = &["email", "kvm_id", "valid_until", "image"];
+
+/// The form fields shown by name (with their values redacted).
+const FORM_NAMES: &[&str] = &["pw", "signature", "password", "cloudinit_user_data"];
+
+/// The request headers whose values are shown.
+const HEADERS: &[&str] = &[
+    "host",
+    "content-type",
+    "content-length",
+    "user-agent",
+    "accept",
+    "connection",
+    "x-project-id",
+    "x-sdk-date",
+    "x-sdk-content-sha256",
+];
+
+/// The headers: allowed ones with their values, every other one as `[REDACTED]`.
+pub(crate) fn headers(map: &HeaderMap) -> Value {
+    let mut out = Map::new();
+    for (name, value) in map {
+        let shown = if HEADERS.contains(&name.as_str()) {
+            String::from_utf8_lossy(value.as_bytes()).into_owned()
+        } else {
+            REDACTED.to_owned()
+        };
+        out.insert(name.as_str().to_owned(), Value::String(shown));
+    }
+    Value::Object(out)
+}
+
+/// A body: JSON with only allowed texts, a form with only allowed values, or its size.
+pub(crate) fn body(content_type: Option<&str>, bytes: &[u8]) -> Value {
+    if bytes.is_empty() {
+        return Value::Null;
+    }
+    let is_form = content_type.is_some_and(|c| {
+        c.trim_start()
+            .to_ascii_lowercase()
+            .starts_with("application/x-www-form-urlencoded")
+    });
+    if is_form {
+        let mut out = Map::new();
+        for (i, (key, value)) in form_urlencoded::parse(bytes).enumerate().take(1000) {
+            let shown = if FORM_KEYS.contains(&key.as_ref()) {
+                Value::String(value.chars().take(256).collect())
+            } else {
+                Value::String(format!("{REDACTED} ({} bytes)", value.len()))
+            };
+            out.insert(name(&key, i, FORM_KEYS, FORM_NAMES), shown);
+        }
+        return Value::Object(out);
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(value) => json_value(value, false),
+        Err(_) => json!(format!("[{} bytes, not shown]", bytes.len())),
+    }
+}
+
+/// A key as the log shows it: itself when known, else a numbered stand-in.
+fn name(key: &str, index: usize, shown: &[&str], named: &[&str]) -> String {
+    if shown.contains(&key) || named.contains(&key) {
+        key.to_owned()
+    } else {
+        format!("[key {index} redacted]")
+    }
+}
+
+/// Keeps numbers, booleans and null; keeps a text only under an allowed key (or in a list under
+/// one); recurses into objects and lists. Keys that look like secrets are never allowed, whatever
+/// their nesting.
+fn json_value(value: Value, allowed: bool) -> Value {
+    match value {
+        Value::String(s) if allowed => Value::String(s.chars().take(256).collect()),
+        Value::String(s) => Value::String(format!("{REDACTED} ({} bytes)", s.len())),
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .take(1000)
+                .map(|v| json_value(v, allowed))
+                .collect(),
+        ),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .take(1000)
+                .enumerate()
+                .map(|(i, (k, v))| {
+                    let allowed = JSON_KEYS.contains(&k.as_str());
+                    (name(&k, i, JSON_KEYS, JSON_NAMES), json_value(v, allowed))
+                })
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn a_secret_never_shows(secret in "[A-Za-z0-9]{12,24}", key in "[a-z_]{1,12}") {
+            prop_assume!(!JSON_KEYS.contains(&key.as_str()) && !FORM_KEYS.contains(&key.as_str()));
+            let json = format!(
+                r#"{{"{key}":"{secret}","metadata":{{"{secret}":1}},"servers":["{secret}"]}}"#
+            );
+            let shown = body(None, json.as_bytes()).to_string();
+            prop_assert!(!shown.contains(&secret), "{}", shown);
+            let form = format!("{key}={secret}&{secret}=x&{secret}");
+            let shown = body(Some("application/x-www-form-urlencoded"), form.as_bytes()).to_string();
+            prop_assert!(!shown.contains(&secret), "{}", shown);
+        }
+
+        #[test]
+        fn any_body_is_summarised_without_panicking(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = body(None, &bytes);
+            let _ = body(Some("application/x-www-form-urlencoded"), &bytes);
+            let _ = crate::fault::FaultRule::from_json(&bytes);
+        }
+    }
+
+    #[test]
+    fn json_bodies_keep_only_allowed_texts() {
+        let body = br#"{"os-change":{"adminpass":"S3cret!pw","keyname":"k","imageid":"i","metadata":{"user_data":"c2VjcmV0","BYOL":"true"},"passwd":"oops"}}"#;
+        let shown = super::body(Some("application/json"), body).to_string();
+        for secret in ["S3cret!pw", "c2VjcmV0", "oops"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(shown.contains(r#""keyname":"k""#), "{shown}");
+        assert!(shown.contains(r#""BYOL":"true""#), "{shown}");
+        let iam = br#"{"auth":{"identity":{"methods":["password"],"password":{"user":{"name":"admin","password":"pw-secret","domain":{"name":"d"}}}}}}"#;
+        let shown = super::body(None, iam).to_string();
+        assert!(!shown.contains("pw-secret"), "{shown}");
+        assert!(shown.contains(r#""methods":["password"]"#), "{shown}");
+    }
+
+    #[test]
+    fn forms_and_other_bodies() {
+        let form = b"signature=sig-secret&kvm_id=kvm_1_2&password=pw-secret&cloudinit_user_data=ud&image=x";
+        let shown = body(Some("application/x-www-form-urlencoded"), form).to_string();
+        for secret in ["sig-secret", "pw-secret", "=ud"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(shown.contains(r#""kvm_id":"kvm_1_2""#), "{shown}");
+        let shown = body(Some("application/x-www-form-urlencoded"), b"hunter2-secret").to_string();
+        assert!(!shown.contains("hunter2"), "{shown}");
+        let shown = body(None, br#"{"hunter2-secret":{"keyname":"k"}}"#).to_string();
+        assert!(
+            !shown.contains("hunter2") && shown.contains(r#""keyname":"k""#),
+            "{shown}"
+        );
+        assert_eq!(
+            body(None, b"not json secret"),
+            json!("[15 bytes, not shown]")
+        );
+        let mut map = HeaderMap::new();
+        map.insert("x-auth-token", "tok-secret".parse().unwrap());
+        map.insert("host", "h".parse().unwrap());
+        let shown = headers(&map).to_string();
+        assert!(!shown.contains("tok-secret") && shown.contains(r#""host":"h""#));
+    }
+}

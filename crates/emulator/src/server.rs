@@ -1,0 +1,639 @@
+//! The HTTP side: binding, the accept loop, one hyper HTTP/1 connection per client, graceful
+//! shutdown, the body limit, the fault pipeline and the request log.
+//!
+//! A call goes: read the body (at most the limit, else 413) → name the operation → count it
+//! against the fault rules → wait out any `latency` → answer a `throttle` or `server_error`, or
+//! reset the connection, without applying anything → apply it (settle the world, authenticate,
+//! handle) and log it → lose, truncate or corrupt the answer if a fault says so.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HeaderName};
+use http::{HeaderValue, Request, Response};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::{JoinHandle, JoinSet};
+
+use crate::config::{Config, ConfigError};
+use crate::fault::{FaultKind, FaultRule};
+use crate::handler::{CallFlags, Ctx, Handled};
+use crate::reply::{Reply, Side};
+use crate::state::World;
+use crate::util::job_time;
+use crate::{admin, ecs, edis, iam, redact};
+
+/// How long [`Running::shutdown`] lets calls under way finish before it cuts them.
+const DRAIN: Duration = Duration::from_secs(10);
+
+/// The longest delay `latency` faults add to one call, together.
+const MAX_LATENCY: Duration = Duration::from_secs(60 * 60);
+
+/// How long a client may take to send a request's headers.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What the connections share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    pub(crate) world: Mutex<World>,
+    pub(crate) local_addr: SocketAddr,
+}
+
+impl Shared {
+    fn world(&self) -> MutexGuard<'_, World> {
+        self.world.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn now(&self) -> OffsetDateTime {
+        self.config.clock.now().to_offset_date_time()
+    }
+}
+
+/// Why the emulator could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The configuration cannot be used (a non-loopback address without `allow_remote`, …).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The address could not be bound.
+    #[error("could not listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// What the system said.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Binds the listen address, starts serving in the background, and returns at once.
+///
+/// Needs a Tokio runtime with IO and time enabled. Refuses a non-loopback address unless
+/// [`allow_remote`](crate::ConfigBuilder::allow_remote) is set; port 0 picks a free port.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let running = reimage_emulator::start(reimage_emulator::Config::default()).await?;
+/// assert!(running.local_addr().ip().is_loopback());
+/// assert!(running.base_url().starts_with("http://127.0.0.1:"));
+/// running.shutdown().await;
+/// # Ok(())
+/// # }
+/// ```
+pub async fn start(config: Config) -> Result<Running, StartError> {
+    config.validate()?;
+    let addr = config.listen;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })?;
+    let local_addr = listener
+        .local_addr()
+        .map_err(|source| StartError::Bind { addr, source })?;
+    let world = World::new(&config);
+    let shared = Arc::new(Shared {
+        config,
+        world: Mutex::new(world),
+        local_addr,
+    });
+    let (shutdown, signal) = watch::channel(false);
+    let task = tokio::spawn(accept_loop(listener, Arc::clone(&shared), signal));
+    tracing::info!(%local_addr, "reimage emulator listening");
+    Ok(Running {
+        local_addr,
+        shutdown,
+        task,
+        shared,
+    })
+}
+
+/// A running emulator. [`shutdown`](Self::shutdown) stops it gracefully; dropping it stops it
+/// too, without waiting.
+///
+/// Besides the HTTP admin API, it offers the same controls in-process.
+#[derive(Debug)]
+pub struct Running {
+    local_addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<()>,
+    shared: Arc<Shared>,
+}
+
+impl Running {
+    /// The address it listens on (with the port picked, for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// `http://{local_addr}`: the endpoint for ECS, IAM, EDIS and the admin API alike.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.local_addr)
+    }
+
+    /// Stops accepting connections, lets the calls under way finish (for up to 10 s), closes
+    /// idle connections, and returns when all are done.
+    pub async fn shutdown(self) {
+        // Err only when the accept loop is gone already.
+        let _ = self.shutdown.send(true);
+        let _ = self.task.await;
+    }
+
+    /// Switches a fault rule on, as `POST /_emulator/faults` does; returns its id.
+    pub fn add_fault(&self, rule: FaultRule) -> u64 {
+        self.shared.world().faults.add(rule)
+    }
+
+    /// Switches every fault rule off, as `DELETE /_emulator/faults` does.
+    pub fn clear_faults(&self) {
+        self.shared.world().faults.clear();
+    }
+
+    /// Back to the fixtures, as `POST /_emulator/reset` does: servers, KVMs, jobs, tokens,
+    /// sessions, the request log, and the configured faults.
+    pub fn reset(&self) {
+        let mut world = self.shared.world();
+        world.reset(&self.shared.config);
+    }
+
+    /// The state, as `GET /_emulator/state` shows it.
+    pub fn state(&self) -> Value {
+        let now = self.shared.now();
+        let mut world = self.shared.world();
+        world.settle(now);
+        world.snapshot(&self.shared.config, now)
+    }
+
+    /// The request log, as `GET /_emulator/requests` shows it (the list only).
+    pub fn requests(&self) -> Value {
+        self.shared.world().log.to_json()
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut signal: watch::Receiver<bool>,
+) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = signal.changed() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    // Small answers go out at once.
+                    let _ = stream.set_nodelay(true);
+                    tracing::trace!(%peer, "connection");
+                    connections.spawn(serve_connection(stream, Arc::clone(&shared), signal.clone()));
+                }
+                Err(error) => {
+                    // Out of file descriptors and the like: wait, then go on.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    drop(listener);
+    let drain = async { while connections.join_next().await.is_some() {} };
+    if tokio::time::timeout(DRAIN, drain).await.is_err() {
+        connections.abort_all();
+        while connections.join_next().await.is_some() {}
+    }
+    tracing::info!("reimage emulator stopped");
+}
+
+async fn serve_connection(
+    stream: TcpStream,
+    shared: Arc<Shared>,
+    mut signal: watch::Receiver<bool>,
+) {
+    let reset = Arc::new(AtomicBool::new(false));
+    let io = TokioIo::new(Socket {
+        stream,
+        reset: Arc::clone(&reset),
+    });
+    let service =
+        service_fn(move |request| serve(Arc::clone(&shared), Arc::clone(&reset), request));
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .keep_alive(true);
+    let connection = builder.serve_connection(io, service);
+    tokio::pin!(connection);
+    tokio::select! {
+        result = connection.as_mut() => {
+            if let Err(error) = result {
+                tracing::debug!(%error, "connection ended");
+            }
+        }
+        _ = signal.changed() => {
+            connection.as_mut().graceful_shutdown();
+            let _ = connection.as_mut().await;
+        }
+    }
+}
+
+/// The client's socket. When a `reset` fault asks for it, dropping it resets the connection
+/// (RST, by `SO_LINGER` 0) instead of closing it.
+struct Socket {
+    stream: TcpStream,
+    reset: Arc<AtomicBool>,
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        if self.reset.load(Ordering::SeqCst) {
+            // A zero linger does not block: the kernel drops the connection with RST.
+            #[allow(deprecated)]
+            let _ = self.stream.set_linger(Some(Duration::ZERO));
+        }
+    }
+}
+
+impl AsyncRead for Socket {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Socket {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+}
+
+/// The error a call ends with when a fault drops its connection: hyper then closes it without
+/// an answer.
+#[derive(Debug, thiserror::Error)]
+#[error("the emulator dropped the connection on purpose (a fault)")]
+pub(crate) struct Dropped;
+
+/// How long a cut body waits after its first half before the connection fails, so that the
+/// half is flushed to the client first.
+const CUT_PAUSE: Duration = Duration::from_millis(50);
+
+/// An answer's body: whole, or cut after its first half (the connection then fails).
+pub(crate) enum ReplyBody {
+    Whole(Option<Bytes>),
+    Cut {
+        half: Option<Bytes>,
+        pause: Option<Pin<Box<tokio::time::Sleep>>>,
+    },
+}
+
+impl Body for ReplyBody {
+    type Data = Bytes;
+    type Error = Dropped;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Dropped>>> {
+        match self.get_mut() {
+            Self::Whole(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+            Self::Cut { half, pause } => {
+                if let Some(bytes) = half.take() {
+                    *pause = Some(Box::pin(tokio::time::sleep(CUT_PAUSE)));
+                    return Poll::Ready(Some(Ok(Frame::data(bytes))));
+                }
+                match pause {
+                    Some(sleep) => sleep.as_mut().poll(cx).map(|()| Some(Err(Dropped))),
+                    None => Poll::Ready(Some(Err(Dropped))),
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(self, Self::Whole(None))
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            Self::Whole(Some(b)) => SizeHint::with_exact(b.len() as u64),
+            Self::Whole(None) => SizeHint::with_exact(0),
+            Self::Cut { .. } => SizeHint::default(),
+        }
+    }
+}
+
+/// How a call ends.
+enum Outcome {
+    Answer(Response<ReplyBody>),
+    /// Reset the connection.
+    Reset,
+    /// Close the connection without an answer.
+    Close,
+}
+
+async fn serve(
+    shared: Arc<Shared>,
+    reset: Arc<AtomicBool>,
+    request: Request<Incoming>,
+) -> Result<Response<ReplyBody>, Dropped> {
+    match respond(&shared, request).await {
+        Outcome::Answer(response) => Ok(response),
+        Outcome::Reset => {
+            reset.store(true, Ordering::SeqCst);
+            Err(Dropped)
+        }
+        Outcome::Close => Err(Dropped),
+    }
+}
+
+/// What the faults that hit a call do, sorted by when they act.
+#[derive(Default)]
+struct Plan {
+    delay: Duration,
+    /// `throttle`, `server_error` or `reset`: the first one wins.
+    before: Option<FaultKind>,
+    flags: CallFlags,
+    /// `lost_answer`, `truncated_body` or `invalid_json`: the first one wins.
+    after: Option<FaultKind>,
+    names: Vec<&'static str>,
+}
+
+impl Plan {
+    fn new(kinds: Vec<FaultKind>) -> Self {
+        let mut plan = Plan::default();
+        for kind in kinds {
+            plan.names.push(kind.name());
+            match kind {
+                FaultKind::Latency { delay } => {
+                    plan.delay = plan.delay.saturating_add(delay).min(MAX_LATENCY);
+                }
+                FaultKind::Throttle { .. } | FaultKind::ServerError { .. } | FaultKind::Reset => {
+                    plan.before.get_or_insert(kind);
+                }
+                FaultKind::LostAnswer | FaultKind::TruncatedBody | FaultKind::InvalidJson => {
+                    plan.after.get_or_insert(kind);
+                }
+                FaultKind::JobFail {
+                    error_code,
+                    fail_reason,
+                } => plan.flags.job_fail = Some((error_code, fail_reason)),
+                FaultKind::ExpireCredentials => plan.flags.expire_credentials = true,
+                FaultKind::ShortLivedCredentials { lifetime } => {
+                    plan.flags.short_lived = Some(lifetime);
+                }
+            }
+        }
+        plan
+    }
+}
+
+async fn respond(shared: &Shared, request: Request<Incoming>) -> Outcome {
+    let request_id = shared.world().ids.hex32();
+    let (parts, body) = request.into_parts();
+    let side = Side::of(parts.uri.path());
+
+    // The body, within the limit.
+    let limit = shared.config.max_body_bytes;
+    let declared = parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Outcome::Answer(too_large(side, &request_id));
+    }
+    let bytes = match Limited::new(body, limit).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
+            return Outcome::Answer(too_large(side, &request_id));
+        }
+        // The client went away mid-body.
+        Err(_) => return Outcome::Close,
+    };
+    let request = Request::from_parts(parts, bytes);
+    let path = request.uri().path().to_owned();
+    let method = request.method().as_str().to_owned();
+
+    if side == Side::Admin {
+        let now = shared.now();
+        let flags = CallFlags::default();
+        let ctx = ctx(shared, &request, now, &request_id, &flags);
+        let mut world = shared.world();
+        world.settle(now);
+        let reply = admin::handle(&mut world, &ctx);
+        return Outcome::Answer(build(reply, &request_id, Shape::Whole));
+    }
+
+    let operation = match side {
+        Side::Iam => iam::CREATE_TOKEN,
+        Side::Edis => edis::operation_name(&path),
+        _ => ecs::operation_name(&path, request.body()),
+    };
+    let plan = Plan::new(shared.world().faults.hit(operation, &method, &path));
+    if !plan.delay.is_zero() {
+        tokio::time::sleep(plan.delay).await;
+    }
+    let now = shared.now();
+    let entry = |status: Option<u16>, code: Option<&str>, auth: Value, outcome: &str| {
+        json!({
+            "time": job_time(now),
+            "request_id": request_id,
+            "operation": operation,
+            "method": method,
+            "path": path,
+            "headers": redact::headers(request.headers()),
+            "body": redact::body(
+                request.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()),
+                request.body(),
+            ),
+            "auth": auth,
+            "status": status,
+            "error_code": code,
+            "faults": plan.names,
+            "outcome": outcome,
+        })
+    };
+
+    // Faults that answer (or drop) before anything is applied.
+    match &plan.before {
+        Some(FaultKind::Reset) => {
+            shared
+                .world()
+                .log
+                .push(entry(None, None, Value::Null, "reset"));
+            return Outcome::Reset;
+        }
+        Some(FaultKind::Throttle { retry_after }) => {
+            let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            let reply = side.throttled(secs, &request_id);
+            let logged = entry(Some(429), reply.code.as_deref(), Value::Null, "throttled");
+            shared.world().log.push(logged);
+            return Outcome::Answer(build(reply, &request_id, Shape::Whole));
+        }
+        Some(FaultKind::ServerError { status }) => {
+            let reply = side.server_error(*status, &request_id);
+            let logged = entry(
+                Some(reply.status.as_u16()),
+                reply.code.as_deref(),
+                Value::Null,
+                "server_error",
+            );
+            shared.world().log.push(logged);
+            return Outcome::Answer(build(reply, &request_id, Shape::Whole));
+        }
+        _ => {}
+    }
+
+    // Apply the call.
+    let handled = {
+        let ctx = ctx(shared, &request, now, &request_id, &plan.flags);
+        let mut world = shared.world();
+        world.settle(now);
+        let handled: Handled = match side {
+            Side::Iam => iam::handle(&mut world, &ctx),
+            Side::Edis => edis::handle(&mut world, &ctx),
+            _ => ecs::handle(&mut world, &ctx),
+        };
+        let outcome = match &plan.after {
+            Some(kind) => kind.name(),
+            None => "answered",
+        };
+        let logged = entry(
+            Some(handled.reply.status.as_u16()),
+            handled.reply.code.as_deref(),
+            handled.auth.clone(),
+            outcome,
+        );
+        world.log.push(logged);
+        handled
+    };
+    tracing::debug!(
+        request_id = %request_id,
+        operation,
+        method = %method,
+        path = %path,
+        status = handled.reply.status.as_u16(),
+        "emulator call"
+    );
+
+    // Faults that spoil the answer of an applied call.
+    match plan.after {
+        Some(FaultKind::LostAnswer) => Outcome::Close,
+        Some(FaultKind::TruncatedBody) => {
+            Outcome::Answer(build(handled.reply, &request_id, Shape::Cut))
+        }
+        Some(FaultKind::InvalidJson) => {
+            Outcome::Answer(build(handled.reply, &request_id, Shape::NotJson))
+        }
+        _ => Outcome::Answer(build(handled.reply, &request_id, Shape::Whole)),
+    }
+}
+
+fn ctx<'a>(
+    shared: &'a Shared,
+    request: &'a Request<Bytes>,
+    now: OffsetDateTime,
+    request_id: &'a str,
+    flags: &'a CallFlags,
+) -> Ctx<'a> {
+    Ctx {
+        config: &shared.config,
+        request,
+        now,
+        request_id,
+        flags,
+        local_addr: shared.local_addr,
+    }
+}
+
+fn too_large(side: Side, request_id: &str) -> Response<ReplyBody> {
+    let reply = side
+        .too_large(request_id)
+        .with_header(CONNECTION, HeaderValue::from_static("close"));
+    build(reply, request_id, Shape::Whole)
+}
+
+/// How the body of an answer goes out.
+#[derive(Clone, Copy)]
+enum Shape {
+    Whole,
+    /// `Content-Length` of the whole body, but only its first half, then the connection fails.
+    Cut,
+    /// The first half of the body and a tail that makes it invalid JSON, with a correct length.
+    NotJson,
+}
+
+fn build(reply: Reply, request_id: &str, shape: Shape) -> Response<ReplyBody> {
+    let body = match shape {
+        Shape::NotJson => {
+            let half = reply.body.len() / 2;
+            let mut bytes = reply.body.slice(..half).to_vec();
+            bytes.extend_from_slice(b"<!-- not JSON -->");
+            Bytes::from(bytes)
+        }
+        Shape::Whole | Shape::Cut => reply.body.clone(),
+    };
+    let length = body.len();
+    let body = match shape {
+        Shape::Cut => ReplyBody::Cut {
+            half: Some(body.slice(..length / 2)),
+            pause: None,
+        },
+        _ if body.is_empty() => ReplyBody::Whole(None),
+        _ => ReplyBody::Whole(Some(body)),
+    };
+    let mut response = Response::new(body);
+    *response.status_mut() = reply.status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(reply.content_type));
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
+    if let Ok(id) = HeaderValue::from_str(request_id) {
+        headers.insert(HeaderName::from_static("x-request-id"), id);
+    }
+    for (name, value) in reply.headers {
+        headers.append(name, value);
+    }
+    response
+}

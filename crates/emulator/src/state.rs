@@ -1,0 +1,638 @@
+//! The emulated world: ECS servers and jobs, IAM tokens, EDIS KVMs and sessions, and what was
+//! applied to each.
+//!
+//! Time is derived, never ticked: a job remembers when it began and when it ends, and
+//! [`World::settle`] applies every job whose end has passed, in the order they ended, whenever
+//! the world is looked at. No background task runs, so a [`ManualClock`](crate::ManualClock)
+//! drives a whole scenario.
+
+use std::collections::VecDeque;
+
+use reimage_core::{EdisImage, ImageId};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+use crate::config::Config;
+use crate::fault::FaultSet;
+use crate::fixtures::{Fixtures, KvmFixture, ServerFixture};
+use crate::util::{IdGen, after, iam_time, job_time};
+
+/// How many tokens, sessions, finished jobs and log entries are kept before the oldest go.
+pub(crate) const KEEP: usize = 10_000;
+
+/// What has been applied to an ECS server: accepted requests, counted when their job started.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ServerCounters {
+    pub(crate) reinstalls: u64,
+    pub(crate) os_changes: u64,
+    pub(crate) stops: u64,
+    pub(crate) starts: u64,
+}
+
+/// An ECS server.
+#[derive(Debug, Clone)]
+pub(crate) struct Server {
+    pub(crate) fixture: ServerFixture,
+    pub(crate) locked: bool,
+    pub(crate) image: ImageId,
+    pub(crate) running: bool,
+    /// The last reinstall or change of OS failed: `ERROR`, and a new one is allowed.
+    pub(crate) failed_os_job: bool,
+    pub(crate) key_name: Option<String>,
+    pub(crate) user_data: Option<Vec<u8>>,
+    pub(crate) updated: OffsetDateTime,
+    pub(crate) launched_at: OffsetDateTime,
+    /// The job under way, if any.
+    pub(crate) job: Option<String>,
+    pub(crate) counters: ServerCounters,
+}
+
+/// The kinds of ECS job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum JobKind {
+    Reinstall,
+    ChangeOs,
+    Stop,
+    Start,
+}
+
+impl JobKind {
+    /// `job_type` of the job.
+    pub(crate) fn job_type(self) -> &'static str {
+        match self {
+            Self::Reinstall => "reinstallOS",
+            Self::ChangeOs => "changeOS",
+            Self::Stop => "batchStopServers",
+            Self::Start => "batchStartServers",
+        }
+    }
+
+    /// `job_type` of each sub-job.
+    pub(crate) fn sub_job_type(self) -> &'static str {
+        match self {
+            Self::Reinstall => "reinstallOS",
+            Self::ChangeOs => "changeOS",
+            Self::Stop => "stopServer",
+            Self::Start => "startServer",
+        }
+    }
+
+    /// The `error_code` and `fail_reason` of a job that fails without being told why.
+    pub(crate) fn default_failure(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Reinstall | Self::ChangeOs => (
+                "Ecs.0202",
+                "Failed to create the system disk. Try again later or contact customer service.",
+            ),
+            Self::Stop => (
+                "Ecs.0000",
+                "Request error. Try again later or contact customer service.",
+            ),
+            Self::Start => ("Ecs.0226", "Failed to start."),
+        }
+    }
+}
+
+/// What a reinstall or change of OS leaves behind when it succeeds.
+#[derive(Debug, Clone)]
+pub(crate) struct OsEffect {
+    pub(crate) image: ImageId,
+    pub(crate) key_name: Option<String>,
+    pub(crate) user_data: Option<Vec<u8>>,
+}
+
+/// An ECS job.
+#[derive(Debug, Clone)]
+pub(crate) struct Job {
+    pub(crate) id: String,
+    pub(crate) kind: JobKind,
+    pub(crate) project_id: String,
+    /// Each server with its sub-job id.
+    pub(crate) servers: Vec<(String, String)>,
+    pub(crate) begin: OffsetDateTime,
+    /// The end of the `INIT` phase (and the sub-jobs' begin).
+    pub(crate) running_at: OffsetDateTime,
+    pub(crate) end: OffsetDateTime,
+    /// `(error_code, fail_reason)` when it will fail.
+    pub(crate) failure: Option<(String, String)>,
+    pub(crate) effect: Option<OsEffect>,
+    pub(crate) settled: bool,
+}
+
+/// A job's status at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    Init,
+    Running,
+    Success,
+    Fail,
+}
+
+impl Phase {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Init => "INIT",
+            Self::Running => "RUNNING",
+            Self::Success => "SUCCESS",
+            Self::Fail => "FAIL",
+        }
+    }
+}
+
+impl Job {
+    pub(crate) fn phase(&self, now: OffsetDateTime) -> Phase {
+        if now < self.running_at {
+            Phase::Init
+        } else if now < self.end {
+            Phase::Running
+        } else if self.failure.is_some() {
+            Phase::Fail
+        } else {
+            Phase::Success
+        }
+    }
+}
+
+/// An IAM token that was issued.
+#[derive(Debug, Clone)]
+pub(crate) struct TokenRecord {
+    pub(crate) serial: u64,
+    pub(crate) token: String,
+    pub(crate) user_id: String,
+    pub(crate) project_id: Option<String>,
+    pub(crate) issued_at: OffsetDateTime,
+    pub(crate) expires_at: OffsetDateTime,
+}
+
+/// What has been applied to an EDIS KVM.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct KvmCounters {
+    pub(crate) reinstalls: u64,
+    pub(crate) power_ons: u64,
+    pub(crate) power_offs: u64,
+}
+
+/// An EDIS reinstall under way.
+#[derive(Debug, Clone)]
+pub(crate) struct Install {
+    pub(crate) image: EdisImage,
+    pub(crate) started: OffsetDateTime,
+    pub(crate) until: OffsetDateTime,
+    pub(crate) fail: bool,
+    pub(crate) user_data_bytes: Option<usize>,
+}
+
+/// An EDIS KVM.
+#[derive(Debug, Clone)]
+pub(crate) struct Kvm {
+    pub(crate) fixture: KvmFixture,
+    pub(crate) image: EdisImage,
+    pub(crate) powered_on: bool,
+    pub(crate) install: Option<Install>,
+    pub(crate) last_install_failed: bool,
+    pub(crate) user_data_bytes: Option<usize>,
+    pub(crate) installed_at: Option<OffsetDateTime>,
+    pub(crate) counters: KvmCounters,
+}
+
+/// An EDIS session that was issued.
+#[derive(Debug, Clone)]
+pub(crate) struct SessionRecord {
+    pub(crate) serial: u64,
+    pub(crate) signature: String,
+    pub(crate) kvm_id: String,
+    pub(crate) valid_until_text: String,
+    pub(crate) issued_at: OffsetDateTime,
+    /// When it stops being accepted: `valid_until`, or earlier after `expire_credentials`.
+    pub(crate) expires_at: OffsetDateTime,
+}
+
+/// The request log, oldest first, at most [`KEEP`] entries.
+#[derive(Debug, Default)]
+pub(crate) struct RequestLog {
+    entries: VecDeque<Value>,
+    next: u64,
+}
+
+impl RequestLog {
+    /// Appends an entry, numbering it.
+    pub(crate) fn push(&mut self, mut entry: Value) {
+        self.next += 1;
+        if let Some(map) = entry.as_object_mut() {
+            map.insert("seq".into(), json!(self.next));
+        }
+        if self.entries.len() >= KEEP {
+            self.entries.pop_front();
+        }
+        self.entries.push_back(entry);
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.entries.clear();
+    }
+
+    pub(crate) fn to_json(&self) -> Value {
+        Value::Array(self.entries.iter().cloned().collect())
+    }
+}
+
+/// Everything the emulator knows.
+#[derive(Debug)]
+pub(crate) struct World {
+    pub(crate) fixtures: Fixtures,
+    pub(crate) servers: Vec<Server>,
+    pub(crate) jobs: Vec<Job>,
+    pub(crate) tokens: Vec<TokenRecord>,
+    pub(crate) kvms: Vec<Kvm>,
+    pub(crate) sessions: Vec<SessionRecord>,
+    pub(crate) faults: FaultSet,
+    pub(crate) log: RequestLog,
+    pub(crate) ids: IdGen,
+    serial: u64,
+}
+
+impl World {
+    /// The world of `config`'s fixtures, with its faults switched on.
+    pub(crate) fn new(config: &Config) -> Self {
+        let mut world = Self {
+            fixtures: config.fixtures.clone(),
+            servers: Vec::new(),
+            jobs: Vec::new(),
+            tokens: Vec::new(),
+            kvms: Vec::new(),
+            sessions: Vec::new(),
+            faults: FaultSet::default(),
+            log: RequestLog::default(),
+            ids: IdGen::new(config.seed),
+            serial: 0,
+        };
+        world.reset(config);
+        world
+    }
+
+    /// Back to the fixtures: servers, KVMs, jobs, tokens, sessions, log and faults. The id
+    /// generator goes on, so that no id is issued twice.
+    pub(crate) fn reset(&mut self, config: &Config) {
+        let fixtures = &config.fixtures;
+        self.fixtures = fixtures.clone();
+        self.servers = fixtures
+            .ecs
+            .servers
+            .iter()
+            .map(|s| Server {
+                fixture: s.clone(),
+                locked: s.locked,
+                image: s.image.clone(),
+                running: s.running,
+                failed_os_job: false,
+                key_name: s.key_name.clone(),
+                user_data: None,
+                updated: s.created.to_offset_date_time(),
+                launched_at: s.created.to_offset_date_time(),
+                job: None,
+                counters: ServerCounters::default(),
+            })
+            .collect();
+        self.kvms = fixtures
+            .edis
+            .kvms
+            .iter()
+            .map(|k| Kvm {
+                fixture: k.clone(),
+                image: k.image.clone(),
+                powered_on: k.powered_on,
+                install: None,
+                last_install_failed: false,
+                user_data_bytes: None,
+                installed_at: None,
+                counters: KvmCounters::default(),
+            })
+            .collect();
+        self.jobs.clear();
+        self.tokens.clear();
+        self.sessions.clear();
+        self.log.clear();
+        self.faults.clear();
+        for rule in fixtures.faults.iter().chain(&config.faults) {
+            self.faults.add(rule.clone());
+        }
+    }
+
+    /// A new serial number for a token or session.
+    pub(crate) fn next_serial(&mut self) -> u64 {
+        self.serial += 1;
+        self.serial
+    }
+
+    /// Applies every job and install whose end has passed by `now`, in the order they ended.
+    pub(crate) fn settle(&mut self, now: OffsetDateTime) {
+        let mut due: Vec<usize> = (0..self.jobs.len())
+            .filter(|&i| !self.jobs[i].settled && self.jobs[i].end <= now)
+            .collect();
+        due.sort_by_key(|&i| self.jobs[i].end);
+        for i in due {
+            let job = self.jobs[i].clone();
+            self.jobs[i].settled = true;
+            for (server_id, _) in &job.servers {
+                let Some(server) = self
+                    .servers
+                    .iter_mut()
+                    .find(|s| s.fixture.id.as_str() == server_id)
+                else {
+                    continue;
+                };
+                if server.job.as_deref() == Some(job.id.as_str()) {
+                    server.job = None;
+                }
+                apply(server, &job);
+            }
+        }
+        for kvm in &mut self.kvms {
+            let done = kvm.install.as_ref().is_some_and(|i| i.until <= now);
+            if done && let Some(install) = kvm.install.take() {
+                if install.fail {
+                    kvm.powered_on = false;
+                    kvm.last_install_failed = true;
+                } else {
+                    kvm.image = install.image;
+                    kvm.powered_on = true;
+                    kvm.last_install_failed = false;
+                    kvm.user_data_bytes = install.user_data_bytes;
+                    kvm.installed_at = Some(install.until);
+                }
+            }
+        }
+        // Forget the oldest finished jobs beyond the limit.
+        while self.jobs.len() > KEEP {
+            match self.jobs.iter().position(|j| j.settled) {
+                Some(i) => {
+                    self.jobs.remove(i);
+                }
+                None => break,
+            }
+        }
+    }
+
+    /// Starts a job on `servers` and marks them busy. `duration` is already scaled.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn start_job(
+        &mut self,
+        kind: JobKind,
+        project_id: &str,
+        servers: &[String],
+        now: OffsetDateTime,
+        duration: std::time::Duration,
+        failure: Option<(String, String)>,
+        effect: Option<OsEffect>,
+    ) -> String {
+        let id = self.ids.hex32();
+        let with_subs: Vec<(String, String)> = servers
+            .iter()
+            .map(|s| (s.clone(), self.ids.hex32()))
+            .collect();
+        for server in &mut self.servers {
+            if servers.iter().any(|s| s == server.fixture.id.as_str()) {
+                server.job = Some(id.clone());
+                match kind {
+                    JobKind::Reinstall => server.counters.reinstalls += 1,
+                    JobKind::ChangeOs => server.counters.os_changes += 1,
+                    JobKind::Stop => server.counters.stops += 1,
+                    JobKind::Start => server.counters.starts += 1,
+                }
+            }
+        }
+        self.jobs.push(Job {
+            id: id.clone(),
+            kind,
+            project_id: project_id.to_owned(),
+            servers: with_subs,
+            begin: now,
+            running_at: after(now, duration / 10),
+            end: after(now, duration),
+            failure,
+            effect,
+            settled: false,
+        });
+        id
+    }
+
+    /// The state as the admin API shows it: never a password, token, signature or user data.
+    pub(crate) fn snapshot(&self, config: &Config, now: OffsetDateTime) -> Value {
+        let servers: Vec<Value> = self
+            .servers
+            .iter()
+            .map(|s| {
+                let view = server_view(s, &self.jobs, now);
+                json!({
+                    "id": s.fixture.id.as_str(),
+                    "name": s.fixture.name,
+                    "status": view.status,
+                    "vm_state": view.vm_state,
+                    "task_state": view.task_state,
+                    "locked": s.locked,
+                    "image_id": s.image.as_str(),
+                    "key_name": s.key_name,
+                    "user_data_bytes": s.user_data.as_ref().map(Vec::len),
+                    "updated": job_time(s.updated),
+                    "launched_at": job_time(s.launched_at),
+                    "job_id": s.job,
+                    "reinstalls_applied": s.counters.reinstalls,
+                    "os_changes_applied": s.counters.os_changes,
+                    "stops_applied": s.counters.stops,
+                    "starts_applied": s.counters.starts,
+                })
+            })
+            .collect();
+        let jobs: Vec<Value> = self
+            .jobs
+            .iter()
+            .map(|j| {
+                let phase = j.phase(now);
+                json!({
+                    "job_id": j.id,
+                    "job_type": j.kind.job_type(),
+                    "status": phase.as_str(),
+                    "servers": j.servers.iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>(),
+                    "begin_time": job_time(j.begin),
+                    "end_time": job_time(j.end),
+                    "error_code": j.failure.as_ref().map(|f| f.0.as_str()),
+                })
+            })
+            .collect();
+        let tokens: Vec<Value> = self
+            .tokens
+            .iter()
+            .map(|t| {
+                json!({
+                    "serial": t.serial,
+                    "user_id": t.user_id,
+                    "project_id": t.project_id,
+                    "issued_at": iam_time(t.issued_at),
+                    "expires_at": iam_time(t.expires_at),
+                    "expired": t.expires_at <= now,
+                })
+            })
+            .collect();
+        let kvms: Vec<Value> = self
+            .kvms
+            .iter()
+            .map(|k| {
+                json!({
+                    "kvm_id": k.fixture.id.as_str(),
+                    "hostname": k.fixture.hostname,
+                    "powered_on": k.powered_on,
+                    "image": k.image.as_str(),
+                    "installing": k.install.as_ref().map(|i| json!({
+                        "image": i.image.as_str(),
+                        "started": job_time(i.started),
+                        "until": job_time(i.until),
+                    })),
+                    "last_install_failed": k.last_install_failed,
+                    "user_data_bytes": k.user_data_bytes,
+                    "reinstalls_applied": k.counters.reinstalls,
+                    "power_ons_applied": k.counters.power_ons,
+                    "power_offs_applied": k.counters.power_offs,
+                })
+            })
+            .collect();
+        let sessions: Vec<Value> = self
+            .sessions
+            .iter()
+            .map(|s| {
+                json!({
+                    "serial": s.serial,
+                    "kvm_id": s.kvm_id,
+                    "valid_until": s.valid_until_text,
+                    "issued_at": job_time(s.issued_at),
+                    "expires_at": job_time(s.expires_at),
+                    "expired": s.expires_at <= now,
+                })
+            })
+            .collect();
+        json!({
+            "now": job_time(now),
+            "time_scale": config.time_scale,
+            "ecs": {
+                "project_id": self.fixtures.ecs.project_id,
+                "servers": servers,
+                "jobs": jobs,
+            },
+            "iam": { "tokens": tokens },
+            "edis": { "kvms": kvms, "sessions": sessions },
+            "faults": self.faults.to_json(),
+        })
+    }
+}
+
+/// Applies a job that has just ended to one of its servers.
+fn apply(server: &mut Server, job: &Job) {
+    server.updated = job.end;
+    let failed = job.failure.is_some();
+    match job.kind {
+        JobKind::Reinstall | JobKind::ChangeOs => {
+            if failed {
+                server.running = false;
+                server.failed_os_job = true;
+            } else {
+                if let Some(effect) = &job.effect {
+                    server.image = effect.image.clone();
+                    server.key_name = effect.key_name.clone();
+                    server.user_data = effect.user_data.clone();
+                }
+                server.running = true;
+                server.failed_os_job = false;
+                server.launched_at = job.end;
+            }
+        }
+        JobKind::Stop => {
+            if !failed {
+                server.running = false;
+            }
+        }
+        JobKind::Start => {
+            if !failed {
+                server.running = true;
+                server.failed_os_job = false;
+                server.launched_at = job.end;
+            }
+        }
+    }
+}
+
+/// How a server shows at a time: `status`, `OS-EXT-STS:vm_state`, `task_state`, `power_state`,
+/// `progress`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ServerView {
+    pub(crate) status: &'static str,
+    pub(crate) vm_state: &'static str,
+    pub(crate) task_state: Option<&'static str>,
+    pub(crate) power_state: u64,
+    pub(crate) progress: u64,
+}
+
+/// The server as the ECS statuses page maps vm_state and task_state to status.
+pub(crate) fn server_view(server: &Server, jobs: &[Job], now: OffsetDateTime) -> ServerView {
+    let job = server
+        .job
+        .as_deref()
+        .and_then(|id| jobs.iter().find(|j| j.id == id && !j.settled));
+    let rest_vm = if server.failed_os_job {
+        "error"
+    } else if server.running {
+        "active"
+    } else {
+        "stopped"
+    };
+    match job.map(|j| (j.kind, j)) {
+        Some((JobKind::Reinstall | JobKind::ChangeOs, j)) => {
+            let total = (j.end - j.begin).whole_milliseconds().max(1);
+            let done = (now - j.begin).whole_milliseconds().clamp(0, total);
+            ServerView {
+                status: "REBUILD",
+                vm_state: if server.failed_os_job {
+                    "error"
+                } else {
+                    "stopped"
+                },
+                task_state: Some("rebuilding"),
+                power_state: 4,
+                progress: u64::try_from(done * 100 / total).unwrap_or(0),
+            }
+        }
+        Some((JobKind::Stop, _)) => ServerView {
+            status: if server.running { "ACTIVE" } else { "SHUTOFF" },
+            vm_state: rest_vm,
+            task_state: Some("powering-off"),
+            power_state: if server.running { 1 } else { 4 },
+            progress: 0,
+        },
+        Some((JobKind::Start, _)) => ServerView {
+            status: if server.running { "ACTIVE" } else { "SHUTOFF" },
+            vm_state: rest_vm,
+            task_state: Some("powering-on"),
+            power_state: if server.running { 1 } else { 4 },
+            progress: 0,
+        },
+        None if server.failed_os_job => ServerView {
+            status: "ERROR",
+            vm_state: "error",
+            task_state: None,
+            power_state: 4,
+            progress: 0,
+        },
+        None if server.running => ServerView {
+            status: "ACTIVE",
+            vm_state: "active",
+            task_state: None,
+            power_state: 1,
+            progress: 0,
+        },
+        None => ServerView {
+            status: "SHUTOFF",
+            vm_state: "stopped",
+            task_state: None,
+            power_state: 4,
+            progress: 0,
+        },
+    }
+}
