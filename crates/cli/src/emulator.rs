@@ -1,0 +1,110 @@
+//! `reimage emulator`: the local EDIS + ECS + IAM emulator, in the foreground.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use reimage_emulator::{Config, Fixtures};
+
+/// Exit codes of `reimage emulator`.
+mod exit {
+    /// Stopped cleanly (SIGINT or SIGTERM).
+    pub(super) const OK: u8 = 0;
+    /// It could not start: a bad flag value, a fixture file that does not parse, a busy port.
+    pub(super) const USAGE: u8 = 2;
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The address to listen on. Port 0 picks a free port; the first line on stdout says which.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+
+    /// Multiplies every duration (an ECS reinstall takes about 90 s at 1.0; 0.01 suits tests).
+    #[arg(long = "time-scale", value_name = "F", default_value_t = 1.0)]
+    time_scale: f64,
+
+    /// A TOML file that replaces the default fixtures (servers, images, credentials).
+    #[arg(long, value_name = "FILE")]
+    fixtures: Option<PathBuf>,
+
+    /// Allow a non-loopback listen address. The emulator speaks plain HTTP with well-known
+    /// credentials: expose it only on a network you trust.
+    #[arg(long = "allow-remote")]
+    allow_remote: bool,
+}
+
+/// Runs the emulator until SIGINT or SIGTERM and returns the exit code.
+pub(crate) fn run(args: &Args) -> u8 {
+    let fixtures = match &args.fixtures {
+        None => Fixtures::default(),
+        Some(path) => {
+            let text = match std::fs::read_to_string(path) {
+                Ok(text) => text,
+                Err(e) => return fail(&format!("cannot read fixtures {}: {e}", path.display())),
+            };
+            match Fixtures::from_toml_str(&text) {
+                Ok(fixtures) => fixtures,
+                Err(e) => return fail(&format!("fixtures {}: {e}", path.display())),
+            }
+        }
+    };
+    let config = match Config::builder()
+        .listen(args.listen)
+        .allow_remote(args.allow_remote)
+        .time_scale(args.time_scale)
+        .fixtures(fixtures)
+        .build()
+    {
+        Ok(config) => config,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
+    };
+    runtime.block_on(async {
+        let running = match reimage_emulator::start(config).await {
+            Ok(running) => running,
+            Err(e) => return fail(&e.to_string()),
+        };
+        crate::say(&format!("listening on http://{}", running.local_addr()));
+        crate::note(&format!(
+            "reimage emulator: fixtures and faults at http://{}/_emulator; stop with Ctrl-C",
+            running.local_addr()
+        ));
+        wait_for_stop_signal().await;
+        running.shutdown().await;
+        crate::note("reimage emulator: stopped");
+        exit::OK
+    })
+}
+
+async fn wait_for_stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn fail(message: &str) -> u8 {
+    crate::note(&format!("reimage emulator: {message}"));
+    exit::USAGE
+}

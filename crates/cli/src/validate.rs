@@ -1,0 +1,184 @@
+//! `reimage validate`: cloud-init's verdicts and reimage's lints, as text or JSON Lines.
+
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use clap::ValueEnum;
+use reimage_cloudinit::lint::Lint;
+use reimage_cloudinit::schema::Version;
+use reimage_cloudinit::{Finding, Options, Report, Severity};
+
+/// The largest file `validate` reads. Real user data is kilobytes (ECS takes 32 KB); anything
+/// this large is a mistake, and reading it whole would only waste memory.
+const MAX_FILE_SIZE: u64 = 16 * 1024 * 1024;
+
+/// Exit codes of `reimage validate`.
+pub(crate) mod exit {
+    /// Every file is valid (warnings allowed).
+    pub(crate) const VALID: u8 = 0;
+    /// At least one file is invalid.
+    pub(crate) const INVALID: u8 = 1;
+    /// A usage or read error.
+    pub(crate) const USAGE: u8 = 2;
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The cloud-init version whose schema to check against.
+    #[arg(long = "cloud-init", value_name = "VERSION", default_value = "26.2", value_parser = parse_version)]
+    cloud_init: Version,
+
+    /// `text`: one line per finding, `FILE:LINE:COL: error|warning[CODE]: PATH: message`.
+    /// `json`: JSON Lines, one object per file.
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    output: Output,
+
+    /// Switch off one of reimage's lints by its code (lockout, plaintext-password,
+    /// flattened-content, early-power-state, size-limit). Repeatable.
+    #[arg(long = "disable-lint", value_name = "CODE", value_parser = parse_lint)]
+    disabled: Vec<Lint>,
+
+    /// The files to check (`-` reads stdin).
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Output {
+    Text,
+    Json,
+}
+
+fn parse_version(s: &str) -> Result<Version, String> {
+    s.parse::<Version>()
+        .map_err(|_| format!("{s:?} is not a supported cloud-init version; use 22.4 or 26.2"))
+}
+
+fn parse_lint(s: &str) -> Result<Lint, String> {
+    Lint::from_code(s).ok_or_else(|| {
+        let codes: Vec<&str> = Lint::ALL.iter().map(|l| l.code()).collect();
+        format!(
+            "{s:?} is not a lint code; the codes are {}",
+            codes.join(", ")
+        )
+    })
+}
+
+/// Runs the command and returns its exit code.
+pub(crate) fn run(args: &Args) -> u8 {
+    let mut options = Options::default().with_version(args.cloud_init);
+    for lint in &args.disabled {
+        options = options.disable(*lint);
+    }
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    let mut code = exit::VALID;
+    for path in &args.files {
+        let shown = path.display().to_string();
+        let bytes = match read(path) {
+            Ok(bytes) => bytes,
+            Err(message) => {
+                crate::note(&format!("reimage validate: {shown}: {message}"));
+                code = exit::USAGE;
+                continue;
+            }
+        };
+        let report = reimage_cloudinit::validate(&bytes, &options);
+        if !report.valid() && code == exit::VALID {
+            code = exit::INVALID;
+        }
+        let written = match args.output {
+            Output::Text => write_text(&mut out, &shown, &report),
+            Output::Json => write_json(&mut out, &shown, &report),
+        };
+        if written.is_err() {
+            // stdout is gone (a closed pipe): nothing more can be said there.
+            return code;
+        }
+    }
+    code
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, String> {
+    if path == Path::new("-") {
+        let mut bytes = Vec::new();
+        io::stdin()
+            .take(MAX_FILE_SIZE + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| format!("cannot read stdin: {e}"))?;
+        return check_size(bytes);
+    }
+    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => "no such file; check the path".to_owned(),
+        io::ErrorKind::PermissionDenied => {
+            "permission denied; check the file's permissions".to_owned()
+        }
+        _ => format!("cannot read: {e}"),
+    })?;
+    if meta.is_dir() {
+        return Err("is a directory; give the user data file inside it".to_owned());
+    }
+    if meta.len() > MAX_FILE_SIZE {
+        return Err(format!(
+            "is {} bytes, more than the {} MiB that any user data can be; is this the right file?",
+            meta.len(),
+            MAX_FILE_SIZE / (1024 * 1024)
+        ));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_FILE_SIZE + 1).read_to_end(&mut bytes))
+        .map_err(|e| format!("cannot read: {e}"))?;
+    check_size(bytes)
+}
+
+fn check_size(bytes: Vec<u8>) -> Result<Vec<u8>, String> {
+    if bytes.len() as u64 > MAX_FILE_SIZE {
+        Err(format!(
+            "is more than the {} MiB that any user data can be",
+            MAX_FILE_SIZE / (1024 * 1024)
+        ))
+    } else {
+        Ok(bytes)
+    }
+}
+
+fn write_text(out: &mut impl Write, file: &str, report: &Report) -> io::Result<()> {
+    for f in &report.findings {
+        let path = if f.path.is_empty() { "(root)" } else { &f.path };
+        writeln!(
+            out,
+            "{file}:{}:{}: {}[{}]: {path}: {}",
+            f.line, f.column, f.severity, f.code, f.message
+        )?;
+    }
+    Ok(())
+}
+
+fn write_json(out: &mut impl Write, file: &str, report: &Report) -> io::Result<()> {
+    let finding = |f: &Finding| {
+        serde_json::json!({
+            "path": f.path,
+            "line": f.line,
+            "column": f.column,
+            "code": f.code.as_str(),
+            "message": f.message,
+        })
+    };
+    let of = |severity: Severity| -> Vec<serde_json::Value> {
+        report
+            .findings
+            .iter()
+            .filter(|f| f.severity == severity)
+            .map(finding)
+            .collect()
+    };
+    let line = serde_json::json!({
+        "file": file,
+        "kind": report.kind.as_str(),
+        "valid": report.valid(),
+        "errors": of(Severity::Error),
+        "warnings": of(Severity::Warning),
+    });
+    writeln!(out, "{line}")
+}

@@ -1,0 +1,179 @@
+//! The whole pipeline: kind, YAML, schema, lints; one [`Report`] per file.
+
+use crate::finding::{Code, Finding, Severity};
+use crate::kind::{self, Kind};
+use crate::lint::{self, Lint, LintContext};
+use crate::schema::{self, Version};
+use crate::yaml::{self, Mark};
+
+/// What to check, and against which cloud-init.
+///
+/// ```
+/// use reimage_cloudinit::{Options, lint::Lint, schema::Version};
+///
+/// let options = Options::default().with_version(Version::V22_4).disable(Lint::PlaintextPassword);
+/// assert_eq!(options.version, Version::V22_4);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Options {
+    /// The cloud-init release whose schema applies; the latest by default.
+    pub version: Version,
+    /// The lints: which are off, and what they know about the target.
+    pub lints: LintContext,
+}
+
+impl Options {
+    /// Targets `version`'s schema.
+    #[must_use]
+    pub fn with_version(mut self, version: Version) -> Self {
+        self.version = version;
+        self
+    }
+
+    /// Switches `lint` off.
+    #[must_use]
+    pub fn disable(mut self, lint: Lint) -> Self {
+        self.lints.disabled.insert(lint);
+        self
+    }
+
+    /// Says that the provider is given a password or key pair, which the lockout check counts as
+    /// a way in.
+    #[must_use]
+    pub fn with_provider_login(mut self, provider_login: bool) -> Self {
+        self.lints.provider_login = provider_login;
+        self
+    }
+
+    /// Sets the target provider's size limit (bytes before encoding) for the `size-limit` lint.
+    #[must_use]
+    pub fn with_size_limit(mut self, limit: Option<usize>) -> Self {
+        self.lints.size_limit = limit;
+        self
+    }
+}
+
+/// What validation found in one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Report {
+    /// The kind of user data, as cloud-init recognises it (after gzip, if it was gzipped).
+    pub kind: Kind,
+    /// Whether the bytes were gzip.
+    pub gzipped: bool,
+    /// Every finding, in file order.
+    pub findings: Vec<Finding>,
+}
+
+impl Report {
+    /// Whether cloud-init would accept the file: no error (warnings are allowed).
+    pub fn valid(&self) -> bool {
+        !self.findings.iter().any(|f| f.severity == Severity::Error)
+    }
+
+    /// The errors.
+    pub fn errors(&self) -> impl Iterator<Item = &Finding> {
+        self.findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+    }
+
+    /// The warnings.
+    pub fn warnings(&self) -> impl Iterator<Item = &Finding> {
+        self.findings
+            .iter()
+            .filter(|f| f.severity == Severity::Warning)
+    }
+}
+
+/// Validates user data: recognises its kind; for `#cloud-config`, parses it as YAML 1.1 and
+/// checks it against cloud-init's schema and reimage's lints.
+///
+/// ```
+/// use reimage_cloudinit::{Options, schema::Version};
+///
+/// let report = reimage_cloudinit::validate(
+///     b"#cloud-config\npower_state:\n  mode: restart\n",
+///     &Options::default().with_version(Version::V22_4),
+/// );
+/// assert!(!report.valid());
+/// let error = report.errors().next().unwrap();
+/// assert_eq!(error.path, "power_state.mode");
+/// assert_eq!((error.line, error.column), (3, 9));
+/// ```
+pub fn validate(bytes: &[u8], options: &Options) -> Report {
+    let detection = kind::detect(bytes);
+    let mut findings = detection.findings.clone();
+    if let Some(finding) = lint::check_size(bytes, &options.lints) {
+        findings.push(finding);
+    }
+    if detection.kind == Kind::CloudConfig {
+        match std::str::from_utf8(&detection.payload) {
+            // PyYAML refuses such bytes before it has a position, so cloud-init reports the
+            // error at line 1, column 1; so does reimage, with the offset in the message.
+            Err(e) => findings.push(Finding::new(
+                Severity::Error,
+                Code::Yaml,
+                "format-l1.c1",
+                Mark {
+                    line: 1,
+                    column: 1,
+                    index: 0,
+                },
+                format!(
+                    "the cloud-config is not UTF-8 (invalid byte at offset {}); save it as UTF-8",
+                    e.valid_up_to()
+                ),
+            )),
+            Ok(text) => cloud_config(text, options, &mut findings),
+        }
+    }
+    findings.sort_by_key(|f| (f.line, f.column, f.severity));
+    Report {
+        kind: detection.kind,
+        gzipped: detection.gzipped,
+        findings,
+    }
+}
+
+fn cloud_config(text: &str, options: &Options, findings: &mut Vec<Finding>) {
+    let document = match yaml::parse(text) {
+        Ok(document) => document,
+        Err(error) => {
+            findings.push(Finding::new(
+                Severity::Error,
+                Code::Yaml,
+                format!("format-l{}.c{}", error.mark.line, error.mark.column),
+                error.mark,
+                format!(
+                    "the YAML cannot be read: {}; cloud-init would ignore this whole part",
+                    error.message
+                ),
+            ));
+            return;
+        }
+    };
+    for duplicate in &document.duplicate_keys {
+        let path = if duplicate.path.is_empty() {
+            duplicate.key.clone()
+        } else {
+            duplicate.path.clone()
+        };
+        findings.push(Finding::new(
+            Severity::Warning,
+            Code::Yaml,
+            path,
+            duplicate.last,
+            format!(
+                "key {:?} appears twice (first at line {}): the last one wins and the first is \
+                 ignored; remove one",
+                duplicate.key, duplicate.first.line
+            ),
+        ));
+    }
+    findings.extend(schema::validate_document(&document, options.version));
+    if let Some(root) = &document.root {
+        findings.extend(lint::check_cloud_config(root, &options.lints));
+    }
+}

@@ -1,0 +1,3 @@
+#cloud-boothook
+#!/bin/sh
+echo "$INSTANCE_ID" > /etc/instance

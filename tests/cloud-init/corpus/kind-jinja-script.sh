@@ -1,0 +1,3 @@
+## template: jinja
+#!/bin/sh
+echo {{ ds.meta_data.instance_id }}

@@ -1,0 +1,325 @@
+//! `cargo xtask cloud-init-peer`: asks real cloud-init 22.4.2 for its verdict on the corpus.
+//!
+//! Sets up the peer under `target/cloud-init-peer/`, skipping every step already done:
+//!
+//! 1. `debs/`: Debian's `cloud-init` package, from `apt-get download cloud-init` (with an
+//!    `apt-get update` first when the package lists are missing); its version must be 22.4.2;
+//! 2. `root/`: the package unpacked with `dpkg-deb -x` (into `root.partial/`, renamed when done);
+//! 3. `venv/`: a venv with cloud-init's Python dependencies at pinned versions.
+//!
+//! Then it runs `xtask/scripts/cloudinit_peer.py` with the package on `PYTHONPATH` and `HOME` in
+//! a temporary directory, over every file of `tests/cloud-init/corpus/` (named in a list file,
+//! run from the corpus directory so that names stay relative), and writes
+//! `tests/cloud-init/verdicts-22.4.2.json`, which is committed: the differential test in
+//! `crates/cloudinit/tests/differential.rs` reads it, so that test needs no peer. With `--check`
+//! the verdicts go to a temporary file and the task fails when the committed ones differ;
+//! `cargo xtask ci` runs that check, so CI fails when the peer cannot be set up or the committed
+//! verdicts are stale. `--refresh` removes `target/cloud-init-peer/` first.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::{run_cmd, util};
+
+/// The cloud-init release the verdicts come from; the script checks it too.
+const CLOUD_INIT_VERSION: &str = "22.4.2";
+/// The driver, relative to the workspace root.
+const SCRIPT: &str = "xtask/scripts/cloudinit_peer.py";
+/// The corpus, relative to the workspace root.
+const CORPUS: &str = "tests/cloud-init/corpus";
+/// The verdicts, relative to the workspace root.
+const OUTPUT: &str = "tests/cloud-init/verdicts-22.4.2.json";
+/// The peer, relative to the workspace root.
+const PEER: &str = "target/cloud-init-peer";
+/// Where the package's Python modules are, inside the unpacked package.
+const DIST_PACKAGES: &str = "usr/lib/python3/dist-packages";
+
+/// cloud-init's Python dependencies, with theirs, pinned. PyYAML and jsonschema decide the
+/// verdicts; the script checks those two. `fqdn`, `rfc3987` and `rfc3986-validator` are not
+/// installed, so jsonschema checks the schema's `date` format but not `hostname` nor `uri`.
+const PINS: &[&str] = &[
+    "PyYAML==6.0.1",
+    "jsonschema==4.10.3",
+    "attrs==26.1.0",
+    "pyrsistent==0.20.0",
+    "requests==2.34.2",
+    "certifi==2026.10.18",
+    "charset-normalizer==3.5.2",
+    "idna==3.20",
+    "urllib3==2.8.0",
+    "configobj==5.0.9",
+    "jsonpatch==1.47",
+    "jsonpointer==3.12",
+];
+
+/// Regenerates the verdicts, or with `--check` fails when they are stale.
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    let mut check = false;
+    let mut refresh = false;
+    for arg in args {
+        match arg.as_str() {
+            "--check" if !check => check = true,
+            "--refresh" if !refresh => refresh = true,
+            _ => {
+                return Err(format!(
+                    "`cargo xtask cloud-init-peer` takes --check and --refresh, got {args:?}"
+                ));
+            }
+        }
+    }
+    let root = util::root();
+    let peer = root.join(PEER);
+    if refresh && peer.exists() {
+        util::say(&format!("removing {}", peer.display()));
+        fs::remove_dir_all(&peer)
+            .map_err(|e| format!("could not remove {}: {e}", peer.display()))?;
+    }
+    let dist_packages = ensure_package(&peer).map_err(setup_failed)?;
+    let python = ensure_venv(&peer).map_err(setup_failed)?;
+
+    let corpus = root.join(CORPUS);
+    let names = corpus_files(&corpus)?;
+    let scratch = util::TempDir::new("cloud-init-peer")?;
+    let home = scratch.path().join("home");
+    fs::create_dir_all(&home).map_err(|e| format!("could not create {}: {e}", home.display()))?;
+    let list = scratch.path().join("files.txt");
+    fs::write(&list, names.join("\n") + "\n")
+        .map_err(|e| format!("could not write {}: {e}", list.display()))?;
+    let fresh = scratch.path().join("verdicts.json");
+    run_cmd(
+        Command::new(&python)
+            .arg(root.join(SCRIPT))
+            .arg(&fresh)
+            .arg("--files-from")
+            .arg(&list)
+            .current_dir(&corpus)
+            .env("HOME", &home)
+            .env("PYTHONPATH", &dist_packages)
+            .env("PYTHONHASHSEED", "0")
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .env("PYTHONUTF8", "1")
+            .env("PYTHONNOUSERSITE", "1"),
+    )?;
+    let fresh_bytes =
+        fs::read(&fresh).map_err(|e| format!("could not read {}: {e}", fresh.display()))?;
+
+    let output = root.join(OUTPUT);
+    let current = fs::read(&output).ok();
+    if current.as_deref() == Some(fresh_bytes.as_slice()) {
+        util::say(&format!("{OUTPUT} is up to date ({} files)", names.len()));
+        return Ok(());
+    }
+    if check {
+        return Err(format!(
+            "{OUTPUT} is stale or missing: run `cargo xtask cloud-init-peer` and commit"
+        ));
+    }
+    fs::write(&output, &fresh_bytes)
+        .map_err(|e| format!("could not write {}: {e}", output.display()))?;
+    util::say(&format!("wrote {OUTPUT} ({} files)", names.len()));
+    Ok(())
+}
+
+/// Says what a failed setup means, so CI's log tells the reader what to do.
+fn setup_failed(message: String) -> String {
+    format!(
+        "could not set up the cloud-init {CLOUD_INIT_VERSION} peer under {PEER}: {message}\n\
+         It needs Debian 12's apt (run as root, with network access to the Debian mirror), \
+         python3 with venv, and PyPI. `cargo xtask cloud-init-peer --refresh` starts over."
+    )
+}
+
+/// Downloads and unpacks Debian's cloud-init unless that is done; gives its `dist-packages`.
+fn ensure_package(peer: &Path) -> Result<PathBuf, String> {
+    let unpacked = peer.join("root");
+    let dist_packages = unpacked.join(DIST_PACKAGES);
+    if dist_packages.join("cloudinit").join("version.py").exists() {
+        check_unpacked_version(&dist_packages)?;
+        return Ok(dist_packages);
+    }
+    let debs = peer.join("debs");
+    fs::create_dir_all(&debs).map_err(|e| format!("could not create {}: {e}", debs.display()))?;
+    let deb = match find_deb(&debs)? {
+        Some(deb) => deb,
+        None => {
+            let download = || {
+                run_cmd(
+                    Command::new("apt-get")
+                        .args(["download", "cloud-init"])
+                        .current_dir(&debs),
+                )
+            };
+            if let Err(first) = download() {
+                util::say(&format!(
+                    "{first}; running `apt-get update`, in case the package lists are missing"
+                ));
+                run_cmd(Command::new("apt-get").args(["update", "-q"]))?;
+                download()?;
+            }
+            find_deb(&debs)?.ok_or_else(|| {
+                format!(
+                    "`apt-get download cloud-init` left no .deb in {}",
+                    debs.display()
+                )
+            })?
+        }
+    };
+    let version = deb_field(&deb, "Version")?;
+    let upstream = version
+        .rsplit_once(':')
+        .map_or(version.as_str(), |(_, v)| v)
+        .split('-')
+        .next()
+        .unwrap_or_default();
+    if upstream != CLOUD_INIT_VERSION {
+        return Err(format!(
+            "{} is cloud-init {version}, not {CLOUD_INIT_VERSION} (Debian 12 \"bookworm\" ships \
+             {CLOUD_INIT_VERSION}); remove it and run on Debian 12",
+            deb.display()
+        ));
+    }
+
+    let partial = peer.join("root.partial");
+    if partial.exists() {
+        fs::remove_dir_all(&partial)
+            .map_err(|e| format!("could not remove {}: {e}", partial.display()))?;
+    }
+    run_cmd(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&partial))?;
+    if unpacked.exists() {
+        fs::remove_dir_all(&unpacked)
+            .map_err(|e| format!("could not remove {}: {e}", unpacked.display()))?;
+    }
+    fs::rename(&partial, &unpacked).map_err(|e| {
+        format!(
+            "could not rename {} to {}: {e}",
+            partial.display(),
+            unpacked.display()
+        )
+    })?;
+    check_unpacked_version(&dist_packages)?;
+    Ok(dist_packages)
+}
+
+/// The one `cloud-init_*.deb` in `dir`, if there is one.
+fn find_deb(dir: &Path) -> Result<Option<PathBuf>, String> {
+    let mut debs = Vec::new();
+    for entry in fs::read_dir(dir).map_err(|e| format!("could not list {}: {e}", dir.display()))? {
+        let path = entry
+            .map_err(|e| format!("could not list {}: {e}", dir.display()))?
+            .path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.starts_with("cloud-init_") && name.ends_with(".deb") {
+            debs.push(path);
+        }
+    }
+    match debs.len() {
+        0 => Ok(None),
+        1 => Ok(debs.pop()),
+        _ => Err(format!(
+            "more than one cloud-init .deb in {}: remove all but one, or use --refresh",
+            dir.display()
+        )),
+    }
+}
+
+/// One field of a package's control file, from `dpkg-deb -f`.
+fn deb_field(deb: &Path, field: &str) -> Result<String, String> {
+    let mut cmd = Command::new("dpkg-deb");
+    cmd.arg("-f").arg(deb).arg(field);
+    let out = cmd
+        .output()
+        .map_err(|e| format!("could not start {}: {e}", util::describe(&cmd)))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{} failed with {}: {}",
+            util::describe(&cmd),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// Fails unless the unpacked package's `cloudinit/version.py` says 22.4.2.
+fn check_unpacked_version(dist_packages: &Path) -> Result<(), String> {
+    let file = dist_packages.join("cloudinit").join("version.py");
+    let text =
+        fs::read_to_string(&file).map_err(|e| format!("could not read {}: {e}", file.display()))?;
+    let expected = format!("__VERSION__ = \"{CLOUD_INIT_VERSION}\"");
+    if text.lines().any(|line| line.trim() == expected) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} is not cloud-init {CLOUD_INIT_VERSION}: use --refresh on Debian 12",
+            file.display()
+        ))
+    }
+}
+
+/// Makes the venv and installs the pinned dependencies unless they are there; gives its python.
+fn ensure_venv(peer: &Path) -> Result<PathBuf, String> {
+    let venv = peer.join("venv");
+    let python = if cfg!(windows) {
+        venv.join("Scripts").join("python.exe")
+    } else {
+        venv.join("bin").join("python")
+    };
+    if !python.exists() {
+        run_cmd(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+    }
+    let probe = "import sys\n\
+        from importlib.metadata import version\n\
+        try:\n    ok = all(version(n) == v for n, v in (p.split('==') for p in sys.argv[1:]))\n\
+        except Exception:\n    ok = False\n\
+        sys.exit(0 if ok else 1)\n";
+    let installed = Command::new(&python)
+        .args(["-c", probe])
+        .args(PINS)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if !installed {
+        run_cmd(
+            Command::new(&python)
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--disable-pip-version-check",
+                    "--no-input",
+                    "--quiet",
+                ])
+                .args(PINS),
+        )?;
+    }
+    Ok(python)
+}
+
+/// The corpus files' names, sorted; the corpus is one flat directory.
+fn corpus_files(corpus: &Path) -> Result<Vec<String>, String> {
+    let mut names = Vec::new();
+    let entries =
+        fs::read_dir(corpus).map_err(|e| format!("could not list {}: {e}", corpus.display()))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| format!("could not list {}: {e}", corpus.display()))?;
+        let path = entry.path();
+        if !path.is_file() {
+            return Err(format!(
+                "{} is not a file: the corpus is one flat directory of files",
+                path.display()
+            ));
+        }
+        let name = entry
+            .file_name()
+            .into_string()
+            .map_err(|name| format!("corpus file name {name:?} is not UTF-8"))?;
+        names.push(name);
+    }
+    names.sort();
+    if names.is_empty() {
+        return Err(format!("{} holds no files", corpus.display()));
+    }
+    Ok(names)
+}
