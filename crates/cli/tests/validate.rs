@@ -1,0 +1,165 @@
+//! `reimage validate` as a person runs it: the built binary, real files, exit codes and output.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn reimage(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_reimage")).args(args).output().expect("run reimage")
+}
+
+/// A scratch folder under the target directory, fresh for each test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("validate-{name}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8(out.stderr.clone()).unwrap()
+}
+
+const GOOD: &[u8] = b"#cloud-config\nssh_authorized_keys:\n  - ssh-ed25519 AAAAC3Nza ops@example\n";
+const BAD: &[u8] = b"#cloud-config\nssh_authorized_keys: [ssh-ed25519 AAAA]\npower_state:\n  mode: restart\n";
+
+#[test]
+fn a_valid_file_exits_0_and_prints_nothing() {
+    let dir = scratch("valid");
+    let good = write(&dir, "good.yaml", GOOD);
+    let out = reimage(&["validate", &good]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "");
+}
+
+#[test]
+fn an_invalid_file_exits_1_with_file_line_column_code_path_and_message() {
+    let dir = scratch("invalid");
+    let bad = write(&dir, "bad.yaml", BAD);
+    let out = reimage(&["validate", "--cloud-init", "22.4", &bad]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stdout(&out),
+        format!("{bad}:4:9: error[schema]: power_state.mode: \"restart\" is not one of poweroff, reboot, halt\n")
+    );
+}
+
+#[test]
+fn warnings_alone_keep_exit_0_and_lints_can_be_switched_off() {
+    let dir = scratch("warnings");
+    let file = write(&dir, "lockout.yaml", b"#cloud-config\nhostname: web\n");
+    let out = reimage(&["validate", &file]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stdout(&out).contains(":2:1: warning[lockout]: (root): this config leaves no way to log in"), "{}", stdout(&out));
+    let out = reimage(&["validate", "--disable-lint", "lockout", &file]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(stdout(&out), "");
+}
+
+#[test]
+fn json_lines_one_object_per_file() {
+    let dir = scratch("json");
+    let good = write(&dir, "good.yaml", GOOD);
+    let bad = write(&dir, "bad.yaml", BAD);
+    let out = reimage(&["validate", "--output", "json", &good, &bad]);
+    assert_eq!(out.status.code(), Some(1));
+    let lines: Vec<serde_json::Value> = stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["file"], good.as_str());
+    assert_eq!(lines[0]["kind"], "cloud-config");
+    assert_eq!(lines[0]["valid"], true);
+    assert_eq!(lines[0]["errors"], serde_json::json!([]));
+    assert_eq!(lines[1]["valid"], false);
+    assert_eq!(
+        lines[1]["errors"],
+        serde_json::json!([{
+            "path": "power_state.mode", "line": 4, "column": 9, "code": "schema",
+            "message": "\"restart\" is not one of poweroff, reboot, halt"
+        }])
+    );
+}
+
+#[test]
+fn the_schema_version_changes_the_verdict() {
+    // Unknown top-level keys are errors from cloud-init 23.4 on, not in 22.4.
+    let dir = scratch("version");
+    let file = write(&dir, "unknown.yaml", b"#cloud-config\nssh_authorized_keys: [k]\nrun_cmd: [ls]\n");
+    assert_eq!(reimage(&["validate", "--cloud-init", "22.4", &file]).status.code(), Some(0));
+    assert_eq!(reimage(&["validate", "--cloud-init", "26.2", &file]).status.code(), Some(1));
+}
+
+#[test]
+fn bad_inputs_get_one_clear_line_and_exit_2() {
+    let dir = scratch("bad-inputs");
+    let good = write(&dir, "good.yaml", GOOD);
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (vec![dir.join("missing.yaml").display().to_string()], "no such file; check the path"),
+        (vec![dir.display().to_string()], "is a directory"),
+        (vec!["--cloud-init".into(), "21.1".into(), good.clone()], "not a supported cloud-init version"),
+        (vec!["--output".into(), "xml".into(), good.clone()], "invalid value 'xml'"),
+        (vec!["--disable-lint".into(), "nope".into(), good.clone()], "not a lint code"),
+    ];
+    for (args, expected) in cases {
+        let mut all = vec!["validate".to_owned()];
+        all.extend(args);
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+        let out = reimage(&all);
+        assert_eq!(out.status.code(), Some(2), "{all:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(expected), "{all:?}: {}", stderr(&out));
+        assert!(!stderr(&out).contains("panicked"), "{all:?}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn a_huge_file_is_refused_without_reading_it() {
+    let dir = scratch("huge");
+    let path = dir.join("huge.yaml");
+    let file = std::fs::File::create(&path).unwrap();
+    file.set_len(100 * 1024 * 1024).unwrap(); // sparse: 100 MB on paper, nothing on disk
+    let out = reimage(&["validate", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("more than the 16 MiB"), "{}", stderr(&out));
+}
+
+#[test]
+fn binary_and_non_utf8_data_are_findings_not_crashes() {
+    let dir = scratch("binary");
+    let not_utf8 = write(&dir, "latin1.yaml", b"#cloud-config\nhostname: caf\xe9\n");
+    let out = reimage(&["validate", &not_utf8]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stdout(&out).contains("error[yaml]"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("not UTF-8"), "{}", stdout(&out));
+
+    let noise: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let binary = write(&dir, "noise.bin", &noise);
+    let out = reimage(&["validate", "--output", "json", &binary]);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", stderr(&out));
+    let line: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_ne!(line["kind"], "cloud-config");
+}
+
+#[test]
+fn stdin_is_read_with_a_dash() {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_reimage"))
+        .args(["validate", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(BAD).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).starts_with("-:4:9: error[schema]: power_state.mode"), "{}", stdout(&out));
+}
