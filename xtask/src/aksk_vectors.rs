@@ -6,13 +6,12 @@
 //! `--check` it writes a temporary file instead, and the task fails when the committed one differs.
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use crate::{run_cmd, util};
 
-/// The SDK version the vectors come from; the script checks it too.
-const SDK_VERSION: &str = "3.1.219";
+/// The SDK the vectors come from, pinned; the script checks the version too.
+const SDK_PIN: &str = "huaweicloudsdkcore==3.1.219";
 /// The generator, relative to the workspace root.
 const SCRIPT: &str = "xtask/scripts/aksk_vectors.py";
 /// The vectors, relative to the workspace root.
@@ -32,7 +31,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         }
     };
     let root = util::root();
-    let python = ensure_venv(&root)?;
+    let python = util::ensure_venv(&root.join(VENV), &[SDK_PIN])?;
 
     let scratch = util::TempDir::new("aksk-vectors")?;
     let home = scratch.path().join("home");
@@ -69,46 +68,4 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         .map_err(|e| format!("could not write {}: {e}", output.display()))?;
     util::say(&format!("wrote {OUTPUT}"));
     Ok(())
-}
-
-/// Makes the venv and installs the pinned SDK unless it is already there; gives its python.
-fn ensure_venv(root: &Path) -> Result<PathBuf, String> {
-    let venv = root.join(VENV);
-    let python = if cfg!(windows) {
-        venv.join("Scripts").join("python.exe")
-    } else {
-        venv.join("bin").join("python")
-    };
-    if !python.exists() {
-        run_cmd(
-            Command::new("python3")
-                .args(["-m", "venv"])
-                .arg(&venv)
-                .current_dir(root),
-        )?;
-    }
-    let probe = format!(
-        "import importlib.metadata as m, sys; sys.exit(0 if m.version('huaweicloudsdkcore') == '{SDK_VERSION}' else 1)"
-    );
-    let installed = Command::new(&python)
-        .args(["-c", &probe])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success());
-    if !installed {
-        run_cmd(
-            Command::new(&python)
-                .args([
-                    "-m",
-                    "pip",
-                    "install",
-                    "--disable-pip-version-check",
-                    "--quiet",
-                ])
-                .arg(format!("huaweicloudsdkcore=={SDK_VERSION}"))
-                .current_dir(root),
-        )?;
-    }
-    Ok(python)
 }

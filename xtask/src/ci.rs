@@ -2,8 +2,8 @@
 
 use crate::{run_cmd, util};
 
-/// Runs fmt, clippy, the tests (doc tests and tidy tests included) and rustdoc, stopping at the
-/// first failure.
+/// Runs fmt, clippy, the cloud-init peer's check, the tests (doc tests and tidy tests included)
+/// and rustdoc, stopping at the first failure.
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     if let Some(arg) = args.first() {
         return Err(format!("`cargo xtask ci` takes no arguments, got {arg:?}"));
@@ -18,6 +18,12 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         "-D",
         "warnings",
     ]))?;
+    // Real cloud-init judges the corpus: CI fails when the peer cannot be set up or the
+    // committed verdicts that the differential test reads are stale.
+    crate::cloudinit_peer::run(&["--check".into()])?;
+    // The official Python SDK judges the emulator: CI fails when it cannot be installed, and the
+    // interop test finds it in target/sdk-venv.
+    crate::sdk_peer::run(&[])?;
     run_cmd(util::cargo().args(["test", "--workspace", "--locked", "--no-fail-fast"]))?;
     run_cmd(
         util::cargo()

@@ -1,14 +1,22 @@
 //! reimage's project tasks, run as `cargo xtask <task>`.
 //!
 //! - `ci`: every check the project has, in the order CI runs them (fmt, clippy, tests, docs).
+//! - `codegen`: regenerates the compact cloud-init schemas that `reimage-cloudinit` embeds.
 //! - `aksk-vectors`: regenerates the AK/SK signing vectors with the official Python SDK.
+//! - `cloud-init-peer`: records real cloud-init 22.4.2's verdicts on the cloud-init corpus.
+//! - `sdk-peer`: sets up the official Python SDK that judges the emulator (`target/sdk-venv`).
+//! - `bench`: measures the emulator and the cloud-init validator; writes `docs/benchmarks.md`.
 //!
 //! The tidy tests (`xtask/tests/tidy.rs`) are ordinary tests, so `cargo test` runs them too.
 
 use std::process::{Command, ExitCode};
 
 mod aksk_vectors;
+mod bench;
 mod ci;
+mod cloudinit_peer;
+mod codegen;
+mod sdk_peer;
 pub(crate) mod util;
 
 fn main() -> ExitCode {
@@ -16,6 +24,10 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci::run(&args[1..]),
         Some("aksk-vectors") => aksk_vectors::run(&args[1..]),
+        Some("codegen") => codegen::run(&args[1..]),
+        Some("cloud-init-peer") => cloudinit_peer::run(&args[1..]),
+        Some("sdk-peer") => sdk_peer::run(&args[1..]),
+        Some("bench") => bench::run(&args[1..]),
         Some("help" | "--help" | "-h") | None => {
             util::say(HELP);
             Ok(())
@@ -38,6 +50,15 @@ tasks:
   ci              run every check: fmt, clippy, tests (doc tests and tidy included), rustdoc
   aksk-vectors    regenerate tests/aksk/vectors.json with the official huaweicloudsdkcore
                   (pinned, installed into a venv under target/); --check compares instead
+  codegen         regenerate crates/cloudinit/schemas/ from ../shared/cloud-init/; --check
+                  fails when they are stale
+  cloud-init-peer record cloud-init 22.4.2's verdicts on tests/cloud-init/corpus/ (Debian's
+                  package and a venv under target/); --check compares, --refresh starts over
+  sdk-peer        install the official huaweicloudsdkcore + huaweicloudsdkecs (pinned) into
+                  target/sdk-venv, for the emulator's SDK interop test
+  bench           measure the emulator (against a bare hyper hello-world) and the cloud-init
+                  validator (against real cloud-init) on this machine; rewrites
+                  docs/benchmarks.md
 ";
 
 /// Runs `cmd`, echoing it first, and fails with its exit status.

@@ -1,7 +1,7 @@
 //! Small helpers shared by the tasks.
 
-use std::path::PathBuf;
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 /// The workspace root (the parent of `xtask/`).
 pub(crate) fn root() -> PathBuf {
@@ -52,4 +52,61 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// The python of the venv at `venv`.
+pub(crate) fn venv_python(venv: &Path) -> PathBuf {
+    if cfg!(windows) {
+        venv.join("Scripts").join("python.exe")
+    } else {
+        venv.join("bin").join("python")
+    }
+}
+
+/// Makes the venv at `venv` (with `python3 -m venv`) unless it is there, and installs the pinned
+/// `name==version` requirements into it unless every one of them is installed at that version
+/// already; gives its python. Running it twice does nothing the second time.
+pub(crate) fn ensure_venv(venv: &Path, pins: &[&str]) -> Result<PathBuf, String> {
+    let python = venv_python(venv);
+    if !python.exists() {
+        crate::run_cmd(Command::new("python3").args(["-m", "venv"]).arg(venv))?;
+    }
+    if !pins_installed(&python, pins) {
+        crate::run_cmd(
+            Command::new(&python)
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--disable-pip-version-check",
+                    "--no-input",
+                    "--quiet",
+                ])
+                .args(pins),
+        )?;
+        if !pins_installed(&python, pins) {
+            return Err(format!(
+                "pip ran, but {} still lacks one of {}",
+                venv.display(),
+                pins.join(" ")
+            ));
+        }
+    }
+    Ok(python)
+}
+
+/// Whether `python` has every `name==version` of `pins` installed at exactly that version.
+pub(crate) fn pins_installed(python: &Path, pins: &[&str]) -> bool {
+    let probe = "import sys\n\
+        from importlib.metadata import version\n\
+        try:\n    ok = all(version(n) == v for n, v in (p.split('==') for p in sys.argv[1:]))\n\
+        except Exception:\n    ok = False\n\
+        sys.exit(0 if ok else 1)\n";
+    Command::new(python)
+        .args(["-c", probe])
+        .args(pins)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
 }

@@ -10,13 +10,21 @@ use std::time::Duration;
 #[test]
 fn listens_answers_and_stops_on_sigterm() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_reimage"))
-        .args(["emulator", "--listen", "127.0.0.1:0", "--time-scale", "0.01"])
+        .args([
+            "emulator",
+            "--listen",
+            "127.0.0.1:0",
+            "--time-scale",
+            "0.01",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
     let addr = first
         .strip_prefix("listening on http://")
         .unwrap_or_else(|| panic!("first line: {first:?}"))
@@ -25,17 +33,34 @@ fn listens_answers_and_stops_on_sigterm() {
     assert!(addr.starts_with("127.0.0.1:"), "{addr}");
 
     let mut stream = TcpStream::connect(&addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(stream, "GET /_emulator/state HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET /_emulator/state HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut answer = String::new();
     stream.read_to_string(&mut answer).unwrap();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    assert!(answer.contains("11111111-2222-3333-4444-555555555555"), "the default fixtures are served");
+    assert!(
+        answer.contains("11111111-2222-3333-4444-555555555555"),
+        "the default fixtures are served"
+    );
 
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -57,11 +82,20 @@ fn a_bad_fixture_file_is_one_clear_line() {
     let path = dir.join("emulator-bad-fixtures.toml");
     std::fs::write(&path, "[[servers]]\nid = 42\n").unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_reimage"))
-        .args(["emulator", "--listen", "127.0.0.1:0", "--fixtures", path.to_str().unwrap()])
+        .args([
+            "emulator",
+            "--listen",
+            "127.0.0.1:0",
+            "--fixtures",
+            path.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.starts_with("reimage emulator: fixtures "), "{stderr}");
+    assert!(
+        stderr.starts_with("reimage emulator: fixtures "),
+        "{stderr}"
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }

@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn reimage(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_reimage")).args(args).output().expect("run reimage")
+    Command::new(env!("CARGO_BIN_EXE_reimage"))
+        .args(args)
+        .output()
+        .expect("run reimage")
 }
 
 /// A scratch folder under the target directory, fresh for each test.
@@ -32,7 +35,8 @@ fn stderr(out: &Output) -> String {
 }
 
 const GOOD: &[u8] = b"#cloud-config\nssh_authorized_keys:\n  - ssh-ed25519 AAAAC3Nza ops@example\n";
-const BAD: &[u8] = b"#cloud-config\nssh_authorized_keys: [ssh-ed25519 AAAA]\npower_state:\n  mode: restart\n";
+const BAD: &[u8] =
+    b"#cloud-config\nssh_authorized_keys: [ssh-ed25519 AAAA]\npower_state:\n  mode: restart\n";
 
 #[test]
 fn a_valid_file_exits_0_and_prints_nothing() {
@@ -51,7 +55,9 @@ fn an_invalid_file_exits_1_with_file_line_column_code_path_and_message() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         stdout(&out),
-        format!("{bad}:4:9: error[schema]: power_state.mode: \"restart\" is not one of poweroff, reboot, halt\n")
+        format!(
+            "{bad}:4:9: error[schema]: power_state.mode: \"restart\" is not one of poweroff, reboot, halt\n"
+        )
     );
 }
 
@@ -61,7 +67,12 @@ fn warnings_alone_keep_exit_0_and_lints_can_be_switched_off() {
     let file = write(&dir, "lockout.yaml", b"#cloud-config\nhostname: web\n");
     let out = reimage(&["validate", &file]);
     assert_eq!(out.status.code(), Some(0));
-    assert!(stdout(&out).contains(":2:1: warning[lockout]: (root): this config leaves no way to log in"), "{}", stdout(&out));
+    assert!(
+        stdout(&out)
+            .contains(":2:1: warning[lockout]: (root): this config leaves no way to log in"),
+        "{}",
+        stdout(&out)
+    );
     let out = reimage(&["validate", "--disable-lint", "lockout", &file]);
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(stdout(&out), "");
@@ -74,7 +85,10 @@ fn json_lines_one_object_per_file() {
     let bad = write(&dir, "bad.yaml", BAD);
     let out = reimage(&["validate", "--output", "json", &good, &bad]);
     assert_eq!(out.status.code(), Some(1));
-    let lines: Vec<serde_json::Value> = stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[0]["file"], good.as_str());
     assert_eq!(lines[0]["kind"], "cloud-config");
@@ -94,9 +108,23 @@ fn json_lines_one_object_per_file() {
 fn the_schema_version_changes_the_verdict() {
     // Unknown top-level keys are errors from cloud-init 23.4 on, not in 22.4.
     let dir = scratch("version");
-    let file = write(&dir, "unknown.yaml", b"#cloud-config\nssh_authorized_keys: [k]\nrun_cmd: [ls]\n");
-    assert_eq!(reimage(&["validate", "--cloud-init", "22.4", &file]).status.code(), Some(0));
-    assert_eq!(reimage(&["validate", "--cloud-init", "26.2", &file]).status.code(), Some(1));
+    let file = write(
+        &dir,
+        "unknown.yaml",
+        b"#cloud-config\nssh_authorized_keys: [k]\nrun_cmd: [ls]\n",
+    );
+    assert_eq!(
+        reimage(&["validate", "--cloud-init", "22.4", &file])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        reimage(&["validate", "--cloud-init", "26.2", &file])
+            .status
+            .code(),
+        Some(1)
+    );
 }
 
 #[test]
@@ -104,11 +132,23 @@ fn bad_inputs_get_one_clear_line_and_exit_2() {
     let dir = scratch("bad-inputs");
     let good = write(&dir, "good.yaml", GOOD);
     let cases: Vec<(Vec<String>, &str)> = vec![
-        (vec![dir.join("missing.yaml").display().to_string()], "no such file; check the path"),
+        (
+            vec![dir.join("missing.yaml").display().to_string()],
+            "no such file; check the path",
+        ),
         (vec![dir.display().to_string()], "is a directory"),
-        (vec!["--cloud-init".into(), "21.1".into(), good.clone()], "not a supported cloud-init version"),
-        (vec!["--output".into(), "xml".into(), good.clone()], "invalid value 'xml'"),
-        (vec!["--disable-lint".into(), "nope".into(), good.clone()], "not a lint code"),
+        (
+            vec!["--cloud-init".into(), "21.1".into(), good.clone()],
+            "not a supported cloud-init version",
+        ),
+        (
+            vec!["--output".into(), "xml".into(), good.clone()],
+            "invalid value 'xml'",
+        ),
+        (
+            vec!["--disable-lint".into(), "nope".into(), good.clone()],
+            "not a lint code",
+        ),
     ];
     for (args, expected) in cases {
         let mut all = vec!["validate".to_owned()];
@@ -117,7 +157,11 @@ fn bad_inputs_get_one_clear_line_and_exit_2() {
         let out = reimage(&all);
         assert_eq!(out.status.code(), Some(2), "{all:?}: {}", stderr(&out));
         assert!(stderr(&out).contains(expected), "{all:?}: {}", stderr(&out));
-        assert!(!stderr(&out).contains("panicked"), "{all:?}: {}", stderr(&out));
+        assert!(
+            !stderr(&out).contains("panicked"),
+            "{all:?}: {}",
+            stderr(&out)
+        );
     }
 }
 
@@ -129,7 +173,11 @@ fn a_huge_file_is_refused_without_reading_it() {
     file.set_len(100 * 1024 * 1024).unwrap(); // sparse: 100 MB on paper, nothing on disk
     let out = reimage(&["validate", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("more than the 16 MiB"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("more than the 16 MiB"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -141,7 +189,9 @@ fn binary_and_non_utf8_data_are_findings_not_crashes() {
     assert!(stdout(&out).contains("error[yaml]"), "{}", stdout(&out));
     assert!(stdout(&out).contains("not UTF-8"), "{}", stdout(&out));
 
-    let noise: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let noise: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     let binary = write(&dir, "noise.bin", &noise);
     let out = reimage(&["validate", "--output", "json", &binary]);
     assert!(matches!(out.status.code(), Some(0 | 1)), "{}", stderr(&out));
@@ -161,5 +211,9 @@ fn stdin_is_read_with_a_dash() {
     child.stdin.take().unwrap().write_all(BAD).unwrap();
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(stdout(&out).starts_with("-:4:9: error[schema]: power_state.mode"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).starts_with("-:4:9: error[schema]: power_state.mode"),
+        "{}",
+        stdout(&out)
+    );
 }

@@ -70,20 +70,24 @@ pub fn base64(bytes: &[u8]) -> String {
 
 /// Gzip with a fixed header (no name, no time), so the same input always gives the same bytes.
 pub fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut encoder = flate2::GzBuilder::new().mtime(0).write(Vec::new(), flate2::Compression::best());
-    // Writing into a Vec cannot fail.
-    match encoder.write_all(bytes).and_then(|()| encoder.finish()) {
-        Ok(out) => out,
-        Err(_) => Vec::new(),
-    }
+    let mut encoder = flate2::GzBuilder::new()
+        .mtime(0)
+        .write(Vec::new(), flate2::Compression::best());
+    // Writing into a Vec cannot fail, so the empty fallback is never taken.
+    encoder
+        .write_all(bytes)
+        .and_then(|()| encoder.finish())
+        .unwrap_or_default()
 }
 
 /// Checks `bytes` (gzipped first when `gzip` is set) against the target's limit.
 pub fn check_size(bytes: &[u8], target: Target) -> Result<(), SizeError> {
     match target.size_limit() {
-        Some(limit) if bytes.len() > limit => {
-            Err(SizeError { provider: target.name(), size: bytes.len(), limit })
-        }
+        Some(limit) if bytes.len() > limit => Err(SizeError {
+            provider: target.name(),
+            size: bytes.len(),
+            limit,
+        }),
         _ => Ok(()),
     }
 }
@@ -121,13 +125,19 @@ mod tests {
         assert_eq!(a, gzip(&text));
         assert!(a.len() < text.len());
         let mut back = Vec::new();
-        flate2::read::GzDecoder::new(&a[..]).read_to_end(&mut back).unwrap();
+        flate2::read::GzDecoder::new(&a[..])
+            .read_to_end(&mut back)
+            .unwrap();
         assert_eq!(back, text);
     }
 
     #[test]
     fn gzip_brings_big_user_data_under_the_limit() {
-        let big = b"#cloud-config\n".iter().copied().chain(std::iter::repeat_n(b'a', 40_000)).collect::<Vec<u8>>();
+        let big = b"#cloud-config\n"
+            .iter()
+            .copied()
+            .chain(std::iter::repeat_n(b'a', 40_000))
+            .collect::<Vec<u8>>();
         assert!(for_target(&big, Target::Ecs, false).is_err());
         assert!(for_target(&big, Target::Ecs, true).is_ok());
     }

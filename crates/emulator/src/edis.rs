@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
 use crate::config::valid_host;
-use crate::handler::{Ctx, Handled};
+use crate::handler::{Ctx, Handled, LogAuth};
 use crate::reply::{PLAIN_JSON, Reply, edis_error};
 use crate::state::{Install, KEEP, SessionRecord, World};
 use crate::util::{after, same_secret};
@@ -60,7 +60,7 @@ pub(crate) fn handle(world: &mut World, ctx: &Ctx<'_>) -> Handled {
             Err(e) => return Handled::new(bad_form(&e)),
         }
     };
-    let auth = json!({ "scheme": "edis_session", "kvm_id": fields.kvm_id().as_str() });
+    let auth = LogAuth::scheme("edis_session").text("kvm_id", fields.kvm_id().as_str());
     let index = match check_session(world, ctx, &fields) {
         Ok(index) => index,
         Err(reply) => return Handled::new(reply).with_auth(auth),
@@ -157,9 +157,9 @@ fn create_session(world: &mut World, ctx: &Ctx<'_>) -> Handled {
             "Unauthorized",
             Some("Invalid WHMCS credentials. Please provide correct credentials.".into()),
         ))
-        .with_auth(json!({ "scheme": "password", "verified": false }));
+        .with_auth(LogAuth::scheme("password").flag("verified", false));
     }
-    let auth = json!({ "scheme": "password", "email": account.email });
+    let auth = LogAuth::scheme("password").text("email", account.email.as_str());
     let wanted: Vec<usize> = match op.kvm_id() {
         Some(kvm) => match world.kvms.iter().position(|k| &k.fixture.id == kvm) {
             Some(i) => vec![i],

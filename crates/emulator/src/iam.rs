@@ -9,7 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::handler::{Ctx, Handled};
+use crate::handler::{Ctx, Handled, LogAuth};
 use crate::reply::{HUAWEI_JSON, Reply, iam_error};
 use crate::state::{KEEP, TokenRecord, World};
 use crate::util::{after, iam_time, same_secret};
@@ -121,9 +121,11 @@ pub(crate) fn handle(world: &mut World, ctx: &Ctx<'_>) -> Handled {
             )
     }) else {
         return Handled::new(iam_error(401, "The username or password is wrong."))
-            .with_auth(json!({ "scheme": "password", "verified": false }));
+            .with_auth(LogAuth::scheme("password").flag("verified", false));
     };
-    let auth = json!({ "scheme": "password", "user": found.name, "user_id": found.id.as_str() });
+    let auth = LogAuth::scheme("password")
+        .text("user", found.name.as_str())
+        .text("user_id", found.id.as_str());
     let domain = json!({ "id": fixtures.iam.domain_id, "name": fixtures.iam.domain_name });
     let user_id = found.id.as_str().to_owned();
     let user_name = found.name.clone();

@@ -6,7 +6,7 @@
 //! JSON nor a form is shown by its size only. Passwords, `adminpass`, user data, session
 //! signatures, tokens, `Authorization` and the SK never reach the log.
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 use serde_json::{Map, Value, json};
 
 const REDACTED: &str = "[REDACTED]";
@@ -65,18 +65,36 @@ const HEADERS: &[&str] = &[
     "x-sdk-content-sha256",
 ];
 
-/// The headers: allowed ones with their values, every other one as `[REDACTED]`.
-pub(crate) fn headers(map: &HeaderMap) -> Value {
-    let mut out = Map::new();
-    for (name, value) in map {
-        let shown = if HEADERS.contains(&name.as_str()) {
-            String::from_utf8_lossy(value.as_bytes()).into_owned()
-        } else {
-            REDACTED.to_owned()
-        };
-        out.insert(name.as_str().to_owned(), Value::String(shown));
+/// A request's headers as the log keeps them: allowed ones with their values, every other one
+/// by its name only. Compact, since every call records one; [`Headers::to_json`] shows them.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Headers(Vec<(HeaderName, Option<Box<str>>)>);
+
+impl Headers {
+    /// The headers as the log shows them: a map of name to value, `[REDACTED]` for every value
+    /// not allowed; a repeated header shows its last value.
+    pub(crate) fn to_json(&self) -> Value {
+        let mut out = Map::new();
+        for (name, value) in &self.0 {
+            let shown = value.as_deref().unwrap_or(REDACTED);
+            out.insert(name.as_str().to_owned(), Value::String(shown.to_owned()));
+        }
+        Value::Object(out)
     }
-    Value::Object(out)
+}
+
+/// The headers: allowed ones with their values, every other one without.
+pub(crate) fn headers(map: &HeaderMap) -> Headers {
+    Headers(
+        map.iter()
+            .map(|(name, value)| {
+                let shown = HEADERS
+                    .contains(&name.as_str())
+                    .then(|| String::from_utf8_lossy(value.as_bytes()).into());
+                (name.clone(), shown)
+            })
+            .collect(),
+    )
 }
 
 /// A body: JSON with only allowed texts, a form with only allowed values, or its size.
@@ -208,7 +226,7 @@ mod tests {
         let mut map = HeaderMap::new();
         map.insert("x-auth-token", "tok-secret".parse().unwrap());
         map.insert("host", "h".parse().unwrap());
-        let shown = headers(&map).to_string();
+        let shown = headers(&map).to_json().to_string();
         assert!(!shown.contains("tok-secret") && shown.contains(r#""host":"h""#));
     }
 }

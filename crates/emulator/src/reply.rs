@@ -30,11 +30,25 @@ pub(crate) struct Reply {
 impl Reply {
     /// A JSON answer.
     pub(crate) fn json(status: StatusCode, content_type: &'static str, value: &Value) -> Self {
+        Self::json_of(status, content_type, value)
+    }
+
+    /// A JSON answer from a value that serializes itself, without a [`Value`] in between.
+    pub(crate) fn json_of<T: serde::Serialize>(
+        status: StatusCode,
+        content_type: &'static str,
+        value: &T,
+    ) -> Self {
+        // Room for a job or a server at once, rather than growing the buffer as it fills.
+        let mut body = Vec::with_capacity(1024);
+        if serde_json::to_writer(&mut body, value).is_err() {
+            body.clear();
+        }
         Self {
             status,
             content_type,
             headers: Vec::new(),
-            body: Bytes::from(value.to_string()),
+            body: Bytes::from(body),
             code: None,
         }
     }

@@ -23,7 +23,8 @@ use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use serde_json::{Value, json};
+use reimage_wire::ecs::EcsRoute;
+use serde_json::Value;
 use time::OffsetDateTime;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
@@ -32,10 +33,9 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use crate::config::{Config, ConfigError};
 use crate::fault::{FaultKind, FaultRule};
-use crate::handler::{CallFlags, Ctx, Handled};
+use crate::handler::{CallFlags, Ctx, Handled, LogAuth};
 use crate::reply::{Reply, Side};
-use crate::state::World;
-use crate::util::job_time;
+use crate::state::{LogEntry, World};
 use crate::{admin, ecs, edis, iam, redact};
 
 /// How long [`Running::shutdown`] lets calls under way finish before it cuts them.
@@ -430,7 +430,6 @@ impl Plan {
 }
 
 async fn respond(shared: &Shared, request: Request<Incoming>) -> Outcome {
-    let request_id = shared.world().ids.hex32();
     let (parts, body) = request.into_parts();
     let side = Side::of(parts.uri.path());
 
@@ -442,12 +441,12 @@ async fn respond(shared: &Shared, request: Request<Incoming>) -> Outcome {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
-        return Outcome::Answer(too_large(side, &request_id));
+        return Outcome::Answer(too_large(side, &shared.world().ids.hex32()));
     }
     let bytes = match Limited::new(body, limit).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
-            return Outcome::Answer(too_large(side, &request_id));
+            return Outcome::Answer(too_large(side, &shared.world().ids.hex32()));
         }
         // The client went away mid-body.
         Err(_) => return Outcome::Close,
@@ -459,96 +458,98 @@ async fn respond(shared: &Shared, request: Request<Incoming>) -> Outcome {
     if side == Side::Admin {
         let now = shared.now();
         let flags = CallFlags::default();
-        let ctx = ctx(shared, &request, now, &request_id, &flags);
         let mut world = shared.world();
+        let request_id = world.ids.hex32();
+        let ctx = ctx(shared, &request, now, &request_id, &flags);
         world.settle(now);
         let reply = admin::handle(&mut world, &ctx);
         return Outcome::Answer(build(reply, &request_id, Shape::Whole));
     }
 
-    let operation = match side {
-        Side::Iam => iam::CREATE_TOKEN,
-        Side::Edis => edis::operation_name(&path),
-        _ => ecs::operation_name(&path, request.body()),
+    let (operation, route) = match side {
+        Side::Iam => (iam::CREATE_TOKEN, None),
+        Side::Edis => (edis::operation_name(&path), None),
+        _ => {
+            let route = EcsRoute::parse(&path);
+            (ecs::operation_name(route.as_ref(), request.body()), route)
+        }
     };
-    let plan = Plan::new(shared.world().faults.hit(operation, &method, &path));
-    if !plan.delay.is_zero() {
-        tokio::time::sleep(plan.delay).await;
-    }
-    let now = shared.now();
-    let entry = |status: Option<u16>, code: Option<&str>, auth: Value, outcome: &str| {
-        json!({
-            "time": job_time(now),
-            "request_id": request_id,
-            "operation": operation,
-            "method": method,
-            "path": path,
-            "headers": redact::headers(request.headers()),
-            "body": redact::body(
-                request.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()),
-                request.body(),
-            ),
-            "auth": auth,
-            "status": status,
-            "error_code": code,
-            "faults": plan.names,
-            "outcome": outcome,
-        })
+    // The log entry, redacted before the lock; what the lock decides is filled in under it.
+    let mut now = shared.now();
+    let mut logged = LogEntry {
+        time: now,
+        request_id: String::new(),
+        operation,
+        method: request.method().clone(),
+        path: path.clone(),
+        headers: redact::headers(request.headers()),
+        body: redact::body(
+            request
+                .headers()
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok()),
+            request.body(),
+        ),
+        auth: LogAuth::default(),
+        status: None,
+        error_code: None,
+        faults: Vec::new(),
+        outcome: "answered",
     };
-
-    // Faults that answer (or drop) before anything is applied.
-    match &plan.before {
-        Some(FaultKind::Reset) => {
-            shared
-                .world()
-                .log
-                .push(entry(None, None, Value::Null, "reset"));
-            return Outcome::Reset;
-        }
-        Some(FaultKind::Throttle { retry_after }) => {
-            let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
-            let reply = side.throttled(secs, &request_id);
-            let logged = entry(Some(429), reply.code.as_deref(), Value::Null, "throttled");
-            shared.world().log.push(logged);
-            return Outcome::Answer(build(reply, &request_id, Shape::Whole));
-        }
-        Some(FaultKind::ServerError { status }) => {
-            let reply = side.server_error(*status, &request_id);
-            let logged = entry(
-                Some(reply.status.as_u16()),
-                reply.code.as_deref(),
-                Value::Null,
-                "server_error",
-            );
-            shared.world().log.push(logged);
-            return Outcome::Answer(build(reply, &request_id, Shape::Whole));
-        }
-        _ => {}
-    }
-
-    // Apply the call.
-    let handled = {
-        let ctx = ctx(shared, &request, now, &request_id, &plan.flags);
+    // Every call without a `latency` fault nor one that answers early is counted against the
+    // faults and applied under one lock, so that calls on other connections wait as little as
+    // possible; the others let go of the world meanwhile.
+    let (request_id, plan, applied) = {
         let mut world = shared.world();
-        world.settle(now);
-        let handled: Handled = match side {
-            Side::Iam => iam::handle(&mut world, &ctx),
-            Side::Edis => edis::handle(&mut world, &ctx),
-            _ => ecs::handle(&mut world, &ctx),
-        };
-        let outcome = match &plan.after {
-            Some(kind) => kind.name(),
-            None => "answered",
-        };
-        let logged = entry(
-            Some(handled.reply.status.as_u16()),
-            handled.reply.code.as_deref(),
-            handled.auth.clone(),
-            outcome,
-        );
-        world.log.push(logged);
-        handled
+        let request_id = world.ids.hex32();
+        let plan = Plan::new(world.faults.hit(operation, &method, &path));
+        logged.request_id.clone_from(&request_id);
+        logged.faults.clone_from(&plan.names);
+        if plan.delay.is_zero() && plan.before.is_none() {
+            let ctx = ctx(shared, &request, now, &request_id, &plan.flags);
+            let applied = apply(&mut world, &ctx, side, route, &plan, logged);
+            (request_id, plan, Ok(applied))
+        } else {
+            (request_id, plan, Err((logged, route)))
+        }
     };
+    let (handled, evicted) = match applied {
+        Ok(applied) => applied,
+        Err((mut logged, route)) => {
+            if !plan.delay.is_zero() {
+                tokio::time::sleep(plan.delay).await;
+                now = shared.now();
+                logged.time = now;
+            }
+            let early = match &plan.before {
+                Some(FaultKind::Reset) => Some((None, "reset")),
+                Some(FaultKind::Throttle { retry_after }) => {
+                    let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+                    Some((Some(side.throttled(secs, &request_id)), "throttled"))
+                }
+                Some(FaultKind::ServerError { status }) => Some((
+                    Some(side.server_error(*status, &request_id)),
+                    "server_error",
+                )),
+                _ => None,
+            };
+            if let Some((reply, outcome)) = early {
+                logged.outcome = outcome;
+                logged.status = reply.as_ref().map(|r| r.status.as_u16());
+                logged.error_code = reply.as_ref().and_then(|r| r.code.clone());
+                let evicted = shared.world().log.push(logged);
+                drop(evicted);
+                return match reply {
+                    Some(reply) => Outcome::Answer(build(reply, &request_id, Shape::Whole)),
+                    None => Outcome::Reset,
+                };
+            }
+            let ctx = ctx(shared, &request, now, &request_id, &plan.flags);
+            let mut world = shared.world();
+            apply(&mut world, &ctx, side, route, &plan, logged)
+        }
+    };
+    drop(evicted);
     tracing::debug!(
         request_id = %request_id,
         operation,
@@ -569,6 +570,32 @@ async fn respond(shared: &Shared, request: Request<Incoming>) -> Outcome {
         }
         _ => Outcome::Answer(build(handled.reply, &request_id, Shape::Whole)),
     }
+}
+
+/// Applies a call (settles the world, handles it) and logs it; gives the answer, and the entry
+/// pushed out of the log, to drop once the lock is let go.
+fn apply(
+    world: &mut World,
+    ctx: &Ctx<'_>,
+    side: Side,
+    route: Option<EcsRoute>,
+    plan: &Plan,
+    mut logged: LogEntry,
+) -> (Handled, Option<LogEntry>) {
+    world.settle(ctx.now);
+    let mut handled: Handled = match side {
+        Side::Iam => iam::handle(world, ctx),
+        Side::Edis => edis::handle(world, ctx),
+        _ => ecs::handle(world, ctx, route),
+    };
+    if let Some(kind) = &plan.after {
+        logged.outcome = kind.name();
+    }
+    logged.status = Some(handled.reply.status.as_u16());
+    logged.error_code = handled.reply.code.clone();
+    logged.auth = std::mem::take(&mut handled.auth);
+    let evicted = world.log.push(logged);
+    (handled, evicted)
 }
 
 fn ctx<'a>(

@@ -15,6 +15,8 @@ use time::OffsetDateTime;
 use crate::config::Config;
 use crate::fault::FaultSet;
 use crate::fixtures::{Fixtures, KvmFixture, ServerFixture};
+use crate::handler::LogAuth;
+use crate::redact;
 use crate::util::{IdGen, after, iam_time, job_time};
 
 /// How many tokens, sessions, finished jobs and log entries are kept before the oldest go.
@@ -207,24 +209,65 @@ pub(crate) struct SessionRecord {
     pub(crate) expires_at: OffsetDateTime,
 }
 
+/// One call of the request log, redacted when it is recorded (it holds no secret) and kept
+/// compact, since every call records one: it becomes JSON only when someone reads the log.
+#[derive(Debug)]
+pub(crate) struct LogEntry {
+    pub(crate) time: OffsetDateTime,
+    pub(crate) request_id: String,
+    pub(crate) operation: &'static str,
+    pub(crate) method: http::Method,
+    pub(crate) path: String,
+    pub(crate) headers: redact::Headers,
+    /// Already redacted ([`redact::body`]).
+    pub(crate) body: Value,
+    pub(crate) auth: LogAuth,
+    pub(crate) status: Option<u16>,
+    pub(crate) error_code: Option<String>,
+    pub(crate) faults: Vec<&'static str>,
+    pub(crate) outcome: &'static str,
+}
+
+impl LogEntry {
+    fn to_json(&self, seq: u64) -> Value {
+        json!({
+            "time": job_time(self.time),
+            "request_id": self.request_id,
+            "operation": self.operation,
+            "method": self.method.as_str(),
+            "path": self.path,
+            "headers": self.headers.to_json(),
+            "body": self.body,
+            "auth": self.auth.to_json(),
+            "status": self.status,
+            "error_code": self.error_code,
+            "faults": self.faults,
+            "outcome": self.outcome,
+            "seq": seq,
+        })
+    }
+}
+
 /// The request log, oldest first, at most [`KEEP`] entries.
 #[derive(Debug, Default)]
 pub(crate) struct RequestLog {
-    entries: VecDeque<Value>,
+    /// Each entry with its number.
+    entries: VecDeque<(u64, LogEntry)>,
     next: u64,
 }
 
 impl RequestLog {
-    /// Appends an entry, numbering it.
-    pub(crate) fn push(&mut self, mut entry: Value) {
+    /// Appends an entry, numbering it; gives the oldest one when the log was full, for the
+    /// caller to drop once it let go of the lock.
+    pub(crate) fn push(&mut self, entry: LogEntry) -> Option<LogEntry> {
         self.next += 1;
-        if let Some(map) = entry.as_object_mut() {
-            map.insert("seq".into(), json!(self.next));
-        }
-        if self.entries.len() >= KEEP {
-            self.entries.pop_front();
-        }
-        self.entries.push_back(entry);
+        let evicted = if self.entries.len() >= KEEP {
+            self.entries.pop_front().map(|(_, old)| old)
+        } else {
+            None
+        };
+        self.entries.push_back((self.next, entry));
+        evicted
     }
 
     pub(crate) fn clear(&mut self) {
@@ -232,7 +275,12 @@ impl RequestLog {
     }
 
     pub(crate) fn to_json(&self) -> Value {
-        Value::Array(self.entries.iter().cloned().collect())
+        Value::Array(
+            self.entries
+                .iter()
+                .map(|(seq, entry)| entry.to_json(*seq))
+                .collect(),
+        )
     }
 }
 

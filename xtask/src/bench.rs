@@ -1,0 +1,1021 @@
+//! `cargo xtask bench`: measures on this machine and writes the figures into
+//! `docs/benchmarks.md`.
+//!
+//! Two benchmarks, each rewriting only its own part of the page, between
+//! `<!-- bench:NAME:start -->` and `<!-- bench:NAME:end -->` (a missing part is appended; the
+//! prose around the markers stays as written). The `machine` part says where and when.
+//!
+//! - `emulator`: `wrk` (Debian's, installed with apt-get when missing) loads the emulator
+//!   (`crates/emulator/examples/serve.rs`, release build, default fixtures) on loopback, beside a
+//!   bare hyper hello-world (`examples/hello.rs`) on the same machine as the ceiling: requests/s
+//!   and p99 of the hello-world, the job query (`GET /v1/{project}/jobs/{job}`, with an IAM token,
+//!   after one reinstall made the job) and the server details, in 3 alternating rounds
+//!   (`--rounds`) whose median is reported, since the machine may be busy with other things.
+//!   Each run is bounded: 2 threads, 64 connections, 5 s (`--duration`). Target: the job query
+//!   at 70% of the ceiling or more.
+//! - `cloud-init`: the whole-process comparison of `reimage validate --cloud-init 22.4 FILE` with
+//!   real cloud-init 22.4.2's `cloud-init schema -c FILE` (the peer that `cargo xtask
+//!   cloud-init-peer` sets up), one process per file: every `#cloud-config` file of
+//!   `tests/cloud-init/corpus/` for reimage, an evenly spread sample of 30 for cloud-init (it
+//!   takes a third of a second each). Target: 100 times faster per file or more. Beside it the
+//!   in-process throughput from the criterion bench (`cargo bench -p reimage-cloudinit --bench
+//!   validate`), target 5,000 files/s or more. When the CLI does not build, the part says "not
+//!   measured" and why.
+//!
+//! `--only emulator|cloud-init` runs one of them. Servers it starts are killed when it is done
+//! (or fails); it binds 127.0.0.1 only.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::{run_cmd, util};
+
+/// The page, relative to the workspace root.
+const PAGE: &str = "docs/benchmarks.md";
+/// The corpus, relative to the workspace root.
+const CORPUS: &str = "tests/cloud-init/corpus";
+/// The cloud-init peer (see `cloudinit_peer.rs`), relative to the workspace root.
+const PEER_PYTHON: &str = "target/cloud-init-peer/venv/bin/python";
+const PEER_DIST_PACKAGES: &str = "target/cloud-init-peer/root/usr/lib/python3/dist-packages";
+/// How many corpus files cloud-init validates, one process each.
+const CLOUD_INIT_SAMPLE: usize = 30;
+
+/// The fixtures the load uses (`crates/emulator/fixtures/default.toml`).
+const PROJECT: &str = "0123456789abcdef0123456789abcdef";
+const SERVER: &str = "11111111-2222-3333-4444-555555555555";
+const TOKEN_REQUEST: &str = r#"{"auth":{"identity":{"methods":["password"],"password":{"user":{"name":"admin","password":"Emulator-Passw0rd!","domain":{"name":"emulator"}}}},"scope":{"project":{"id":"0123456789abcdef0123456789abcdef"}}}}"#;
+const REINSTALL_REQUEST: &str =
+    r#"{"os-reinstall":{"keyname":"KeyPair-350b","userid":"7e25b1da389f4697a79df3a0e5bd494e"}}"#;
+
+/// The load: threads, connections.
+const WRK_THREADS: u32 = 2;
+const WRK_CONNECTIONS: u32 = 64;
+
+/// The targets.
+const JOB_QUERY_TARGET: f64 = 0.70;
+const WHOLE_PROCESS_TARGET: f64 = 100.0;
+const IN_PROCESS_TARGET: f64 = 5_000.0;
+
+const INTRO: &str = "\
+# Benchmarks
+
+Figures measured on one machine by `cargo xtask bench`, which rewrites the parts of this page
+between `<!-- bench:NAME:start -->` and `<!-- bench:NAME:end -->` markers and leaves the rest as
+written. They are comparisons on the same machine at the same time, not absolute promises: rerun
+`cargo xtask bench` (or `cargo xtask bench --only emulator|cloud-init`) on yours.
+
+## Machine
+
+<!-- bench:machine:start -->
+<!-- bench:machine:end -->
+
+## The emulator under load
+
+`wrk` drives the emulator (`crates/emulator/examples/serve.rs`, release build, default fixtures)
+from the same machine over loopback. The ceiling is a bare hyper 1 hello-world
+(`crates/emulator/examples/hello.rs`) on the same runtime and HTTP stack, measured the same way
+in the same rounds. The job query is the call a client polls while a reinstall runs; it carries
+an IAM token, so every call is authenticated, routed, settled against the clock, answered in the
+ECS body form and logged (redacted) in the request log. Target: the job query at 70% or more of
+the ceiling's requests/s. The figures move by tens of percent from run to run on a shared
+machine, which is why the rounds alternate and the median round is reported.
+
+<!-- bench:emulator:start -->
+<!-- bench:emulator:end -->
+
+## Validating cloud-config: reimage against cloud-init
+
+The same corpus (`tests/cloud-init/corpus/`, the files that start with `#cloud-config`) through
+`reimage validate --cloud-init 22.4 FILE` and through real cloud-init 22.4.2's
+`cloud-init schema -c FILE` (Debian 12's package, the peer `cargo xtask cloud-init-peer` sets
+up), one process per file, as a user or a CI step runs them. cloud-init spends most of its time
+starting Python, so it gets a sample. Targets: 100 times faster per file as a whole process, and
+5,000 files/s or more in-process (the criterion bench `cargo bench -p reimage-cloudinit --bench
+validate`, which validates the whole corpus per iteration).
+
+<!-- bench:cloud-init:start -->
+<!-- bench:cloud-init:end -->
+";
+
+/// Runs the benchmarks and rewrites their parts of `docs/benchmarks.md`.
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    let mut only: Option<String> = None;
+    let mut duration = 5u64;
+    let mut rounds = 3usize;
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--only" => match rest.next().map(String::as_str) {
+                Some(name @ ("emulator" | "cloud-init")) => only = Some(name.to_owned()),
+                other => {
+                    return Err(format!(
+                        "--only takes emulator or cloud-init, got {other:?}"
+                    ));
+                }
+            },
+            "--duration" => {
+                duration = rest
+                    .next()
+                    .and_then(|d| d.parse().ok())
+                    .filter(|d| (1..=60).contains(d))
+                    .ok_or("--duration takes whole seconds, 1 to 60")?;
+            }
+            "--rounds" => {
+                rounds = rest
+                    .next()
+                    .and_then(|r| r.parse().ok())
+                    .filter(|r| (1..=9).contains(r))
+                    .ok_or("--rounds takes 1 to 9")?;
+            }
+            _ => {
+                return Err(format!(
+                    "`cargo xtask bench` takes --only emulator|cloud-init, --duration SECS and \
+                     --rounds N, got {args:?}"
+                ));
+            }
+        }
+    }
+    let wanted = |name: &str| only.as_deref().is_none_or(|o| o == name);
+    let root = util::root();
+    let page = root.join(PAGE);
+    let mut doc = fs::read_to_string(&page).unwrap_or_else(|_| INTRO.to_owned());
+
+    doc = replace_part(&doc, "machine", &machine()?);
+    let mut shortfalls = Vec::new();
+    if wanted("emulator") {
+        let (part, ok) = emulator(&root, duration, rounds)?;
+        doc = replace_part(&doc, "emulator", &part);
+        if !ok {
+            shortfalls.push("emulator");
+        }
+        write_page(&page, &doc)?;
+    }
+    if wanted("cloud-init") {
+        let (part, ok) = cloud_init(&root)?;
+        doc = replace_part(&doc, "cloud-init", &part);
+        if !ok {
+            shortfalls.push("cloud-init");
+        }
+        write_page(&page, &doc)?;
+    }
+    write_page(&page, &doc)?;
+    util::say(&format!("wrote {PAGE}"));
+    if !shortfalls.is_empty() {
+        util::say(&format!(
+            "note: {} missed a target or was not measured; see {PAGE}",
+            shortfalls.join(" and ")
+        ));
+    }
+    Ok(())
+}
+
+fn write_page(page: &Path, doc: &str) -> Result<(), String> {
+    if let Some(dir) = page.parent() {
+        fs::create_dir_all(dir).map_err(|e| format!("could not create {}: {e}", dir.display()))?;
+    }
+    fs::write(page, doc).map_err(|e| format!("could not write {}: {e}", page.display()))
+}
+
+/// `doc` with the text between the `name` markers replaced by `content`; the part is appended
+/// when the markers are missing.
+fn replace_part(doc: &str, name: &str, content: &str) -> String {
+    let start = format!("<!-- bench:{name}:start -->");
+    let end = format!("<!-- bench:{name}:end -->");
+    let body = format!("{start}\n{}\n{end}", content.trim_end());
+    match (doc.find(&start), doc.find(&end)) {
+        (Some(s), Some(e)) if s < e => {
+            format!("{}{body}{}", &doc[..s], &doc[e + end.len()..])
+        }
+        _ => format!("{}\n\n{body}\n", doc.trim_end()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The machine.
+
+fn machine() -> Result<String, String> {
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu = field(&cpuinfo, "model name").unwrap_or_else(|| "unknown".to_owned());
+    let meminfo = fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let memory = field(&meminfo, "MemTotal")
+        .and_then(|v| {
+            v.split_whitespace()
+                .next()
+                .and_then(|kib| kib.parse::<f64>().ok())
+        })
+        .map_or_else(
+            || "unknown".to_owned(),
+            |kib| format!("{:.1} GiB", kib / 1024.0 / 1024.0),
+        );
+    let os = fs::read_to_string("/etc/os-release")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+                .map(|v| v.trim_matches('"').to_owned())
+        })
+        .unwrap_or_else(|| std::env::consts::OS.to_owned());
+    let kernel = fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|k| k.trim().to_owned())
+        .unwrap_or_default();
+    let rustc = output(Command::new("rustc").arg("--version"))
+        .map(|v| v.trim().to_owned())
+        .unwrap_or_default();
+    let mut out = String::new();
+    let _ = writeln!(out, "Measured on {}.\n", today());
+    let _ = writeln!(out, "| | |\n|---|---|");
+    let _ = writeln!(out, "| CPU | {cpu} |");
+    let _ = writeln!(out, "| cores | {cores} |");
+    let _ = writeln!(out, "| memory | {memory} |");
+    let _ = writeln!(out, "| OS | {os}, Linux {kernel} |");
+    let _ = writeln!(out, "| Rust | {rustc} |");
+    Ok(out)
+}
+
+/// The value of the first `name : value` line.
+fn field(text: &str, name: &str) -> Option<String> {
+    text.lines().find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        (key.trim() == name).then(|| value.trim().to_owned())
+    })
+}
+
+/// Today's date (UTC), `YYYY-MM-DD`.
+fn today() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// A command's stdout, when it ran and succeeded.
+fn output(cmd: &mut Command) -> Result<String, String> {
+    let out = cmd
+        .output()
+        .map_err(|e| format!("could not start {}: {e}", util::describe(cmd)))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(format!(
+            "{} failed with {}: {}",
+            util::describe(cmd),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The emulator.
+
+/// One `wrk` run's figures.
+#[derive(Debug, Clone, Copy)]
+struct Load {
+    requests_per_sec: f64,
+    p99: Duration,
+    requests: u64,
+}
+
+/// Measures the hello-world and the emulator in alternating rounds; gives the part and whether
+/// the target was met.
+fn emulator(root: &Path, duration: u64, rounds: usize) -> Result<(String, bool), String> {
+    let wrk = ensure_wrk()?;
+    run_cmd(util::cargo().args([
+        "build",
+        "--release",
+        "--locked",
+        "-p",
+        "reimage-emulator",
+        "--example",
+        "hello",
+        "--example",
+        "serve",
+    ]))?;
+    let examples = target_dir(root).join("release").join("examples");
+    // `wrk -v` prints `wrk 4.1.0 [epoll] ...` and exits 1.
+    let wrk_version = Command::new(&wrk)
+        .arg("-v")
+        .output()
+        .ok()
+        .and_then(|o| {
+            let text = String::from_utf8_lossy(&o.stdout).into_owned();
+            text.split_whitespace().nth(1).map(str::to_owned)
+        })
+        .unwrap_or_else(|| "?".to_owned());
+
+    let hello = Server::start(&examples.join("hello"), &[])?;
+    let serve = Server::start(&examples.join("serve"), &[])?;
+    let addr = serve.addr.clone();
+    let answer = http(&addr, "POST", "/v3/auth/tokens", &[], TOKEN_REQUEST)?;
+    if answer.status != 201 {
+        return Err(format!(
+            "the token request answered {}: {}",
+            answer.status, answer.body
+        ));
+    }
+    let token = answer
+        .headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("x-subject-token"))
+        .map(|(_, value)| value.clone())
+        .ok_or("the token answer has no X-Subject-Token")?;
+    let auth = [("X-Auth-Token", token.as_str())];
+    let answer = http(
+        &addr,
+        "POST",
+        &format!("/v2/{PROJECT}/cloudservers/{SERVER}/reinstallos"),
+        &auth,
+        REINSTALL_REQUEST,
+    )?;
+    let job = serde_json::from_str::<serde_json::Value>(&answer.body)
+        .ok()
+        .and_then(|v| v["job_id"].as_str().map(str::to_owned))
+        .filter(|_| answer.status == 200)
+        .ok_or_else(|| format!("the reinstall answered {}: {}", answer.status, answer.body))?;
+    let job_path = format!("/v1/{PROJECT}/jobs/{job}");
+    let server_path = format!("/v1/{PROJECT}/cloudservers/{SERVER}");
+    for path in [&job_path, &server_path] {
+        let answer = http(&addr, "GET", path, &auth, "")?;
+        if answer.status != 200 {
+            return Err(format!(
+                "GET {path} answered {}: {}",
+                answer.status, answer.body
+            ));
+        }
+    }
+    let header = format!("X-Auth-Token: {token}");
+    let targets: [(&str, String, &[&str]); 3] = [
+        (
+            "hello-world (bare hyper 1), `GET /`: the ceiling",
+            format!("{}/", hello.base_url),
+            &[],
+        ),
+        (
+            "emulator, job query `GET /v1/{project}/jobs/{job}`",
+            format!("{}{job_path}", serve.base_url),
+            &["-H", &header],
+        ),
+        (
+            "emulator, server details `GET /v1/{project}/cloudservers/{id}`",
+            format!("{}{server_path}", serve.base_url),
+            &["-H", &header],
+        ),
+    ];
+    // Alternating rounds, so that whatever else the machine does weighs on all three alike.
+    let mut runs: Vec<Vec<Load>> = targets.iter().map(|_| Vec::new()).collect();
+    for round in 1..=rounds {
+        util::say(&format!("round {round} of {rounds}"));
+        for ((_, url, extra), loads) in targets.iter().zip(&mut runs) {
+            loads.push(load(&wrk, url, extra, duration)?);
+        }
+    }
+    drop(serve);
+    drop(hello);
+
+    let figures: Vec<Load> = runs.iter().map(|loads| median(loads)).collect();
+    let ceiling = figures[0].requests_per_sec;
+    let ratio = figures[1].requests_per_sec / ceiling;
+    let met = ratio >= JOB_QUERY_TARGET;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Measured on {} with `wrk {wrk_version}` (`-t{WRK_THREADS} -c{WRK_CONNECTIONS} \
+         -d{duration}s --latency`), load generator and servers sharing the machine's cores, in \
+         {rounds} alternating rounds; each figure is the median round (by requests/s). Every \
+         answer was 2xx.\n",
+        today()
+    );
+    let _ = writeln!(
+        out,
+        "| server, call | requests/s | p99 latency | requests/s of each round | of the ceiling |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|");
+    for (((name, _, _), figure), loads) in targets.iter().zip(&figures).zip(&runs) {
+        let each: Vec<String> = loads
+            .iter()
+            .map(|l| thousands(l.requests_per_sec))
+            .collect();
+        let _ = writeln!(
+            out,
+            "| {name} | {} | {} | {} | {:.0}% |",
+            thousands(figure.requests_per_sec),
+            millis(figure.p99),
+            each.join(" / "),
+            100.0 * figure.requests_per_sec / ceiling
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nThe job query reaches **{:.0}%** of the ceiling (target ≥ {:.0}%): {}.",
+        100.0 * ratio,
+        100.0 * JOB_QUERY_TARGET,
+        if met { "met" } else { "**missed**" }
+    );
+    Ok((out, met))
+}
+
+/// The run with the median requests/s (the lower middle one of an even count).
+fn median(loads: &[Load]) -> Load {
+    let mut sorted: Vec<&Load> = loads.iter().collect();
+    sorted.sort_by(|a, b| a.requests_per_sec.total_cmp(&b.requests_per_sec));
+    sorted.get(sorted.len().saturating_sub(1) / 2).map_or(
+        Load {
+            requests_per_sec: 0.0,
+            p99: Duration::ZERO,
+            requests: 0,
+        },
+        |l| **l,
+    )
+}
+
+/// `wrk`, installed with apt-get when missing.
+fn ensure_wrk() -> Result<PathBuf, String> {
+    if let Some(found) = which("wrk") {
+        return Ok(found);
+    }
+    util::say("wrk is missing: installing Debian's with apt-get");
+    let install = || run_cmd(Command::new("apt-get").args(["install", "-y", "-q", "wrk"]));
+    if let Err(first) = install() {
+        util::say(&format!("{first}; running `apt-get update` first"));
+        run_cmd(Command::new("apt-get").args(["update", "-q"]))?;
+        install()?;
+    }
+    which("wrk").ok_or_else(|| "apt-get installed wrk, but it is not on PATH".to_owned())
+}
+
+fn which(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(program))
+            .find(|path| path.is_file())
+    })
+}
+
+fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from)
+}
+
+/// A server process this task started; killed when dropped.
+struct Server {
+    child: Child,
+    base_url: String,
+    addr: String,
+}
+
+impl Server {
+    /// Starts `program` and waits for its `listening on http://ADDR` line.
+    fn start(program: &Path, args: &[&str]) -> Result<Self, String> {
+        let mut child = Command::new(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("could not start {}: {e}", program.display()))?;
+        let mut line = String::new();
+        if let Some(stdout) = child.stdout.take() {
+            let _ = BufReader::new(stdout).read_line(&mut line);
+        }
+        let Some(base_url) = line.trim().strip_prefix("listening on ").map(str::to_owned) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!(
+                "{} did not say where it listens (got {line:?})",
+                program.display()
+            ));
+        };
+        let addr = base_url.trim_start_matches("http://").to_owned();
+        util::say(&format!("{} listening on {base_url}", program.display()));
+        Ok(Self {
+            child,
+            base_url,
+            addr,
+        })
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One bounded `wrk --latency` run against `url`.
+fn load(wrk: &Path, url: &str, extra: &[&str], duration: u64) -> Result<Load, String> {
+    let mut cmd = Command::new(wrk);
+    cmd.arg(format!("-t{WRK_THREADS}"))
+        .arg(format!("-c{WRK_CONNECTIONS}"))
+        .arg(format!("-d{duration}s"))
+        .arg("--timeout")
+        .arg("5s")
+        .arg("--latency")
+        .args(extra)
+        .arg(url);
+    let shown = util::describe(&cmd).replace(
+        extra
+            .iter()
+            .find(|a| a.starts_with("X-Auth-Token"))
+            .copied()
+            .unwrap_or("\u{0}"),
+        "X-Auth-Token: [REDACTED]",
+    );
+    util::say(&format!("$ {shown}"));
+    let text = output(&mut cmd)?;
+    util::say(text.trim_end());
+    let load = parse_wrk(&text)?;
+    if load.requests == 0 {
+        return Err(format!("wrk made no request to {url}"));
+    }
+    Ok(load)
+}
+
+/// Requests/s, p99 and the count from `wrk --latency`'s report; refuses a run with errors.
+fn parse_wrk(text: &str) -> Result<Load, String> {
+    for bad in ["Non-2xx or 3xx responses", "Socket errors"] {
+        if let Some(line) = text.lines().find(|l| l.contains(bad)) {
+            return Err(format!("the load run had errors: {}", line.trim()));
+        }
+    }
+    let requests_per_sec = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .ok_or("no Requests/sec in wrk's report")?;
+    let p99 = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("99%"))
+        .and_then(|v| parse_wrk_time(v.trim()))
+        .ok_or("no 99% latency in wrk's report")?;
+    let requests = text
+        .lines()
+        .find_map(|l| {
+            let (count, rest) = l.trim().split_once(' ')?;
+            rest.starts_with("requests in")
+                .then(|| count.parse().ok())?
+        })
+        .ok_or("no request count in wrk's report")?;
+    Ok(Load {
+        requests_per_sec,
+        p99,
+        requests,
+    })
+}
+
+/// `1.23ms`, `456.00us`, `1.02s`, `2.00m`.
+fn parse_wrk_time(text: &str) -> Option<Duration> {
+    let split = text.find(|c: char| c.is_ascii_alphabetic())?;
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number.parse().ok()?;
+    let secs = match unit {
+        "us" => value / 1e6,
+        "ms" => value / 1e3,
+        "s" => value,
+        "m" => value * 60.0,
+        _ => return None,
+    };
+    Some(Duration::from_secs_f64(secs))
+}
+
+/// An answer to [`http`].
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+/// One HTTP/1.1 call over a fresh connection.
+fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Result<Answer, String> {
+    let fail = |e: std::io::Error| format!("{method} {path} on {addr}: {e}");
+    let mut stream = TcpStream::connect(addr).map_err(fail)?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(fail)?;
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAccept: application/json\r\n"
+    );
+    for (name, value) in headers {
+        let _ = write!(request, "{name}: {value}\r\n");
+    }
+    if !body.is_empty() {
+        let _ = write!(
+            request,
+            "Content-Type: application/json;charset=UTF-8\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes()).map_err(fail)?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).map_err(fail)?;
+    let text = String::from_utf8_lossy(&raw);
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| format!("{method} {path}: a malformed answer"))?;
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("{method} {path}: no status line"))?;
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    Ok(Answer {
+        status,
+        headers,
+        body: body.to_owned(),
+    })
+}
+
+fn thousands(value: f64) -> String {
+    let digits = format!("{:.0}", value.max(0.0));
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn millis(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1e3;
+    if ms < 10.0 {
+        format!("{ms:.2} ms")
+    } else {
+        format!("{ms:.1} ms")
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// cloud-init.
+
+/// Whole-process and in-process figures; gives the part and whether every target was met.
+fn cloud_init(root: &Path) -> Result<(String, bool), String> {
+    let files = corpus(root)?;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Measured on {} over {} `#cloud-config` files of the corpus.\n",
+        today(),
+        files.len()
+    );
+    let mut met = true;
+
+    match whole_process(root, &files) {
+        Ok(figures) => {
+            let ratio = figures.cloud_init_ms / figures.reimage_ms;
+            met &= ratio >= WHOLE_PROCESS_TARGET;
+            let _ = writeln!(
+                out,
+                "| whole process, one per file | files | mean per file | files/s |"
+            );
+            let _ = writeln!(out, "|---|---:|---:|---:|");
+            let _ = writeln!(
+                out,
+                "| `reimage validate --cloud-init 22.4 FILE` (release build) | {} | {:.2} ms | {} |",
+                figures.reimage_files,
+                figures.reimage_ms,
+                thousands(1e3 / figures.reimage_ms)
+            );
+            let _ = writeln!(
+                out,
+                "| `cloud-init schema -c FILE` (22.4.2, Python {}) | {} (every {}th) | {:.1} ms | {:.1} |",
+                figures.python,
+                figures.cloud_init_files,
+                figures.stride,
+                figures.cloud_init_ms,
+                1e3 / figures.cloud_init_ms
+            );
+            let _ = writeln!(
+                out,
+                "\nreimage is **{}×** faster per file as a whole process (target ≥ {}×): {}.\n",
+                thousands(ratio),
+                WHOLE_PROCESS_TARGET,
+                if ratio >= WHOLE_PROCESS_TARGET {
+                    "met"
+                } else {
+                    "**missed**"
+                }
+            );
+        }
+        Err(why) => {
+            met = false;
+            let _ = writeln!(
+                out,
+                "Whole process: **not measured**: {}\n",
+                why.replace('\n', " ")
+            );
+        }
+    }
+
+    match in_process(root) {
+        Ok(benches) if !benches.is_empty() => {
+            let _ = writeln!(
+                out,
+                "| in-process, `reimage_cloudinit::validate` (criterion, whole corpus per \
+                 iteration) | files/s | target |"
+            );
+            let _ = writeln!(out, "|---|---:|---|");
+            for (name, per_sec) in &benches {
+                let ok = *per_sec >= IN_PROCESS_TARGET;
+                met &= ok;
+                let _ = writeln!(
+                    out,
+                    "| `{name}` | {} | ≥ {}: {} |",
+                    thousands(*per_sec),
+                    thousands(IN_PROCESS_TARGET),
+                    if ok { "met" } else { "**missed**" }
+                );
+            }
+        }
+        Ok(_) => {
+            met = false;
+            let _ = writeln!(
+                out,
+                "In-process: **not measured**: the criterion bench reported no throughput."
+            );
+        }
+        Err(why) => {
+            met = false;
+            let _ = writeln!(
+                out,
+                "In-process: **not measured**: {}",
+                why.replace('\n', " ")
+            );
+        }
+    }
+    Ok((out, met))
+}
+
+/// The corpus files that start with `#cloud-config\n`, sorted.
+fn corpus(root: &Path) -> Result<Vec<PathBuf>, String> {
+    let dir = root.join(CORPUS);
+    let mut files = Vec::new();
+    for entry in fs::read_dir(&dir).map_err(|e| format!("could not list {}: {e}", dir.display()))? {
+        let path = entry
+            .map_err(|e| format!("could not list {}: {e}", dir.display()))?
+            .path();
+        let mut head = [0u8; 14];
+        let starts = fs::File::open(&path)
+            .and_then(|mut f| f.read_exact(&mut head))
+            .is_ok_and(|()| &head == b"#cloud-config\n");
+        if starts {
+            files.push(path);
+        }
+    }
+    files.sort();
+    if files.is_empty() {
+        return Err(format!("{} holds no #cloud-config files", dir.display()));
+    }
+    Ok(files)
+}
+
+struct WholeProcess {
+    reimage_files: usize,
+    reimage_ms: f64,
+    cloud_init_files: usize,
+    cloud_init_ms: f64,
+    stride: usize,
+    python: String,
+}
+
+fn whole_process(root: &Path, files: &[PathBuf]) -> Result<WholeProcess, String> {
+    run_cmd(util::cargo().args(["build", "--release", "--locked", "-p", "reimage-cli"]))
+        .map_err(|e| format!("`cargo build --release -p reimage-cli` failed ({e})"))?;
+    let reimage = target_dir(root).join("release").join("reimage");
+    let (python, dist_packages) = cloud_init_peer(root)?;
+    let scratch = util::TempDir::new("bench-cloud-init")?;
+    let home = scratch.path().join("home");
+    fs::create_dir_all(&home).map_err(|e| format!("could not create {}: {e}", home.display()))?;
+
+    let reimage_cmd = |file: &Path| {
+        let mut cmd = Command::new(&reimage);
+        cmd.args(["validate", "--cloud-init", "22.4"]).arg(file);
+        cmd
+    };
+    let cloud_init_cmd = |file: &Path| {
+        let mut cmd = Command::new(&python);
+        cmd.args(["-m", "cloudinit.cmd.main", "schema", "-c"])
+            .arg(file)
+            .env("PYTHONPATH", &dist_packages)
+            .env("HOME", &home)
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .env("PYTHONNOUSERSITE", "1");
+        cmd
+    };
+
+    // Warm the page cache and check that both run: exit 0 (valid) or 1 (invalid) only.
+    if let Some(first) = files.first() {
+        timed(reimage_cmd(first))?;
+        timed(cloud_init_cmd(first))?;
+    }
+    util::say(&format!(
+        "timing `reimage validate` over {} files, one process each",
+        files.len()
+    ));
+    let mut reimage_total = Duration::ZERO;
+    for file in files {
+        reimage_total += timed(reimage_cmd(file))?;
+    }
+    let stride = (files.len() / CLOUD_INIT_SAMPLE).max(1);
+    let sample: Vec<&PathBuf> = files
+        .iter()
+        .step_by(stride)
+        .take(CLOUD_INIT_SAMPLE)
+        .collect();
+    util::say(&format!(
+        "timing `cloud-init schema -c` over {} files, one process each",
+        sample.len()
+    ));
+    let mut cloud_init_total = Duration::ZERO;
+    for file in &sample {
+        cloud_init_total += timed(cloud_init_cmd(file))?;
+    }
+    let python_version = output(Command::new(&python).arg("--version"))
+        .ok()
+        .and_then(|v| v.split_whitespace().nth(1).map(str::to_owned))
+        .unwrap_or_else(|| "3".to_owned());
+    Ok(WholeProcess {
+        reimage_files: files.len(),
+        reimage_ms: reimage_total.as_secs_f64() * 1e3 / files.len() as f64,
+        cloud_init_files: sample.len(),
+        cloud_init_ms: cloud_init_total.as_secs_f64() * 1e3 / sample.len() as f64,
+        stride,
+        python: python_version,
+    })
+}
+
+/// The cloud-init peer's python and `dist-packages`, set up by `cargo xtask cloud-init-peer`
+/// when they are missing.
+fn cloud_init_peer(root: &Path) -> Result<(PathBuf, PathBuf), String> {
+    let python = root.join(PEER_PYTHON);
+    let dist_packages = root.join(PEER_DIST_PACKAGES);
+    let ready = || python.exists() && dist_packages.join("cloudinit").is_dir();
+    if !ready() {
+        util::say("the cloud-init peer is missing: setting it up (cargo xtask cloud-init-peer)");
+        // Its check may fail on stale verdicts after the setup; the setup is what counts here.
+        if let Err(e) = crate::cloudinit_peer::run(&["--check".into()]) {
+            util::say(&format!("cloud-init-peer --check: {e}"));
+        }
+        if !ready() {
+            return Err(format!(
+                "the cloud-init peer could not be set up under target/cloud-init-peer (run \
+                 `cargo xtask cloud-init-peer`; expected {} and {})",
+                python.display(),
+                dist_packages.display()
+            ));
+        }
+    }
+    Ok((python, dist_packages))
+}
+
+/// Runs `cmd` with its output discarded; its wall time. Exit 0 or 1 (a verdict) only.
+fn timed(mut cmd: Command) -> Result<Duration, String> {
+    let start = Instant::now();
+    let status = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map_err(|e| format!("could not start {}: {e}", util::describe(&cmd)))?;
+    let elapsed = start.elapsed();
+    match status.code() {
+        Some(0 | 1) => Ok(elapsed),
+        _ => Err(format!(
+            "{} failed with {status}, not a verdict",
+            util::describe(&cmd)
+        )),
+    }
+}
+
+/// The criterion bench's throughput per benchmark, in files/s.
+fn in_process(root: &Path) -> Result<Vec<(String, f64)>, String> {
+    let mut cmd = util::cargo();
+    cmd.args([
+        "bench",
+        "--locked",
+        "-p",
+        "reimage-cloudinit",
+        "--bench",
+        "validate",
+        "--",
+        "--noplot",
+    ])
+    .current_dir(root);
+    util::say(&format!("$ {}", util::describe(&cmd)));
+    let text = output(&mut cmd).map_err(|e| format!("the criterion bench failed: {e}"))?;
+    util::say(text.trim_end());
+    Ok(parse_criterion(&text))
+}
+
+/// `(name, middle estimate in elements/s)` for every `thrpt:` line of criterion's report.
+fn parse_criterion(text: &str) -> Vec<(String, f64)> {
+    let mut benches = Vec::new();
+    let mut name = String::new();
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if !line.starts_with(char::is_whitespace)
+            && let Some(first) = trimmed.split_whitespace().next()
+            && first.contains('/')
+        {
+            first.clone_into(&mut name);
+        }
+        let Some(rest) = trimmed.strip_prefix("thrpt:") else {
+            continue;
+        };
+        // [low unit mid unit high unit]
+        let parts: Vec<&str> = rest
+            .trim()
+            .trim_matches(|c| c == '[' || c == ']')
+            .split_whitespace()
+            .collect();
+        if let [_, _, value, unit, ..] = parts.as_slice()
+            && let Ok(value) = value.parse::<f64>()
+        {
+            let scale = match *unit {
+                "elem/s" => 1.0,
+                "Kelem/s" => 1e3,
+                "Melem/s" => 1e6,
+                "Gelem/s" => 1e9,
+                _ => continue,
+            };
+            benches.push((name.clone(), value * scale));
+        }
+    }
+    benches
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_are_replaced_between_their_markers_only() {
+        let doc = "intro\n<!-- bench:a:start -->\nold\n<!-- bench:a:end -->\nprose\n";
+        assert_eq!(
+            replace_part(doc, "a", "new\n"),
+            "intro\n<!-- bench:a:start -->\nnew\n<!-- bench:a:end -->\nprose\n"
+        );
+        assert_eq!(
+            replace_part("intro\n", "b", "x"),
+            "intro\n\n<!-- bench:b:start -->\nx\n<!-- bench:b:end -->\n"
+        );
+    }
+
+    #[test]
+    fn wrk_reports_are_read() {
+        let report = "Running 10s test @ http://127.0.0.1:1/\n  2 threads and 64 connections\n  \
+            Latency Distribution\n     50%  466.00us\n     99%    2.02ms\n  \
+            1234567 requests in 10.00s, 12.34MB read\nRequests/sec: 123456.78\n";
+        let load = parse_wrk(report).unwrap();
+        assert_eq!(load.requests, 1_234_567);
+        assert!((load.requests_per_sec - 123_456.78).abs() < 1e-6);
+        assert_eq!(load.p99, Duration::from_micros(2020));
+        assert!(parse_wrk(&format!("{report}  Non-2xx or 3xx responses: 3\n")).is_err());
+    }
+
+    #[test]
+    fn criterion_throughput_is_read() {
+        let report = "validate/corpus/cloud-init-22.4\n                        time:   [1.0 ms 1.1 ms 1.2 ms]\n                        thrpt:  [300.00 Kelem/s 350.50 Kelem/s 400.00 Kelem/s]\n";
+        assert_eq!(
+            parse_criterion(report),
+            vec![("validate/corpus/cloud-init-22.4".to_owned(), 350_500.0)]
+        );
+    }
+
+    #[test]
+    fn numbers_read_well() {
+        assert_eq!(thousands(1_234_567.4), "1,234,567");
+        assert_eq!(thousands(999.0), "999");
+        assert_eq!(millis(Duration::from_micros(2020)), "2.02 ms");
+        assert_eq!(today().len(), 10);
+    }
+}
