@@ -273,14 +273,20 @@ struct OsFields<'a> {
     strict: Result<(), reimage_core::ValidationError>,
 }
 
-fn reinstall(world: &mut World, ctx: &Ctx<'_>, caller: &Caller, server_id: &ServerId) -> Reply {
+/// Reads a JSON request body with the wire crate's definitions: an empty body and an unreadable
+/// one get their documented answers.
+fn parse_body<T: serde::de::DeserializeOwned>(ctx: &Ctx<'_>) -> Result<T, Reply> {
     let body = ctx.request.body();
     if body.iter().all(u8::is_ascii_whitespace) {
-        return empty_body();
+        return Err(empty_body());
     }
-    let parsed: ReinstallBody = match serde_json::from_slice(body) {
-        Ok(b) => b,
-        Err(e) => return invalid(reimage_auth::decode::json_problem(&e)),
+    serde_json::from_slice(body).map_err(|e| invalid(reimage_auth::decode::json_problem(&e)))
+}
+
+fn reinstall(world: &mut World, ctx: &Ctx<'_>, caller: &Caller, server_id: &ServerId) -> Reply {
+    let parsed: ReinstallBody = match parse_body(ctx) {
+        Ok(body) => body,
+        Err(reply) => return reply,
     };
     let o = &parsed.os_reinstall;
     let fields = OsFields {
@@ -297,13 +303,9 @@ fn reinstall(world: &mut World, ctx: &Ctx<'_>, caller: &Caller, server_id: &Serv
 }
 
 fn change_os(world: &mut World, ctx: &Ctx<'_>, caller: &Caller, server_id: &ServerId) -> Reply {
-    let body = ctx.request.body();
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return empty_body();
-    }
-    let parsed: ChangeOsBody = match serde_json::from_slice(body) {
-        Ok(b) => b,
-        Err(e) => return invalid(reimage_auth::decode::json_problem(&e)),
+    let parsed: ChangeOsBody = match parse_body(ctx) {
+        Ok(body) => body,
+        Err(reply) => return reply,
     };
     let o = &parsed.os_change;
     let fields = OsFields {

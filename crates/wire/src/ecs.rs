@@ -650,6 +650,23 @@ fn json_body<T: Serialize>(operation: &'static str, body: &T) -> Result<Bytes, E
         })
 }
 
+/// A `POST` of `body` as JSON to `path` under `endpoint`: the shape of every ECS call that
+/// changes something.
+fn post_json<T: Serialize>(
+    operation: &'static str,
+    endpoint: &Endpoint,
+    path: &str,
+    body: &T,
+) -> Result<Request<Bytes>, EncodeError> {
+    build_request(
+        operation,
+        Method::POST,
+        endpoint.uri(operation, path)?,
+        Some(JSON_CONTENT_TYPE),
+        json_body(operation, body)?,
+    )
+}
+
 /// Reinstalls a server's OS from its current image, with cloud-init: `POST
 /// /v2/{project_id}/cloudservers/{server_id}/reinstallos`, answered by the job id.
 ///
@@ -712,18 +729,11 @@ impl Operation for ReinstallOs {
     const IDEMPOTENT: bool = false;
 
     fn to_request(&self, endpoint: &Endpoint) -> Result<Request<Bytes>, EncodeError> {
-        let body = json_body(Self::NAME, &self.body()?)?;
         let path = format!(
             "/v2/{}/cloudservers/{}/reinstallos",
             self.project_id, self.server_id
         );
-        build_request(
-            Self::NAME,
-            Method::POST,
-            endpoint.uri(Self::NAME, &path)?,
-            Some(JSON_CONTENT_TYPE),
-            body,
-        )
+        post_json(Self::NAME, endpoint, &path, &self.body()?)
     }
 
     fn decode_response(&self, response: Response<Bytes>) -> Result<JobId, ResponseError> {
@@ -766,18 +776,11 @@ impl Operation for ChangeOs {
     const IDEMPOTENT: bool = false;
 
     fn to_request(&self, endpoint: &Endpoint) -> Result<Request<Bytes>, EncodeError> {
-        let body = json_body(Self::NAME, &self.body()?)?;
         let path = format!(
             "/v2/{}/cloudservers/{}/changeos",
             self.project_id, self.server_id
         );
-        build_request(
-            Self::NAME,
-            Method::POST,
-            endpoint.uri(Self::NAME, &path)?,
-            Some(JSON_CONTENT_TYPE),
-            body,
-        )
+        post_json(Self::NAME, endpoint, &path, &self.body()?)
     }
 
     fn decode_response(&self, response: Response<Bytes>) -> Result<JobId, ResponseError> {
@@ -822,15 +825,8 @@ impl Operation for BatchStop {
     const IDEMPOTENT: bool = true;
 
     fn to_request(&self, endpoint: &Endpoint) -> Result<Request<Bytes>, EncodeError> {
-        let body = json_body(Self::NAME, &self.body()?)?;
         let path = format!("/v1/{}/cloudservers/action", self.project_id);
-        build_request(
-            Self::NAME,
-            Method::POST,
-            endpoint.uri(Self::NAME, &path)?,
-            Some(JSON_CONTENT_TYPE),
-            body,
-        )
+        post_json(Self::NAME, endpoint, &path, &self.body()?)
     }
 
     fn decode_response(&self, response: Response<Bytes>) -> Result<JobId, ResponseError> {
@@ -872,15 +868,8 @@ impl Operation for BatchStart {
     const IDEMPOTENT: bool = true;
 
     fn to_request(&self, endpoint: &Endpoint) -> Result<Request<Bytes>, EncodeError> {
-        let body = json_body(Self::NAME, &self.body()?)?;
         let path = format!("/v1/{}/cloudservers/action", self.project_id);
-        build_request(
-            Self::NAME,
-            Method::POST,
-            endpoint.uri(Self::NAME, &path)?,
-            Some(JSON_CONTENT_TYPE),
-            body,
-        )
+        post_json(Self::NAME, endpoint, &path, &self.body()?)
     }
 
     fn decode_response(&self, response: Response<Bytes>) -> Result<JobId, ResponseError> {
