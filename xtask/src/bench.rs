@@ -39,9 +39,6 @@ use crate::{run_cmd, util};
 const PAGE: &str = "docs/benchmarks.md";
 /// The corpus, relative to the workspace root.
 const CORPUS: &str = "tests/cloud-init/corpus";
-/// The cloud-init peer (see `cloudinit_peer.rs`), relative to the workspace root.
-const PEER_PYTHON: &str = "target/cloud-init-peer/venv/bin/python";
-const PEER_DIST_PACKAGES: &str = "target/cloud-init-peer/root/usr/lib/python3/dist-packages";
 /// How many corpus files cloud-init validates, one process each.
 const CLOUD_INIT_SAMPLE: usize = 30;
 
@@ -811,7 +808,7 @@ fn whole_process(root: &Path, files: &[PathBuf]) -> Result<WholeProcess, String>
     run_cmd(util::cargo().args(["build", "--release", "--locked", "-p", "reimage-cli"]))
         .map_err(|e| format!("`cargo build --release -p reimage-cli` failed ({e})"))?;
     let reimage = target_dir(root).join("release").join("reimage");
-    let (python, dist_packages) = cloud_init_peer(root)?;
+    let (python, dist_packages) = crate::cloudinit_peer::ensure_peer()?;
     let scratch = util::TempDir::new("bench-cloud-init")?;
     let home = scratch.path().join("home");
     fs::create_dir_all(&home).map_err(|e| format!("could not create {}: {e}", home.display()))?;
@@ -871,30 +868,6 @@ fn whole_process(root: &Path, files: &[PathBuf]) -> Result<WholeProcess, String>
         stride,
         python: python_version,
     })
-}
-
-/// The cloud-init peer's python and `dist-packages`, set up by `cargo xtask cloud-init-peer`
-/// when they are missing.
-fn cloud_init_peer(root: &Path) -> Result<(PathBuf, PathBuf), String> {
-    let python = root.join(PEER_PYTHON);
-    let dist_packages = root.join(PEER_DIST_PACKAGES);
-    let ready = || python.exists() && dist_packages.join("cloudinit").is_dir();
-    if !ready() {
-        util::say("the cloud-init peer is missing: setting it up (cargo xtask cloud-init-peer)");
-        // Its check may fail on stale verdicts after the setup; the setup is what counts here.
-        if let Err(e) = crate::cloudinit_peer::run(&["--check".into()]) {
-            util::say(&format!("cloud-init-peer --check: {e}"));
-        }
-        if !ready() {
-            return Err(format!(
-                "the cloud-init peer could not be set up under target/cloud-init-peer (run \
-                 `cargo xtask cloud-init-peer`; expected {} and {})",
-                python.display(),
-                dist_packages.display()
-            ));
-        }
-    }
-    Ok((python, dist_packages))
 }
 
 /// Runs `cmd` with its output discarded; its wall time. Exit 0 or 1 (a verdict) only.

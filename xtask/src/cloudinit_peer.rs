@@ -18,7 +18,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use crate::{run_cmd, util};
 
@@ -75,8 +75,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         fs::remove_dir_all(&peer)
             .map_err(|e| format!("could not remove {}: {e}", peer.display()))?;
     }
-    let dist_packages = ensure_package(&peer).map_err(setup_failed)?;
-    let python = ensure_venv(&peer).map_err(setup_failed)?;
+    let (python, dist_packages) = ensure_peer()?;
 
     let corpus = root.join(CORPUS);
     let names = corpus_files(&corpus)?;
@@ -119,6 +118,15 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         .map_err(|e| format!("could not write {}: {e}", output.display()))?;
     util::say(&format!("wrote {OUTPUT} ({} files)", names.len()));
     Ok(())
+}
+
+/// Sets the peer up under `target/cloud-init-peer/` unless it is there (each step is skipped when
+/// done): gives its python and the `dist-packages` that holds cloud-init.
+pub(crate) fn ensure_peer() -> Result<(PathBuf, PathBuf), String> {
+    let peer = util::root().join(PEER);
+    let dist_packages = ensure_package(&peer).map_err(setup_failed)?;
+    let python = util::ensure_venv(&peer.join("venv"), PINS).map_err(setup_failed)?;
+    Ok((python, dist_packages))
 }
 
 /// Says what a failed setup means, so CI's log tells the reader what to do.
@@ -255,46 +263,6 @@ fn check_unpacked_version(dist_packages: &Path) -> Result<(), String> {
             file.display()
         ))
     }
-}
-
-/// Makes the venv and installs the pinned dependencies unless they are there; gives its python.
-fn ensure_venv(peer: &Path) -> Result<PathBuf, String> {
-    let venv = peer.join("venv");
-    let python = if cfg!(windows) {
-        venv.join("Scripts").join("python.exe")
-    } else {
-        venv.join("bin").join("python")
-    };
-    if !python.exists() {
-        run_cmd(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
-    }
-    let probe = "import sys\n\
-        from importlib.metadata import version\n\
-        try:\n    ok = all(version(n) == v for n, v in (p.split('==') for p in sys.argv[1:]))\n\
-        except Exception:\n    ok = False\n\
-        sys.exit(0 if ok else 1)\n";
-    let installed = Command::new(&python)
-        .args(["-c", probe])
-        .args(PINS)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success());
-    if !installed {
-        run_cmd(
-            Command::new(&python)
-                .args([
-                    "-m",
-                    "pip",
-                    "install",
-                    "--disable-pip-version-check",
-                    "--no-input",
-                    "--quiet",
-                ])
-                .args(PINS),
-        )?;
-    }
-    Ok(python)
 }
 
 /// The corpus files' names, sorted; the corpus is one flat directory.
