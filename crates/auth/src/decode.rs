@@ -38,9 +38,11 @@ pub fn json_problem(err: &serde_json::Error) -> String {
     format!("{what} at line {} column {}", err.line(), err.column())
 }
 
-/// Replaces every `"…"` and `` `…` `` span, which serde uses to quote values, with `"…"`.
-/// Field names in serde's messages are quoted with backticks too; they are kept when they are
-/// plain identifiers.
+/// Replaces every `"…"` and `` `…` `` span, which serde uses to quote values, with `"…"`. serde
+/// also quotes field names with backticks (``missing field `job_id` ``, ``unknown field `x`,
+/// expected one of `a`, `b` ``); a backtick span is kept only where it names one of our fields
+/// (after `missing field`, `duplicate field`, or in the `expected …` list), never where it is
+/// something the answer sent (an unknown field's name, a number, a variant).
 fn redact_quoted(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars();
@@ -52,7 +54,11 @@ fn redact_quoted(text: &str) -> String {
                 && inner
                     .chars()
                     .all(|d| d.is_ascii_alphanumeric() || matches!(d, '_' | '-' | ':'));
-            if c == '`' && plain {
+            let names_a_field = out.ends_with("missing field ")
+                || out.ends_with("duplicate field ")
+                || out.ends_with("expected ")
+                || out.contains("expected one of ");
+            if c == '`' && plain && names_a_field {
                 out.push('`');
                 out.push_str(&inner);
                 out.push('`');
@@ -311,6 +317,24 @@ mod tests {
             !json_problem(&secret).contains("secret"),
             "{}",
             json_problem(&secret)
+        );
+        // serde quotes a number with backticks: it is a value, and must go too.
+        let number = serde_json::from_str::<S>(r#"{"job_id": 98765432123}"#).unwrap_err();
+        assert!(
+            !json_problem(&number).contains("98765432123"),
+            "{}",
+            json_problem(&number)
+        );
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        #[serde(deny_unknown_fields)]
+        struct Strict {
+            mode: String,
+        }
+        let unknown = serde_json::from_str::<Strict>(r#"{"s3cr3tvalue": 1}"#).unwrap_err();
+        assert_eq!(
+            json_problem(&unknown),
+            "JSON of an unexpected shape (unknown field \"…\", expected `mode`) at line 1 column 14"
         );
     }
 

@@ -66,6 +66,12 @@ pub(crate) fn run(args: &Args) -> u8 {
         Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
     };
     runtime.block_on(async {
+        // Listen for the stop signals before saying "listening", so a supervisor that signals as
+        // soon as it reads that line always gets a clean stop.
+        let stop = match stop_signal() {
+            Ok(stop) => stop,
+            Err(e) => return fail(&format!("cannot listen for SIGINT and SIGTERM: {e}")),
+        };
         let running = match reimage_emulator::start(config).await {
             Ok(running) => running,
             Err(e) => return fail(&e.to_string()),
@@ -75,32 +81,33 @@ pub(crate) fn run(args: &Args) -> u8 {
             "reimage emulator: fixtures and faults at http://{}/_emulator; stop with Ctrl-C",
             running.local_addr()
         ));
-        wait_for_stop_signal().await;
+        stop.await;
         running.shutdown().await;
         crate::note("reimage emulator: stopped");
         exit::OK
     })
 }
 
-async fn wait_for_stop_signal() {
+/// A future that ends at the first SIGINT or SIGTERM; the handlers are installed when this is
+/// called, not when it is first polled.
+fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
             }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
+        })
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }
 

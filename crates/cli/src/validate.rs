@@ -4,6 +4,7 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use clap::ValueEnum;
+use reimage_cloudinit::encode::Target;
 use reimage_cloudinit::lint::Lint;
 use reimage_cloudinit::schema::Version;
 use reimage_cloudinit::{Finding, Options, Report, Severity};
@@ -33,6 +34,16 @@ pub(crate) struct Args {
     #[arg(long, value_enum, default_value_t = Output::Text)]
     output: Output,
 
+    /// Where the user data goes: `ecs` checks ECS's 32 KB limit (the `size-limit` lint). EDIS
+    /// documents no limit.
+    #[arg(long, value_enum, value_name = "PROVIDER")]
+    provider: Option<Provider>,
+
+    /// The provider is given a password or key pair for the new OS, so the `lockout` lint counts
+    /// that as a way in.
+    #[arg(long = "provider-login")]
+    provider_login: bool,
+
     /// Switch off one of reimage's lints by its code (lockout, plaintext-password,
     /// flattened-content, early-power-state, size-limit). Repeatable.
     #[arg(long = "disable-lint", value_name = "CODE", value_parser = parse_lint)]
@@ -41,6 +52,12 @@ pub(crate) struct Args {
     /// The files to check (`-` reads stdin).
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Provider {
+    Ecs,
+    Edis,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -66,7 +83,15 @@ fn parse_lint(s: &str) -> Result<Lint, String> {
 
 /// Runs the command and returns its exit code.
 pub(crate) fn run(args: &Args) -> u8 {
-    let mut options = Options::default().with_version(args.cloud_init);
+    let target = match args.provider {
+        Some(Provider::Ecs) => Some(Target::Ecs),
+        Some(Provider::Edis) => Some(Target::Edis),
+        None => None,
+    };
+    let mut options = Options::default()
+        .with_version(args.cloud_init)
+        .with_provider_login(args.provider_login)
+        .with_size_limit(target.and_then(Target::size_limit));
     for lint in &args.disabled {
         options = options.disable(*lint);
     }
@@ -148,37 +173,79 @@ fn write_text(out: &mut impl Write, file: &str, report: &Report) -> io::Result<(
         let path = if f.path.is_empty() { "(root)" } else { &f.path };
         writeln!(
             out,
-            "{file}:{}:{}: {}[{}]: {path}: {}",
-            f.line, f.column, f.severity, f.code, f.message
+            "{}:{}:{}: {}[{}]: {}: {}",
+            one_line(file),
+            f.line,
+            f.column,
+            f.severity,
+            f.code,
+            one_line(path),
+            one_line(&f.message)
         )?;
     }
     Ok(())
 }
 
+/// Escapes control characters (a newline in a YAML key, say), so one finding is always one
+/// line and a crafted key cannot forge another.
+fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.chars().any(char::is_control) {
+        text.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect::<String>()
+            .into()
+    } else {
+        text.into()
+    }
+}
+
+/// One line of `--output json`, with its fields in the documented order.
+#[derive(serde::Serialize)]
+struct JsonReport<'a> {
+    file: &'a str,
+    kind: &'a str,
+    valid: bool,
+    errors: Vec<JsonFinding<'a>>,
+    warnings: Vec<JsonFinding<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct JsonFinding<'a> {
+    path: &'a str,
+    line: u32,
+    column: u32,
+    code: &'a str,
+    message: &'a str,
+}
+
 fn write_json(out: &mut impl Write, file: &str, report: &Report) -> io::Result<()> {
-    let finding = |f: &Finding| {
-        serde_json::json!({
-            "path": f.path,
-            "line": f.line,
-            "column": f.column,
-            "code": f.code.as_str(),
-            "message": f.message,
-        })
-    };
-    let of = |severity: Severity| -> Vec<serde_json::Value> {
+    let of = |severity: Severity| -> Vec<JsonFinding<'_>> {
         report
             .findings
             .iter()
             .filter(|f| f.severity == severity)
-            .map(finding)
+            .map(|f: &Finding| JsonFinding {
+                path: &f.path,
+                line: f.line,
+                column: f.column,
+                code: f.code.as_str(),
+                message: &f.message,
+            })
             .collect()
     };
-    let line = serde_json::json!({
-        "file": file,
-        "kind": report.kind.as_str(),
-        "valid": report.valid(),
-        "errors": of(Severity::Error),
-        "warnings": of(Severity::Warning),
-    });
-    writeln!(out, "{line}")
+    let line = JsonReport {
+        file,
+        kind: report.kind.as_str(),
+        valid: report.valid(),
+        errors: of(Severity::Error),
+        warnings: of(Severity::Warning),
+    };
+    serde_json::to_writer(&mut *out, &line)?;
+    writeln!(out)
 }

@@ -217,3 +217,70 @@ fn stdin_is_read_with_a_dash() {
         stdout(&out)
     );
 }
+
+#[test]
+fn json_fields_come_in_the_documented_order() {
+    let dir = scratch("json-order");
+    let bad = write(&dir, "bad.yaml", BAD);
+    let out = reimage(&["validate", "--output", "json", &bad]);
+    let line = stdout(&out);
+    let at = |key: &str| {
+        line.find(&format!("\"{key}\":"))
+            .unwrap_or_else(|| panic!("{key} in {line}"))
+    };
+    assert!(
+        at("file") < at("kind")
+            && at("kind") < at("valid")
+            && at("valid") < at("errors")
+            && at("errors") < at("warnings"),
+        "{line}"
+    );
+    assert!(
+        line.contains(
+            r#"{"path":"power_state.mode","line":4,"column":9,"code":"schema","message":"#
+        ),
+        "{line}"
+    );
+}
+
+#[test]
+fn a_key_with_a_newline_cannot_break_the_one_line_format() {
+    let dir = scratch("newline-key");
+    let file = write(
+        &dir,
+        "key.yaml",
+        b"#cloud-config\nssh_authorized_keys: [k]\n\"con\\ntent\": 1\n\"con\\ntent\": 2\n",
+    );
+    let out = reimage(&["validate", &file]);
+    let text = stdout(&out);
+    assert!(!text.is_empty());
+    for line in text.lines() {
+        assert!(line.starts_with(&file), "every line is a finding: {line:?}");
+    }
+    assert!(text.contains("con\\ntent"), "{text}");
+}
+
+#[test]
+fn the_ecs_size_limit_and_the_provider_login() {
+    let dir = scratch("provider");
+    let mut big =
+        b"#cloud-config\nssh_authorized_keys: [k]\nwrite_files:\n  - path: /x\n    content: |\n"
+            .to_vec();
+    for _ in 0..700 {
+        big.extend_from_slice(b"      0123456789012345678901234567890123456789012345678\n");
+    }
+    let big = write(&dir, "big.yaml", &big);
+    let out = reimage(&["validate", "--provider", "ecs", &big]);
+    assert_eq!(out.status.code(), Some(0), "a warning, not an error");
+    assert!(
+        stdout(&out).contains("warning[size-limit]"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!stdout(&reimage(&["validate", &big])).contains("size-limit"));
+    assert!(!stdout(&reimage(&["validate", "--provider", "edis", &big])).contains("size-limit"));
+
+    let nobody = write(&dir, "nobody.yaml", b"#cloud-config\nhostname: web\n");
+    assert!(stdout(&reimage(&["validate", &nobody])).contains("warning[lockout]"));
+    assert!(!stdout(&reimage(&["validate", "--provider-login", &nobody])).contains("lockout"));
+}

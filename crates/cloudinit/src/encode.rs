@@ -9,7 +9,7 @@
 //!
 //! let too_big = vec![b'#'; 40_000];
 //! let err = encode::for_target(&too_big, Target::Ecs, false).unwrap_err();
-//! assert_eq!(err.to_string(), "user_data: is 40000 bytes, over ECS's limit of 32768 bytes before base64; shorten it, or gzip it (--gzip) if the image's cloud-init accepts compressed user data");
+//! assert_eq!(err.to_string(), "user_data: is 40000 bytes, over ECS's limit of 32768 bytes before base64; shorten it, or gzip it if the image's cloud-init accepts compressed user data");
 //! # Ok::<(), encode::SizeError>(())
 //! ```
 
@@ -52,7 +52,7 @@ pub const ECS_USER_DATA_LIMIT: usize = 32 * 1024;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "user_data: is {size} bytes, over {provider}'s limit of {limit} bytes before base64; shorten it, \
-     or gzip it (--gzip) if the image's cloud-init accepts compressed user data"
+     or gzip it if the image's cloud-init accepts compressed user data"
 )]
 pub struct SizeError {
     /// The provider.

@@ -323,7 +323,7 @@ fn kind_of(payload: &[u8], gzipped: bool, findings: &mut Vec<Finding>) -> Kind {
             Kind::Script if looks_like_cloud_config(stripped) => findings.push(finding(
                 Severity::Error,
                 at,
-                "the first line starts with `#!`: cloud-init runs this file as a script, not as                  cloud-config; write `#cloud-config`",
+                "the first line starts with `#!`: cloud-init runs this file as a script, not as cloud-config; write `#cloud-config`",
             )),
             _ => {}
         }
@@ -440,7 +440,7 @@ mod tests {
         encoder.finish().unwrap()
     }
 
-    /// Every row was checked against cloud-init 22.4.2 in the peer (`/tmp/ci-peer`):
+    /// Every row was checked against cloud-init 22.4.2 in the peer (`target/cloud-init-peer`, made by `cargo xtask cloud-init-peer`):
     /// `UserDataProcessor.process(blob)` and the content type of the part it produced.
     #[test]
     fn headers_are_matched_as_cloud_init_matches_them() {

@@ -314,22 +314,19 @@ fn looks_hashed(password: &str) -> bool {
 }
 
 fn plaintext_passwords(root: &Node, out: &mut Vec<Finding>) {
-    let mut hit = |path: String, mark: Mark, what: &str| {
+    let mut hit = |path: String, mark: Mark| {
         out.push(warn(
             Lint::PlaintextPassword,
             path,
             mark,
-            format!(
-                "{what} is a password in clear text: anyone who can read the user data (the \
-                 provider's metadata service, logs) can read it; use a hash (mkpasswd -m sha-512) \
-                 or an SSH key"
-            ),
+            "a password in clear text: anyone who can read the user data (the provider's \
+             metadata service, logs) can read it; use a hash (mkpasswd -m sha-512) or an SSH key",
         ));
     };
     if let Some(node) = get(root, "password")
         && text(node).is_some_and(|p| !p.is_empty() && !looks_hashed(p))
     {
-        hit("password".into(), node.mark, "password");
+        hit("password".into(), node.mark);
     }
     if let Some(chpasswd) = get(root, "chpasswd") {
         if let Some(list) = get(chpasswd, "list") {
@@ -344,11 +341,7 @@ fn plaintext_passwords(root: &Node, out: &mut Vec<Finding>) {
             for (i, (line, mark)) in lines.iter().enumerate() {
                 let pass = line.split_once(':').map(|(_, p)| p.trim()).unwrap_or("");
                 if !pass.is_empty() && !looks_hashed(pass) && !matches!(pass, "R" | "RANDOM") {
-                    hit(
-                        format!("chpasswd.list.{i}"),
-                        *mark,
-                        &format!("chpasswd.list entry {i}"),
-                    );
+                    hit(format!("chpasswd.list.{i}"), *mark);
                 }
             }
         }
@@ -365,11 +358,7 @@ fn plaintext_passwords(root: &Node, out: &mut Vec<Finding>) {
                 && !matches!(pass, "R" | "RANDOM")
                 && get(user, "type").and_then(text) != Some("RANDOM")
             {
-                hit(
-                    format!("chpasswd.users.{i}.password"),
-                    user.mark,
-                    &format!("chpasswd.users.{i}.password"),
-                );
+                hit(format!("chpasswd.users.{i}.password"), user.mark);
             }
         }
     }
@@ -378,11 +367,7 @@ fn plaintext_passwords(root: &Node, out: &mut Vec<Finding>) {
             if let Some(node) = get(user, "plain_text_passwd")
                 && text(node).is_some_and(|p| !p.is_empty())
             {
-                hit(
-                    format!("users.{i}.plain_text_passwd"),
-                    node.mark,
-                    &format!("users.{i}.plain_text_passwd"),
-                );
+                hit(format!("users.{i}.plain_text_passwd"), node.mark);
             }
         }
     }
@@ -482,7 +467,7 @@ fn early_power_state(root: &Node, out: &mut Vec<Finding>) {
                 format!("runcmd.{i}"),
                 command.mark,
                 format!(
-                    "runcmd.{i} reboots or powers off before the {} command(s) after it can run; use \
+                    "this command reboots or powers off before the {} command(s) after it can run; use \
                      power_state (which waits for cloud-init to finish) instead",
                     commands.len() - i - 1
                 ),
@@ -503,7 +488,7 @@ fn early_power_state(root: &Node, out: &mut Vec<Finding>) {
                 format!("runcmd.{i}"),
                 command.mark,
                 format!(
-                    "runcmd.{i} leaves work running in the background, and power_state ({mode}) \
+                    "this command leaves work running in the background, and power_state ({mode}) \
                      only waits for cloud-init itself: the {mode} cuts that work short; run it in \
                      the foreground"
                 ),

@@ -4,7 +4,7 @@ use crate::finding::{Code, Finding, Severity};
 use crate::kind::{self, Kind};
 use crate::lint::{self, Lint, LintContext};
 use crate::schema::{self, Version};
-use crate::yaml::{self, Mark};
+use crate::yaml::{self, Mark, Node, Value};
 
 /// What to check, and against which cloud-init.
 ///
@@ -147,8 +147,7 @@ fn cloud_config(text: &str, options: &Options, findings: &mut Vec<Finding>) {
                 format!("format-l{}.c{}", error.mark.line, error.mark.column),
                 error.mark,
                 format!(
-                    "the YAML cannot be read: {}; cloud-init would ignore this whole part",
-                    error.message
+                    "the YAML cannot be read: {error}; cloud-init would ignore this whole part"
                 ),
             ));
             return;
@@ -172,8 +171,95 @@ fn cloud_config(text: &str, options: &Options, findings: &mut Vec<Finding>) {
             ),
         ));
     }
-    findings.extend(schema::validate_document(&document, options.version));
+    let mut schema_findings = schema::validate_document(&document, options.version);
+    if let Some(root) = &document.root {
+        let mut secrets = Vec::new();
+        secret_values(root, false, &mut secrets);
+        secrets.retain(|s| s.chars().count() > 2);
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        secrets.dedup();
+        for finding in &mut schema_findings {
+            for secret in &secrets {
+                finding.message = finding.message.replace(secret.as_str(), "[REDACTED]");
+            }
+        }
+    }
+    findings.extend(schema_findings);
     if let Some(root) = &document.root {
         findings.extend(lint::check_cloud_config(root, &options.lints));
+    }
+}
+
+/// The keys whose values are passwords: a schema message about them must not quote the value
+/// (`password: 987654321` is "expected a string, got an integer", never the digits).
+const SECRET_KEYS: &[&str] = &[
+    "password",
+    "passwd",
+    "hashed_passwd",
+    "plain_text_passwd",
+    "chpasswd",
+];
+
+/// Every scalar under a password key, as text. The caller drops one- and two-character values
+/// (replacing them would garble every message, and they hide nothing) and replaces the longest
+/// first, so a longer secret goes before a shorter one inside it.
+fn secret_values(node: &Node, under_secret: bool, out: &mut Vec<String>) {
+    match &node.value {
+        Value::Map(entries) => {
+            for (key, value) in entries {
+                let secret = under_secret || SECRET_KEYS.contains(&key.value.key_text().as_str());
+                secret_values(value, secret, out);
+            }
+        }
+        Value::Seq(items) => items
+            .iter()
+            .for_each(|item| secret_values(item, under_secret, out)),
+        Value::Str(s) if under_secret && !s.is_empty() => out.push(s.clone()),
+        Value::Int(n) if under_secret => out.push(n.to_string()),
+        Value::Float(f) if under_secret => out.push(f.to_string()),
+        Value::Timestamp(t) if under_secret => out.push(t.clone()),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_messages_never_quote_a_password() {
+        let cases: &[&[u8]] = &[
+            b"#cloud-config\npassword: 987654321\n",
+            b"#cloud-config\nusers:\n  - name: ops\n    plain_text_passwd: 31337424242\n",
+            b"#cloud-config\nchpasswd:\n  users:\n    - {name: root, password: 424242424, type: text}\n",
+            b"#cloud-config\npassword: !!int Secr3tPw\n",
+        ];
+        for (bytes, secret) in
+            cases
+                .iter()
+                .zip(["987654321", "31337424242", "424242424", "Secr3tPw"])
+        {
+            let report = validate(bytes, &Options::default().with_version(Version::V22_4));
+            assert!(!report.valid(), "{}", String::from_utf8_lossy(bytes));
+            for finding in &report.findings {
+                assert!(
+                    !finding.message.contains(secret),
+                    "{}: {}",
+                    finding.path,
+                    finding.message
+                );
+                assert!(!finding.path.contains(secret), "{}", finding.path);
+            }
+        }
+    }
+
+    #[test]
+    fn other_values_are_still_quoted() {
+        let report = validate(
+            b"#cloud-config\nhostname: 42\n",
+            &Options::default().with_version(Version::V22_4),
+        );
+        let error = report.errors().next().expect("hostname must be a string");
+        assert!(error.message.contains("42"), "{}", error.message);
     }
 }

@@ -19,6 +19,9 @@ use secrecy::SecretString;
 
 const USER_DATA: &str = "#cloud-config\nssh_pwauth: false\nusers:\n  - name: ops\n    ssh_authorized_keys:\n      - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample ops@example\n";
 
+const EDIS_ROOT_PASSWORD: &str = "p@ss +&= word";
+const ECS_ADMIN_PASSWORD: &str = "Sup3r-secret";
+
 fn main() -> Result<(), Box<dyn Error>> {
     let now = Timestamp::parse("2025-01-21T16:00:00Z")?;
 
@@ -31,17 +34,21 @@ fn main() -> Result<(), Box<dyn Error>> {
     let fresh = session.ensure_fresh(now, DEFAULT_FRESHNESS_MARGIN)?;
     let input = EdisReinstall::new(
         EdisImage::new("cloudinit_debian-bookworm")?,
-        RootPassword::new("p@ss +&= word")?,
+        RootPassword::new(EDIS_ROOT_PASSWORD)?,
     )
     .with_user_data(UserData::from(USER_DATA));
     let reinstall = edis::Reinstall::new(fresh, input);
     let request = reinstall.to_request(&edis::api_endpoint(session)?)?;
-    print_request(edis::Reinstall::NAME, &request);
+    print_request(
+        edis::Reinstall::NAME,
+        &request,
+        &["session_signature_12345", EDIS_ROOT_PASSWORD],
+    );
 
     // ECS: a change of OS with a password, stopping the server first, signed with AK/SK.
     let project = ProjectId::new("0123456789abcdef0123456789abcdef")?;
     let spec = EcsOsSpec::builder()
-        .adminpass(AdminPassword::new("Sup3r-secret")?)
+        .adminpass(AdminPassword::new(ECS_ADMIN_PASSWORD)?)
         .user_data(UserData::from(USER_DATA))
         .stop_server(true)
         .build()?;
@@ -54,13 +61,15 @@ fn main() -> Result<(), Box<dyn Error>> {
         change.to_request(&Endpoint::parse("https://ecs.eu-de.otc.t-systems.com")?)?;
     let creds = AkSk::new("AKEXAMPLE", SecretString::from("SKEXAMPLE"))?;
     aksk::sign(&mut request, &creds, &project, now)?;
-    print_request(ecs::ChangeOs::NAME, &request);
+    print_request(ecs::ChangeOs::NAME, &request, &[ECS_ADMIN_PASSWORD]);
     Ok(())
 }
 
-/// Prints a request with sensitive headers and secret body fields redacted.
+/// Prints a request with sensitive headers redacted, and in the body each of `secrets` (as it
+/// stands on the wire: plain in JSON, form-encoded in a form) replaced by `[REDACTED]`. Every other
+/// byte is printed as it is sent.
 #[allow(clippy::print_stdout)]
-fn print_request(name: &str, request: &http::Request<Bytes>) {
+fn print_request(name: &str, request: &http::Request<Bytes>, secrets: &[&str]) {
     println!("# {name}");
     println!("{} {}", request.method(), request.uri());
     for (header, value) in request.headers() {
@@ -72,28 +81,13 @@ fn print_request(name: &str, request: &http::Request<Bytes>) {
         println!("{header}: {shown}");
     }
     println!();
-    println!("{}", redact_body(request.body()));
+    let mut body = String::from_utf8_lossy(request.body()).into_owned();
+    for secret in secrets {
+        let form_encoded: String = form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+        body = body
+            .replace(&form_encoded, "[REDACTED]")
+            .replace(secret, "[REDACTED]");
+    }
+    println!("{body}");
     println!();
-}
-
-/// Replaces the values of the fields that carry secrets: the EDIS form's `signature` and
-/// `password`, and the ECS body's `adminpass`.
-fn redact_body(body: &[u8]) -> String {
-    if body.first() == Some(&b'{') {
-        let Ok(mut json) = serde_json::from_slice::<serde_json::Value>(body) else {
-            return "[unreadable body]".into();
-        };
-        for op in ["os-change", "os-reinstall"] {
-            if let Some(pass) = json.get_mut(op).and_then(|o| o.get_mut("adminpass")) {
-                *pass = "[REDACTED]".into();
-            }
-        }
-        return json.to_string();
-    }
-    let mut out = form_urlencoded::Serializer::new(String::new());
-    for (key, value) in form_urlencoded::parse(body) {
-        let secret = matches!(&*key, "signature" | "password" | "pw");
-        out.append_pair(&key, if secret { "[REDACTED]" } else { &value });
-    }
-    out.finish()
 }

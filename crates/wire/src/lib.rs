@@ -114,6 +114,8 @@ pub enum EncodeError {
 /// assert_eq!(e.to_string(), "https://ecs.eu-de.otc.t-systems.com");
 /// assert!(Endpoint::parse("ecs.eu-de.otc.t-systems.com").is_err());
 /// assert!(Endpoint::parse("ftp://example.com").is_err());
+/// let err = Endpoint::parse("https://user:hunter2@example.com").unwrap_err();
+/// assert!(!err.to_string().contains("hunter2"), "{err}");
 /// # Ok::<(), reimage_core::ValidationError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,10 +128,20 @@ pub struct Endpoint {
 impl Endpoint {
     /// Parses `http(s)://host[:port][/prefix]`. A query, a fragment or user info is refused.
     pub fn parse(url: &str) -> Result<Self, ValidationError> {
+        // A URL may carry a password (`https://user:pass@host`): never show that part.
+        let shown = match url.split_once("://") {
+            Some((scheme, rest)) if rest.contains('@') => {
+                format!(
+                    "{scheme}://…@{}",
+                    rest.rsplit_once('@').map_or("", |(_, host)| host)
+                )
+            }
+            _ => url.to_owned(),
+        };
         let bad = |problem: &str| {
             ValidationError::new(
                 "endpoint",
-                format!("{url:?} {problem}"),
+                format!("{shown:?} {problem}"),
                 "expected an http(s) URL such as https://ecs.eu-de.otc.t-systems.com",
             )
         };

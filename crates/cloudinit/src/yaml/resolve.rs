@@ -153,7 +153,8 @@ fn py_strip(s: &str) -> &str {
 /// them first): surrounding whitespace, a sign, and for base 2, 8 and 16 the matching `0b`,
 /// `0o` or `0x` prefix are accepted. Values past `i128` saturate (Python's are unbounded).
 fn py_int(s: &str, base: u32) -> Result<i128, String> {
-    let invalid = || format!("invalid literal for int() with base {base}: {s:?}");
+    // The literal is not quoted: it may be a password under a stray `!!int` tag.
+    let invalid = || format!("invalid literal for int() with base {base}");
     let body = py_strip(s);
     let (negative, body) = match body.as_bytes().first() {
         Some(b'-') => (true, &body[1..]),
@@ -485,7 +486,7 @@ mod tests {
     }
 
     /// Implicit typing, plain scalar by plain scalar. Every row was checked against PyYAML 6.0.1
-    /// in the cloud-init 22.4.2 peer (`/tmp/ci-peer/venv`) with
+    /// in the cloud-init 22.4.2 peer (`target/cloud-init-peer/venv`, made by `cargo xtask cloud-init-peer`) with
     /// `yaml.safe_load("v: ! " + json.dumps(text))` (the non-specific tag `!` makes PyYAML type a
     /// quoted scalar exactly as a plain one, so `-`, `1:` and tabs need no YAML context), and
     /// the type and value of the result, or the exception; and again as `"v: " + text` where
