@@ -17,11 +17,12 @@ use reimage_wire::ecs::{
 };
 use secrecy::SecretString;
 use serde_json::{Value, json};
+use time::OffsetDateTime;
 
 use crate::handler::{Ctx, Handled, LogAuth};
 use crate::reply::{HUAWEI_JSON, Reply, ecs_error, gateway_error};
-use crate::state::{JobKind, OsEffect, Phase, Server, World, server_view};
-use crate::util::{job_time, launch_time, same_secret, sdk_time, second_time};
+use crate::state::{Job, JobKind, OsEffect, Phase, Server, World, server_view};
+use crate::util::{launch_time, same_secret, sdk_time, second_time};
 
 /// The most servers one batch action takes.
 const MAX_BATCH: usize = 1000;
@@ -47,7 +48,7 @@ pub(crate) fn operation_name(route: Option<&EcsRoute>, body: &[u8]) -> &'static 
 
 /// Who called, once authenticated.
 struct Caller {
-    user_id: String,
+    user_id: std::sync::Arc<str>,
     auth: LogAuth,
 }
 
@@ -146,7 +147,7 @@ fn authenticate(
         }
         let auth = LogAuth::scheme("token")
             .number("token_serial", token.serial)
-            .text("user_id", token.user_id.as_str());
+            .shared("user_id", &token.user_id);
         if token.expires_at <= ctx.now {
             let reply = gateway_error(
                 401,
@@ -164,7 +165,7 @@ fn authenticate(
             return Err(refused(wrong_project(route), auth));
         }
         return Ok(Caller {
-            user_id: token.user_id.clone(),
+            user_id: std::sync::Arc::clone(&token.user_id),
             auth,
         });
     }
@@ -217,7 +218,7 @@ fn authenticate(
             return Err(refused(wrong_project(route), auth));
         }
         return Ok(Caller {
-            user_id: owner.as_str().to_owned(),
+            user_id: std::sync::Arc::from(owner.as_str()),
             auth,
         });
     }
@@ -388,7 +389,7 @@ fn os_job(
                     return invalid("userid is mandatory when keyname is used");
                 }
                 // os-change: "If this parameter is left blank, the user ID in the token is used".
-                (None, _) => caller.user_id.clone(),
+                (None, _) => caller.user_id.to_string(),
             };
             if UserId::new(owner.as_str()).is_err() {
                 return invalid("userid is not a user id");
@@ -699,102 +700,239 @@ fn show_job(world: &World, ctx: &Ctx<'_>, project: &str, job_id: &str) -> Reply 
     else {
         return ecs_error(400, "Common.0011", "Failed to query system tasks.");
     };
-    let phase = job.phase(ctx.now);
+    Reply::bytes(StatusCode::OK, HUAWEI_JSON, job_body(job, ctx.now))
+}
+
+/// The job query's answer, written straight to bytes: clients poll it while a job runs, so it
+/// is the emulator's hottest call, and it is written under the world's lock. The fields are in
+/// the order of their names, as a JSON object built with `json!` has them; a test holds it to
+/// the bytes `serde_json` writes for the same view.
+fn job_body(job: &Job, now: OffsetDateTime) -> Vec<u8> {
+    use crate::util::{push_job_time, push_json_opt, push_json_str};
+    let phase = job.phase(now);
     let done = matches!(phase, Phase::Success | Phase::Fail);
     let (error_code, fail_reason) = match (&job.failure, phase) {
         (Some((code, reason)), Phase::Fail) => (Some(code.as_str()), Some(reason.as_str())),
         _ => (None, None),
     };
-    let begin_time = if phase == Phase::Init {
-        String::new()
-    } else {
-        job_time(job.running_at)
-    };
-    let end_time = if done {
-        job_time(job.end)
-    } else {
-        String::new()
-    };
-    let sub_jobs = job
-        .servers
-        .iter()
-        .map(|(server_id, sub_id)| SubJobView {
-            begin_time: &begin_time,
+    let texts = error_code.map_or(0, str::len) + fail_reason.map_or(0, str::len);
+    let mut out = Vec::with_capacity(320 + (job.servers.len() + 1) * (320 + 2 * texts));
+    out.extend_from_slice(b"{\"begin_time\":\"");
+    push_job_time(&mut out, job.begin);
+    out.extend_from_slice(b"\",\"end_time\":\"");
+    let end_at = out.len();
+    if done {
+        push_job_time(&mut out, job.end);
+    }
+    let end = end_at..out.len();
+    out.extend_from_slice(b"\",\"entities\":{");
+    if let [(server_id, _)] = job.servers.as_slice() {
+        out.extend_from_slice(b"\"server_id\":");
+        push_json_str(&mut out, server_id);
+        out.push(b',');
+    }
+    out.extend_from_slice(b"\"sub_jobs\":[");
+    // Where the sub-jobs' begin time is, once written for the first.
+    let mut sub_begin: Option<std::ops::Range<usize>> = None;
+    for (i, (server_id, sub_id)) in job.servers.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"begin_time\":\"");
+        match &sub_begin {
+            Some(range) => out.extend_from_within(range.clone()),
+            None => {
+                let at = out.len();
+                if phase != Phase::Init {
+                    push_job_time(&mut out, job.running_at);
+                }
+                sub_begin = Some(at..out.len());
+            }
+        }
+        out.extend_from_slice(b"\",\"end_time\":\"");
+        out.extend_from_within(end.clone());
+        out.extend_from_slice(b"\",\"entities\":{");
+        if phase == Phase::Fail {
+            out.extend_from_slice(b"\"errorcode_message\":");
+            push_json_opt(&mut out, fail_reason);
+            out.push(b',');
+        }
+        out.extend_from_slice(b"\"server_id\":");
+        push_json_str(&mut out, server_id);
+        out.extend_from_slice(b"},\"error_code\":");
+        push_json_opt(&mut out, error_code);
+        out.extend_from_slice(b",\"fail_reason\":");
+        push_json_opt(&mut out, fail_reason);
+        out.extend_from_slice(b",\"job_id\":");
+        push_json_str(&mut out, sub_id);
+        out.extend_from_slice(b",\"job_type\":");
+        push_json_str(&mut out, job.kind.sub_job_type());
+        out.extend_from_slice(b",\"status\":");
+        push_json_str(&mut out, phase.as_str());
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"],\"sub_jobs_total\":");
+    out.extend_from_slice(job.servers.len().to_string().as_bytes());
+    out.extend_from_slice(b"},\"error_code\":");
+    push_json_opt(&mut out, error_code);
+    out.extend_from_slice(b",\"fail_reason\":");
+    push_json_opt(&mut out, fail_reason);
+    out.extend_from_slice(b",\"job_id\":");
+    push_json_str(&mut out, &job.id);
+    out.extend_from_slice(b",\"job_type\":");
+    push_json_str(&mut out, job.kind.job_type());
+    out.extend_from_slice(b",\"status\":");
+    push_json_str(&mut out, phase.as_str());
+    out.push(b'}');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    //! The job query's answer as `serde_json` writes it from a view, which [`job_body`] must
+    //! give byte for byte. The fields are in the order of their names, as a JSON object built
+    //! with `json!` has them.
+
+    use super::*;
+    use crate::util::job_time;
+
+    /// `GET /v1/{project_id}/jobs/{job_id}`.
+    #[derive(serde::Serialize)]
+    struct JobView<'a> {
+        begin_time: String,
+        end_time: &'a str,
+        entities: JobEntities<'a>,
+        error_code: Option<&'a str>,
+        fail_reason: Option<&'a str>,
+        job_id: &'a str,
+        job_type: &'a str,
+        status: &'a str,
+    }
+
+    /// The job's `entities`: `server_id` only for a job of one server.
+    #[derive(serde::Serialize)]
+    struct JobEntities<'a> {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        server_id: Option<&'a str>,
+        sub_jobs: Vec<SubJobView<'a>>,
+        sub_jobs_total: usize,
+    }
+
+    /// One server's sub-job.
+    #[derive(serde::Serialize)]
+    struct SubJobView<'a> {
+        begin_time: &'a str,
+        end_time: &'a str,
+        entities: SubJobEntities<'a>,
+        error_code: Option<&'a str>,
+        fail_reason: Option<&'a str>,
+        job_id: &'a str,
+        job_type: &'a str,
+        status: &'a str,
+    }
+
+    /// A sub-job's `entities`: `errorcode_message` only once it failed.
+    #[derive(serde::Serialize)]
+    struct SubJobEntities<'a> {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        errorcode_message: Option<Option<&'a str>>,
+        server_id: &'a str,
+    }
+
+    fn job_body_serde(job: &Job, now: OffsetDateTime) -> Vec<u8> {
+        let phase = job.phase(now);
+        let done = matches!(phase, Phase::Success | Phase::Fail);
+        let (error_code, fail_reason) = match (&job.failure, phase) {
+            (Some((code, reason)), Phase::Fail) => (Some(code.as_str()), Some(reason.as_str())),
+            _ => (None, None),
+        };
+        let begin_time = if phase == Phase::Init {
+            String::new()
+        } else {
+            job_time(job.running_at)
+        };
+        let end_time = if done {
+            job_time(job.end)
+        } else {
+            String::new()
+        };
+        let sub_jobs = job
+            .servers
+            .iter()
+            .map(|(server_id, sub_id)| SubJobView {
+                begin_time: &begin_time,
+                end_time: &end_time,
+                entities: SubJobEntities {
+                    errorcode_message: (phase == Phase::Fail).then_some(fail_reason),
+                    server_id,
+                },
+                error_code,
+                fail_reason,
+                job_id: sub_id,
+                job_type: job.kind.sub_job_type(),
+                status: phase.as_str(),
+            })
+            .collect::<Vec<_>>();
+        let view = JobView {
+            begin_time: job_time(job.begin),
             end_time: &end_time,
-            entities: SubJobEntities {
-                errorcode_message: (phase == Phase::Fail).then_some(fail_reason),
-                server_id,
+            entities: JobEntities {
+                server_id: match job.servers.as_slice() {
+                    [(server_id, _)] => Some(server_id),
+                    _ => None,
+                },
+                sub_jobs_total: sub_jobs.len(),
+                sub_jobs,
             },
             error_code,
             fail_reason,
-            job_id: sub_id,
-            job_type: job.kind.sub_job_type(),
+            job_id: &job.id,
+            job_type: job.kind.job_type(),
             status: phase.as_str(),
-        })
-        .collect::<Vec<_>>();
-    let view = JobView {
-        begin_time: job_time(job.begin),
-        end_time: &end_time,
-        entities: JobEntities {
-            server_id: match job.servers.as_slice() {
-                [(server_id, _)] => Some(server_id),
-                _ => None,
-            },
-            sub_jobs_total: sub_jobs.len(),
-            sub_jobs,
-        },
-        error_code,
-        fail_reason,
-        job_id: &job.id,
-        job_type: job.kind.job_type(),
-        status: phase.as_str(),
-    };
-    Reply::json_of(StatusCode::OK, HUAWEI_JSON, &view)
-}
+        };
+        serde_json::to_vec(&view).unwrap()
+    }
 
-// The job query's answer, written straight to bytes: clients poll it while a job runs, so it
-// is the emulator's hottest call. The fields are in the order of their names, as a JSON object
-// built with `json!` has them, so the bytes are the same.
-
-/// `GET /v1/{project_id}/jobs/{job_id}`.
-#[derive(serde::Serialize)]
-struct JobView<'a> {
-    begin_time: String,
-    end_time: &'a str,
-    entities: JobEntities<'a>,
-    error_code: Option<&'a str>,
-    fail_reason: Option<&'a str>,
-    job_id: &'a str,
-    job_type: &'a str,
-    status: &'a str,
-}
-
-/// The job's `entities`: `server_id` only for a job of one server.
-#[derive(serde::Serialize)]
-struct JobEntities<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    server_id: Option<&'a str>,
-    sub_jobs: Vec<SubJobView<'a>>,
-    sub_jobs_total: usize,
-}
-
-/// One server's sub-job.
-#[derive(serde::Serialize)]
-struct SubJobView<'a> {
-    begin_time: &'a str,
-    end_time: &'a str,
-    entities: SubJobEntities<'a>,
-    error_code: Option<&'a str>,
-    fail_reason: Option<&'a str>,
-    job_id: &'a str,
-    job_type: &'a str,
-    status: &'a str,
-}
-
-/// A sub-job's `entities`: `errorcode_message` only once it failed.
-#[derive(serde::Serialize)]
-struct SubJobEntities<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    errorcode_message: Option<Option<&'a str>>,
-    server_id: &'a str,
+    #[test]
+    fn the_job_body_is_what_serde_json_writes() {
+        let begin = OffsetDateTime::from_unix_timestamp_nanos(1_461_614_687_591_123_456).unwrap();
+        let servers = |n: usize| -> Vec<(String, String)> {
+            (0..n)
+                .map(|i| (format!("server-{i}\"\\\u{1}é"), format!("{i:032x}")))
+                .collect()
+        };
+        for kind in [
+            JobKind::Reinstall,
+            JobKind::ChangeOs,
+            JobKind::Stop,
+            JobKind::Start,
+        ] {
+            for n in [0, 1, 2, 3] {
+                for failure in [
+                    None,
+                    Some(("Ecs.0202".to_owned(), "Failed \"quoted\"\n".to_owned())),
+                ] {
+                    let job = Job {
+                        id: "0123456789abcdef0123456789abcdef".to_owned(),
+                        kind,
+                        project_id: "p".to_owned(),
+                        servers: servers(n),
+                        begin,
+                        running_at: begin + time::Duration::seconds(9),
+                        end: begin + time::Duration::seconds(90),
+                        failure,
+                        effect: None,
+                        settled: false,
+                    };
+                    for secs in [0, 9, 10, 89, 90, 1000] {
+                        let now = begin + time::Duration::seconds(secs);
+                        assert_eq!(
+                            String::from_utf8(job_body(&job, now)).unwrap(),
+                            String::from_utf8(job_body_serde(&job, now)).unwrap()
+                        );
+                    }
+                }
+            }
+        }
+    }
 }

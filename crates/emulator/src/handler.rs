@@ -2,6 +2,7 @@
 //! (the answer, and who the caller was, for the log).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -56,14 +57,18 @@ impl Handled {
 
 /// Who the caller was, as the request log shows it: the scheme and a few named facts (ids,
 /// names), never a secret. Every call records one and the log is read rarely, so it stays in
-/// this form until [`to_json`](Self::to_json); none shows as `null`.
+/// this form, inline, until [`to_json`](Self::to_json); none shows as `null`.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct LogAuth(Vec<(&'static str, Fact)>);
+pub(crate) struct LogAuth([Option<(&'static str, Fact)>; MAX_FACTS]);
+
+/// The most facts one call records (the scheme and three more).
+const MAX_FACTS: usize = 4;
 
 #[derive(Debug, Clone)]
 enum Fact {
     Name(&'static str),
-    Text(String),
+    Text(Box<str>),
+    Shared(Arc<str>),
     Number(u64),
     Flag(bool),
 }
@@ -71,44 +76,78 @@ enum Fact {
 impl LogAuth {
     /// `{"scheme": scheme}`.
     pub(crate) fn scheme(scheme: &'static str) -> Self {
-        let mut facts = Vec::with_capacity(3);
-        facts.push(("scheme", Fact::Name(scheme)));
-        Self(facts)
+        Self::default().with("scheme", Fact::Name(scheme))
+    }
+
+    fn with(mut self, key: &'static str, fact: Fact) -> Self {
+        let free = self.0.iter_mut().find(|slot| slot.is_none());
+        debug_assert!(free.is_some(), "more than {MAX_FACTS} facts about a caller");
+        if let Some(slot) = free {
+            *slot = Some((key, fact));
+        }
+        self
     }
 
     /// Adds a text.
-    pub(crate) fn text(mut self, key: &'static str, value: impl Into<String>) -> Self {
-        self.0.push((key, Fact::Text(value.into())));
-        self
+    pub(crate) fn text(self, key: &'static str, value: &str) -> Self {
+        self.with(key, Fact::Text(value.into()))
+    }
+
+    /// Adds a text that is kept elsewhere too, without copying it.
+    pub(crate) fn shared(self, key: &'static str, value: &Arc<str>) -> Self {
+        self.with(key, Fact::Shared(Arc::clone(value)))
     }
 
     /// Adds a number.
-    pub(crate) fn number(mut self, key: &'static str, value: u64) -> Self {
-        self.0.push((key, Fact::Number(value)));
-        self
+    pub(crate) fn number(self, key: &'static str, value: u64) -> Self {
+        self.with(key, Fact::Number(value))
     }
 
     /// Adds a yes or no.
-    pub(crate) fn flag(mut self, key: &'static str, value: bool) -> Self {
-        self.0.push((key, Fact::Flag(value)));
-        self
+    pub(crate) fn flag(self, key: &'static str, value: bool) -> Self {
+        self.with(key, Fact::Flag(value))
     }
 
     /// The JSON object the log shows (keys in order, as `json!` has them), or `null`.
     pub(crate) fn to_json(&self) -> Value {
-        if self.0.is_empty() {
+        let mut facts = self.0.iter().flatten().peekable();
+        if facts.peek().is_none() {
             return Value::Null;
         }
         let mut map = Map::new();
-        for (key, fact) in &self.0 {
+        for (key, fact) in facts {
             let value = match fact {
                 Fact::Name(name) => Value::from(*name),
-                Fact::Text(text) => Value::from(text.as_str()),
+                Fact::Text(text) => Value::from(&**text),
+                Fact::Shared(text) => Value::from(&**text),
                 Fact::Number(n) => Value::from(*n),
                 Fact::Flag(b) => Value::from(*b),
             };
             map.insert((*key).to_owned(), value);
         }
         Value::Object(map)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn facts_show_in_the_log_form() {
+        assert_eq!(LogAuth::default().to_json(), Value::Null);
+        let shared: Arc<str> = Arc::from("u-1");
+        let auth = LogAuth::scheme("token")
+            .number("token_serial", 7)
+            .shared("user_id", &shared)
+            .flag("verified", false);
+        assert_eq!(
+            auth.to_json(),
+            serde_json::json!({"scheme": "token", "token_serial": 7, "user_id": "u-1", "verified": false})
+        );
+        assert_eq!(
+            LogAuth::scheme("password").text("user", "admin").to_json(),
+            serde_json::json!({"scheme": "password", "user": "admin"})
+        );
     }
 }

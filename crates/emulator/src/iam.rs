@@ -167,7 +167,7 @@ pub(crate) fn handle(world: &mut World, ctx: &Ctx<'_>) -> Handled {
     world.tokens.push(TokenRecord {
         serial,
         token: token.clone(),
-        user_id: user_id.clone(),
+        user_id: std::sync::Arc::from(user_id.as_str()),
         project_id: project.as_ref().map(|(id, _)| id.clone()),
         issued_at,
         expires_at,

@@ -6,7 +6,7 @@
 //! JSON nor a form is shown by its size only. Passwords, `adminpass`, user data, session
 //! signatures, tokens, `Authorization` and the SK never reach the log.
 
-use http::{HeaderMap, HeaderName};
+use http::HeaderMap;
 use serde_json::{Map, Value, json};
 
 const REDACTED: &str = "[REDACTED]";
@@ -66,18 +66,35 @@ const HEADERS: &[&str] = &[
 ];
 
 /// A request's headers as the log keeps them: allowed ones with their values, every other one
-/// by its name only. Compact, since every call records one; [`Headers::to_json`] shows them.
+/// by its name only. Every call records one, so all of it is one text, `name NUL value NUL` for
+/// each allowed header and `name SOH` for each other one (neither byte can be in a header's name
+/// or value); [`Headers::to_json`] shows them.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Headers(Vec<(HeaderName, Option<Box<str>>)>);
+pub(crate) struct Headers(Box<str>);
+
+/// Ends a name whose value is shown; the value follows, ended by the same byte.
+const SHOWN: char = '\0';
+/// Ends a name whose value is not shown.
+const HIDDEN: char = '\u{1}';
 
 impl Headers {
     /// The headers as the log shows them: a map of name to value, `[REDACTED]` for every value
     /// not allowed; a repeated header shows its last value.
     pub(crate) fn to_json(&self) -> Value {
         let mut out = Map::new();
-        for (name, value) in &self.0 {
-            let shown = value.as_deref().unwrap_or(REDACTED);
-            out.insert(name.as_str().to_owned(), Value::String(shown.to_owned()));
+        let mut rest: &str = &self.0;
+        while let Some(end) = rest.find([SHOWN, HIDDEN]) {
+            let name = &rest[..end];
+            let shown = if rest[end..].starts_with(SHOWN) {
+                let tail = &rest[end + 1..];
+                let len = tail.find(SHOWN).unwrap_or(tail.len());
+                rest = tail.get(len + 1..).unwrap_or_default();
+                &tail[..len]
+            } else {
+                rest = &rest[end + 1..];
+                REDACTED
+            };
+            out.insert(name.to_owned(), Value::String(shown.to_owned()));
         }
         Value::Object(out)
     }
@@ -85,16 +102,30 @@ impl Headers {
 
 /// The headers: allowed ones with their values, every other one without.
 pub(crate) fn headers(map: &HeaderMap) -> Headers {
-    Headers(
+    // Exactly the room needed (unless a value is not UTF-8), so that boxing it does not copy.
+    let mut out = String::with_capacity(
         map.iter()
             .map(|(name, value)| {
-                let shown = HEADERS
-                    .contains(&name.as_str())
-                    .then(|| String::from_utf8_lossy(value.as_bytes()).into());
-                (name.clone(), shown)
+                let shown = HEADERS.contains(&name.as_str());
+                name.as_str().len() + if shown { value.len() + 2 } else { 1 }
             })
-            .collect(),
-    )
+            .sum(),
+    );
+    for (name, value) in map {
+        out.push_str(name.as_str());
+        if HEADERS.contains(&name.as_str()) {
+            out.push(SHOWN);
+            // A header's value holds neither NUL nor SOH; lossy text cannot add one.
+            match std::str::from_utf8(value.as_bytes()) {
+                Ok(text) => out.push_str(text),
+                Err(_) => out.push_str(&String::from_utf8_lossy(value.as_bytes())),
+            }
+            out.push(SHOWN);
+        } else {
+            out.push(HIDDEN);
+        }
+    }
+    Headers(out.into_boxed_str())
 }
 
 /// A body: JSON with only allowed texts, a form with only allowed values, or its size.
@@ -228,5 +259,23 @@ mod tests {
         map.insert("host", "h".parse().unwrap());
         let shown = headers(&map).to_json().to_string();
         assert!(!shown.contains("tok-secret") && shown.contains(r#""host":"h""#));
+        map.append("host", "second".parse().unwrap());
+        map.append("x-other", "a".parse().unwrap());
+        map.insert("accept", "".parse().unwrap());
+        map.insert(
+            "user-agent",
+            http::HeaderValue::from_bytes(b"caf\xe9 \t x").unwrap(),
+        );
+        assert_eq!(
+            headers(&map).to_json(),
+            json!({
+                "accept": "",
+                "host": "second",
+                "user-agent": "caf\u{fffd} \t x",
+                "x-auth-token": "[REDACTED]",
+                "x-other": "[REDACTED]",
+            })
+        );
+        assert_eq!(headers(&HeaderMap::new()).to_json(), json!({}));
     }
 }

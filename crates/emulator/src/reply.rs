@@ -53,6 +53,17 @@ impl Reply {
         }
     }
 
+    /// An answer whose body is written already.
+    pub(crate) fn bytes(status: StatusCode, content_type: &'static str, body: Vec<u8>) -> Self {
+        Self {
+            status,
+            content_type,
+            headers: Vec::new(),
+            body: Bytes::from(body),
+            code: None,
+        }
+    }
+
     /// Adds a header.
     pub(crate) fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
         self.headers.push((name, value));

@@ -22,7 +22,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use reimage_wire::ecs::EcsRoute;
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -234,7 +234,7 @@ async fn serve_connection(
         service_fn(move |request| serve(Arc::clone(&shared), Arc::clone(&reset), request));
     let mut builder = http1::Builder::new();
     builder
-        .timer(TokioTimer::new())
+        .timer(ConnTimer::default())
         .header_read_timeout(HEADER_TIMEOUT)
         .keep_alive(true);
     let connection = builder.serve_connection(io, service);
@@ -251,6 +251,74 @@ async fn serve_connection(
         }
     }
 }
+
+/// The timer of one connection, for hyper's header read timeout: the same deadlines as
+/// `hyper_util`'s `TokioTimer`, on Tokio's clock, but cheaper for a connection that keeps
+/// sending requests.
+///
+/// hyper starts a timeout whenever it waits for a request's head (each call on a kept-alive
+/// connection) and drops it once the head is read; with `TokioTimer` each one is a timer of
+/// Tokio's driver, registered and removed under the driver's lock, on every call. Here every
+/// timeout of the connection shares one Tokio timer: a timeout only notes its deadline, and the
+/// shared timer is moved to it when it fires before it (at most once per timeout length on a
+/// busy connection) or when the deadline is earlier. A timeout is over when Tokio's clock has
+/// reached its deadline, as with `TokioTimer`.
+#[derive(Clone, Default)]
+struct ConnTimer {
+    shared: Arc<Mutex<Option<Pin<Box<tokio::time::Sleep>>>>>,
+}
+
+impl hyper::rt::Timer for ConnTimer {
+    fn sleep(&self, duration: Duration) -> Pin<Box<dyn hyper::rt::Sleep>> {
+        self.sleep_until(self.now() + duration)
+    }
+
+    fn sleep_until(&self, deadline: std::time::Instant) -> Pin<Box<dyn hyper::rt::Sleep>> {
+        Box::pin(ConnSleep {
+            deadline: tokio::time::Instant::from_std(deadline),
+            shared: Arc::clone(&self.shared),
+        })
+    }
+
+    fn reset(&self, sleep: &mut Pin<Box<dyn hyper::rt::Sleep>>, new_deadline: std::time::Instant) {
+        if let Some(mut sleep) = sleep.as_mut().downcast_mut_pin::<ConnSleep>() {
+            sleep.deadline = tokio::time::Instant::from_std(new_deadline);
+        }
+    }
+
+    fn now(&self) -> std::time::Instant {
+        tokio::time::Instant::now().into_std()
+    }
+}
+
+/// One timeout of a [`ConnTimer`].
+struct ConnSleep {
+    deadline: tokio::time::Instant,
+    shared: Arc<Mutex<Option<Pin<Box<tokio::time::Sleep>>>>>,
+}
+
+impl Future for ConnSleep {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let deadline = self.deadline;
+        let mut shared = self.shared.lock().unwrap_or_else(|e| e.into_inner());
+        let sleep = shared.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if sleep.deadline() > deadline {
+            sleep.as_mut().reset(deadline);
+        }
+        loop {
+            match sleep.as_mut().poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(()) if sleep.deadline() >= deadline => return Poll::Ready(()),
+                // It fired for an earlier timeout of the connection: on to this one's deadline.
+                Poll::Ready(()) => sleep.as_mut().reset(deadline),
+            }
+        }
+    }
+}
+
+impl hyper::rt::Sleep for ConnSleep {}
 
 /// The client's socket. When a `reset` fault asks for it, dropping it resets the connection
 /// (RST, by `SO_LINGER` 0) instead of closing it.
@@ -364,6 +432,16 @@ impl Body for ReplyBody {
     }
 }
 
+/// Reads a whole body (within the limit), at once when there is none.
+async fn read_body(
+    body: Limited<Incoming>,
+) -> Result<Bytes, Box<dyn std::error::Error + Send + Sync>> {
+    if body.is_end_stream() {
+        return Ok(Bytes::new());
+    }
+    Ok(body.collect().await?.to_bytes())
+}
+
 /// How a call ends.
 enum Outcome {
     Answer(Response<ReplyBody>),
@@ -443,8 +521,9 @@ async fn respond(shared: &Shared, request: Request<Incoming>) -> Outcome {
     if declared.is_some_and(|n| n > limit as u64) {
         return Outcome::Answer(too_large(side, &shared.world().ids.hex32()));
     }
-    let bytes = match Limited::new(body, limit).collect().await {
-        Ok(collected) => collected.to_bytes(),
+    // Most calls (the job query among them) have no body: nothing to read.
+    let bytes = match read_body(Limited::new(body, limit)).await {
+        Ok(bytes) => bytes,
         Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
             return Outcome::Answer(too_large(side, &shared.world().ids.hex32()));
         }
@@ -452,8 +531,8 @@ async fn respond(shared: &Shared, request: Request<Incoming>) -> Outcome {
         Err(_) => return Outcome::Close,
     };
     let request = Request::from_parts(parts, bytes);
-    let path = request.uri().path().to_owned();
-    let method = request.method().as_str().to_owned();
+    let path = request.uri().path();
+    let method = request.method().as_str();
 
     if side == Side::Admin {
         let now = shared.now();
@@ -468,9 +547,9 @@ async fn respond(shared: &Shared, request: Request<Incoming>) -> Outcome {
 
     let (operation, route) = match side {
         Side::Iam => (iam::CREATE_TOKEN, None),
-        Side::Edis => (edis::operation_name(&path), None),
+        Side::Edis => (edis::operation_name(path), None),
         _ => {
-            let route = EcsRoute::parse(&path);
+            let route = EcsRoute::parse(path);
             (ecs::operation_name(route.as_ref(), request.body()), route)
         }
     };
@@ -478,10 +557,10 @@ async fn respond(shared: &Shared, request: Request<Incoming>) -> Outcome {
     let mut now = shared.now();
     let mut logged = LogEntry {
         time: now,
-        request_id: String::new(),
+        request_id: None,
         operation,
         method: request.method().clone(),
-        path: path.clone(),
+        path: path.into(),
         headers: redact::headers(request.headers()),
         body: redact::body(
             request
@@ -501,12 +580,12 @@ async fn respond(shared: &Shared, request: Request<Incoming>) -> Outcome {
     // possible; the others let go of the world meanwhile.
     let (request_id, plan, applied) = {
         let mut world = shared.world();
-        let request_id = world.ids.hex32();
-        let plan = Plan::new(world.faults.hit(operation, &method, &path));
-        logged.request_id.clone_from(&request_id);
+        let request_id = world.ids.hex32_inline();
+        let plan = Plan::new(world.faults.hit(operation, method, path));
+        logged.request_id = Some(request_id);
         logged.faults.clone_from(&plan.names);
         if plan.delay.is_zero() && plan.before.is_none() {
-            let ctx = ctx(shared, &request, now, &request_id, &plan.flags);
+            let ctx = ctx(shared, &request, now, request_id.as_str(), &plan.flags);
             let applied = apply(&mut world, &ctx, side, route, &plan, logged);
             (request_id, plan, Ok(applied))
         } else {
@@ -525,10 +604,10 @@ async fn respond(shared: &Shared, request: Request<Incoming>) -> Outcome {
                 Some(FaultKind::Reset) => Some((None, "reset")),
                 Some(FaultKind::Throttle { retry_after }) => {
                     let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
-                    Some((Some(side.throttled(secs, &request_id)), "throttled"))
+                    Some((Some(side.throttled(secs, request_id.as_str())), "throttled"))
                 }
                 Some(FaultKind::ServerError { status }) => Some((
-                    Some(side.server_error(*status, &request_id)),
+                    Some(side.server_error(*status, request_id.as_str())),
                     "server_error",
                 )),
                 _ => None,
@@ -540,11 +619,11 @@ async fn respond(shared: &Shared, request: Request<Incoming>) -> Outcome {
                 let evicted = shared.world().log.push(logged);
                 drop(evicted);
                 return match reply {
-                    Some(reply) => Outcome::Answer(build(reply, &request_id, Shape::Whole)),
+                    Some(reply) => Outcome::Answer(build(reply, request_id.as_str(), Shape::Whole)),
                     None => Outcome::Reset,
                 };
             }
-            let ctx = ctx(shared, &request, now, &request_id, &plan.flags);
+            let ctx = ctx(shared, &request, now, request_id.as_str(), &plan.flags);
             let mut world = shared.world();
             apply(&mut world, &ctx, side, route, &plan, logged)
         }
@@ -563,12 +642,12 @@ async fn respond(shared: &Shared, request: Request<Incoming>) -> Outcome {
     match plan.after {
         Some(FaultKind::LostAnswer) => Outcome::Close,
         Some(FaultKind::TruncatedBody) => {
-            Outcome::Answer(build(handled.reply, &request_id, Shape::Cut))
+            Outcome::Answer(build(handled.reply, request_id.as_str(), Shape::Cut))
         }
         Some(FaultKind::InvalidJson) => {
-            Outcome::Answer(build(handled.reply, &request_id, Shape::NotJson))
+            Outcome::Answer(build(handled.reply, request_id.as_str(), Shape::NotJson))
         }
-        _ => Outcome::Answer(build(handled.reply, &request_id, Shape::Whole)),
+        _ => Outcome::Answer(build(handled.reply, request_id.as_str(), Shape::Whole)),
     }
 }
 
@@ -663,4 +742,43 @@ fn build(reply: Reply, request_id: &str, shape: Shape) -> Response<ReplyBody> {
         headers.append(name, value);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hyper::rt::Timer as _;
+
+    /// A timeout ends at its deadline, not before, whatever the connection's earlier timeouts
+    /// left behind in the shared timer.
+    #[tokio::test]
+    async fn a_connection_timer_keeps_each_deadline() {
+        let timer = ConnTimer::default();
+        let start = tokio::time::Instant::now();
+        let ms = Duration::from_millis;
+        // An earlier timeout, polled once (so the shared timer is set for it), then dropped.
+        let mut first = timer.sleep(ms(40));
+        let waker = std::task::Waker::noop();
+        assert!(
+            first
+                .as_mut()
+                .poll(&mut Context::from_waker(waker))
+                .is_pending()
+        );
+        drop(first);
+        let second = timer.sleep(ms(120));
+        second.await;
+        assert!(start.elapsed() >= ms(120), "{:?}", start.elapsed());
+        // Moved earlier, and later, by `reset`.
+        let mut third = timer.sleep(ms(10_000));
+        timer.reset(&mut third, timer.now() + ms(30));
+        let at = tokio::time::Instant::now();
+        third.await;
+        assert!(at.elapsed() >= ms(30) && at.elapsed() < ms(5_000));
+        let mut fourth = timer.sleep(ms(20));
+        timer.reset(&mut fourth, timer.now() + ms(90));
+        let at = tokio::time::Instant::now();
+        fourth.await;
+        assert!(at.elapsed() >= ms(90), "{:?}", at.elapsed());
+    }
 }

@@ -17,7 +17,7 @@ use crate::fault::FaultSet;
 use crate::fixtures::{Fixtures, KvmFixture, ServerFixture};
 use crate::handler::LogAuth;
 use crate::redact;
-use crate::util::{IdGen, after, iam_time, job_time};
+use crate::util::{Hex32, IdGen, after, iam_time, job_time};
 
 /// How many tokens, sessions, finished jobs and log entries are kept before the oldest go.
 pub(crate) const KEEP: usize = 10_000;
@@ -160,7 +160,8 @@ impl Job {
 pub(crate) struct TokenRecord {
     pub(crate) serial: u64,
     pub(crate) token: String,
-    pub(crate) user_id: String,
+    /// Shared with the request log's entries of the calls it authenticated.
+    pub(crate) user_id: std::sync::Arc<str>,
     pub(crate) project_id: Option<String>,
     pub(crate) issued_at: OffsetDateTime,
     pub(crate) expires_at: OffsetDateTime,
@@ -214,10 +215,11 @@ pub(crate) struct SessionRecord {
 #[derive(Debug)]
 pub(crate) struct LogEntry {
     pub(crate) time: OffsetDateTime,
-    pub(crate) request_id: String,
+    /// Drawn under the lock; always there once the entry is in the log.
+    pub(crate) request_id: Option<Hex32>,
     pub(crate) operation: &'static str,
     pub(crate) method: http::Method,
-    pub(crate) path: String,
+    pub(crate) path: Box<str>,
     pub(crate) headers: redact::Headers,
     /// Already redacted ([`redact::body`]).
     pub(crate) body: Value,
@@ -232,10 +234,10 @@ impl LogEntry {
     fn to_json(&self, seq: u64) -> Value {
         json!({
             "time": job_time(self.time),
-            "request_id": self.request_id,
+            "request_id": self.request_id.as_ref().map_or("", Hex32::as_str),
             "operation": self.operation,
             "method": self.method.as_str(),
-            "path": self.path,
+            "path": &*self.path,
             "headers": self.headers.to_json(),
             "body": self.body,
             "auth": self.auth.to_json(),
@@ -513,7 +515,7 @@ impl World {
             .map(|t| {
                 json!({
                     "serial": t.serial,
-                    "user_id": t.user_id,
+                    "user_id": &*t.user_id,
                     "project_id": t.project_id,
                     "issued_at": iam_time(t.issued_at),
                     "expires_at": iam_time(t.expires_at),

@@ -27,14 +27,43 @@ impl IdGen {
 
     /// 32 lower-case hex digits, the shape of ECS job ids and request ids.
     pub(crate) fn hex32(&mut self) -> String {
+        self.hex32_inline().as_str().to_owned()
+    }
+
+    /// [`hex32`](Self::hex32) without an allocation: the same digits from the same draws.
+    pub(crate) fn hex32_inline(&mut self) -> Hex32 {
         const DIGITS: &[u8; 16] = b"0123456789abcdef";
-        let mut out = String::with_capacity(32);
-        for word in [self.next_u64(), self.next_u64()] {
-            for shift in (0..16).rev() {
-                out.push(char::from(DIGITS[((word >> (shift * 4)) & 0xf) as usize]));
+        let mut out = [0u8; 32];
+        for (half, word) in [self.next_u64(), self.next_u64()].into_iter().enumerate() {
+            for (i, shift) in (0..16).rev().enumerate() {
+                out[half * 16 + i] = DIGITS[((word >> (shift * 4)) & 0xf) as usize];
             }
         }
-        out
+        Hex32(out)
+    }
+}
+
+/// 32 lower-case hex digits held inline: a request id, which every call draws and the request
+/// log keeps.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Hex32([u8; 32]);
+
+impl Hex32 {
+    pub(crate) fn as_str(&self) -> &str {
+        // Only ever hex digits (ASCII), so this never fails.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Debug for Hex32 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl std::fmt::Display for Hex32 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -59,12 +88,47 @@ fn date_time(t: OffsetDateTime) -> String {
     )
 }
 
-/// Jobs: `2016-04-25T20:04:47.591Z`. Written in one go: the job query, the emulator's hottest
-/// call, writes three of them.
+/// Jobs: `2016-04-25T20:04:47.591Z`.
 pub(crate) fn job_time(t: OffsetDateTime) -> String {
-    use std::fmt::Write as _;
+    let mut out = Vec::with_capacity(24);
+    push_job_time(&mut out, t);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Appends [`job_time`] of `t`. The job query, the emulator's hottest call, writes three of
+/// them, so the digits of years 0 to 9999 are written by hand; other years go through `fmt`.
+pub(crate) fn push_job_time(out: &mut Vec<u8>, t: OffsetDateTime) {
     let t = utc(t);
-    let mut out = String::with_capacity(24);
+    let Ok(year) = u32::try_from(t.year()) else {
+        return push_job_time_fmt(out, t);
+    };
+    if year > 9999 {
+        return push_job_time_fmt(out, t);
+    }
+    let digits = |out: &mut Vec<u8>, n: u32, width: u32| {
+        for place in (0..width).rev() {
+            // A digit: always below 10.
+            out.push(b'0' + ((n / 10u32.pow(place)) % 10) as u8);
+        }
+    };
+    digits(out, year, 4);
+    out.push(b'-');
+    digits(out, u32::from(u8::from(t.month())), 2);
+    out.push(b'-');
+    digits(out, u32::from(t.day()), 2);
+    out.push(b'T');
+    digits(out, u32::from(t.hour()), 2);
+    out.push(b':');
+    digits(out, u32::from(t.minute()), 2);
+    out.push(b':');
+    digits(out, u32::from(t.second()), 2);
+    out.push(b'.');
+    digits(out, u32::from(t.millisecond()), 3);
+    out.push(b'Z');
+}
+
+fn push_job_time_fmt(out: &mut Vec<u8>, t: OffsetDateTime) {
+    use std::io::Write as _;
     let _ = write!(
         out,
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
@@ -76,7 +140,27 @@ pub(crate) fn job_time(t: OffsetDateTime) -> String {
         t.second(),
         t.millisecond()
     );
-    out
+}
+
+/// Appends `s` as a JSON string, byte for byte as `serde_json` writes it.
+pub(crate) fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    let plain = s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\');
+    if plain {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else if serde_json::to_writer(&mut *out, s).is_err() {
+        // Writing to a Vec does not fail.
+        out.extend_from_slice(b"null");
+    }
+}
+
+/// Appends `s` as a JSON string, or `null`.
+pub(crate) fn push_json_opt(out: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        Some(s) => push_json_str(out, s),
+        None => out.extend_from_slice(b"null"),
+    }
 }
 
 /// Server `created` and `updated`: `2018-09-13T07:06:51Z`.
@@ -140,9 +224,45 @@ mod tests {
     }
 
     #[test]
+    fn hand_written_forms_match_fmt_and_serde() {
+        for nanos in [
+            i128::from(i64::MIN / 4) * 1_000_000_000,
+            -62_167_219_200_000_000_000,
+            -1,
+            0,
+            1_461_614_687_591_123_456,
+            253_402_300_799_999_999_999,
+            253_402_300_800_000_000_000,
+        ] {
+            let Ok(t) = OffsetDateTime::from_unix_timestamp_nanos(nanos) else {
+                continue;
+            };
+            let (mut fast, mut slow) = (Vec::new(), Vec::new());
+            push_job_time(&mut fast, t);
+            push_job_time_fmt(&mut slow, utc(t));
+            assert_eq!(fast, slow, "{t}");
+        }
+        for s in [
+            "",
+            "abc",
+            "a\"b",
+            "back\\slash",
+            "tab\t",
+            "\u{1}",
+            "\u{7f}é/",
+            "x\ny",
+        ] {
+            let mut out = Vec::new();
+            push_json_str(&mut out, s);
+            assert_eq!(out, serde_json::to_vec(s).unwrap(), "{s:?}");
+        }
+    }
+
+    #[test]
     fn seeded_ids_repeat() {
         let (mut a, mut b) = (IdGen::new(Some(7)), IdGen::new(Some(7)));
         assert_eq!(a.hex32(), b.hex32());
+        assert_eq!(a.hex32_inline().as_str(), b.hex32());
         assert_eq!(a.hex32().len(), 32);
         assert!(same_secret(b"abc", b"abc") && !same_secret(b"abc", b"abd"));
     }
