@@ -144,7 +144,7 @@ pub(crate) fn body(content_type: Option<&str>, bytes: &[u8]) -> Value {
             let shown = if FORM_KEYS.contains(&key.as_ref()) {
                 Value::String(value.chars().take(256).collect())
             } else {
-                Value::String(format!("{REDACTED} ({} bytes)", value.len()))
+                Value::String(REDACTED.to_owned())
             };
             out.insert(name(&key, i, FORM_KEYS, FORM_NAMES), shown);
         }
@@ -165,13 +165,26 @@ fn name(key: &str, index: usize, shown: &[&str], named: &[&str]) -> String {
     }
 }
 
+/// The JSON keys whose whole value is a secret, whatever its type or shape: a numeric
+/// `adminpass`, or an `id` nested under `password`, is never shown either.
+const SECRET_KEYS: &[&str] = &[
+    "adminpass",
+    "user_data",
+    "password",
+    "passwd",
+    "pw",
+    "signature",
+    "token",
+    "sk",
+];
+
 /// Keeps numbers, booleans and null; keeps a text only under an allowed key (or in a list under
-/// one); recurses into objects and lists. Keys that look like secrets are never allowed, whatever
-/// their nesting.
+/// one); recurses into objects and lists. Under a secret key everything is redacted, whatever its
+/// type or nesting. A redacted text does not show its length either.
 fn json_value(value: Value, allowed: bool) -> Value {
     match value {
         Value::String(s) if allowed => Value::String(s.chars().take(256).collect()),
-        Value::String(s) => Value::String(format!("{REDACTED} ({} bytes)", s.len())),
+        Value::String(_) => Value::String(REDACTED.to_owned()),
         Value::Array(items) => Value::Array(
             items
                 .into_iter()
@@ -184,8 +197,12 @@ fn json_value(value: Value, allowed: bool) -> Value {
                 .take(1000)
                 .enumerate()
                 .map(|(i, (k, v))| {
-                    let allowed = JSON_KEYS.contains(&k.as_str());
-                    (name(&k, i, JSON_KEYS, JSON_NAMES), json_value(v, allowed))
+                    let shown = if SECRET_KEYS.contains(&k.as_str()) {
+                        Value::String(REDACTED.to_owned())
+                    } else {
+                        json_value(v, JSON_KEYS.contains(&k.as_str()))
+                    };
+                    (name(&k, i, JSON_KEYS, JSON_NAMES), shown)
                 })
                 .collect(),
         ),
@@ -197,6 +214,19 @@ fn json_value(value: Value, allowed: bool) -> Value {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn nothing_under_a_secret_key_is_shown_whatever_its_type() {
+        let logged = body(
+            Some("application/json"),
+            br#"{"os-reinstall":{"adminpass":98765432123,"keyname":"KeyPair-350b","metadata":{"user_data":{"id":"S3cretIdValue"}}}}"#,
+        )
+        .to_string();
+        assert!(!logged.contains("98765432123"), "{logged}");
+        assert!(!logged.contains("S3cretIdValue"), "{logged}");
+        assert!(!logged.contains("bytes"), "no lengths either: {logged}");
+        assert!(logged.contains("KeyPair-350b"), "{logged}");
+    }
 
     proptest! {
         #[test]
