@@ -650,6 +650,21 @@ fn json_body<T: Serialize>(operation: &'static str, body: &T) -> Result<Bytes, E
         })
 }
 
+/// A `GET` of `path` under `endpoint`, with no body: the shape of every ECS query.
+fn get(
+    operation: &'static str,
+    endpoint: &Endpoint,
+    path: &str,
+) -> Result<Request<Bytes>, EncodeError> {
+    build_request(
+        operation,
+        Method::GET,
+        endpoint.uri(operation, path)?,
+        None,
+        Bytes::new(),
+    )
+}
+
 /// A `POST` of `body` as JSON to `path` under `endpoint`: the shape of every ECS call that
 /// changes something.
 fn post_json<T: Serialize>(
@@ -907,13 +922,7 @@ impl Operation for ShowJob {
 
     fn to_request(&self, endpoint: &Endpoint) -> Result<Request<Bytes>, EncodeError> {
         let path = format!("/v1/{}/jobs/{}", self.project_id, self.job_id);
-        build_request(
-            Self::NAME,
-            Method::GET,
-            endpoint.uri(Self::NAME, &path)?,
-            None,
-            Bytes::new(),
-        )
+        get(Self::NAME, endpoint, &path)
     }
 
     /// Reads the job. A missing or `null` `job_id` is the one asked for; a missing `status` is
@@ -959,13 +968,7 @@ impl Operation for ShowServer {
 
     fn to_request(&self, endpoint: &Endpoint) -> Result<Request<Bytes>, EncodeError> {
         let path = format!("/v1/{}/cloudservers/{}", self.project_id, self.server_id);
-        build_request(
-            Self::NAME,
-            Method::GET,
-            endpoint.uri(Self::NAME, &path)?,
-            None,
-            Bytes::new(),
-        )
+        get(Self::NAME, endpoint, &path)
     }
 
     /// Reads `server`. Only `server.id` is required; see [`ServerDetails::unreadable`].
