@@ -545,8 +545,14 @@ fn parse_authorization(header: &HeaderValue) -> Result<Authorization<'_>, Verify
     })
 }
 
-/// Compares two byte strings in time that depends only on their lengths.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+/// Compares two byte strings in time that depends only on their lengths: for signatures here,
+/// and for any secret a server compares (tokens, session signatures, passwords).
+///
+/// ```
+/// assert!(reimage_auth::aksk::constant_time_eq(b"abc", b"abc"));
+/// assert!(!reimage_auth::aksk::constant_time_eq(b"abc", b"abd"));
+/// ```
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }

@@ -201,13 +201,8 @@ pub(crate) fn secret<'de, D: serde::Deserializer<'de>>(
     <String as serde::Deserialize>::deserialize(deserializer).map(secrecy::SecretString::from)
 }
 
-/// Compares in time that depends only on the lengths.
-pub(crate) fn same_secret(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
+/// Compares in time that depends only on the lengths (the signer's own comparison).
+pub(crate) use reimage_auth::aksk::constant_time_eq as same_secret;
 
 #[cfg(test)]
 mod tests {
