@@ -1,0 +1,620 @@
+//! [`EcsClient`]: reinstall and change the OS of ECS servers, follow their jobs, read, stop and
+//! start them, with an IAM token or AK/SK signing.
+//!
+//! A reinstall or change of OS is never sent twice blindly. Before sending, the client reads the
+//! server (that is also what a person sees before confirming). If the answer is then lost, it
+//! reads the server again and looks for evidence that the operation took effect: status
+//! `REBUILD`, task state `rebuilding`, or `updated`/`OS-SRV-USG:launched_at` later than before.
+//! With evidence it follows the server to the end; without, it returns
+//! [`Error::OutcomeUnknown`](crate::Error::OutcomeUnknown).
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::Request;
+use reimage_auth::aksk::{self, AkSk};
+use reimage_auth::iam::{
+    DEFAULT_REFRESH_MARGIN, PasswordCredentials, Token, TokenScope, X_AUTH_TOKEN,
+};
+use reimage_core::{EcsChangeOs, EcsReinstall, Job, JobId, JobStatus, ProjectId, ServerId};
+use reimage_wire::ecs::{
+    BatchStart, BatchStop, ChangeOs, ReinstallOs, ServerDetails, ServerStatus, ShowJob, ShowServer,
+    StopType,
+};
+use reimage_wire::iam::CreateToken;
+use reimage_wire::{Endpoint, Operation, Provider};
+use tokio::sync::Mutex;
+
+use crate::retry::PollSchedule;
+use crate::transport::Transport;
+use crate::{Error, Progress, ProgressEvent, now, passing};
+
+/// How an [`EcsClient`] proves who it is.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum EcsAuth {
+    /// An IAM token from user name and password, cached and refreshed before it expires. The
+    /// token request goes to the IAM endpoint.
+    Password {
+        /// The user, domain and password.
+        credentials: PasswordCredentials,
+        /// The project the token is scoped to.
+        scope: TokenScope,
+        /// The IAM endpoint (its base, without `/v3`).
+        iam_endpoint: Endpoint,
+    },
+    /// AK/SK signing (`SDK-HMAC-SHA256`), as the official SDKs do it.
+    AkSk(AkSk),
+}
+
+/// A client for one ECS project.
+///
+/// ```no_run
+/// use reimage_client::{EcsAuth, EcsClient, Transport, TransportConfig};
+/// use reimage_core::{EcsReinstall, EcsOsSpec, ProjectId, ServerId};
+/// use reimage_wire::Endpoint;
+///
+/// # async fn run(aksk: reimage_auth::AkSk) -> Result<(), Box<dyn std::error::Error>> {
+/// let client = EcsClient::new(
+///     Transport::new(TransportConfig::default())?,
+///     Endpoint::parse("https://ecs.eu-de.otc.t-systems.com")?,
+///     ProjectId::new("0123456789abcdef0123456789abcdef")?,
+///     EcsAuth::AkSk(aksk),
+/// )?;
+/// let server = ServerId::new("11111111-2222-3333-4444-555555555555")?;
+/// let spec = EcsOsSpec::builder().adminpass(reimage_core::AdminPassword::new("Sup3r-secret")?).build()?;
+/// let started = client.reinstall(&server, EcsReinstall::new(spec)).await?;
+/// let job = client.follow(&started, &Default::default(), &mut |event| println!("{event}")).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct EcsClient {
+    transport: Transport,
+    endpoint: Endpoint,
+    project_id: ProjectId,
+    auth: EcsAuth,
+    token: Mutex<Option<Token>>,
+    refresh_margin: Duration,
+}
+
+/// A reinstall or change of OS that was accepted, or whose effect was seen.
+#[derive(Debug, Clone)]
+pub struct Started {
+    /// The operation.
+    pub operation: &'static str,
+    /// The server.
+    pub server_id: ServerId,
+    /// The job id, when the answer arrived.
+    pub job_id: Option<JobId>,
+    /// The server as it was just before the request.
+    pub before: ServerDetails,
+    /// When the answer was lost: the evidence that the operation took effect anyway.
+    pub evidence: Option<String>,
+}
+
+impl EcsClient {
+    /// A client for `project_id` at `endpoint` (`https://ecs.{region}.myhuaweicloud.com`).
+    pub fn new(
+        transport: Transport,
+        endpoint: Endpoint,
+        project_id: ProjectId,
+        auth: EcsAuth,
+    ) -> Result<Self, Error> {
+        transport.check_endpoint(&endpoint)?;
+        if let EcsAuth::Password { iam_endpoint, .. } = &auth {
+            transport.check_endpoint(iam_endpoint)?;
+        }
+        Ok(Self {
+            transport,
+            endpoint,
+            project_id,
+            auth,
+            token: Mutex::new(None),
+            refresh_margin: DEFAULT_REFRESH_MARGIN,
+        })
+    }
+
+    /// Refreshes the token this long before it expires (default 5 minutes).
+    #[must_use]
+    pub fn with_refresh_margin(mut self, margin: Duration) -> Self {
+        self.refresh_margin = margin;
+        self
+    }
+
+    /// The project.
+    pub fn project_id(&self) -> &ProjectId {
+        &self.project_id
+    }
+
+    /// The ECS endpoint.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// An IAM token: the cached one while it is fresh, else a new one. With AK/SK credentials
+    /// there is no token, and this is an error.
+    pub async fn token(&self) -> Result<Token, Error> {
+        let EcsAuth::Password {
+            credentials,
+            scope,
+            iam_endpoint,
+        } = &self.auth
+        else {
+            return Err(Error::Invalid(reimage_core::ValidationError::new(
+                "credentials",
+                "are an AK/SK pair, which signs each request and has no token",
+                "give an IAM user name, domain and password (OS_USERNAME, OS_USER_DOMAIN_NAME, \
+                 OS_PASSWORD) to get a token",
+            )));
+        };
+        let mut cached = self.token.lock().await;
+        if let Some(token) = cached.as_ref()
+            && !token.needs_refresh(now(), self.refresh_margin)
+        {
+            return Ok(token.clone());
+        }
+        let op = CreateToken::new(credentials.clone(), scope.clone());
+        let token = self
+            .transport
+            .execute(&op, iam_endpoint, Provider::Iam, &|_| Ok(()))
+            .await?;
+        *cached = Some(token.clone());
+        Ok(token)
+    }
+
+    async fn forget_token(&self) {
+        *self.token.lock().await = None;
+    }
+
+    /// Sends `op` with the credentials; a token refused as expired is renewed once.
+    async fn call<O: Operation>(&self, op: &O) -> Result<O::Output, Error> {
+        match &self.auth {
+            EcsAuth::AkSk(keys) => {
+                let project = &self.project_id;
+                let sign = |request: &mut Request<Bytes>| {
+                    aksk::sign(request, keys, project, now())
+                        .map_err(|e| Error::Setup(format!("the request could not be signed: {e}")))
+                };
+                self.transport
+                    .execute(op, &self.endpoint, Provider::Ecs, &sign)
+                    .await
+            }
+            EcsAuth::Password { .. } => {
+                let mut renewed = false;
+                loop {
+                    let token = self.token().await?;
+                    let header = token.header_value();
+                    let add = |request: &mut Request<Bytes>| {
+                        request.headers_mut().insert(X_AUTH_TOKEN, header.clone());
+                        Ok(())
+                    };
+                    match self
+                        .transport
+                        .execute(op, &self.endpoint, Provider::Ecs, &add)
+                        .await
+                    {
+                        Err(Error::Provider(e)) if !renewed && e.status == 401 => {
+                            tracing::info!(operation = O::NAME, "token refused; getting a new one");
+                            self.forget_token().await;
+                            renewed = true;
+                        }
+                        other => return other,
+                    }
+                }
+            }
+        }
+    }
+
+    /// The server's details.
+    pub async fn server(&self, server_id: &ServerId) -> Result<ServerDetails, Error> {
+        self.call(&ShowServer::new(self.project_id.clone(), server_id.clone()))
+            .await
+    }
+
+    /// The job's state.
+    pub async fn job(&self, job_id: &JobId) -> Result<Job, Error> {
+        self.call(&ShowJob::new(self.project_id.clone(), job_id.clone()))
+            .await
+    }
+
+    /// Stops servers; returns the job.
+    pub async fn stop(&self, servers: Vec<ServerId>, stop_type: StopType) -> Result<JobId, Error> {
+        self.call(&BatchStop::new(self.project_id.clone(), servers, stop_type))
+            .await
+    }
+
+    /// Starts servers; returns the job.
+    pub async fn start(&self, servers: Vec<ServerId>) -> Result<JobId, Error> {
+        self.call(&BatchStart::new(self.project_id.clone(), servers))
+            .await
+    }
+
+    /// Reinstalls the server's OS, keeping its image.
+    pub async fn reinstall(
+        &self,
+        server_id: &ServerId,
+        input: EcsReinstall,
+    ) -> Result<Started, Error> {
+        let before = self.server(server_id).await?;
+        self.reinstall_from(before, input).await
+    }
+
+    /// [`reinstall`](Self::reinstall), with the server already read (the caller showed it to a
+    /// person). `before` must be fresh: it is the baseline for the evidence check.
+    pub async fn reinstall_from(
+        &self,
+        before: ServerDetails,
+        input: EcsReinstall,
+    ) -> Result<Started, Error> {
+        let op = ReinstallOs::new(self.project_id.clone(), before.id.clone(), input);
+        self.destructive(&op, before).await
+    }
+
+    /// Changes the server's OS to another image.
+    pub async fn change_os(
+        &self,
+        server_id: &ServerId,
+        input: EcsChangeOs,
+    ) -> Result<Started, Error> {
+        let before = self.server(server_id).await?;
+        self.change_os_from(before, input).await
+    }
+
+    /// [`change_os`](Self::change_os), with the server already read.
+    pub async fn change_os_from(
+        &self,
+        before: ServerDetails,
+        input: EcsChangeOs,
+    ) -> Result<Started, Error> {
+        let op = ChangeOs::new(self.project_id.clone(), before.id.clone(), input);
+        self.destructive(&op, before).await
+    }
+
+    /// Sends a reinstall or change of OS; never twice unless the provider refused the first and
+    /// the server shows no sign of it.
+    async fn destructive<O: Operation<Output = JobId>>(
+        &self,
+        op: &O,
+        before: ServerDetails,
+    ) -> Result<Started, Error> {
+        let server_id = before.id.clone();
+        let started = |job_id, evidence| Started {
+            operation: O::NAME,
+            server_id: server_id.clone(),
+            job_id,
+            before: before.clone(),
+            evidence,
+        };
+        let mut refused = 0u32;
+        loop {
+            match self.call(op).await {
+                Ok(job_id) => return Ok(started(Some(job_id), None)),
+                Err(Error::Ambiguous { operation, problem }) => {
+                    tracing::warn!(operation, problem = %problem, "answer lost; checking the server");
+                    return match self.look_for_evidence(&before).await {
+                        Ok(Some(evidence)) => Ok(started(None, Some(evidence))),
+                        Ok(None) => Err(Error::OutcomeUnknown {
+                            operation,
+                            target: format!("server {server_id}"),
+                            problem,
+                            checked: "the server shows no sign of it (not REBUILD, `updated` and \
+                                      `launched_at` unchanged)"
+                                .to_owned(),
+                        }),
+                        Err(e) => Err(Error::OutcomeUnknown {
+                            operation,
+                            target: format!("server {server_id}"),
+                            problem,
+                            checked: format!("the server could not be checked: {e}"),
+                        }),
+                    };
+                }
+                // A gateway error says the call failed; resend only if the server agrees.
+                Err(Error::Provider(e)) if matches!(e.status, 502..=504) && refused < 2 => {
+                    refused += 1;
+                    match self.look_for_evidence(&before).await {
+                        Ok(Some(evidence)) => return Ok(started(None, Some(evidence))),
+                        Ok(None) => {
+                            tracing::info!(
+                                operation = O::NAME,
+                                status = e.status,
+                                "refused, and the server shows no sign of it; sending again"
+                            );
+                            tokio::time::sleep(crate::retry::jitter(Duration::from_secs(1))).await;
+                        }
+                        Err(_) => return Err(Error::Provider(e)),
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Reads the server up to twice, a second apart, for signs that a rebuild began or ended
+    /// after `before` was read.
+    async fn look_for_evidence(&self, before: &ServerDetails) -> Result<Option<String>, Error> {
+        for round in 0..2 {
+            if round > 0 {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            let now = self.server(&before.id).await?;
+            if let Some(evidence) = rebuild_evidence(before, &now) {
+                return Ok(Some(evidence));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Follows what [`reinstall`](Self::reinstall) or [`change_os`](Self::change_os) started:
+    /// by its job when the id is known, else by the server's state.
+    pub async fn follow(
+        &self,
+        started: &Started,
+        schedule: &PollSchedule,
+        on_progress: &mut (dyn FnMut(&ProgressEvent) + Send),
+    ) -> Result<ServerDetails, Error> {
+        match &started.job_id {
+            Some(job_id) => {
+                self.wait_job(job_id, Some(&started.server_id), schedule, on_progress)
+                    .await?;
+                self.server(&started.server_id).await
+            }
+            None => {
+                self.wait_rebuilt(&started.before, schedule, on_progress)
+                    .await
+            }
+        }
+    }
+
+    /// Polls the job until `SUCCESS` or `FAIL`, with a growing interval and a deadline.
+    ///
+    /// `SUCCESS` counts only once the server (`server_id`, else the job's own) is out of
+    /// `REBUILD`: providers have been seen to report success early. A poll that fails for a
+    /// passing reason (a timeout, a gateway error) is reported as progress and the wait goes on.
+    pub async fn wait_job(
+        &self,
+        job_id: &JobId,
+        server_id: Option<&ServerId>,
+        schedule: &PollSchedule,
+        on_progress: &mut (dyn FnMut(&ProgressEvent) + Send),
+    ) -> Result<Job, Error> {
+        let started = Instant::now();
+        let mut interval = schedule.initial;
+        loop {
+            let last;
+            match self.job(job_id).await {
+                Ok(job) => {
+                    let (done, total) = job.progress();
+                    last = format!("job {}", job.status);
+                    on_progress(&ProgressEvent::new(
+                        started.elapsed(),
+                        Progress::Job {
+                            job_id: job.id.clone(),
+                            status: job.status.clone(),
+                            done,
+                            total,
+                        },
+                    ));
+                    match job.status {
+                        JobStatus::Success => {
+                            let server = server_id.cloned().or_else(|| {
+                                job.server_id.as_deref().and_then(|s| ServerId::new(s).ok())
+                            });
+                            if let Some(server) = server {
+                                let left = schedule.deadline.saturating_sub(started.elapsed());
+                                let rest = PollSchedule {
+                                    deadline: left,
+                                    ..schedule.clone()
+                                };
+                                self.wait_out_of_rebuild(&server, &rest, started, on_progress)
+                                    .await?;
+                            }
+                            return Ok(job);
+                        }
+                        JobStatus::Fail => return Err(Error::JobFailed { job: Box::new(job) }),
+                        _ => {}
+                    }
+                }
+                Err(e) if passing(&e) => {
+                    last = e.to_string();
+                    on_progress(&ProgressEvent::new(
+                        started.elapsed(),
+                        Progress::Trouble {
+                            problem: last.clone(),
+                        },
+                    ));
+                }
+                Err(e) => return Err(e),
+            }
+            if started.elapsed() + interval > schedule.deadline {
+                return Err(Error::WaitTimeout {
+                    what: format!("job {job_id}"),
+                    waited: started.elapsed(),
+                    last,
+                });
+            }
+            tokio::time::sleep(interval).await;
+            interval = schedule.next(interval);
+        }
+    }
+
+    /// After a job's `SUCCESS`: waits until the server is out of `REBUILD`.
+    async fn wait_out_of_rebuild(
+        &self,
+        server_id: &ServerId,
+        schedule: &PollSchedule,
+        started: Instant,
+        on_progress: &mut (dyn FnMut(&ProgressEvent) + Send),
+    ) -> Result<ServerDetails, Error> {
+        let begun = Instant::now();
+        let mut interval = schedule.initial;
+        loop {
+            let last = match self.server(server_id).await {
+                Ok(server) => {
+                    on_progress(&ProgressEvent::new(
+                        started.elapsed(),
+                        server_progress(&server),
+                    ));
+                    if !is_rebuilding(&server) {
+                        return Ok(server);
+                    }
+                    shown_state(&server)
+                }
+                Err(e) if passing(&e) => e.to_string(),
+                Err(e) => return Err(e),
+            };
+            if begun.elapsed() + interval > schedule.deadline {
+                return Err(Error::WaitTimeout {
+                    what: format!("server {server_id} to leave REBUILD after its job succeeded"),
+                    waited: started.elapsed(),
+                    last,
+                });
+            }
+            tokio::time::sleep(interval).await;
+            interval = schedule.next(interval);
+        }
+    }
+
+    /// Follows a rebuild without its job: waits until the server has left `REBUILD` and shows
+    /// a launch (or update) later than `before`.
+    pub async fn wait_rebuilt(
+        &self,
+        before: &ServerDetails,
+        schedule: &PollSchedule,
+        on_progress: &mut (dyn FnMut(&ProgressEvent) + Send),
+    ) -> Result<ServerDetails, Error> {
+        let started = Instant::now();
+        let mut interval = schedule.initial;
+        loop {
+            let last = match self.server(&before.id).await {
+                Ok(server) => {
+                    on_progress(&ProgressEvent::new(
+                        started.elapsed(),
+                        server_progress(&server),
+                    ));
+                    if server.status == Some(ServerStatus::Error) {
+                        return Err(Error::ReinstallFailed {
+                            kvm: format!("server {}", before.id),
+                            problem: "the server is in ERROR after the rebuild".to_owned(),
+                        });
+                    }
+                    let moved = later(before.launched_at, server.launched_at)
+                        || later(before.updated, server.updated);
+                    if !is_rebuilding(&server) && moved {
+                        return Ok(server);
+                    }
+                    shown_state(&server)
+                }
+                Err(e) if passing(&e) => e.to_string(),
+                Err(e) => return Err(e),
+            };
+            if started.elapsed() + interval > schedule.deadline {
+                return Err(Error::WaitTimeout {
+                    what: format!("server {} to be rebuilt", before.id),
+                    waited: started.elapsed(),
+                    last,
+                });
+            }
+            tokio::time::sleep(interval).await;
+            interval = schedule.next(interval);
+        }
+    }
+}
+
+fn later(before: Option<reimage_core::Timestamp>, now: Option<reimage_core::Timestamp>) -> bool {
+    match (before, now) {
+        (Some(b), Some(n)) => n > b,
+        (None, Some(_)) => true,
+        _ => false,
+    }
+}
+
+fn is_rebuilding(server: &ServerDetails) -> bool {
+    server.status == Some(ServerStatus::Rebuild)
+        || server
+            .task_state
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case("rebuilding"))
+}
+
+fn shown_state(server: &ServerDetails) -> String {
+    let status = server.status.as_ref().map_or("?", |s| s.as_str());
+    match &server.task_state {
+        Some(task) if !task.is_empty() => format!("server {status} ({task})"),
+        _ => format!("server {status}"),
+    }
+}
+
+fn server_progress(server: &ServerDetails) -> Progress {
+    Progress::Server {
+        server_id: server.id.clone(),
+        status: server.status.as_ref().map(|s| s.as_str().to_owned()),
+        task_state: server.task_state.clone().filter(|t| !t.is_empty()),
+    }
+}
+
+/// The evidence, in `now` compared with `before`, that a rebuild began or ended in between.
+pub fn rebuild_evidence(before: &ServerDetails, now: &ServerDetails) -> Option<String> {
+    if now.status == Some(ServerStatus::Rebuild) {
+        return Some("the server's status is now REBUILD".to_owned());
+    }
+    if now
+        .task_state
+        .as_deref()
+        .is_some_and(|t| t.eq_ignore_ascii_case("rebuilding"))
+    {
+        return Some("the server's task state is now rebuilding".to_owned());
+    }
+    if later(before.launched_at, now.launched_at) {
+        return Some("the server's OS-SRV-USG:launched_at moved on".to_owned());
+    }
+    if later(before.updated, now.updated) {
+        return Some("the server's `updated` moved on".to_owned());
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use reimage_core::Timestamp;
+
+    use super::*;
+
+    fn server() -> ServerDetails {
+        let mut s =
+            ServerDetails::new(ServerId::new("11111111-2222-3333-4444-555555555555").unwrap());
+        s.status = Some(ServerStatus::Shutoff);
+        s.updated = Some(Timestamp::parse("2026-01-01T00:00:00Z").unwrap());
+        s.launched_at = Some(Timestamp::parse("2026-01-01T00:00:00Z").unwrap());
+        s
+    }
+
+    #[test]
+    fn evidence_is_a_rebuild_or_a_later_launch_and_nothing_else() {
+        let before = server();
+        assert_eq!(rebuild_evidence(&before, &before.clone()), None);
+        let mut rebuilding = before.clone();
+        rebuilding.status = Some(ServerStatus::Rebuild);
+        assert!(
+            rebuild_evidence(&before, &rebuilding)
+                .unwrap()
+                .contains("REBUILD")
+        );
+        let mut task = before.clone();
+        task.task_state = Some("rebuilding".into());
+        assert!(rebuild_evidence(&before, &task).is_some());
+        let mut launched = before.clone();
+        launched.launched_at = Some(Timestamp::parse("2026-01-01T00:05:00Z").unwrap());
+        assert!(
+            rebuild_evidence(&before, &launched)
+                .unwrap()
+                .contains("launched_at")
+        );
+        let mut older = before.clone();
+        older.updated = Some(Timestamp::parse("2025-12-31T00:00:00Z").unwrap());
+        assert_eq!(rebuild_evidence(&before, &older), None);
+        let mut other_task = before.clone();
+        other_task.task_state = Some("powering-on".into());
+        assert_eq!(rebuild_evidence(&before, &other_task), None);
+    }
+}

@@ -1,0 +1,345 @@
+//! [`EdisClient`]: sessions, images, reinstall, power and details of EDIS Global KVMs.
+//!
+//! The client keeps one session per KVM and renews it before its `valid_until` (a minute
+//! ahead by default), so an expired session is never sent; a session refused anyway (revoked,
+//! or the clock was off) is renewed once and the call repeated, which is safe because EDIS
+//! checks the session before it does anything.
+//!
+//! The session calls go to the session's `api_host` with the auth URL's scheme: HTTPS in
+//! production, plain HTTP only when the auth URL is a loopback HTTP address (the emulator).
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use reimage_auth::edis::{DEFAULT_FRESHNESS_MARGIN, EdisCredentials, EdisSession};
+use reimage_core::{EdisReinstall, KvmId};
+use reimage_wire::edis::{
+    CreateSession, GetDetails, GetImages, GetPower, ImageList, KvmDetails, PowerOff, PowerOn,
+    PowerState, PowerStatus, Reinstall,
+};
+use reimage_wire::{Endpoint, Operation, Provider};
+use tokio::sync::Mutex;
+
+use crate::retry::PollSchedule;
+use crate::transport::{Transport, is_loopback};
+use crate::{Error, Progress, ProgressEvent, now, passing};
+
+/// Runs a session call on `$kvm`: `$make` builds the operation from a fresh session. A refused
+/// session is renewed once. (A macro, since the operation borrows the session it is built from.)
+macro_rules! session_call {
+    ($client:expr, $kvm:expr, |$fresh:ident| $make:expr) => {{
+        let client: &EdisClient = $client;
+        let kvm_id: &KvmId = $kvm;
+        let mut renewed = false;
+        loop {
+            let session = client.session(kvm_id).await?;
+            let endpoint = client.api_endpoint(&session)?;
+            let $fresh = client.fresh(&session)?;
+            let op = $make;
+            match client
+                .transport
+                .execute(&op, &endpoint, Provider::Edis, &|_| Ok(()))
+                .await
+            {
+                Err(Error::Provider(e)) if !renewed && e.status == 401 => {
+                    tracing::info!(
+                        operation = op_name(&op),
+                        "session refused; getting a new one"
+                    );
+                    client.forget_session(kvm_id).await;
+                    renewed = true;
+                }
+                other => break other,
+            }
+        }
+    }};
+}
+
+/// The name of an operation value's type.
+fn op_name<O: Operation>(_: &O) -> &'static str {
+    O::NAME
+}
+
+/// A client for the KVMs of one EDIS account.
+///
+/// ```no_run
+/// use reimage_auth::EdisCredentials;
+/// use reimage_client::{EdisClient, Transport, TransportConfig};
+/// use reimage_core::{EdisImage, EdisReinstall, KvmId, RootPassword};
+///
+/// # async fn run(credentials: EdisCredentials, password: RootPassword) -> Result<(), Box<dyn std::error::Error>> {
+/// let client = EdisClient::new(Transport::new(TransportConfig::default())?, credentials);
+/// let kvm = KvmId::new("kvm_100001_200001")?;
+/// let image = EdisImage::new("cloudinit_debian-bookworm")?;
+/// let started = client.reinstall(&kvm, EdisReinstall::new(image, password)).await?;
+/// client.wait_reinstalled(&started, &Default::default(), &mut |event| println!("{event}")).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct EdisClient {
+    transport: Transport,
+    auth_endpoint: Endpoint,
+    credentials: EdisCredentials,
+    sessions: Mutex<BTreeMap<KvmId, EdisSession>>,
+    margin: Duration,
+}
+
+/// A reinstall that EDIS accepted, or whose effect was seen.
+#[derive(Debug, Clone)]
+pub struct EdisStarted {
+    /// The KVM.
+    pub kvm_id: KvmId,
+    /// The power state just before the request.
+    pub before: PowerState,
+    /// When the answer was lost: the evidence that the reinstall began anyway.
+    pub evidence: Option<String>,
+}
+
+impl EdisClient {
+    /// A client that creates its sessions at `https://session.edisglobal.com`.
+    pub fn new(transport: Transport, credentials: EdisCredentials) -> Self {
+        Self {
+            transport,
+            auth_endpoint: reimage_wire::edis::session_endpoint(),
+            credentials,
+            sessions: Mutex::new(BTreeMap::new()),
+            margin: DEFAULT_FRESHNESS_MARGIN,
+        }
+    }
+
+    /// Creates sessions at `endpoint` instead (the emulator, `http://127.0.0.1:PORT`).
+    pub fn with_auth_endpoint(mut self, endpoint: Endpoint) -> Result<Self, Error> {
+        self.transport.check_endpoint(&endpoint)?;
+        self.auth_endpoint = endpoint;
+        Ok(self)
+    }
+
+    /// Renews a session this long before its `valid_until` (default a minute).
+    #[must_use]
+    pub fn with_freshness_margin(mut self, margin: Duration) -> Self {
+        self.margin = margin;
+        self
+    }
+
+    /// Where the calls of `session` go.
+    fn api_endpoint(&self, session: &EdisSession) -> Result<Endpoint, Error> {
+        let plain = !self.auth_endpoint.is_https() && is_loopback(self.auth_endpoint.authority());
+        let endpoint = Endpoint::from_host(!plain, session.api_host())?;
+        self.transport.check_endpoint(&endpoint)?;
+        Ok(endpoint)
+    }
+
+    /// A session for `kvm_id` that stays valid for more than the freshness margin: the cached
+    /// one, or a new one.
+    pub async fn session(&self, kvm_id: &KvmId) -> Result<EdisSession, Error> {
+        let mut sessions = self.sessions.lock().await;
+        if let Some(session) = sessions.get(kvm_id)
+            && session.ensure_fresh(now(), self.margin).is_ok()
+        {
+            return Ok(session.clone());
+        }
+        let op = CreateSession::new(self.credentials.clone()).with_kvm_id(kvm_id.clone());
+        let all = self
+            .transport
+            .execute(&op, &self.auth_endpoint, Provider::Edis, &|_| Ok(()))
+            .await?;
+        let session = all.pick(kvm_id)?.clone();
+        if let Err(expired) = session.ensure_fresh(now(), self.margin) {
+            return Err(Error::Invalid(reimage_core::ValidationError::new(
+                "valid_until",
+                format!("a new session is already stale: {expired}"),
+                "check this machine's clock; EDIS sessions are checked against it",
+            )));
+        }
+        sessions.insert(kvm_id.clone(), session.clone());
+        Ok(session)
+    }
+
+    async fn forget_session(&self, kvm_id: &KvmId) {
+        self.sessions.lock().await.remove(kvm_id);
+    }
+
+    fn fresh<'a>(
+        &self,
+        session: &'a EdisSession,
+    ) -> Result<reimage_auth::edis::FreshSession<'a>, Error> {
+        session.ensure_fresh(now(), self.margin).map_err(|e| {
+            Error::Invalid(reimage_core::ValidationError::new(
+                "valid_until",
+                e.to_string(),
+                "the session expired while it was in use; run the command again",
+            ))
+        })
+    }
+
+    /// The images that can be installed.
+    pub async fn images(&self, kvm_id: &KvmId) -> Result<ImageList, Error> {
+        session_call!(self, kvm_id, |fresh| GetImages::new(fresh))
+    }
+
+    /// The power state.
+    pub async fn power(&self, kvm_id: &KvmId) -> Result<PowerStatus, Error> {
+        session_call!(self, kvm_id, |fresh| GetPower::new(fresh))
+    }
+
+    /// Powers the KVM on.
+    pub async fn power_on(&self, kvm_id: &KvmId) -> Result<(), Error> {
+        session_call!(self, kvm_id, |fresh| PowerOn::new(fresh))
+    }
+
+    /// Powers the KVM off.
+    pub async fn power_off(&self, kvm_id: &KvmId) -> Result<(), Error> {
+        session_call!(self, kvm_id, |fresh| PowerOff::new(fresh))
+    }
+
+    /// The KVM's details: host name, hardware and addresses.
+    pub async fn details(&self, kvm_id: &KvmId) -> Result<KvmDetails, Error> {
+        session_call!(self, kvm_id, |fresh| GetDetails::new(fresh))
+    }
+
+    /// Reinstalls the KVM. Reads the power state first: it is the baseline for the evidence
+    /// check if the answer is lost.
+    pub async fn reinstall(
+        &self,
+        kvm_id: &KvmId,
+        input: EdisReinstall,
+    ) -> Result<EdisStarted, Error> {
+        let before = self.power(kvm_id).await?.state;
+        let started = |evidence| EdisStarted {
+            kvm_id: kvm_id.clone(),
+            before: before.clone(),
+            evidence,
+        };
+        let mut refused = 0u32;
+        loop {
+            let sent: Result<(), Error> = (async {
+                session_call!(self, kvm_id, |fresh| Reinstall::new(fresh, input.clone()))
+            })
+            .await;
+            match sent {
+                Ok(()) => return Ok(started(None)),
+                Err(Error::Ambiguous { operation, problem }) => {
+                    tracing::warn!(operation, problem = %problem, "answer lost; checking the power state");
+                    return match self.look_for_evidence(kvm_id, &before).await {
+                        Ok(Some(evidence)) => Ok(started(Some(evidence))),
+                        Ok(None) => Err(Error::OutcomeUnknown {
+                            operation,
+                            target: format!("KVM {kvm_id}"),
+                            problem,
+                            checked: if before == PowerState::On {
+                                "the KVM is still powered on, so the install did not visibly start"
+                                    .to_owned()
+                            } else {
+                                "the KVM was powered off already, so its power state cannot tell"
+                                    .to_owned()
+                            },
+                        }),
+                        Err(e) => Err(Error::OutcomeUnknown {
+                            operation,
+                            target: format!("KVM {kvm_id}"),
+                            problem,
+                            checked: format!("the power state could not be read: {e}"),
+                        }),
+                    };
+                }
+                Err(Error::Provider(e))
+                    if matches!(e.status, 502..=504) && refused < 2 && before == PowerState::On =>
+                {
+                    refused += 1;
+                    match self.look_for_evidence(kvm_id, &before).await {
+                        Ok(Some(evidence)) => return Ok(started(Some(evidence))),
+                        Ok(None) => {
+                            tokio::time::sleep(crate::retry::jitter(Duration::from_secs(1))).await;
+                        }
+                        Err(_) => return Err(Error::Provider(e)),
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// A KVM that was on and is now off has begun its install.
+    async fn look_for_evidence(
+        &self,
+        kvm_id: &KvmId,
+        before: &PowerState,
+    ) -> Result<Option<String>, Error> {
+        if *before != PowerState::On {
+            return Ok(None);
+        }
+        for round in 0..2 {
+            if round > 0 {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            let now = self.power(kvm_id).await?.state;
+            if now != PowerState::On {
+                return Ok(Some(format!(
+                    "the KVM was powered on before and is now {now}: the install began"
+                )));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Waits until the new system runs: the KVM powers off while it installs, and on again
+    /// when it is done. A KVM that was off before the reinstall is done when it is on.
+    ///
+    /// EDIS has no job to ask, so a failed install shows only as a KVM that stays off: the
+    /// wait then ends at its deadline with what it saw.
+    pub async fn wait_reinstalled(
+        &self,
+        started: &EdisStarted,
+        schedule: &PollSchedule,
+        on_progress: &mut (dyn FnMut(&ProgressEvent) + Send),
+    ) -> Result<KvmDetails, Error> {
+        let begun = Instant::now();
+        let mut interval = schedule.initial;
+        let mut seen_off = started.before != PowerState::On || started.evidence.is_some();
+        loop {
+            let last;
+            match self.power(&started.kvm_id).await {
+                Ok(power) => {
+                    on_progress(&ProgressEvent::new(
+                        begun.elapsed(),
+                        Progress::Power {
+                            kvm_id: started.kvm_id.clone(),
+                            state: power.state.to_string(),
+                        },
+                    ));
+                    last = format!("the KVM is {}", power.state);
+                    match power.state {
+                        PowerState::On if seen_off => {
+                            return self.details(&started.kvm_id).await;
+                        }
+                        PowerState::On => {}
+                        _ => seen_off = true,
+                    }
+                }
+                Err(e) if passing(&e) => {
+                    last = e.to_string();
+                    on_progress(&ProgressEvent::new(
+                        begun.elapsed(),
+                        Progress::Trouble {
+                            problem: last.clone(),
+                        },
+                    ));
+                }
+                Err(e) => return Err(e),
+            }
+            if begun.elapsed() + interval > schedule.deadline {
+                return Err(Error::WaitTimeout {
+                    what: format!("KVM {} to run its new system", started.kvm_id),
+                    waited: begun.elapsed(),
+                    last: if seen_off {
+                        format!("{last}; the install may have failed, see the EDIS panel")
+                    } else {
+                        last
+                    },
+                });
+            }
+            tokio::time::sleep(interval).await;
+            interval = schedule.next(interval);
+        }
+    }
+}

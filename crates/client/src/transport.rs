@@ -1,0 +1,658 @@
+//! The HTTP transport: pooled HTTP/1.1 and HTTP/2 over rustls, with limits, a plain-HTTP policy,
+//! proxies from the environment, and retries where they are safe.
+//!
+//! [`Transport::execute`] sends one [`Operation`] and decodes its answer. It retries by itself
+//! only what cannot do harm:
+//!
+//! - a connection that was never made (nothing was sent), for every operation;
+//! - `429 Too Many Requests`, for every operation: the gateway refused it before anything ran;
+//! - `502`/`503`/`504`, a timeout, a reset or a cut answer, for idempotent operations only.
+//!
+//! Anything else is returned as it is. For a non-idempotent operation (a reinstall), an answer
+//! that never came back is [`Error::Ambiguous`]: the callers in [`crate::ecs`] and [`crate::edis`]
+//! then look for evidence of what happened before they decide anything.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::future::Future;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, StatusCode, Uri, header};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::proxy::Tunnel;
+use hyper_util::client::proxy::matcher::Matcher;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use reimage_wire::{Endpoint, Operation, Provider, ResponseError};
+use rustls::RootCertStore;
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+use tokio::net::TcpStream;
+use tracing::Instrument;
+
+use crate::Error;
+use crate::retry::{RetryPolicy, retry_after};
+
+/// Which certificate authorities a TLS connection trusts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Roots {
+    /// The Mozilla roots compiled in (`webpki-roots`): the same on every machine.
+    #[default]
+    Webpki,
+    /// The operating system's trust store (`rustls-native-certs`).
+    Platform,
+    /// Both.
+    Both,
+    /// None but the CA files given with [`TransportConfig::ca_file`] (a private cloud).
+    CustomOnly,
+}
+
+/// Whether plain `http://` may be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum PlainHttp {
+    /// Only to loopback addresses (`127.0.0.0/8`, `::1`, `localhost`): the emulator.
+    #[default]
+    LoopbackOnly,
+    /// Anywhere. Credentials then cross the network in clear; only for a lab behind its own
+    /// protection.
+    Anywhere,
+}
+
+/// How the transport is set up. [`TransportConfig::default`] is what production wants.
+#[derive(Debug, Clone)]
+pub struct TransportConfig {
+    roots: Roots,
+    ca_files: Vec<PathBuf>,
+    plain_http: PlainHttp,
+    connect_timeout: Duration,
+    request_timeout: Duration,
+    max_response_bytes: usize,
+    proxy_from_env: bool,
+    user_agent: String,
+    retry: RetryPolicy,
+}
+
+impl Default for TransportConfig {
+    fn default() -> Self {
+        Self {
+            roots: Roots::default(),
+            ca_files: Vec::new(),
+            plain_http: PlainHttp::default(),
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(60),
+            max_response_bytes: 4 * 1024 * 1024,
+            proxy_from_env: true,
+            user_agent: format!("reimage/{}", env!("CARGO_PKG_VERSION")),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+impl TransportConfig {
+    /// Which root certificates to trust (default: the compiled-in Mozilla roots).
+    #[must_use]
+    pub fn roots(mut self, roots: Roots) -> Self {
+        self.roots = roots;
+        self
+    }
+
+    /// Also trusts the certificates of a PEM file (a private cloud's CA). May be given more
+    /// than once.
+    #[must_use]
+    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca_files.push(path.into());
+        self
+    }
+
+    /// Where plain `http://` is allowed (default: loopback only).
+    #[must_use]
+    pub fn plain_http(mut self, policy: PlainHttp) -> Self {
+        self.plain_http = policy;
+        self
+    }
+
+    /// How long making a TCP connection may take (default 10 s).
+    #[must_use]
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long one request may take, from sending to the last byte of the answer (default
+    /// 60 s).
+    #[must_use]
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// The largest answer body read (default 4 MiB); a larger one is an error, never buffered.
+    #[must_use]
+    pub fn max_response_bytes(mut self, limit: usize) -> Self {
+        self.max_response_bytes = limit;
+        self
+    }
+
+    /// Whether `HTTPS_PROXY`/`ALL_PROXY` and `NO_PROXY` are read from the environment (default:
+    /// yes). Loopback addresses are never proxied.
+    #[must_use]
+    pub fn proxy_from_env(mut self, enabled: bool) -> Self {
+        self.proxy_from_env = enabled;
+        self
+    }
+
+    /// The retry policy for safe retries.
+    #[must_use]
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// The request timeout.
+    pub fn request_timeout_value(&self) -> Duration {
+        self.request_timeout
+    }
+}
+
+/// A connection-pooling HTTP client that sends [`Operation`]s.
+///
+/// Cheap to clone: clones share the pool.
+#[derive(Clone)]
+pub struct Transport {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: Client<HttpsConnector<Connector>, Full<Bytes>>,
+    config: TransportConfig,
+}
+
+impl fmt::Debug for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Transport")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What one attempt came to, before any retry decision.
+enum Attempt {
+    /// An answer, whole and within the size limit.
+    Answer(Response<Bytes>),
+    /// No connection was made: nothing was sent.
+    NotSent(String),
+    /// The request may have reached the server, but no usable answer came back.
+    Lost(LostKind, String),
+}
+
+/// How an answer was lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LostKind {
+    /// The request timeout passed.
+    Timeout,
+    /// The connection broke (reset, closed, cut body).
+    Broken,
+}
+
+impl Transport {
+    /// A transport with `config`. Reading a CA file or the platform's roots can fail.
+    pub fn new(config: TransportConfig) -> Result<Self, Error> {
+        let roots = load_roots(config.roots, &config.ca_files)?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| Error::Setup(format!("TLS could not be set up: {e}")))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(config.connect_timeout));
+        http.set_nodelay(true);
+        let matcher = config.proxy_from_env.then(|| Arc::new(Matcher::from_env()));
+        let connector = Connector { http, matcher };
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .wrap_connector(connector);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build(https);
+        Ok(Self {
+            inner: Arc::new(Inner { client, config }),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &TransportConfig {
+        &self.inner.config
+    }
+
+    /// Refuses plain HTTP to a host the policy does not allow.
+    pub fn check_endpoint(&self, endpoint: &Endpoint) -> Result<(), Error> {
+        if endpoint.is_https()
+            || self.inner.config.plain_http == PlainHttp::Anywhere
+            || is_loopback(endpoint.authority())
+        {
+            return Ok(());
+        }
+        Err(Error::PlainHttp {
+            endpoint: endpoint.to_string(),
+        })
+    }
+
+    /// Sends `op` to `endpoint` and decodes the answer, retrying where it is safe.
+    ///
+    /// `prepare` runs on every attempt, just before sending: it adds the credentials (a token
+    /// header, an AK/SK signature that carries the time).
+    pub async fn execute<O: Operation>(
+        &self,
+        op: &O,
+        endpoint: &Endpoint,
+        provider: Provider,
+        prepare: &(dyn Fn(&mut Request<Bytes>) -> Result<(), Error> + Sync),
+    ) -> Result<O::Output, Error> {
+        self.check_endpoint(endpoint)?;
+        let policy = &self.inner.config.retry;
+        let mut attempt = 1u32;
+        loop {
+            let mut request = op.to_request(endpoint).map_err(Error::Encode)?;
+            request.headers_mut().insert(
+                header::USER_AGENT,
+                HeaderValue::from_str(&self.inner.config.user_agent)
+                    .unwrap_or(HeaderValue::from_static("reimage")),
+            );
+            prepare(&mut request)?;
+            let outcome = self.send_once(O::NAME, provider, request, attempt).await;
+            let delay = policy.backoff(attempt);
+            let retry = match outcome {
+                Attempt::Answer(response) => {
+                    let status = response.status();
+                    let throttled = status == StatusCode::TOO_MANY_REQUESTS;
+                    let gateway = matches!(status.as_u16(), 502..=504);
+                    if attempt < policy.max_attempts() && (throttled || (gateway && O::IDEMPOTENT))
+                    {
+                        let wait = retry_after(response.headers())
+                            .map_or(delay, |d| d.min(policy.max_retry_after()));
+                        Some((wait, format!("HTTP {}", status.as_u16())))
+                    } else {
+                        return op
+                            .decode_response(response)
+                            .map_err(|e| classify_response(e, O::IDEMPOTENT));
+                    }
+                }
+                Attempt::NotSent(problem) => {
+                    if attempt < policy.max_attempts() {
+                        Some((delay, problem))
+                    } else {
+                        return Err(Error::Connect {
+                            operation: O::NAME,
+                            endpoint: endpoint.to_string(),
+                            problem,
+                        });
+                    }
+                }
+                Attempt::Lost(kind, problem) => {
+                    if O::IDEMPOTENT && attempt < policy.max_attempts() {
+                        Some((delay, problem))
+                    } else if O::IDEMPOTENT {
+                        return Err(match kind {
+                            LostKind::Timeout => Error::Timeout {
+                                operation: O::NAME,
+                                after: self.inner.config.request_timeout,
+                            },
+                            LostKind::Broken => Error::Transport {
+                                operation: O::NAME,
+                                problem,
+                            },
+                        });
+                    } else {
+                        return Err(Error::Ambiguous {
+                            operation: O::NAME,
+                            problem,
+                        });
+                    }
+                }
+            };
+            if let Some((wait, reason)) = retry {
+                tracing::info!(
+                    operation = O::NAME,
+                    attempt,
+                    wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                    reason = %reason,
+                    "retrying"
+                );
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+            }
+        }
+    }
+
+    /// One attempt, in its own span, within the request timeout and the size limit.
+    async fn send_once(
+        &self,
+        operation: &'static str,
+        provider: Provider,
+        request: Request<Bytes>,
+        n: u32,
+    ) -> Attempt {
+        let method = request.method().clone();
+        let url = shown_url(request.uri());
+        let span = tracing::info_span!(
+            "http",
+            operation,
+            provider = %provider,
+            method = %method,
+            url = %url,
+            attempt = n,
+            status = tracing::field::Empty,
+            request_id = tracing::field::Empty,
+            duration_ms = tracing::field::Empty,
+        );
+        let started = Instant::now();
+        let timeout = self.inner.config.request_timeout;
+        let limit = self.inner.config.max_response_bytes;
+        let client = self.inner.client.clone();
+        let work = async move {
+            let request = request.map(Full::new);
+            let response = match client.request(request).await {
+                Ok(response) => response,
+                Err(e) if e.is_connect() => return Attempt::NotSent(describe(&e)),
+                Err(e) => return Attempt::Lost(LostKind::Broken, describe(&e)),
+            };
+            let span = tracing::Span::current();
+            span.record("status", response.status().as_u16());
+            if let Some(id) = reimage_auth::decode::request_id(response.headers()) {
+                span.record("request_id", id.as_str());
+            }
+            let declared = response
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            if declared.is_some_and(|n| n > limit as u64) {
+                return Attempt::Lost(LostKind::Broken, too_large(limit));
+            }
+            let (parts, body) = response.into_parts();
+            match Limited::new(body, limit).collect().await {
+                Ok(body) => Attempt::Answer(Response::from_parts(parts, body.to_bytes())),
+                Err(e)
+                    if e.downcast_ref::<http_body_util::LengthLimitError>()
+                        .is_some() =>
+                {
+                    Attempt::Lost(LostKind::Broken, too_large(limit))
+                }
+                Err(e) => Attempt::Lost(
+                    LostKind::Broken,
+                    format!("the answer was cut off: {}", describe(e.as_ref())),
+                ),
+            }
+        };
+        let result = match tokio::time::timeout(timeout, work.instrument(span.clone())).await {
+            Ok(attempt) => attempt,
+            Err(_) => Attempt::Lost(
+                LostKind::Timeout,
+                format!("no answer within {}", crate::show_duration(timeout)),
+            ),
+        };
+        span.record(
+            "duration_ms",
+            u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        );
+        let _entered = span.enter();
+        match &result {
+            Attempt::Answer(r) => tracing::debug!(status = r.status().as_u16(), "answered"),
+            Attempt::NotSent(p) => tracing::debug!(problem = %p, "not sent"),
+            Attempt::Lost(_, p) => tracing::debug!(problem = %p, "answer lost"),
+        }
+        result
+    }
+}
+
+fn too_large(limit: usize) -> String {
+    format!("the answer is larger than the limit of {limit} bytes")
+}
+
+/// A provider's refusal or an unreadable answer, as a client error. An unreadable answer to a
+/// non-idempotent call is ambiguous: the call may have run.
+fn classify_response(error: ResponseError, idempotent: bool) -> Error {
+    match error {
+        ResponseError::Provider(e) => Error::Provider(e),
+        ResponseError::Decode(e) if !idempotent && e.status < 300 => Error::Ambiguous {
+            operation: e.operation,
+            problem: e.to_string(),
+        },
+        ResponseError::Decode(e) => Error::Decode(e),
+        other => Error::Transport {
+            operation: "response",
+            problem: other.to_string(),
+        },
+    }
+}
+
+/// The URL as logs show it: scheme, host and path, never a query.
+fn shown_url(uri: &Uri) -> String {
+    format!(
+        "{}://{}{}",
+        uri.scheme_str().unwrap_or("?"),
+        uri.authority().map_or("?", |a| a.as_str()),
+        uri.path()
+    )
+}
+
+/// An error and its causes on one line.
+fn describe(error: &(dyn StdError + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// Whether `authority` (`host[:port]`) names the loopback interface.
+pub fn is_loopback(authority: &str) -> bool {
+    if let Ok(ip) = authority.parse::<IpAddr>() {
+        return ip.is_loopback();
+    }
+    let host = match authority.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => authority,
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+fn load_roots(roots: Roots, ca_files: &[PathBuf]) -> Result<RootCertStore, Error> {
+    let mut store = RootCertStore::empty();
+    if matches!(roots, Roots::Webpki | Roots::Both) {
+        store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    }
+    if matches!(roots, Roots::Platform | Roots::Both) {
+        let found = rustls_native_certs::load_native_certs();
+        let (added, _ignored) = store.add_parsable_certificates(found.certs);
+        if added == 0 && roots == Roots::Platform {
+            return Err(Error::Setup(
+                "no usable root certificate was found in the platform's trust store; install \
+                 the ca-certificates package, or use the compiled-in roots"
+                    .to_owned(),
+            ));
+        }
+    }
+    for path in ca_files {
+        for cert in read_ca_file(path)? {
+            store.add(cert).map_err(|e| {
+                Error::Setup(format!(
+                    "CA file {}: a certificate could not be used: {e}",
+                    path.display()
+                ))
+            })?;
+        }
+    }
+    if store.is_empty() {
+        return Err(Error::Setup(
+            "no root certificate to trust: give a CA file, or use the compiled-in or platform \
+             roots"
+                .to_owned(),
+        ));
+    }
+    Ok(store)
+}
+
+/// The certificates of a PEM file; an error names the file and what was wrong.
+fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, Error> {
+    let bad = |problem: String| {
+        Error::Setup(format!(
+            "CA file {}: {problem}; give a PEM file with one or more \
+             -----BEGIN CERTIFICATE----- blocks",
+            path.display()
+        ))
+    };
+    let bytes = std::fs::read(path).map_err(|e| bad(format!("cannot be read ({e})")))?;
+    let certs: Vec<_> = CertificateDer::pem_slice_iter(&bytes)
+        .collect::<Result<_, _>>()
+        .map_err(|e| bad(format!("is not valid PEM ({e})")))?;
+    if certs.is_empty() {
+        return Err(bad("holds no certificate".to_owned()));
+    }
+    Ok(certs)
+}
+
+/// Makes TCP connections, through an `HTTPS_PROXY` tunnel where the environment says so.
+#[derive(Clone)]
+struct Connector {
+    http: HttpConnector,
+    matcher: Option<Arc<Matcher>>,
+}
+
+type BoxError = Box<dyn StdError + Send + Sync>;
+
+impl tower_service::Service<Uri> for Connector {
+    type Response = TokioIo<TcpStream>;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.http.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, dst: Uri) -> Self::Future {
+        let proxy = self.matcher.as_ref().and_then(|m| {
+            let loopback = dst.authority().is_some_and(|a| is_loopback(a.as_str()));
+            let https = dst.scheme_str() == Some("https");
+            if loopback || !https {
+                None
+            } else {
+                m.intercept(&dst)
+            }
+        });
+        let mut http = self.http.clone();
+        Box::pin(async move {
+            match proxy {
+                Some(intercept) => {
+                    let mut tunnel = Tunnel::new(intercept.uri().clone(), http);
+                    if let Some(auth) = intercept.basic_auth() {
+                        tunnel = tunnel.with_auth(auth.clone());
+                    }
+                    tower_service::Service::call(&mut tunnel, dst)
+                        .await
+                        .map_err(|e| Box::new(e) as BoxError)
+                }
+                None => tower_service::Service::call(&mut http, dst)
+                    .await
+                    .map_err(Into::into),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_hosts_are_recognised() {
+        for host in [
+            "127.0.0.1",
+            "127.0.0.1:8080",
+            "127.8.9.1:1",
+            "[::1]:443",
+            "::1",
+            "localhost",
+            "LOCALHOST:80",
+        ] {
+            assert!(is_loopback(host), "{host}");
+        }
+        for host in [
+            "10.0.0.1",
+            "ecs.eu-de.otc.t-systems.com",
+            "[2001:db8::1]:80",
+            "localhost.example.com",
+            "128.0.0.1",
+        ] {
+            assert!(!is_loopback(host), "{host}");
+        }
+    }
+
+    #[test]
+    fn plain_http_is_refused_off_loopback_unless_allowed() {
+        let t = Transport::new(TransportConfig::default()).unwrap();
+        let remote = Endpoint::parse("http://ecs.example.com").unwrap();
+        let err = t.check_endpoint(&remote).unwrap_err();
+        assert!(err.to_string().contains("http://ecs.example.com"), "{err}");
+        assert!(
+            t.check_endpoint(&Endpoint::parse("http://127.0.0.1:9").unwrap())
+                .is_ok()
+        );
+        assert!(
+            t.check_endpoint(&Endpoint::parse("https://ecs.example.com").unwrap())
+                .is_ok()
+        );
+        let open =
+            Transport::new(TransportConfig::default().plain_http(PlainHttp::Anywhere)).unwrap();
+        assert!(open.check_endpoint(&remote).is_ok());
+    }
+
+    #[test]
+    fn urls_in_logs_have_no_query() {
+        let uri: Uri = "https://h.example:8443/v1/p/jobs/j?token=secret"
+            .parse()
+            .unwrap();
+        assert_eq!(shown_url(&uri), "https://h.example:8443/v1/p/jobs/j");
+    }
+
+    #[test]
+    fn a_bad_ca_file_names_the_file_and_the_fix() {
+        let dir = std::env::temp_dir().join(format!("reimage-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let empty = dir.join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        let err = Transport::new(TransportConfig::default().ca_file(&empty)).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("empty.pem") && text.contains("BEGIN CERTIFICATE"),
+            "{text}"
+        );
+        let missing = dir.join("missing.pem");
+        let err = Transport::new(TransportConfig::default().ca_file(&missing)).unwrap_err();
+        assert!(err.to_string().contains("cannot be read"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
