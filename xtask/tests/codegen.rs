@@ -1,11 +1,14 @@
-//! Drift test: the compact cloud-init schemas in `crates/cloudinit/schemas/` are what
-//! `cargo xtask codegen` makes from `../shared/cloud-init/` today.
+//! Drift tests: what `cargo xtask codegen` makes today is what the repository commits.
 //!
-//! The inputs live outside the repository. Where they are absent (a user's clone) the test says
-//! so and passes; in CI (`CI` set) they must be there, and their absence fails the test.
+//! - `docs/cli.md` is rendered from the CLI's clap definitions (`reimage __reference`). It needs
+//!   nothing outside the repository, so it is always checked.
+//! - The compact cloud-init schemas in `crates/cloudinit/schemas/` are made from
+//!   `../shared/cloud-init/`, which lives outside the repository. Where it is absent (a user's
+//!   clone) that test says so and passes; in CI (`CI` set) it must be there, and its absence fails
+//!   the test.
 
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Output};
 
 /// The workspace root (the parent of `xtask/`).
 fn root() -> PathBuf {
@@ -16,6 +19,31 @@ fn root() -> PathBuf {
 /// Whether this runs in CI: `CI` is set to anything but empty, `0` or `false`.
 fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false"))
+}
+
+/// `cargo xtask codegen --check --only ONLY`, from the workspace root.
+fn codegen_check(only: &str) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    cmd.args(["codegen", "--check", "--only", only])
+        .current_dir(root());
+    cmd
+}
+
+/// Fails the test with the task's report unless it succeeded.
+fn assert_success(only: &str, out: &Output) {
+    assert!(
+        out.status.success(),
+        "`cargo xtask codegen --check --only {only}` failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn cli_reference_is_up_to_date() {
+    let out = codegen_check("cli")
+        .output()
+        .expect("the xtask binary runs");
+    assert_success("cli", &out);
 }
 
 #[test]
@@ -33,14 +61,8 @@ fn generated_schemas_are_up_to_date() {
         );
         return;
     }
-    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["codegen", "--check"])
-        .current_dir(root())
+    let out = codegen_check("schemas")
         .output()
         .expect("the xtask binary runs");
-    assert!(
-        out.status.success(),
-        "`cargo xtask codegen --check` failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success("schemas", &out);
 }

@@ -1,19 +1,89 @@
 //! `reimage`: reinstall and change the OS of cloud servers safely, from a terminal.
 //!
 //! Every command prints one clear line and a hint on error, never a panic or a debug dump, and
-//! exits with a documented code (see `docs/cli.md`).
+//! exits with a documented code (see `docs/cli.md`, generated from these definitions by
+//! `cargo xtask codegen`).
 
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
+mod common;
+mod config;
+mod demo;
+mod ecs;
+mod edis;
 mod emulator;
+mod reference;
 mod validate;
+
+/// The text after `reimage --help`: exit codes, credentials, logs.
+const AFTER_HELP: &str = "\
+## Exit codes
+
+The provider commands (`reimage edis …`, `reimage ecs …`, `reimage demo`):
+
+| code | meaning |
+|---|---|
+| 0 | done |
+| 1 | the operation failed: the provider refused it (its code, message and request id are shown), or the job ended in FAIL |
+| 2 | usage: a bad flag or id, a missing setting or credential, an unreadable file, no `--yes` without a terminal |
+| 3 | the user data was refused by validation (or cannot work with the chosen image); nothing was sent |
+| 4 | the credentials were refused or have expired |
+| 5 | a wait or a request ran out of time; the operation may still finish |
+| 6 | outcome unknown, not retried: a reinstall or change of OS was sent, its answer was lost, and the server shows no sign either way. Look at the server before running the command again |
+
+`reimage validate` keeps its own codes: 0 valid (warnings allowed), 1 invalid, 2 usage or read error. \
+`reimage emulator` exits 0 when stopped by SIGINT or SIGTERM and 2 when it cannot start.
+
+## Credentials and endpoints
+
+Flags first, then environment variables, then a profile of `~/.config/reimage/config.toml`:
+
+- ECS with an IAM token: `OS_USERNAME`, `OS_PASSWORD`, `OS_USER_DOMAIN_NAME` (or \
+`OS_DOMAIN_NAME`), `OS_PROJECT_ID` or `OS_PROJECT_NAME`, `OS_AUTH_URL`, `OS_REGION_NAME`.
+- ECS with AK/SK signing: `HUAWEICLOUD_SDK_AK`, `HUAWEICLOUD_SDK_SK`, \
+`HUAWEICLOUD_SDK_PROJECT_ID` (and `HUAWEICLOUD_SDK_SECURITY_TOKEN` for temporary keys).
+- EDIS: `EDIS_EMAIL`, `EDIS_PASSWORD`, `EDIS_AUTH_URL`.
+- `--region` (with `--cloud huawei|otc`, or `cloud` in a profile) builds the public endpoints. \
+`HTTPS_PROXY`, `ALL_PROXY` and `NO_PROXY` are honoured; loopback is never proxied.
+
+Passwords are read from files or stdin (`--admin-password-file -`), never from the command line. \
+A config file that holds secrets and that others can read gets a warning.
+
+## Logs
+
+`RUST_LOG` sets what goes to stderr (default `warn`; `RUST_LOG=reimage_client=debug` shows one \
+line per HTTP call with its status, request id and duration). No secret reaches a log at any level.";
+
+/// The text after `reimage validate --help`: the formats.
+const VALIDATE_AFTER_HELP: &str = "\
+In `--output text`, each finding is one line: `FILE:LINE:COL: error|warning[CODE]: PATH: message`. \
+CODE is `schema`, `yaml`, `kind`, `deprecated`, or a lint's code. PATH is cloud-init's dotted \
+path, or `(root)` for the whole document. Control characters in a path or message (a newline \
+in a YAML key, say) are escaped, so one finding is always one line. Schema messages never quote \
+a value under a password key.
+
+In `--output json`, each file is one line (JSON Lines): `file`, `kind`, `valid`, `errors[]`, \
+`warnings[]`; each finding has `path`, `line`, `column`, `code`, `message`.
+
+Exit codes: 0 every file is valid (warnings allowed); 1 at least one file is invalid; 2 a usage \
+or read error (a bad flag, a missing file, a directory, a file over 16 MiB). See \
+[cloud-init.md](cloud-init.md).";
 
 /// Reinstall and change the operating system of cloud servers, safely.
 #[derive(Debug, Parser)]
-#[command(name = "reimage", version, about, propagate_version = true)]
+#[command(
+    name = "reimage",
+    version,
+    about = "Reinstall and change the operating system of cloud servers (EDIS Global KVM, ECS on \
+             Huawei Cloud and Open Telekom Cloud), safely: user data checked before it leaves, \
+             secrets never printed, no second wipe after a lost answer, and every job followed to \
+             its end.",
+    after_long_help = AFTER_HELP,
+    propagate_version = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -21,24 +91,61 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the main job on the built-in emulator: validate a cloud-config, reinstall an EDIS
+    /// KVM, reinstall an ECS server with an IAM token, and change another's OS with AK/SK, each
+    /// followed to its end; then print a summary table.
+    Demo(demo::Args),
+    /// EDIS Global KVM: images, reinstall, power and status.
+    Edis(edis::Args),
+    /// ECS (Huawei Cloud, Open Telekom Cloud): token, reinstall, change-os, job, server, stop
+    /// and start.
+    Ecs(ecs::Args),
     /// Check cloud-init user data with cloud-init's own verdicts, at line and column, plus
     /// reimage's lints. Exit code: 0 when every file is valid (warnings allowed), 1 when any is
     /// invalid, 2 on a usage or read error.
+    #[command(after_long_help = VALIDATE_AFTER_HELP)]
     Validate(validate::Args),
     /// Run the local EDIS + ECS + IAM emulator in the foreground. Its first line on stdout is
     /// `listening on http://ADDR`; it stops cleanly on SIGINT and SIGTERM.
     Emulator(emulator::Args),
+    /// Prints the Markdown command-line reference (docs/cli.md).
+    #[command(name = "__reference", hide = true)]
+    Reference,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let code = match cli.command {
-        Command::Validate(args) => validate::run(&args),
-        Command::Emulator(args) => emulator::run(&args),
+    init_tracing();
+    let code = match &cli.command {
+        Command::Demo(args) => demo::run(args),
+        Command::Edis(args) => edis::run(args),
+        Command::Ecs(args) => ecs::run(args),
+        Command::Validate(args) => validate::run(args),
+        Command::Emulator(args) => emulator::run(args),
+        Command::Reference => {
+            let text = reference::markdown(&Cli::command());
+            match std::io::stdout().write_all(text.as_bytes()) {
+                Ok(()) => 0,
+                Err(_) => common::exit::FAILED,
+            }
+        }
     };
     // A closed stdout (`reimage validate … | head`) is not an error worth a panic.
     let _ = std::io::stdout().flush();
     ExitCode::from(code)
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `warn`).
+fn init_tracing() {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(true)
+        .try_init();
 }
 
 /// Prints a line on stdout, flushed at once (scripts wait for it).

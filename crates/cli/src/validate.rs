@@ -124,7 +124,7 @@ pub(crate) fn run(args: &Args) -> u8 {
     code
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, String> {
+pub(crate) fn read(path: &Path) -> Result<Vec<u8>, String> {
     if path == Path::new("-") {
         let mut bytes = Vec::new();
         io::stdin()
@@ -188,7 +188,7 @@ fn write_text(out: &mut impl Write, file: &str, report: &Report) -> io::Result<(
 
 /// Escapes control characters (a newline in a YAML key, say), so one finding is always one
 /// line and a crafted key cannot forge another.
-fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
     if text.chars().any(char::is_control) {
         text.chars()
             .map(|c| {

@@ -121,8 +121,9 @@ impl EdisClient {
         self
     }
 
-    /// Where the calls of `session` go.
-    fn api_endpoint(&self, session: &EdisSession) -> Result<Endpoint, Error> {
+    /// Where the calls of `session` go: its `api_host`, over HTTPS unless the auth endpoint is
+    /// plain HTTP on loopback (the emulator).
+    pub fn api_endpoint(&self, session: &EdisSession) -> Result<Endpoint, Error> {
         let plain = !self.auth_endpoint.is_https() && is_loopback(self.auth_endpoint.authority());
         let endpoint = Endpoint::from_host(!plain, session.api_host())?;
         self.transport.check_endpoint(&endpoint)?;

@@ -1,0 +1,682 @@
+//! `reimage ecs`: token, reinstall, change-os, job, server, stop and start.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bytes::Bytes;
+use clap::{Subcommand, ValueEnum};
+use reimage_auth::aksk::AkSk;
+use reimage_auth::iam::{PasswordCredentials, ProjectName, TokenScope, X_AUTH_TOKEN};
+use reimage_client::{EcsAuth, EcsClient, PollSchedule, Started};
+use reimage_cloudinit::encode::Target;
+use reimage_core::{
+    AdminPassword, EcsChangeOs, EcsOsSpec, EcsReinstall, ImageId, JobId, KeyPairName, ProjectId,
+    ServerId, UserId,
+};
+use reimage_wire::ecs::{ChangeOs, ReinstallOs, ServerDetails, StopType};
+use reimage_wire::{Endpoint, Operation};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Value, json};
+
+use crate::common::{self, Behaviour, Connection, Failure, Output, Progress, WaitFor, exit};
+use crate::config::{self, Flags, Resolved};
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    #[command(flatten)]
+    conn: Connection,
+
+    /// The ECS endpoint, such as `https://ecs.eu-de.otc.t-systems.com` (else
+    /// `REIMAGE_ECS_ENDPOINT`, the profile's `endpoint`, or built from `--region`).
+    #[arg(long, global = true, value_name = "URL")]
+    endpoint: Option<String>,
+
+    /// The IAM endpoint for tokens, with or without the trailing `/v3` (else `OS_AUTH_URL`, the
+    /// profile's `iam_endpoint`, built from `--region`, or `--endpoint`).
+    #[arg(long = "iam-endpoint", global = true, value_name = "URL")]
+    iam_endpoint: Option<String>,
+
+    /// The project id (else `OS_PROJECT_ID`, `HUAWEICLOUD_SDK_PROJECT_ID`, or the profile).
+    #[arg(long = "project-id", global = true, value_name = "ID")]
+    project_id: Option<String>,
+
+    /// The region (`eu-de`, `ap-southeast-1`): builds the public endpoints of `--cloud`.
+    #[arg(long, global = true, value_name = "REGION")]
+    region: Option<String>,
+
+    /// Whose public endpoints `--region` builds: `huawei` (default) or `otc`.
+    #[arg(long, global = true, value_name = "CLOUD")]
+    cloud: Option<String>,
+
+    /// Read the IAM password from this file (`-`: stdin) instead of `OS_PASSWORD`.
+    #[arg(long = "password-file", global = true, value_name = "FILE")]
+    password_file: Option<PathBuf>,
+
+    /// Read the AK/SK secret key from this file (`-`: stdin) instead of `HUAWEICLOUD_SDK_SK`.
+    #[arg(long = "secret-key-file", global = true, value_name = "FILE")]
+    secret_key_file: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Get an IAM token and print it on stdout (the only command that prints a secret, since
+    /// that is what it is asked for).
+    Token {
+        /// `text`: the token alone; `json`: the token and its expiry.
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
+    /// Reinstall the server's OS from its current image (POST …/reinstallos). Destroys the
+    /// system disk's data.
+    Reinstall(Rebuild),
+    /// Change the server's OS to another image (POST …/changeos). Destroys the system disk's
+    /// data.
+    ChangeOs(ChangeOsArgs),
+    /// Show a job (GET /v1/{project_id}/jobs/{job_id}); `--wait` follows it to its end.
+    Job {
+        /// The job id, as reinstall, change-os, stop and start print it.
+        #[arg(value_name = "JOB_ID")]
+        job: String,
+        #[command(flatten)]
+        behaviour: Behaviour,
+    },
+    /// Show a server's details.
+    Server {
+        /// The server's id.
+        #[arg(long, value_name = "ID")]
+        server: String,
+        /// `text` or `json`.
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
+    /// Stop servers (a job).
+    Stop {
+        /// The server's id (repeatable).
+        #[arg(long, value_name = "ID", required = true)]
+        server: Vec<String>,
+        /// Stop at once (HARD) instead of shutting down (SOFT).
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        behaviour: Behaviour,
+    },
+    /// Start servers (a job).
+    Start {
+        /// The server's id (repeatable).
+        #[arg(long, value_name = "ID", required = true)]
+        server: Vec<String>,
+        #[command(flatten)]
+        behaviour: Behaviour,
+    },
+}
+
+/// What a reinstall and a change of OS share.
+#[derive(Debug, clap::Args)]
+struct Rebuild {
+    /// The server's id.
+    #[arg(long, value_name = "ID")]
+    server: String,
+
+    /// The new OS's root/Administrator password, read from this file (`-`: stdin). Never on the
+    /// command line.
+    #[arg(long = "admin-password-file", value_name = "FILE")]
+    admin_password_file: Option<PathBuf>,
+
+    /// The key pair to log in with instead of a password (with `--user-id`).
+    #[arg(long, value_name = "NAME", requires = "user_id")]
+    keypair: Option<String>,
+
+    /// The id of the user who owns `--keypair`.
+    #[arg(long = "user-id", value_name = "ID")]
+    user_id: Option<String>,
+
+    /// cloud-init user data, checked before it is sent.
+    #[arg(long = "user-data", value_name = "FILE")]
+    user_data: Option<PathBuf>,
+
+    /// Send user data even if validation finds errors.
+    #[arg(long = "no-validate")]
+    no_validate: bool,
+
+    /// `with-stop-server`: stop a running server first (else ECS refuses a running one).
+    #[arg(long, value_enum, value_name = "MODE")]
+    mode: Option<Mode>,
+
+    /// Answer the confirmation with yes (required without a terminal).
+    #[arg(long, short = 'y')]
+    yes: bool,
+
+    /// Print the exact request (secrets redacted) and send nothing.
+    #[arg(long = "dry-run")]
+    dry_run: bool,
+
+    #[command(flatten)]
+    behaviour: Behaviour,
+}
+
+#[derive(Debug, clap::Args)]
+struct ChangeOsArgs {
+    /// The new image's id.
+    #[arg(long, value_name = "ID")]
+    image: String,
+
+    #[command(flatten)]
+    rebuild: Rebuild,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Mode {
+    /// `mode: withStopServer`.
+    WithStopServer,
+}
+
+/// Runs `reimage ecs …`.
+pub(crate) fn run(args: &Args) -> u8 {
+    let name = match &args.command {
+        Command::Token { .. } => "ecs token",
+        Command::Reinstall(_) => "ecs reinstall",
+        Command::ChangeOs(_) => "ecs change-os",
+        Command::Job { .. } => "ecs job",
+        Command::Server { .. } => "ecs server",
+        Command::Stop { .. } => "ecs stop",
+        Command::Start { .. } => "ecs start",
+    };
+    match common::block_on(dispatch(args)) {
+        Ok(()) => exit::OK,
+        Err(failure) => failure.report(name),
+    }
+}
+
+async fn dispatch(args: &Args) -> Result<(), Failure> {
+    let flags = Flags {
+        cloud: args.cloud.clone(),
+        region: args.region.clone(),
+        endpoint: args.endpoint.clone(),
+        iam_endpoint: args.iam_endpoint.clone(),
+        project_id: args.project_id.clone(),
+        password_file: args.password_file.clone(),
+        secret_key_file: args.secret_key_file.clone(),
+        ..Flags::default()
+    };
+    let resolved = args.conn.resolve(flags)?;
+    match &args.command {
+        Command::Token { output } => token(args, &resolved, *output).await,
+        Command::Reinstall(rebuild) => reinstall_or_change(args, &resolved, rebuild, None).await,
+        Command::ChangeOs(change) => {
+            let image = ImageId::new(change.image.as_str())?;
+            reinstall_or_change(args, &resolved, &change.rebuild, Some(image)).await
+        }
+        Command::Job { job, behaviour } => {
+            let job_id = JobId::new(job.as_str())?;
+            let client = client(args, &resolved)?;
+            show_job(&client, &job_id, None, behaviour).await
+        }
+        Command::Server { server, output } => {
+            let client = client(args, &resolved)?;
+            let details = client.server(&ServerId::new(server.as_str())?).await?;
+            match output {
+                Output::Json => common::print_json(&server_json(&details)),
+                Output::Text => crate::say(&summary(&details)),
+            }
+            Ok(())
+        }
+        Command::Stop {
+            server,
+            force,
+            behaviour,
+        } => {
+            let ids = ids(server)?;
+            let client = client(args, &resolved)?;
+            let stop = if *force {
+                StopType::Hard
+            } else {
+                StopType::Soft
+            };
+            let job = client.stop(ids.clone(), stop).await?;
+            follow_batch(&client, &job, &ids, behaviour, "stop").await
+        }
+        Command::Start { server, behaviour } => {
+            let ids = ids(server)?;
+            let client = client(args, &resolved)?;
+            let job = client.start(ids.clone()).await?;
+            follow_batch(&client, &job, &ids, behaviour, "start").await
+        }
+    }
+}
+
+fn ids(servers: &[String]) -> Result<Vec<ServerId>, Failure> {
+    servers
+        .iter()
+        .map(|s| ServerId::new(s.as_str()).map_err(Failure::from))
+        .collect()
+}
+
+/// The credentials, as the client takes them.
+fn auth(resolved: &Resolved, project_id: &ProjectId) -> Result<EcsAuth, Failure> {
+    match resolved.ecs_auth()? {
+        config::EcsAuth::AkSk {
+            ak,
+            sk,
+            security_token,
+        } => {
+            let mut keys = AkSk::new(ak, sk.clone())?;
+            if let Some(token) = security_token {
+                keys = keys.with_security_token(token.clone())?;
+            }
+            Ok(EcsAuth::AkSk(keys))
+        }
+        config::EcsAuth::Password {
+            username,
+            password,
+            domain,
+        } => {
+            let credentials = PasswordCredentials::new(username, domain, password.clone())?;
+            let scope = match (&resolved.ecs.project_id, &resolved.ecs.project_name) {
+                (None, Some(name)) => TokenScope::ProjectName(ProjectName::new(name.as_str())?),
+                _ => TokenScope::ProjectId(project_id.clone()),
+            };
+            let iam_endpoint = Endpoint::parse(resolved.iam_endpoint()?)?;
+            Ok(EcsAuth::Password {
+                credentials,
+                scope,
+                iam_endpoint,
+            })
+        }
+    }
+}
+
+fn client(args: &Args, resolved: &Resolved) -> Result<EcsClient, Failure> {
+    let project_id = ProjectId::new(resolved.project_id()?)?;
+    let endpoint = Endpoint::parse(resolved.ecs_endpoint()?)?;
+    let auth = auth(resolved, &project_id)?;
+    let transport = args.conn.transport(resolved.ecs.ca_file.as_ref())?;
+    Ok(EcsClient::new(transport, endpoint, project_id, auth)?)
+}
+
+async fn token(args: &Args, resolved: &Resolved, output: Output) -> Result<(), Failure> {
+    let client = client(args, resolved)?;
+    let token = client.token().await?;
+    match output {
+        Output::Text => crate::say(token.secret().expose_secret()),
+        Output::Json => common::print_json(&json!({
+            "token": token.secret().expose_secret(),
+            "expires_at": token.expires_at().to_string(),
+        })),
+    }
+    Ok(())
+}
+
+/// The spec of a reinstall or change of OS, from the flags.
+fn spec(rebuild: &Rebuild) -> Result<EcsOsSpec, Failure> {
+    let mut builder = EcsOsSpec::builder();
+    let mut login = false;
+    if let Some(file) = &rebuild.admin_password_file {
+        let secret: SecretString = config::read_secret_source(file, std::io::stdin)?;
+        builder = builder.adminpass(AdminPassword::new(secret.expose_secret())?);
+        login = true;
+    }
+    if let Some(name) = &rebuild.keypair {
+        builder = builder.keyname(KeyPairName::new(name.as_str())?);
+        login = true;
+    }
+    if let Some(user) = &rebuild.user_id {
+        builder = builder.userid(UserId::new(user.as_str())?);
+    }
+    if let Some(path) = &rebuild.user_data {
+        builder = builder.user_data(common::user_data(
+            path,
+            Target::Ecs,
+            login,
+            rebuild.no_validate,
+        )?);
+    }
+    builder = builder.stop_server(rebuild.mode == Some(Mode::WithStopServer));
+    Ok(builder.build()?)
+}
+
+async fn reinstall_or_change(
+    args: &Args,
+    resolved: &Resolved,
+    rebuild: &Rebuild,
+    image: Option<ImageId>,
+) -> Result<(), Failure> {
+    let server_id = ServerId::new(rebuild.server.as_str())?;
+    let spec = spec(rebuild)?;
+    let what = if image.is_some() {
+        "change the OS of"
+    } else {
+        "reinstall"
+    };
+    if rebuild.dry_run {
+        return dry_run(resolved, &server_id, spec, image, rebuild.behaviour.output);
+    }
+    let client = client(args, resolved)?;
+    let before = client.server(&server_id).await?;
+    crate::note(&format!("about to {what} {}", summary(&before)));
+    if let Some(image) = &image {
+        crate::note(&format!("  new image: {image}"));
+    }
+    common::confirm(
+        &format!(
+            "{what} server {} ({server_id})",
+            before.name.as_deref().unwrap_or("?")
+        ),
+        rebuild.yes,
+    )?;
+    let started = match image {
+        Some(image) => {
+            client
+                .change_os_from(before, EcsChangeOs::new(image, spec))
+                .await?
+        }
+        None => {
+            client
+                .reinstall_from(before, EcsReinstall::new(spec))
+                .await?
+        }
+    };
+    if let Some(evidence) = &started.evidence {
+        crate::note(&format!(
+            "the answer was lost, but {evidence}; following the server instead of sending again"
+        ));
+    }
+    let Some(wait) = rebuild.behaviour.wait else {
+        return print_started(&started, rebuild.behaviour.output);
+    };
+    let schedule = PollSchedule {
+        deadline: Duration::from_secs(rebuild.behaviour.deadline),
+        ..PollSchedule::default()
+    };
+    let mut progress = Progress::new(&format!("{} of server {server_id}", started.operation));
+    let after = client
+        .follow(&started, &schedule, &mut |e| progress.event(e))
+        .await;
+    let after = match after {
+        Ok(after) => after,
+        Err(e) => {
+            progress.finish("failed");
+            return Err(e.into());
+        }
+    };
+    progress.finish(&format!("done: {}", summary(&after)));
+    let mut ssh = None;
+    if wait == WaitFor::Ssh {
+        let address = public_address(&after).ok_or_else(|| {
+            Failure::new(exit::FAILED, "the server has no address to reach SSH on")
+                .hint("attach an elastic IP, or use --wait without ssh")
+        })?;
+        let left = Duration::from_secs(rebuild.behaviour.deadline);
+        ssh = Some(common::wait_ssh(&address, left).await?);
+    }
+    match rebuild.behaviour.output {
+        Output::Json => {
+            let mut value = started_json(&started);
+            value["done"] = json!(true);
+            value["server"] = server_json(&after);
+            if let Some(ssh) = ssh {
+                value["ssh_after_ms"] = json!(ssh.as_millis() as u64);
+            }
+            common::print_json(&value);
+        }
+        Output::Text => crate::say(&format!(
+            "{} of server {server_id} done: {}",
+            started.operation,
+            summary(&after)
+        )),
+    }
+    Ok(())
+}
+
+fn dry_run(
+    resolved: &Resolved,
+    server_id: &ServerId,
+    spec: EcsOsSpec,
+    image: Option<ImageId>,
+    output: Output,
+) -> Result<(), Failure> {
+    let project_id = ProjectId::new(resolved.project_id()?)?;
+    let endpoint = Endpoint::parse(resolved.ecs_endpoint()?)?;
+    let password = match spec.login() {
+        reimage_core::Login::Password(p) => Some(p.secret().expose_secret().to_owned()),
+        _ => None,
+    };
+    let (name, mut request) = match image {
+        Some(image) => {
+            let op = ChangeOs::new(
+                project_id.clone(),
+                server_id.clone(),
+                EcsChangeOs::new(image, spec),
+            );
+            (
+                ChangeOs::NAME,
+                op.to_request(&endpoint)
+                    .map_err(reimage_client::Error::Encode)?,
+            )
+        }
+        None => {
+            let op = ReinstallOs::new(
+                project_id.clone(),
+                server_id.clone(),
+                EcsReinstall::new(spec),
+            );
+            (
+                ReinstallOs::NAME,
+                op.to_request(&endpoint)
+                    .map_err(reimage_client::Error::Encode)?,
+            )
+        }
+    };
+    let mut secrets: Vec<String> = password.into_iter().collect();
+    match auth(resolved, &project_id) {
+        Ok(EcsAuth::AkSk(keys)) => {
+            reimage_auth::aksk::sign(&mut request, &keys, &project_id, now())
+                .map_err(|e| Failure::usage(format!("the request could not be signed: {e}")))?;
+        }
+        Ok(_) => {
+            // The token is fetched only when something is sent; its place is shown.
+            let mut value = http::HeaderValue::from_static("[token]");
+            value.set_sensitive(true);
+            request.headers_mut().insert(X_AUTH_TOKEN, value);
+        }
+        Err(e) => crate::note(&format!(
+            "note: no credentials ({}); the request is shown without its auth header",
+            e.message
+        )),
+    }
+    if let Some(token) = resolved.ecs.security_token.as_ref() {
+        secrets.push(token.expose_secret().to_owned());
+    }
+    let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    let shown = common::show_request(&request.map(Bytes::from), &refs);
+    common::print_dry_run(output, name, &shown);
+    Ok(())
+}
+
+fn now() -> reimage_core::Timestamp {
+    reimage_core::Timestamp::from(time::OffsetDateTime::now_utc())
+}
+
+async fn show_job(
+    client: &EcsClient,
+    job_id: &JobId,
+    servers: Option<&[ServerId]>,
+    behaviour: &Behaviour,
+) -> Result<(), Failure> {
+    let job = if behaviour.wait.is_some() {
+        let schedule = PollSchedule {
+            deadline: Duration::from_secs(behaviour.deadline),
+            ..PollSchedule::default()
+        };
+        let server = servers.and_then(|s| (s.len() == 1).then(|| s[0].clone()));
+        let mut progress = Progress::new(&format!("job {job_id}"));
+        let job = client
+            .wait_job(job_id, server.as_ref(), &schedule, &mut |e| {
+                progress.event(e)
+            })
+            .await;
+        match job {
+            Ok(job) => {
+                progress.finish(&format!("job {job_id}: {}", job.status));
+                job
+            }
+            Err(e) => {
+                progress.finish("failed");
+                return Err(e.into());
+            }
+        }
+    } else {
+        client.job(job_id).await?
+    };
+    let (done, total) = job.progress();
+    match behaviour.output {
+        Output::Json => common::print_json(&json!({
+            "job_id": job.id.as_str(),
+            "job_type": job.job_type,
+            "status": job.status.as_str(),
+            "begin_time": job.begin_time.map(|t| t.to_string()),
+            "end_time": job.end_time.map(|t| t.to_string()),
+            "error_code": job.error_code,
+            "fail_reason": job.fail_reason,
+            "sub_jobs_done": done,
+            "sub_jobs_total": total,
+        })),
+        Output::Text => {
+            let mut line = format!("job {}: {}", job.id, job.status);
+            if let Some(kind) = &job.job_type {
+                line.push_str(&format!(" ({kind})"));
+            }
+            if total > 0 {
+                line.push_str(&format!(", {done}/{total} sub-jobs done"));
+            }
+            if let Some(code) = &job.error_code {
+                line.push_str(&format!(", error {code}"));
+            }
+            if let Some(reason) = &job.fail_reason {
+                line.push_str(&format!(": {reason}"));
+            }
+            crate::say(&line);
+        }
+    }
+    if job.status == reimage_core::JobStatus::Fail {
+        return Err(Failure::new(
+            exit::FAILED,
+            format!("job {} ended in FAIL", job.id),
+        ));
+    }
+    Ok(())
+}
+
+async fn follow_batch(
+    client: &EcsClient,
+    job: &JobId,
+    servers: &[ServerId],
+    behaviour: &Behaviour,
+    what: &str,
+) -> Result<(), Failure> {
+    if behaviour.wait.is_none() {
+        match behaviour.output {
+            Output::Json => {
+                common::print_json(&json!({ "operation": what, "job_id": job.as_str() }))
+            }
+            Output::Text => crate::say(&format!(
+                "{what} started: job {job} (follow it with: reimage ecs job {job} --wait)"
+            )),
+        }
+        return Ok(());
+    }
+    show_job(client, job, Some(servers), behaviour).await
+}
+
+fn print_started(started: &Started, output: Output) -> Result<(), Failure> {
+    match output {
+        Output::Json => common::print_json(&started_json(started)),
+        Output::Text => match &started.job_id {
+            Some(job) => crate::say(&format!(
+                "{} of server {} started: job {job} (follow it with: reimage ecs job {job} --wait)",
+                started.operation, started.server_id
+            )),
+            None => crate::say(&format!(
+                "{} of server {} started (its job id was lost with the answer; follow the server \
+                 with: reimage ecs server --server {})",
+                started.operation, started.server_id, started.server_id
+            )),
+        },
+    }
+    Ok(())
+}
+
+fn started_json(started: &Started) -> Value {
+    json!({
+        "operation": started.operation,
+        "server_id": started.server_id.as_str(),
+        "job_id": started.job_id.as_ref().map(JobId::as_str),
+        "evidence": started.evidence,
+        "done": false,
+    })
+}
+
+/// One line about a server: what a person checks before wiping it.
+pub(crate) fn summary(s: &ServerDetails) -> String {
+    let addresses: Vec<&str> = s
+        .addresses
+        .values()
+        .flatten()
+        .map(|a| a.addr.as_str())
+        .collect();
+    format!(
+        "server {} ({}): {}{}, image {}, addresses {}",
+        s.name.as_deref().unwrap_or("?"),
+        s.id,
+        s.status.as_ref().map_or("?", |x| x.as_str()),
+        s.task_state
+            .as_deref()
+            .filter(|t| !t.is_empty())
+            .map(|t| format!(" ({t})"))
+            .unwrap_or_default(),
+        s.image_id.as_ref().map_or("?", ImageId::as_str),
+        if addresses.is_empty() {
+            "none".to_owned()
+        } else {
+            addresses.join(", ")
+        }
+    )
+}
+
+pub(crate) fn server_json(s: &ServerDetails) -> Value {
+    let addresses: Vec<Value> = s
+        .addresses
+        .iter()
+        .flat_map(|(net, list)| {
+            list.iter().map(move |a| {
+                json!({ "network": net, "addr": a.addr, "version": a.version, "type": a.kind })
+            })
+        })
+        .collect();
+    json!({
+        "id": s.id.as_str(),
+        "name": s.name,
+        "status": s.status.as_ref().map(|x| x.as_str()),
+        "task_state": s.task_state,
+        "vm_state": s.vm_state,
+        "image_id": s.image_id.as_ref().map(ImageId::as_str),
+        "key_name": s.key_name,
+        "locked": s.locked,
+        "updated": s.updated.map(|t| t.to_string()),
+        "launched_at": s.launched_at.map(|t| t.to_string()),
+        "user_data_bytes": s.user_data.as_ref().map(reimage_core::UserData::len),
+        "addresses": addresses,
+    })
+}
+
+/// The address to reach SSH on: a floating (public) IPv4 first, else any IPv4, else any.
+pub(crate) fn public_address(s: &ServerDetails) -> Option<String> {
+    let all: Vec<_> = s.addresses.values().flatten().collect();
+    all.iter()
+        .find(|a| a.kind.as_deref() == Some("floating") && a.version != Some(6))
+        .or_else(|| all.iter().find(|a| a.version != Some(6)))
+        .or_else(|| all.first())
+        .map(|a| a.addr.clone())
+}

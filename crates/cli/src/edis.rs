@@ -1,0 +1,372 @@
+//! `reimage edis`: images, reinstall, power and status of EDIS Global KVMs.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Subcommand, ValueEnum};
+use reimage_auth::edis::EdisCredentials;
+use reimage_client::{EdisClient, PollSchedule};
+use reimage_cloudinit::encode::Target;
+use reimage_core::{EdisImage, EdisReinstall, KvmId, RootPassword};
+use reimage_wire::edis::{KvmDetails, Reinstall};
+use reimage_wire::{Endpoint, Operation};
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+
+use crate::common::{self, Behaviour, Connection, Failure, Output, Progress, WaitFor, exit};
+use crate::config::{self, Flags, Resolved};
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    #[command(flatten)]
+    conn: Connection,
+
+    /// Where sessions are created: `https://session.edisglobal.com/kvm/v2/get/auth` (the
+    /// default), or a base such as the emulator's `http://127.0.0.1:8080` (else `EDIS_AUTH_URL`
+    /// or the profile's `edis_auth_url`).
+    #[arg(long = "auth-url", global = true, value_name = "URL")]
+    auth_url: Option<String>,
+
+    /// Read the EDIS account password from this file (`-`: stdin) instead of `EDIS_PASSWORD`.
+    /// The account's email comes from `EDIS_EMAIL` or the profile.
+    #[arg(long = "password-file", global = true, value_name = "FILE")]
+    password_file: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List the images a KVM can be reinstalled with. Only `cloudinit_*` images run cloud-init.
+    Images {
+        /// The KVM (`kvm_<digits>_<digits>`).
+        #[arg(long, value_name = "ID")]
+        kvm: String,
+        /// `text` or `json`.
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
+    /// Reinstall a KVM with an image. Destroys its data.
+    Reinstall(ReinstallArgs),
+    /// Show the power state, or switch it with `on` or `off`.
+    Power {
+        /// The KVM.
+        #[arg(long, value_name = "ID")]
+        kvm: String,
+        /// `on` or `off`; without it, the state is shown.
+        #[arg(value_enum, value_name = "STATE")]
+        state: Option<Switch>,
+        /// `text` or `json`.
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
+    /// Show a KVM's power state, host name, hardware and addresses.
+    Status {
+        /// The KVM.
+        #[arg(long, value_name = "ID")]
+        kvm: String,
+        /// `text` or `json`.
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Switch {
+    /// Power on.
+    On,
+    /// Power off.
+    Off,
+}
+
+#[derive(Debug, clap::Args)]
+struct ReinstallArgs {
+    /// The KVM (`kvm_<digits>_<digits>`).
+    #[arg(long, value_name = "ID")]
+    kvm: String,
+
+    /// The image, as `reimage edis images` lists it (such as `cloudinit_debian-bookworm`).
+    #[arg(long, value_name = "NAME")]
+    image: String,
+
+    /// The new system's root password, read from this file (`-`: stdin). Never on the command
+    /// line.
+    #[arg(long = "root-password-file", value_name = "FILE", required = true)]
+    root_password_file: PathBuf,
+
+    /// cloud-init user data, checked before it is sent. Only `cloudinit_*` images use it.
+    #[arg(long = "user-data", value_name = "FILE")]
+    user_data: Option<PathBuf>,
+
+    /// Send user data even if validation finds errors.
+    #[arg(long = "no-validate")]
+    no_validate: bool,
+
+    /// Answer the confirmation with yes (required without a terminal).
+    #[arg(long, short = 'y')]
+    yes: bool,
+
+    /// Print the exact request (secrets redacted) and send nothing but the auth call that the
+    /// request needs.
+    #[arg(long = "dry-run")]
+    dry_run: bool,
+
+    #[command(flatten)]
+    behaviour: Behaviour,
+}
+
+/// Runs `reimage edis …`.
+pub(crate) fn run(args: &Args) -> u8 {
+    let name = match &args.command {
+        Command::Images { .. } => "edis images",
+        Command::Reinstall(_) => "edis reinstall",
+        Command::Power { .. } => "edis power",
+        Command::Status { .. } => "edis status",
+    };
+    match common::block_on(dispatch(args)) {
+        Ok(()) => exit::OK,
+        Err(failure) => failure.report(name),
+    }
+}
+
+fn client(args: &Args, resolved: &Resolved) -> Result<EdisClient, Failure> {
+    let (email, password) = resolved.edis_credentials()?;
+    let credentials = EdisCredentials::new(email, password.clone())?;
+    let transport = args.conn.transport(resolved.edis.ca_file.as_ref())?;
+    let endpoint = Endpoint::parse(&resolved.edis.auth_base)?;
+    Ok(EdisClient::new(transport, credentials).with_auth_endpoint(endpoint)?)
+}
+
+async fn dispatch(args: &Args) -> Result<(), Failure> {
+    let flags = Flags {
+        edis_auth_url: args.auth_url.clone(),
+        edis_password_file: args.password_file.clone(),
+        ..Flags::default()
+    };
+    let resolved = args.conn.resolve(flags)?;
+    match &args.command {
+        Command::Images { kvm, output } => {
+            let kvm = KvmId::new(kvm.as_str())?;
+            let list = client(args, &resolved)?.images(&kvm).await?;
+            match output {
+                Output::Json => common::print_json(&json!({
+                    "kvm_id": kvm.as_str(),
+                    "images": list.images.iter().map(|i| json!({
+                        "name": i.as_str(),
+                        "cloud_init": runs_cloud_init(i),
+                    })).collect::<Vec<_>>(),
+                    "unusable": list.unusable,
+                })),
+                Output::Text => {
+                    for image in &list.images {
+                        let note = if runs_cloud_init(image) {
+                            "  (cloud-init)"
+                        } else {
+                            ""
+                        };
+                        crate::say(&format!("{image}{note}"));
+                    }
+                }
+            }
+            Ok(())
+        }
+        Command::Power { kvm, state, output } => {
+            let kvm = KvmId::new(kvm.as_str())?;
+            let client = client(args, &resolved)?;
+            match state {
+                Some(Switch::On) => client.power_on(&kvm).await?,
+                Some(Switch::Off) => client.power_off(&kvm).await?,
+                None => {}
+            }
+            let power = client.power(&kvm).await?;
+            match output {
+                Output::Json => common::print_json(&json!({
+                    "kvm_id": kvm.as_str(),
+                    "power": power.state.to_string(),
+                    "traffic_suspended": power.traffic_suspended,
+                })),
+                Output::Text => crate::say(&format!("KVM {kvm}: {}", power.state)),
+            }
+            Ok(())
+        }
+        Command::Status { kvm, output } => {
+            let kvm = KvmId::new(kvm.as_str())?;
+            let client = client(args, &resolved)?;
+            let power = client.power(&kvm).await?;
+            let details = client.details(&kvm).await?;
+            match output {
+                Output::Json => {
+                    let mut value = details_json(&kvm, &details);
+                    value["power"] = json!(power.state.to_string());
+                    common::print_json(&value);
+                }
+                Output::Text => {
+                    crate::say(&format!("{}, {}", summary(&kvm, &details), power.state))
+                }
+            }
+            Ok(())
+        }
+        Command::Reinstall(r) => reinstall(args, &resolved, r).await,
+    }
+}
+
+/// Whether an EDIS image runs cloud-init: only the `cloudinit_` ones do.
+pub(crate) fn runs_cloud_init(image: &EdisImage) -> bool {
+    image.as_str().starts_with("cloudinit_")
+}
+
+async fn reinstall(args: &Args, resolved: &Resolved, r: &ReinstallArgs) -> Result<(), Failure> {
+    let kvm = KvmId::new(r.kvm.as_str())?;
+    let image = EdisImage::new(r.image.as_str())?;
+    let secret = config::read_secret_source(&r.root_password_file, std::io::stdin)?;
+    let password = RootPassword::new(secret.expose_secret())?;
+    let mut input = EdisReinstall::new(image.clone(), password);
+    if let Some(path) = &r.user_data {
+        if !runs_cloud_init(&image) {
+            return Err(Failure::new(
+                exit::REFUSED,
+                format!(
+                    "--user-data: the image {image} does not run cloud-init (only cloudinit_* \
+                     images do), so the user data would be ignored and the server would boot \
+                     without it"
+                ),
+            )
+            .hint("choose a cloudinit_* image (reimage edis images --kvm …), or leave out --user-data"));
+        }
+        // The root password is a way in, for the lockout check.
+        input = input.with_user_data(common::user_data(path, Target::Edis, true, r.no_validate)?);
+    }
+    let client = client(args, resolved)?;
+    if r.dry_run {
+        let session = client.session(&kvm).await?;
+        let endpoint = client.api_endpoint(&session)?;
+        let fresh = session
+            .ensure_fresh(
+                reimage_core::Timestamp::from(time::OffsetDateTime::now_utc()),
+                Duration::from_secs(0),
+            )
+            .map_err(|e| Failure::usage(e.to_string()))?;
+        let op = Reinstall::new(fresh, input.clone());
+        let request = op
+            .to_request(&endpoint)
+            .map_err(reimage_client::Error::Encode)?;
+        let shown = common::show_request(
+            &request,
+            &[
+                input.password().secret().expose_secret(),
+                session.signature().expose_secret(),
+            ],
+        );
+        common::print_dry_run(r.behaviour.output, Reinstall::NAME, &shown);
+        return Ok(());
+    }
+    let offered = client.images(&kvm).await?;
+    if !offered.contains(&image) {
+        return Err(Failure::usage(format!(
+            "--image {image}: this KVM does not offer that image"
+        ))
+        .hint(format!("list them with: reimage edis images --kvm {kvm}")));
+    }
+    let details = client.details(&kvm).await?;
+    let power = client.power(&kvm).await?;
+    crate::note(&format!(
+        "about to reinstall {}, {}, with {image}",
+        summary(&kvm, &details),
+        power.state
+    ));
+    common::confirm(
+        &format!(
+            "reinstall KVM {kvm} ({})",
+            details.hostname.as_deref().unwrap_or("?")
+        ),
+        r.yes,
+    )?;
+    let started = client.reinstall(&kvm, input).await?;
+    if let Some(evidence) = &started.evidence {
+        crate::note(&format!(
+            "the answer was lost, but {evidence}; following it instead of sending again"
+        ));
+    }
+    let Some(wait) = r.behaviour.wait else {
+        match r.behaviour.output {
+            Output::Json => common::print_json(&json!({
+                "operation": Reinstall::NAME,
+                "kvm_id": kvm.as_str(),
+                "image": image.as_str(),
+                "evidence": started.evidence,
+                "done": false,
+            })),
+            Output::Text => crate::say(&format!(
+                "reinstall of KVM {kvm} with {image} started (watch it with: reimage edis status --kvm {kvm})"
+            )),
+        }
+        return Ok(());
+    };
+    let schedule = PollSchedule {
+        deadline: Duration::from_secs(r.behaviour.deadline),
+        ..PollSchedule::default()
+    };
+    let mut progress = Progress::new(&format!("reinstall of KVM {kvm}"));
+    let after = match client
+        .wait_reinstalled(&started, &schedule, &mut |e| progress.event(e))
+        .await
+    {
+        Ok(after) => after,
+        Err(e) => {
+            progress.finish("failed");
+            return Err(e.into());
+        }
+    };
+    progress.finish(&format!("done: {}", summary(&kvm, &after)));
+    if wait == WaitFor::Ssh {
+        let address = after
+            .network
+            .ipv4
+            .first()
+            .map(|a| a.split('/').next().unwrap_or(a).to_owned())
+            .ok_or_else(|| {
+                Failure::new(exit::FAILED, "the KVM has no IPv4 address to reach SSH on")
+            })?;
+        common::wait_ssh(&address, Duration::from_secs(r.behaviour.deadline)).await?;
+    }
+    match r.behaviour.output {
+        Output::Json => {
+            let mut value = details_json(&kvm, &after);
+            value["operation"] = json!(Reinstall::NAME);
+            value["image"] = json!(image.as_str());
+            value["evidence"] = json!(started.evidence);
+            value["done"] = json!(true);
+            common::print_json(&value);
+        }
+        Output::Text => crate::say(&format!(
+            "reinstall of KVM {kvm} with {image} done: {}",
+            summary(&kvm, &after)
+        )),
+    }
+    Ok(())
+}
+
+fn summary(kvm: &KvmId, d: &KvmDetails) -> String {
+    format!(
+        "KVM {kvm} ({}): addresses {}",
+        d.hostname.as_deref().unwrap_or("?"),
+        if d.network.ipv4.is_empty() {
+            "none".to_owned()
+        } else {
+            d.network.ipv4.join(", ")
+        }
+    )
+}
+
+fn details_json(kvm: &KvmId, d: &KvmDetails) -> Value {
+    json!({
+        "kvm_id": kvm.as_str(),
+        "hostname": d.hostname,
+        "suspended": d.suspended,
+        "ram": d.hardware.ram,
+        "disk": d.hardware.disk,
+        "ipv4": d.network.ipv4,
+        "ipv6_64": d.network.ipv6_64,
+    })
+}
