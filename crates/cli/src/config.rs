@@ -243,8 +243,8 @@ impl fmt::Debug for Env {
 /// The command-line values that take part in resolution, filled by the CLI from clap.
 ///
 /// Error texts call them by these flag names: `--profile`, `--config`, `--cloud`, `--region`,
-/// `--endpoint`, `--iam-endpoint`, `--project-id`, `--ca-file`, `--edis-auth-url`,
-/// `--password-file`, `--secret-key-file`, `--edis-password-file`.
+/// `--endpoint`, `--iam-endpoint`, `--project-id`, `--ca-file`, `edis --auth-url`,
+/// `--password-file`, `--secret-key-file`, `edis --password-file`.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Flags {
     /// `--profile`: the profile to use, over `REIMAGE_PROFILE` and `default_profile`.
@@ -263,13 +263,13 @@ pub(crate) struct Flags {
     pub(crate) project_id: Option<String>,
     /// `--ca-file`: a PEM file of extra CA certificates.
     pub(crate) ca_file: Option<PathBuf>,
-    /// `--edis-auth-url`: the EDIS auth URL or its base.
+    /// `edis --auth-url`: the EDIS auth URL or its base.
     pub(crate) edis_auth_url: Option<String>,
     /// `--password-file`: the IAM password; `-` reads stdin.
     pub(crate) password_file: Option<PathBuf>,
     /// `--secret-key-file`: the AK/SK secret key; `-` reads stdin.
     pub(crate) secret_key_file: Option<PathBuf>,
-    /// `--edis-password-file`: the EDIS password; `-` reads stdin.
+    /// `edis --password-file`: the EDIS password; `-` reads stdin.
     pub(crate) edis_password_file: Option<PathBuf>,
 }
 
@@ -595,7 +595,7 @@ impl Resolved {
                 }
                 if password.is_none() {
                     how.push(
-                        "the password (EDIS_PASSWORD, --edis-password-file, or profile key \
+                        "the password (EDIS_PASSWORD, edis --password-file, or profile key \
                          edis_password or edis_password_file)",
                     );
                 }
@@ -646,9 +646,9 @@ fn and_list(items: &[&str]) -> String {
 /// - access key: `HUAWEICLOUD_SDK_AK` > `access_key`;
 /// - secret key: `--secret-key-file` > `HUAWEICLOUD_SDK_SK` > `secret_key` or `secret_key_file`;
 /// - security token: `HUAWEICLOUD_SDK_SECURITY_TOKEN` > `security_token`;
-/// - EDIS auth: `--edis-auth-url` > `EDIS_AUTH_URL` > `edis_auth_url` > the EDIS service;
+/// - EDIS auth: `edis --auth-url` > `EDIS_AUTH_URL` > `edis_auth_url` > the EDIS service;
 /// - EDIS e-mail: `EDIS_EMAIL` > `edis_email`;
-/// - EDIS password: `--edis-password-file` > `EDIS_PASSWORD` > `edis_password` or
+/// - EDIS password: `edis --password-file` > `EDIS_PASSWORD` > `edis_password` or
 ///   `edis_password_file`;
 /// - CA file: `--ca-file` > `REIMAGE_CA_FILE` > `ca_file`.
 ///
@@ -812,7 +812,7 @@ pub(crate) fn resolve(
     )?;
 
     let auth_base = match r.pick(
-        flag("--edis-auth-url", flags.edis_auth_url.as_deref()),
+        flag("edis --auth-url", flags.edis_auth_url.as_deref()),
         &["EDIS_AUTH_URL"],
         ("edis_auth_url", |p| p.edis_auth_url.as_deref()),
     )? {
@@ -837,7 +837,7 @@ pub(crate) fn resolve(
         flags
             .edis_password_file
             .as_deref()
-            .map(|p| ("--edis-password-file", p)),
+            .map(|p| ("edis --password-file", p)),
         Some("EDIS_PASSWORD"),
         ("edis_password", |p| p.edis_password.as_ref()),
         ("edis_password_file", |p| p.edis_password_file.as_deref()),
@@ -879,7 +879,7 @@ fn check_stdin(flags: &Flags) -> Result<(), ConfigError> {
     let stdin: Vec<&str> = [
         ("--password-file", &flags.password_file),
         ("--secret-key-file", &flags.secret_key_file),
-        ("--edis-password-file", &flags.edis_password_file),
+        ("edis --password-file", &flags.edis_password_file),
     ]
     .into_iter()
     .filter(|(_, path)| path.as_deref() == Some(Path::new("-")))
@@ -2177,7 +2177,7 @@ cloud = "otc"
         };
         assert_eq!(
             home.error(&flags, &[]),
-            "--edis-auth-url \"127.0.0.1:8080\": is not an http:// or https:// URL; give a URL \
+            "edis --auth-url \"127.0.0.1:8080\": is not an http:// or https:// URL; give a URL \
              such as https://session.edisglobal.com/kvm/v2/get/auth"
         );
     }
@@ -2320,7 +2320,7 @@ cloud = "otc"
         };
         assert_eq!(
             home.error(&both, &[]),
-            "--password-file and --edis-password-file both read stdin (-); give at most one of \
+            "--password-file and edis --password-file both read stdin (-); give at most one of \
              them as -, and files for the others"
         );
 
@@ -2418,7 +2418,7 @@ cloud = "otc"
             r.edis_credentials().unwrap_err().to_string(),
             "no EDIS credentials (profile \"default\" in ~/.config/reimage/config.toml): set the \
              e-mail (EDIS_EMAIL, or profile key edis_email) and the password (EDIS_PASSWORD, \
-             --edis-password-file, or profile key edis_password or edis_password_file)"
+             edis --password-file, or profile key edis_password or edis_password_file)"
         );
     }
 

@@ -37,7 +37,7 @@ pub use ecs::{EcsAuth, EcsClient, Started};
 pub use edis::{EdisClient, EdisStarted};
 pub use error::{Error, ErrorKind, is_auth_error};
 pub use retry::{PollSchedule, RetryPolicy};
-pub use transport::{PlainHttp, Roots, Transport, TransportConfig};
+pub use transport::{PlainHttp, Proxy, Roots, Transport, TransportConfig};
 
 /// What a wait has seen, for a UI to render.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -68,6 +68,27 @@ pub enum PlainHttp {
     Anywhere,
 }
 
+/// Which proxy HTTPS requests go through (by a `CONNECT` tunnel). Plain-HTTP requests never use
+/// a proxy.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Proxy {
+    /// `HTTPS_PROXY`/`https_proxy`, else `ALL_PROXY`/`all_proxy`, minus `NO_PROXY`/`no_proxy`,
+    /// as curl reads them. Loopback addresses are never proxied.
+    #[default]
+    FromEnv,
+    /// No proxy.
+    None,
+    /// This proxy (`http://host:port`, optionally with `user:password@`), except for the hosts
+    /// of `no_proxy` (comma-separated, as in `NO_PROXY`).
+    Explicit {
+        /// The proxy's URL.
+        url: String,
+        /// Hosts, domains and networks that bypass it.
+        no_proxy: String,
+    },
+}
+
 /// How the transport is set up. [`TransportConfig::default`] is what production wants.
 #[derive(Debug, Clone)]
 pub struct TransportConfig {
@@ -77,7 +98,7 @@ pub struct TransportConfig {
     connect_timeout: Duration,
     request_timeout: Duration,
     max_response_bytes: usize,
-    proxy_from_env: bool,
+    proxy: Proxy,
     user_agent: String,
     retry: RetryPolicy,
 }
@@ -91,7 +112,7 @@ impl Default for TransportConfig {
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(60),
             max_response_bytes: 4 * 1024 * 1024,
-            proxy_from_env: true,
+            proxy: Proxy::FromEnv,
             user_agent: format!("reimage/{}", env!("CARGO_PKG_VERSION")),
             retry: RetryPolicy::default(),
         }
@@ -147,7 +168,14 @@ impl TransportConfig {
     /// yes). Loopback addresses are never proxied.
     #[must_use]
     pub fn proxy_from_env(mut self, enabled: bool) -> Self {
-        self.proxy_from_env = enabled;
+        self.proxy = if enabled { Proxy::FromEnv } else { Proxy::None };
+        self
+    }
+
+    /// Which proxy to use (default: [`Proxy::FromEnv`]).
+    #[must_use]
+    pub fn proxy(mut self, proxy: Proxy) -> Self {
+        self.proxy = proxy;
         self
     }
 
@@ -218,8 +246,22 @@ impl Transport {
         http.enforce_http(false);
         http.set_connect_timeout(Some(config.connect_timeout));
         http.set_nodelay(true);
-        let matcher = config.proxy_from_env.then(|| Arc::new(Matcher::from_env()));
-        let connector = Connector { http, matcher };
+        let (matcher, skip_loopback) = match &config.proxy {
+            Proxy::FromEnv => (Some(Arc::new(Matcher::from_env())), true),
+            Proxy::None => (None, false),
+            Proxy::Explicit { url, no_proxy } => {
+                let matcher = Matcher::builder()
+                    .https(url.clone())
+                    .no(no_proxy.clone())
+                    .build();
+                (Some(Arc::new(matcher)), false)
+            }
+        };
+        let connector = Connector {
+            http,
+            matcher,
+            skip_loopback,
+        };
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http()
@@ -540,6 +582,9 @@ fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, Error> {
 struct Connector {
     http: HttpConnector,
     matcher: Option<Arc<Matcher>>,
+    /// Whether loopback destinations bypass the proxy (always, for a proxy from the
+    /// environment).
+    skip_loopback: bool,
 }
 
 type BoxError = Box<dyn StdError + Send + Sync>;
@@ -557,7 +602,7 @@ impl tower_service::Service<Uri> for Connector {
         let proxy = self.matcher.as_ref().and_then(|m| {
             let loopback = dst.authority().is_some_and(|a| is_loopback(a.as_str()));
             let https = dst.scheme_str() == Some("https");
-            if loopback || !https {
+            if (loopback && self.skip_loopback) || !https {
                 None
             } else {
                 m.intercept(&dst)

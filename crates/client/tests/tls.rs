@@ -1,6 +1,7 @@
 //! TLS against a local TLS listener with a test CA: a client that trusts the CA file reaches the
 //! emulator through it; a client that trusts only the public roots is refused before anything
-//! is sent; and a plain-HTTP endpoint off loopback is refused without the opt-in.
+//! is sent; an HTTPS proxy is used through a `CONNECT` tunnel; and a plain-HTTP endpoint off
+//! loopback is refused without the opt-in.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -11,13 +12,15 @@ use std::time::Duration;
 
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 use reimage_auth::aksk::AkSk;
-use reimage_client::{EcsAuth, EcsClient, Error, Roots, Transport, TransportConfig};
+use reimage_client::{EcsAuth, EcsClient, Error, Proxy, Roots, Transport, TransportConfig};
 use reimage_core::{ProjectId, ServerId};
 use reimage_wire::Endpoint;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use secrecy::SecretString;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
 
 const PROJECT: &str = "0123456789abcdef0123456789abcdef";
@@ -90,7 +93,7 @@ async fn tls_relay(pki: &Pki, backend: SocketAddr) -> SocketAddr {
 }
 
 fn temp_file(name: &str, text: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("reimage-tls-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("reimage-tls-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
@@ -179,4 +182,99 @@ async fn plain_http_off_loopback_is_refused_before_sending() {
     )
     .unwrap_err();
     assert!(matches!(err, Error::PlainHttp { .. }), "{err}");
+}
+
+/// A minimal HTTP proxy that serves `CONNECT host:port` and reports each target it tunnels to.
+async fn connect_proxy() -> (SocketAddr, mpsc::UnboundedReceiver<String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (seen, targets) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let mut reader = BufReader::new(tcp);
+                let mut line = String::new();
+                if reader.read_line(&mut line).await.is_err() {
+                    return;
+                }
+                let Some(target) = line
+                    .strip_prefix("CONNECT ")
+                    .and_then(|rest| rest.split(' ').next())
+                    .map(str::to_owned)
+                else {
+                    return;
+                };
+                // The rest of the request head.
+                loop {
+                    let mut header = String::new();
+                    match reader.read_line(&mut header).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(_) if header == "\r\n" => break,
+                        Ok(_) => {}
+                    }
+                }
+                let _ = seen.send(target.clone());
+                let Ok(mut upstream) = TcpStream::connect(target.as_str()).await else {
+                    return;
+                };
+                let mut client = reader.into_inner();
+                if client
+                    .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+            });
+        }
+    });
+    (addr, targets)
+}
+
+#[tokio::test]
+async fn https_goes_through_the_proxy_and_no_proxy_bypasses_it() {
+    let config = reimage_emulator::Config::builder().build().unwrap();
+    let emu = reimage_emulator::start(config).await.unwrap();
+    let pki = pki();
+    let relay = tls_relay(&pki, emu.local_addr()).await;
+    let url = format!("https://localhost:{}", relay.port());
+    let ca = temp_file("proxy-ca.pem", &pki.ca_pem);
+    let (proxy, mut targets) = connect_proxy().await;
+
+    let through = |no_proxy: &str| {
+        Transport::new(
+            TransportConfig::default()
+                .roots(Roots::CustomOnly)
+                .ca_file(&ca)
+                .proxy(Proxy::Explicit {
+                    url: format!("http://{proxy}"),
+                    no_proxy: no_proxy.to_owned(),
+                }),
+        )
+        .unwrap()
+    };
+    let server = client(through(""), &url)
+        .server(&ServerId::new(SERVER).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(server.id.as_str(), SERVER);
+    assert_eq!(
+        targets.try_recv().unwrap(),
+        format!("localhost:{}", relay.port()),
+        "the call was tunnelled"
+    );
+
+    // NO_PROXY: straight to the host, the proxy sees nothing.
+    client(through("localhost"), &url)
+        .server(&ServerId::new(SERVER).unwrap())
+        .await
+        .unwrap();
+    assert!(targets.try_recv().is_err(), "the proxy was bypassed");
+    std::fs::remove_dir_all(ca.parent().unwrap()).unwrap();
+    emu.shutdown().await;
 }
