@@ -2,8 +2,17 @@
 
 use crate::{run_cmd, util};
 
-/// Runs fmt, clippy, the cloud-init peer's check, the tests (doc tests and tidy tests included)
-/// and rustdoc, stopping at the first failure.
+/// The examples that CI runs, each against the emulator (or, for `dry_run`, no server at all):
+/// (package, example).
+const EXAMPLES: &[(&str, &str)] = &[
+    ("reimage-wire", "dry_run"),
+    ("reimage-client", "ecs_reinstall"),
+    ("reimage-client", "edis_reinstall"),
+];
+
+/// Runs fmt, clippy, the cloud-init peer's check, the tests (doc tests and tidy tests included),
+/// the facade's doc tests with every feature, the examples and rustdoc, stopping at the first
+/// failure.
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     if let Some(arg) = args.first() {
         return Err(format!("`cargo xtask ci` takes no arguments, got {arg:?}"));
@@ -31,6 +40,27 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             .args(["test", "--workspace", "--locked", "--no-fail-fast"])
             .env("CI", "true"),
     )?;
+    // The workspace run builds the facade with its default features; its other doc tests
+    // (cloud-init alone, the emulator) need every feature.
+    run_cmd(util::cargo().args([
+        "test",
+        "-p",
+        "reimage",
+        "--all-features",
+        "--doc",
+        "--locked",
+    ]))?;
+    for (package, example) in EXAMPLES {
+        run_cmd(util::cargo().args([
+            "run",
+            "--quiet",
+            "--locked",
+            "-p",
+            package,
+            "--example",
+            example,
+        ]))?;
+    }
     run_cmd(
         util::cargo()
             .args(["doc", "--workspace", "--no-deps", "--locked"])

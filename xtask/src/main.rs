@@ -7,6 +7,7 @@
 //! - `cloud-init-peer`: records real cloud-init 22.4.2's verdicts on the cloud-init corpus.
 //! - `sdk-peer`: sets up the official Python SDK that judges the emulator (`target/sdk-venv`).
 //! - `bench`: measures the emulator and the cloud-init validator; writes `docs/benchmarks.md`.
+//! - `release`: bumps the version, dates the changelog, checks, commits and tags (`--dry-run`).
 //!
 //! The tidy tests (`xtask/tests/tidy.rs`) are ordinary tests, so `cargo test` runs them too.
 
@@ -17,6 +18,7 @@ mod bench;
 mod ci;
 mod cloudinit_peer;
 mod codegen;
+mod release;
 mod sdk_peer;
 pub(crate) mod util;
 
@@ -29,6 +31,7 @@ fn main() -> ExitCode {
         Some("cloud-init-peer") => cloudinit_peer::run(&args[1..]),
         Some("sdk-peer") => sdk_peer::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
+        Some("release") => release::run(&args[1..]),
         Some("help" | "--help" | "-h") | None => {
             util::say(HELP);
             Ok(())
@@ -62,6 +65,11 @@ tasks:
   bench           measure the emulator (against a bare hyper hello-world) and the cloud-init
                   validator (against real cloud-init) on this machine; rewrites
                   docs/benchmarks.md
+  release X.Y.Z   bump the workspace to X.Y.Z (the next version), date CHANGELOG.md's
+                  `## Unreleased`, check crate metadata, semver (cargo-semver-checks) against
+                  the previous tag and `cargo publish --workspace --dry-run`, then commit and
+                  tag vX.Y.Z locally (pushes and publishes nothing); --dry-run does it all in a
+                  temporary worktree and leaves the tree as it was
 ";
 
 /// Runs `cmd`, echoing it first, and fails with its exit status.

@@ -322,6 +322,7 @@ pub struct Token {
     header: HeaderValue,
     expires_at: Timestamp,
     issued_at: Option<Timestamp>,
+    project_id: Option<ProjectId>,
 }
 
 impl Token {
@@ -351,6 +352,7 @@ impl Token {
             header,
             expires_at,
             issued_at: None,
+            project_id: None,
         })
     }
 
@@ -359,6 +361,19 @@ impl Token {
     pub fn with_issued_at(mut self, issued_at: Option<Timestamp>) -> Self {
         self.issued_at = issued_at;
         self
+    }
+
+    /// Sets the project the token is scoped to.
+    #[must_use]
+    pub fn with_project_id(mut self, project_id: Option<ProjectId>) -> Self {
+        self.project_id = project_id;
+        self
+    }
+
+    /// The project the token is scoped to (`token.project.id`), if IAM said: how a token scoped
+    /// by project name learns the project id that ECS paths need.
+    pub fn project_id(&self) -> Option<&ProjectId> {
+        self.project_id.as_ref()
     }
 
     /// The token, for the code that sends it.
@@ -424,6 +439,14 @@ struct TokenBody {
     expires_at: String,
     #[serde(default)]
     issued_at: Option<String>,
+    #[serde(default)]
+    project: Option<TokenProject>,
+}
+
+#[derive(Deserialize)]
+struct TokenProject {
+    #[serde(default)]
+    id: Option<String>,
 }
 
 /// Reads IAM's answer to `POST /v3/auth/tokens`.
@@ -486,7 +509,13 @@ pub fn decode_token_response(
     };
     let token = Token::new(secret, expires_at)
         .map_err(|e| fail(format!("the X-Subject-Token header {}", e.problem())))?;
-    Ok(token.with_issued_at(issued_at))
+    // A project id that is not one is left out rather than failing a usable token.
+    let project_id = answer
+        .token
+        .project
+        .and_then(|p| p.id)
+        .and_then(|id| ProjectId::new(id).ok());
+    Ok(token.with_issued_at(issued_at).with_project_id(project_id))
 }
 
 #[cfg(test)]
@@ -647,10 +676,24 @@ mod tests {
         assert_eq!(token.secret().expose_secret(), TOKEN);
         assert_eq!(token.expires_at(), at("2025-01-02T00:00:00Z"));
         assert_eq!(token.issued_at(), Some(at("2025-01-01T00:00:00Z")));
+        assert_eq!(token.project_id(), None);
         let body = br#"{"token":{"expires_at":"2025-01-02T00:00:00Z","issued_at":null}}"#;
         let token =
             decode_token_response(StatusCode::OK, &headers(Some(TOKEN), None), body).unwrap();
         assert_eq!(token.issued_at(), None);
+        // A token scoped by project name says which project id that is.
+        let body = br#"{"token":{"expires_at":"2025-01-02T00:00:00Z","project":{"name":"eu-de","id":"0123456789abcdef0123456789abcdef"}}}"#;
+        let token =
+            decode_token_response(StatusCode::CREATED, &headers(Some(TOKEN), None), body).unwrap();
+        assert_eq!(
+            token.project_id().map(ProjectId::as_str),
+            Some("0123456789abcdef0123456789abcdef")
+        );
+        let body =
+            br#"{"token":{"expires_at":"2025-01-02T00:00:00Z","project":{"id":"not an id"}}}"#;
+        let token =
+            decode_token_response(StatusCode::CREATED, &headers(Some(TOKEN), None), body).unwrap();
+        assert_eq!(token.project_id(), None);
     }
 
     #[test]

@@ -58,6 +58,22 @@ impl Failure {
         self
     }
 
+    /// The hints of an EDIS command: no project id, and its own status command.
+    #[must_use]
+    pub(crate) fn for_edis(mut self) -> Self {
+        self.hint = match self.code {
+            exit::AUTH => {
+                Some("check EDIS_EMAIL and the EDIS password, and this machine's clock".to_owned())
+            }
+            exit::UNKNOWN => Some(
+                "look at the KVM (reimage edis status --kvm ID) before running the command again"
+                    .to_owned(),
+            ),
+            _ => self.hint,
+        };
+        self
+    }
+
     /// Prints the error (and hint) on stderr and returns the exit code.
     pub(crate) fn report(&self, command: &str) -> u8 {
         crate::note(&format!("reimage {command}: error: {}", self.message));
@@ -86,7 +102,7 @@ impl From<reimage_client::Error> for Failure {
             ErrorKind::Invalid => (exit::USAGE, None),
             ErrorKind::Auth => (
                 exit::AUTH,
-                Some("check the credentials, the project id and the clock of this machine"),
+                Some("check the credentials, the project id and this machine's clock"),
             ),
             ErrorKind::Timeout => (
                 exit::TIMEOUT,
@@ -95,8 +111,8 @@ impl From<reimage_client::Error> for Failure {
             ErrorKind::OutcomeUnknown => (
                 exit::UNKNOWN,
                 Some(
-                    "look at the server (reimage ecs server / reimage edis status) before \
-                     running the command again",
+                    "look at the server (reimage ecs server --server ID) before running the \
+                     command again",
                 ),
             ),
             _ => (exit::FAILED, None),

@@ -211,11 +211,11 @@ async fn dispatch(args: &Args) -> Result<(), Failure> {
         }
         Command::Job { job, behaviour } => {
             let job_id = JobId::new(job.as_str())?;
-            let client = client(args, &resolved)?;
+            let client = client(args, &resolved).await?;
             show_job(&client, &job_id, None, behaviour).await
         }
         Command::Server { server, output } => {
-            let client = client(args, &resolved)?;
+            let client = client(args, &resolved).await?;
             let details = client.server(&ServerId::new(server.as_str())?).await?;
             match output {
                 Output::Json => common::print_json(&server_json(&details)),
@@ -229,7 +229,7 @@ async fn dispatch(args: &Args) -> Result<(), Failure> {
             behaviour,
         } => {
             let ids = ids(server)?;
-            let client = client(args, &resolved)?;
+            let client = client(args, &resolved).await?;
             let stop = if *force {
                 StopType::Hard
             } else {
@@ -240,7 +240,7 @@ async fn dispatch(args: &Args) -> Result<(), Failure> {
         }
         Command::Start { server, behaviour } => {
             let ids = ids(server)?;
-            let client = client(args, &resolved)?;
+            let client = client(args, &resolved).await?;
             let job = client.start(ids.clone()).await?;
             follow_batch(&client, &job, &ids, behaviour, "start").await
         }
@@ -254,8 +254,9 @@ fn ids(servers: &[String]) -> Result<Vec<ServerId>, Failure> {
         .collect()
 }
 
-/// The credentials, as the client takes them.
-fn auth(resolved: &Resolved, project_id: &ProjectId) -> Result<EcsAuth, Failure> {
+/// The credentials, as the client takes them. `project_id` scopes a token; without it, the
+/// token is scoped by project name (`OS_PROJECT_NAME`).
+fn auth(resolved: &Resolved, project_id: Option<&ProjectId>) -> Result<EcsAuth, Failure> {
     match resolved.ecs_auth()? {
         config::EcsAuth::AkSk {
             ak,
@@ -274,9 +275,14 @@ fn auth(resolved: &Resolved, project_id: &ProjectId) -> Result<EcsAuth, Failure>
             domain,
         } => {
             let credentials = PasswordCredentials::new(username, domain, password.clone())?;
-            let scope = match (&resolved.ecs.project_id, &resolved.ecs.project_name) {
+            let scope = match (project_id, &resolved.ecs.project_name) {
+                (Some(id), _) => TokenScope::ProjectId(id.clone()),
                 (None, Some(name)) => TokenScope::ProjectName(ProjectName::new(name.as_str())?),
-                _ => TokenScope::ProjectId(project_id.clone()),
+                (None, None) => {
+                    // Names the ways to give a project id.
+                    resolved.project_id()?;
+                    return Err(Failure::usage("no project id or project name"));
+                }
             };
             let iam_endpoint = Endpoint::parse(resolved.iam_endpoint()?)?;
             Ok(EcsAuth::Password {
@@ -288,16 +294,42 @@ fn auth(resolved: &Resolved, project_id: &ProjectId) -> Result<EcsAuth, Failure>
     }
 }
 
-fn client(args: &Args, resolved: &Resolved) -> Result<EcsClient, Failure> {
-    let project_id = ProjectId::new(resolved.project_id()?)?;
+/// The client. With a token scoped by project name and no project id, the token is fetched
+/// first: IAM's answer says which project id the name is.
+async fn client(args: &Args, resolved: &Resolved) -> Result<EcsClient, Failure> {
     let endpoint = Endpoint::parse(resolved.ecs_endpoint()?)?;
-    let auth = auth(resolved, &project_id)?;
     let transport = args.conn.transport(resolved.ecs.ca_file.as_ref())?;
-    Ok(EcsClient::new(transport, endpoint, project_id, auth)?)
+    let project_id = match resolved.ecs.project_id.as_deref() {
+        Some(id) => Some(ProjectId::new(id)?),
+        None => None,
+    };
+    let auth = auth(resolved, project_id.as_ref())?;
+    if let Some(project_id) = project_id {
+        return Ok(EcsClient::new(transport, endpoint, project_id, auth)?);
+    }
+    let EcsAuth::Password {
+        credentials,
+        scope,
+        iam_endpoint,
+    } = &auth
+    else {
+        // AK/SK signing needs the project id itself.
+        resolved.project_id()?;
+        return Err(Failure::usage("no project id"));
+    };
+    let token = EcsClient::fetch_token(&transport, credentials, scope, iam_endpoint).await?;
+    let project_id = token.project_id().cloned().ok_or_else(|| {
+        Failure::new(
+            exit::FAILED,
+            "IAM's token answer does not say the project id of the project name",
+        )
+        .hint("give --project-id or OS_PROJECT_ID")
+    })?;
+    Ok(EcsClient::new(transport, endpoint, project_id, auth)?.with_token(token))
 }
 
 async fn token(args: &Args, resolved: &Resolved, output: Output) -> Result<(), Failure> {
-    let client = client(args, resolved)?;
+    let client = client(args, resolved).await?;
     let token = client.token().await?;
     match output {
         Output::Text => crate::say(token.secret().expose_secret()),
@@ -353,7 +385,7 @@ async fn reinstall_or_change(
     if rebuild.dry_run {
         return dry_run(resolved, &server_id, spec, image, rebuild.behaviour.output);
     }
-    let client = client(args, resolved)?;
+    let client = client(args, resolved).await?;
     let before = client.server(&server_id).await?;
     crate::note(&format!("about to {what} {}", summary(&before)));
     if let Some(image) = &image {
@@ -470,7 +502,7 @@ fn dry_run(
         }
     };
     let mut secrets: Vec<String> = password.into_iter().collect();
-    match auth(resolved, &project_id) {
+    match auth(resolved, Some(&project_id)) {
         Ok(EcsAuth::AkSk(keys)) => {
             reimage_auth::aksk::sign(&mut request, &keys, &project_id, now())
                 .map_err(|e| Failure::usage(format!("the request could not be signed: {e}")))?;

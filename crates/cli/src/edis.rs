@@ -49,12 +49,13 @@ enum Command {
     },
     /// Reinstall a KVM with an image. Destroys its data.
     Reinstall(ReinstallArgs),
-    /// Show the power state, or switch it with `on` or `off`.
+    /// Show the power state, or switch it with `on`, `off` or `reset` (a hard reset, as a power
+    /// cut would do; it is never sent twice).
     Power {
         /// The KVM.
         #[arg(long, value_name = "ID")]
         kvm: String,
-        /// `on` or `off`; without it, the state is shown.
+        /// `on`, `off` or `reset`; without it, the state is shown.
         #[arg(value_enum, value_name = "STATE")]
         state: Option<Switch>,
         /// `text` or `json`.
@@ -78,6 +79,8 @@ enum Switch {
     On,
     /// Power off.
     Off,
+    /// Hard reset.
+    Reset,
 }
 
 #[derive(Debug, clap::Args)]
@@ -126,7 +129,7 @@ pub(crate) fn run(args: &Args) -> u8 {
     };
     match common::block_on(dispatch(args)) {
         Ok(()) => exit::OK,
-        Err(failure) => failure.report(name),
+        Err(failure) => failure.for_edis().report(name),
     }
 }
 
@@ -177,6 +180,9 @@ async fn dispatch(args: &Args) -> Result<(), Failure> {
             match state {
                 Some(Switch::On) => client.power_on(&kvm).await?,
                 Some(Switch::Off) => client.power_off(&kvm).await?,
+                Some(Switch::Reset) => {
+                    client.hard_reset(&kvm).await?;
+                }
                 None => {}
             }
             let power = client.power(&kvm).await?;

@@ -6,7 +6,7 @@
 //! reads the server again and looks for evidence that the operation took effect: status
 //! `REBUILD`, task state `rebuilding`, or `updated`/`OS-SRV-USG:launched_at` later than before.
 //! With evidence it follows the server to the end; without, it returns
-//! [`Error::OutcomeUnknown`](crate::Error::OutcomeUnknown).
+//! [`Error::OutcomeUnknown`].
 
 use std::time::{Duration, Instant};
 
@@ -114,6 +114,29 @@ impl EcsClient {
         })
     }
 
+    /// Starts with `token` in the cache: one fetched before the client was made, such as a token
+    /// scoped by project name that told the project id ([`fetch_token`](Self::fetch_token)).
+    #[must_use]
+    pub fn with_token(mut self, token: Token) -> Self {
+        *self.token.get_mut() = Some(token);
+        self
+    }
+
+    /// Gets a token without a client: the way to learn the project id of a project known by
+    /// name ([`Token::project_id`]).
+    pub async fn fetch_token(
+        transport: &Transport,
+        credentials: &PasswordCredentials,
+        scope: &TokenScope,
+        iam_endpoint: &Endpoint,
+    ) -> Result<Token, Error> {
+        transport.check_endpoint(iam_endpoint)?;
+        let op = CreateToken::new(credentials.clone(), scope.clone());
+        transport
+            .execute(&op, iam_endpoint, Provider::Iam, &|_| Ok(()))
+            .await
+    }
+
     /// Refreshes the token this long before it expires (default 5 minutes).
     #[must_use]
     pub fn with_refresh_margin(mut self, margin: Duration) -> Self {
@@ -153,11 +176,7 @@ impl EcsClient {
         {
             return Ok(token.clone());
         }
-        let op = CreateToken::new(credentials.clone(), scope.clone());
-        let token = self
-            .transport
-            .execute(&op, iam_endpoint, Provider::Iam, &|_| Ok(()))
-            .await?;
+        let token = Self::fetch_token(&self.transport, credentials, scope, iam_endpoint).await?;
         *cached = Some(token.clone());
         Ok(token)
     }
@@ -426,14 +445,14 @@ impl EcsClient {
                 }
                 Err(e) => return Err(e),
             }
-            if started.elapsed() + interval > schedule.deadline {
+            let Some(pause) = schedule.pause(started, interval) else {
                 return Err(Error::WaitTimeout {
                     what: format!("job {job_id}"),
                     waited: started.elapsed(),
                     last,
                 });
-            }
-            tokio::time::sleep(interval).await;
+            };
+            tokio::time::sleep(pause).await;
             interval = schedule.next(interval);
         }
     }
@@ -463,14 +482,14 @@ impl EcsClient {
                 Err(e) if passing(&e) => e.to_string(),
                 Err(e) => return Err(e),
             };
-            if begun.elapsed() + interval > schedule.deadline {
+            let Some(pause) = schedule.pause(begun, interval) else {
                 return Err(Error::WaitTimeout {
                     what: format!("server {server_id} to leave REBUILD after its job succeeded"),
                     waited: started.elapsed(),
                     last,
                 });
-            }
-            tokio::time::sleep(interval).await;
+            };
+            tokio::time::sleep(pause).await;
             interval = schedule.next(interval);
         }
     }
@@ -508,14 +527,14 @@ impl EcsClient {
                 Err(e) if passing(&e) => e.to_string(),
                 Err(e) => return Err(e),
             };
-            if started.elapsed() + interval > schedule.deadline {
+            let Some(pause) = schedule.pause(started, interval) else {
                 return Err(Error::WaitTimeout {
                     what: format!("server {} to be rebuilt", before.id),
                     waited: started.elapsed(),
                     last,
                 });
-            }
-            tokio::time::sleep(interval).await;
+            };
+            tokio::time::sleep(pause).await;
             interval = schedule.next(interval);
         }
     }

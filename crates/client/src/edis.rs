@@ -12,10 +12,10 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use reimage_auth::edis::{DEFAULT_FRESHNESS_MARGIN, EdisCredentials, EdisSession};
-use reimage_core::{EdisReinstall, KvmId};
+use reimage_core::{EdisReinstall, KvmId, Timestamp};
 use reimage_wire::edis::{
-    CreateSession, GetDetails, GetImages, GetPower, ImageList, KvmDetails, PowerOff, PowerOn,
-    PowerState, PowerStatus, Reinstall,
+    CreateSession, GetDetails, GetImages, GetPower, HardReset, ImageList, KvmDetails, PowerOff,
+    PowerOn, PowerState, PowerStatus, Reinstall,
 };
 use reimage_wire::{Endpoint, Operation, Provider};
 use tokio::sync::Mutex;
@@ -193,6 +193,12 @@ impl EdisClient {
         session_call!(self, kvm_id, |fresh| PowerOff::new(fresh))
     }
 
+    /// Resets the KVM hard, as a power cut would; returns when EDIS says it happened, if it
+    /// says. Not retried after an ambiguous failure: a second reset would reset it again.
+    pub async fn hard_reset(&self, kvm_id: &KvmId) -> Result<Option<Timestamp>, Error> {
+        session_call!(self, kvm_id, |fresh| HardReset::new(fresh))
+    }
+
     /// The KVM's details: host name, hardware and addresses.
     pub async fn details(&self, kvm_id: &KvmId) -> Result<KvmDetails, Error> {
         session_call!(self, kvm_id, |fresh| GetDetails::new(fresh))
@@ -328,7 +334,7 @@ impl EdisClient {
                 }
                 Err(e) => return Err(e),
             }
-            if begun.elapsed() + interval > schedule.deadline {
+            let Some(pause) = schedule.pause(begun, interval) else {
                 return Err(Error::WaitTimeout {
                     what: format!("KVM {} to run its new system", started.kvm_id),
                     waited: begun.elapsed(),
@@ -338,8 +344,8 @@ impl EdisClient {
                         last
                     },
                 });
-            }
-            tokio::time::sleep(interval).await;
+            };
+            tokio::time::sleep(pause).await;
             interval = schedule.next(interval);
         }
     }

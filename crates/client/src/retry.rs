@@ -134,6 +134,13 @@ impl PollSchedule {
         }
     }
 
+    /// How long to sleep before the next poll of a wait that began at `started`: `interval`, cut
+    /// so that the last poll falls on the deadline; `None` once the deadline has passed.
+    pub fn pause(&self, started: std::time::Instant, interval: Duration) -> Option<Duration> {
+        let left = self.deadline.checked_sub(started.elapsed())?;
+        (!left.is_zero()).then(|| interval.min(left))
+    }
+
     /// The interval after `current`.
     pub fn next(&self, current: Duration) -> Duration {
         current.mul_f64(self.factor.max(1.0)).min(self.max)
@@ -171,6 +178,20 @@ mod tests {
             "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
         );
         assert_eq!(retry_after(&h), None);
+    }
+
+    #[test]
+    fn the_last_poll_falls_on_the_deadline() {
+        let s = PollSchedule::fast(Duration::from_secs(10));
+        let now = std::time::Instant::now();
+        assert_eq!(
+            s.pause(now, Duration::from_millis(50)),
+            Some(Duration::from_millis(50))
+        );
+        let long = s.pause(now, Duration::from_secs(60)).unwrap();
+        assert!(long <= Duration::from_secs(10) && long > Duration::from_secs(9));
+        let past = now.checked_sub(Duration::from_secs(11)).unwrap();
+        assert_eq!(s.pause(past, Duration::from_millis(50)), None);
     }
 
     #[test]

@@ -504,3 +504,26 @@ async fn wrong_edis_credentials_are_an_auth_error() {
     assert!(!format!("{err} {err:?}").contains("not-the-pw"));
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_hard_reset_is_sent_once_even_when_its_answer_is_lost() {
+    let emu = emulator().await;
+    let client = edis_client(&emu);
+    let kvm = KvmId::new(KVM).unwrap();
+    assert!(client.hard_reset(&kvm).await.unwrap().is_some());
+    assert_eq!(kvm_state(&emu, KVM)["resets_applied"], 1);
+
+    emu.add_fault(
+        FaultRule::new(FaultKind::LostAnswer)
+            .operation("edis.hard_reset")
+            .calls([1]),
+    );
+    let err = client.hard_reset(&kvm).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::OutcomeUnknown, "{err}");
+    assert_eq!(
+        kvm_state(&emu, KVM)["resets_applied"],
+        2,
+        "applied once, not retried"
+    );
+    emu.shutdown().await;
+}

@@ -95,6 +95,10 @@ impl std::fmt::Display for Provider {
 /// let err = ProviderError::new(Provider::Ecs, 400, Some("Ecs.0011".into()), "Invalid password.")
 ///     .with_request_id(Some("req-42".into()));
 /// assert_eq!(err.to_string(), "ECS answered 400 Ecs.0011: Invalid password. (request id req-42)");
+///
+/// // EDIS gives the status as its code; it is said once.
+/// let edis = ProviderError::new(Provider::Edis, 401, Some("401".into()), "Unauthorized.");
+/// assert_eq!(edis.to_string(), "EDIS answered 401: Unauthorized.");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -139,7 +143,12 @@ impl ProviderError {
 impl std::fmt::Display for ProviderError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} answered {}", self.provider, self.status)?;
-        if let Some(code) = &self.code {
+        // EDIS repeats the status as its code: say it once.
+        if let Some(code) = self
+            .code
+            .as_ref()
+            .filter(|c| **c != self.status.to_string())
+        {
             write!(f, " {code}")?;
         }
         write!(f, ": {}", self.message)?;

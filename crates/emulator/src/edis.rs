@@ -9,7 +9,8 @@ use http::{Method, StatusCode};
 use reimage_core::ValidationError;
 use reimage_wire::Operation;
 use reimage_wire::edis::{
-    CreateSession, GetDetails, GetImages, GetPower, PowerOff, PowerOn, Reinstall, SessionFields,
+    CreateSession, GetDetails, GetImages, GetPower, HardReset, PowerOff, PowerOn, Reinstall,
+    SessionFields,
 };
 use secrecy::ExposeSecret;
 use serde_json::{Map, Value, json};
@@ -30,6 +31,7 @@ pub(crate) fn operation_name(path: &str) -> &'static str {
         p if p == GetPower::PATH => GetPower::NAME,
         p if p == PowerOn::PATH => PowerOn::NAME,
         p if p == PowerOff::PATH => PowerOff::NAME,
+        p if p == HardReset::PATH => HardReset::NAME,
         p if p == GetDetails::PATH => GetDetails::NAME,
         _ => "edis.unknown",
     }
@@ -101,6 +103,25 @@ pub(crate) fn handle(world: &mut World, ctx: &Ctx<'_>) -> Handled {
                 kvm.powered_on = false;
                 kvm.counters.power_offs += 1;
                 success(json!({}))
+            }
+        }
+        (n, None) if n == HardReset::NAME => {
+            let kvm = &mut world.kvms[index];
+            if kvm.install.is_some() {
+                edis_error(
+                    400,
+                    "A reinstall is in progress; try again when it is done.",
+                    None,
+                )
+            } else {
+                // A hard reset is a power cycle: the KVM runs afterwards.
+                kvm.powered_on = true;
+                kvm.counters.resets += 1;
+                let at = ctx
+                    .now
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default();
+                success(json!({ "reset_time": at }))
             }
         }
         _ => details(world, index),

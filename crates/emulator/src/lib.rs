@@ -37,7 +37,7 @@
 //! | `GET /v1/{project_id}/cloudservers/{server_id}` | ECS server details |
 //! | `GET /v1/{project_id}/jobs/{job_id}` | ECS job status |
 //! | `POST /kvm/v2/get/auth` | EDIS session, one entry per KVM, `api_host` pointing back at the emulator |
-//! | `POST /kvm/v2/get/images`, `/set/reinstall`, `/get/power`, `/set/poweron`, `/set/poweroff`, `/get/details` | EDIS session calls |
+//! | `POST /kvm/v2/get/images`, `/set/reinstall`, `/get/power`, `/set/poweron`, `/set/poweroff`, `/set/reset`, `/get/details` | EDIS session calls |
 //! | `/_emulator/...` | the admin API (below) |
 //!
 //! Every answer carries an `X-Request-Id`. Request bodies over 1 MiB (configurable) are refused

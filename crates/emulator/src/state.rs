@@ -173,6 +173,7 @@ pub(crate) struct KvmCounters {
     pub(crate) reinstalls: u64,
     pub(crate) power_ons: u64,
     pub(crate) power_offs: u64,
+    pub(crate) resets: u64,
 }
 
 /// An EDIS reinstall under way.
@@ -542,6 +543,7 @@ impl World {
                     "reinstalls_applied": k.counters.reinstalls,
                     "power_ons_applied": k.counters.power_ons,
                     "power_offs_applied": k.counters.power_offs,
+                    "resets_applied": k.counters.resets,
                 })
             })
             .collect();

@@ -12,7 +12,8 @@ use reimage_auth::EdisCredentials;
 use reimage_auth::edis::{DEFAULT_FRESHNESS_MARGIN, EdisSession};
 use reimage_core::{EdisImage, EdisReinstall, KvmId, RootPassword};
 use reimage_wire::edis::{
-    CreateSession, GetDetails, GetImages, GetPower, PowerOff, PowerOn, PowerState, Reinstall,
+    CreateSession, GetDetails, GetImages, GetPower, HardReset, PowerOff, PowerOn, PowerState,
+    Reinstall,
 };
 use reimage_wire::{Endpoint, Operation};
 use serde_json::json;
@@ -205,6 +206,35 @@ async fn images_power_and_details() {
         ),
         (Some(1), Some(1))
     );
+}
+
+#[tokio::test]
+async fn a_hard_reset_power_cycles_the_kvm() {
+    let emu = Emu::start().await;
+    let s2 = session(&emu, KVM2).await;
+    let fresh = s2
+        .ensure_fresh(emu.now(), DEFAULT_FRESHNESS_MARGIN)
+        .unwrap();
+    let reset = HardReset::new(fresh);
+    let at = reset
+        .decode_response(
+            emu.send(&reset.to_request(&api(&s2)).unwrap())
+                .await
+                .response(),
+        )
+        .unwrap();
+    assert_eq!(at, Some(emu.now()));
+    let power = GetPower::new(fresh);
+    let state = power
+        .decode_response(
+            emu.send(&power.to_request(&api(&s2)).unwrap())
+                .await
+                .response(),
+        )
+        .unwrap();
+    assert_eq!(state.state, PowerState::On, "a reset KVM runs");
+    let kvm = emu.admin_get("/_emulator/state").await["edis"]["kvms"][1].clone();
+    assert_eq!(kvm["resets_applied"], 1);
 }
 
 #[tokio::test]

@@ -363,15 +363,23 @@ fn user_data_text(user_data: &UserData) -> Result<&str, ValidationError> {
     })
 }
 
-/// Declares a session call whose form is the session alone.
+/// Declares a session call whose form is the session alone. It is idempotent unless it says
+/// `idempotent: false`.
 macro_rules! session_call {
+    (@idempotent) => {
+        true
+    };
+    (@idempotent $idempotent:literal) => {
+        $idempotent
+    };
     (
         $(#[$meta:meta])*
         $name:ident {
             path: $path:literal,
             name: $op:literal,
             output: $output:ty,
-            decode: $decode:expr $(,)?
+            decode: $decode:expr
+            $(, idempotent: $idempotent:literal)? $(,)?
         }
     ) => {
         $(#[$meta])*
@@ -406,7 +414,7 @@ macro_rules! session_call {
 
             const NAME: &'static str = $op;
             const AUTH: AuthScheme = AuthScheme::EdisSession;
-            const IDEMPOTENT: bool = true;
+            const IDEMPOTENT: bool = session_call!(@idempotent $($idempotent)?);
 
             fn to_request(&self, endpoint: &Endpoint) -> Result<Request<Bytes>, EncodeError> {
                 post_form(Self::NAME, endpoint, Self::PATH, session_form(self.session).finish())
@@ -479,6 +487,27 @@ session_call! {
         name: "edis.power_off",
         output: (),
         decode: decode_done,
+    }
+}
+
+session_call! {
+    /// `POST {api_host}/kvm/v2/set/reset`: a hard reset, as a power cut would do. Not idempotent:
+    /// a second one resets the KVM again. The answer may say when the reset happened.
+    HardReset {
+        path: "/kvm/v2/set/reset",
+        name: "edis.hard_reset",
+        output: Option<Timestamp>,
+        decode: |name, response| {
+            #[derive(Deserialize)]
+            struct Answer {
+                #[serde(default)]
+                reset_time: Option<String>,
+            }
+            let answer: Answer = decode_success(name, response)?;
+            // An unreadable time is no reason to call a done reset failed.
+            Ok(answer.reset_time.and_then(|t| Timestamp::parse(&t).ok()))
+        },
+        idempotent: false,
     }
 }
 

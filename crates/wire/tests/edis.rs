@@ -22,8 +22,8 @@ use reimage_core::{
     UserData,
 };
 use reimage_wire::edis::{
-    CreateSession, GetDetails, GetImages, GetPower, Hardware, KvmDetails, Network, PowerOff,
-    PowerOn, PowerState, PowerStatus, Reinstall, api_endpoint, session_endpoint,
+    CreateSession, GetDetails, GetImages, GetPower, HardReset, Hardware, KvmDetails, Network,
+    PowerOff, PowerOn, PowerState, PowerStatus, Reinstall, api_endpoint, session_endpoint,
 };
 use reimage_wire::{AuthScheme, Endpoint, Operation};
 use secrecy::ExposeSecret;
@@ -138,6 +138,10 @@ fn golden_session_calls() {
         expect_file!["../../../tests/golden/edis/power_off.txt"],
     );
     check_golden(
+        HardReset::new(fresh).to_request(&e).unwrap(),
+        expect_file!["../../../tests/golden/edis/hard_reset.txt"],
+    );
+    check_golden(
         GetDetails::new(fresh).to_request(&e).unwrap(),
         expect_file!["../../../tests/golden/edis/get_details.txt"],
     );
@@ -172,6 +176,7 @@ fn declarations() {
             (GetPower::NAME, GetPower::AUTH, GetPower::IDEMPOTENT),
             (PowerOn::NAME, PowerOn::AUTH, PowerOn::IDEMPOTENT),
             (PowerOff::NAME, PowerOff::AUTH, PowerOff::IDEMPOTENT),
+            (HardReset::NAME, HardReset::AUTH, HardReset::IDEMPOTENT),
             (GetDetails::NAME, GetDetails::AUTH, GetDetails::IDEMPOTENT),
         ],
         [
@@ -181,6 +186,7 @@ fn declarations() {
             ("edis.get_power", AuthScheme::EdisSession, true),
             ("edis.power_on", AuthScheme::EdisSession, true),
             ("edis.power_off", AuthScheme::EdisSession, true),
+            ("edis.hard_reset", AuthScheme::EdisSession, false),
             ("edis.get_details", AuthScheme::EdisSession, true),
         ]
     );
@@ -356,6 +362,10 @@ fn spec_success_answers() {
         PowerOff::new(fresh).decode_response(response(200, None, spec("power_off.200.json"))),
         Ok(())
     );
+    assert_eq!(
+        HardReset::new(fresh).decode_response(response(200, None, spec("hard_reset.200.json"))),
+        Ok(Some(Timestamp::parse("2025-01-12T15:31:00Z").unwrap()))
+    );
 
     let details = GetDetails::new(fresh)
         .decode_response(response(200, None, spec("get_details.200.json")))
@@ -410,6 +420,7 @@ fn spec_error_answers() {
     let on = PowerOn::new(fresh);
     let off = PowerOff::new(fresh);
     let details = GetDetails::new(fresh);
+    let reset = HardReset::new(fresh);
 
     // (operation, status, expected code, expected message)
     let session_errors = [
@@ -516,7 +527,22 @@ fn spec_error_answers() {
             provider_error(&details, status, &file),
         );
     }
-    assert_eq!(cases.len(), 27);
+    for (status, message) in [
+        (400, "Missing or invalid parameters."),
+        (401, "Invalid or expired session."),
+        (403, "You do not have permission to access this resource."),
+        (500, "An unexpected error occurred."),
+    ] {
+        let file = format!("hard_reset.{status}.json");
+        add(
+            &file,
+            status,
+            true,
+            message,
+            provider_error(&reset, status, &file),
+        );
+    }
+    assert_eq!(cases.len(), 31);
     for (file, status, code, message, err) in cases {
         assert_eq!(err.status, status, "{file}");
         assert_eq!(err.code, code, "{file}");

@@ -1,0 +1,909 @@
+//! `reimage ecs …` through the built binary against the emulator: every subcommand, both kinds
+//! of credentials, the refusals (no `--yes`, bad ids, wrong keys, locked servers, bad user
+//! data), `--dry-run` and `--deadline`; each checked on the emulator's state.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use reimage_e2e::{
+    ADMIN_PASSWORD, Emulator, IAM_PASSWORD, IMAGE_DEBIAN, IMAGE_UBUNTU, KEYPAIR, Reimage, SERVER_1,
+    SERVER_2, SERVER_LOCKED, SERVER_RUNNING, SK, TempDir, USER_ID, aksk_env, count, reimage,
+};
+
+/// `reimage ecs --endpoint <emulator> <args…>`, signed with the fixtures' AK/SK.
+fn ecs(emulator: &Emulator, args: &[&str]) -> Reimage {
+    reimage(["ecs", "--endpoint", emulator.base_url()])
+        .args(args)
+        .envs(aksk_env())
+}
+
+/// `reimage ecs --endpoint <emulator> <args…>`, with the fixtures' IAM password.
+fn ecs_iam(emulator: &Emulator, args: &[&str]) -> Reimage {
+    reimage(["ecs", "--endpoint", emulator.base_url()])
+        .args(args)
+        .envs(emulator.iam_env())
+}
+
+/// A directory with the admin password file in it.
+fn password_dir() -> (TempDir, String) {
+    let dir = TempDir::new("ecs");
+    let file = dir.write("admin-password", ADMIN_PASSWORD);
+    let file = file.to_str().unwrap().to_owned();
+    (dir, file)
+}
+
+const USER_DATA: &str = "#cloud-config\n\
+users:\n  - name: ops\n    ssh_authorized_keys:\n      - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ6ZK7j0ZDcYp1sZ8JG3Jm2vQb0Bz8uQ3T9mYfV5Qa1c ops@example\n\
+packages:\n  - nginx\n";
+
+const BAD_USER_DATA: &str = "#cloud-config\nruncmd: 5\n";
+
+#[test]
+fn token_prints_the_token_alone_or_with_its_expiry() {
+    let emulator = Emulator::start(0.01);
+
+    let out = ecs_iam(&emulator, &["token"]).run();
+    out.code(0);
+    let token = out.stdout.trim();
+    assert!(!token.is_empty(), "{out}");
+    assert_eq!(out.stdout.lines().count(), 1, "the token alone\n{out}");
+    assert!(!token.contains(' '), "{out}");
+    assert_eq!(
+        emulator.state()["iam"]["tokens"].as_array().unwrap().len(),
+        1,
+        "one token issued"
+    );
+
+    let out = ecs_iam(&emulator, &["token", "--output", "json"]).run();
+    out.code(0);
+    let json = out.json();
+    let second = json["token"].as_str().unwrap_or_default();
+    assert!(!second.is_empty(), "{out}");
+    assert_ne!(second, token, "a new token each time\n{out}");
+    assert!(
+        json["expires_at"].as_str().is_some_and(|s| !s.is_empty()),
+        "{out}"
+    );
+    let tokens = emulator.state()["iam"]["tokens"].clone();
+    assert_eq!(tokens.as_array().unwrap().len(), 2, "{tokens}");
+    // The expiry printed is the one the emulator issued.
+    let issued = tokens[1]["expires_at"].as_str().unwrap();
+    let printed = json["expires_at"].as_str().unwrap();
+    assert_eq!(
+        issued.get(..19),
+        printed.get(..19),
+        "expiry: issued {issued}, printed {printed}"
+    );
+    // The token request went to IAM with the password, logged without it.
+    let requests = emulator.requests_of("iam.create_token");
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    assert!(
+        !serde_json::to_string(&requests)
+            .unwrap()
+            .contains(IAM_PASSWORD)
+    );
+}
+
+#[test]
+fn token_with_aksk_is_a_usage_error() {
+    let emulator = Emulator::start(0.01);
+    let out = ecs(&emulator, &["token"]).run();
+    out.code(2);
+    assert!(out.stdout.is_empty(), "{out}");
+    assert!(out.stderr.contains("OS_USERNAME"), "{out}");
+    assert!(emulator.requests().is_empty());
+}
+
+#[test]
+fn server_shows_text_and_json() {
+    let emulator = Emulator::start(0.01);
+    let out = ecs(&emulator, &["server", "--server", SERVER_1]).run();
+    out.code(0);
+    for part in [
+        "emulator-debian-1",
+        SERVER_1,
+        "SHUTOFF",
+        IMAGE_DEBIAN,
+        "203.0.113.11",
+    ] {
+        assert!(out.stdout.contains(part), "{part}\n{out}");
+    }
+
+    // Connection flags may come after the subcommand too.
+    let out = reimage([
+        "ecs",
+        "server",
+        "--server",
+        SERVER_RUNNING,
+        "--output",
+        "json",
+    ])
+    .args(["--endpoint", emulator.base_url()])
+    .envs(aksk_env())
+    .run();
+    out.code(0);
+    let json = out.json();
+    let state = emulator.server(SERVER_RUNNING);
+    assert_eq!(json["id"], SERVER_RUNNING, "{out}");
+    assert_eq!(json["status"], state["status"], "{out}");
+    assert_eq!(json["status"], "ACTIVE", "{out}");
+    assert_eq!(json["image_id"], state["image_id"], "{out}");
+    assert_eq!(json["name"], state["name"], "{out}");
+    assert!(!json["addresses"].as_array().unwrap().is_empty(), "{out}");
+    let shows = emulator.requests_of("ecs.show_server");
+    assert_eq!(shows.len(), 2, "{shows:?}");
+    assert_eq!(shows[1]["auth"]["scheme"], "aksk", "{shows:?}");
+}
+
+#[test]
+fn reinstall_with_aksk_waits_to_the_end() {
+    let emulator = Emulator::start(0.01);
+    let (_dir, password) = password_dir();
+    let out = ecs(
+        &emulator,
+        &[
+            "reinstall",
+            "--server",
+            SERVER_1,
+            "--admin-password-file",
+            &password,
+            "--yes",
+            "--wait",
+            "--output",
+            "json",
+        ],
+    )
+    .run();
+    out.code(0);
+    let json = out.json();
+    assert_eq!(json["done"], true, "{out}");
+    assert_eq!(json["operation"], "ecs.reinstallos", "{out}");
+    assert_eq!(json["server"]["status"], "ACTIVE", "{out}");
+    assert!(!out.stdout.contains(ADMIN_PASSWORD), "{out}");
+    assert!(!out.stderr.contains(ADMIN_PASSWORD), "{out}");
+
+    let server = emulator.server(SERVER_1);
+    assert_eq!(count(&server, "reinstalls_applied"), 1, "{server}");
+    assert_eq!(count(&server, "os_changes_applied"), 0, "{server}");
+    assert_eq!(server["status"], "ACTIVE", "{server}");
+    assert_eq!(server["image_id"], IMAGE_DEBIAN, "{server}");
+    let jobs = emulator.state()["ecs"]["jobs"].clone();
+    assert_eq!(jobs.as_array().unwrap().len(), 1, "{jobs}");
+    assert_eq!(jobs[0]["job_id"], json["job_id"], "{jobs}\n{out}");
+    assert_eq!(jobs[0]["status"], "SUCCESS", "{jobs}");
+    let sent = emulator.requests_of("ecs.reinstallos");
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["auth"]["scheme"], "aksk", "{sent:?}");
+}
+
+#[test]
+fn reinstall_with_an_iam_password_and_user_data() {
+    let emulator = Emulator::start(0.01);
+    let (dir, password) = password_dir();
+    let user_data = dir.write("user-data.yaml", USER_DATA);
+    let out = ecs_iam(
+        &emulator,
+        &[
+            "reinstall",
+            "--server",
+            SERVER_2,
+            "--admin-password-file",
+            &password,
+            "--user-data",
+            user_data.to_str().unwrap(),
+            "--yes",
+            "--wait",
+            "--output",
+            "json",
+        ],
+    )
+    .run();
+    out.code(0);
+    assert_eq!(out.json()["done"], true, "{out}");
+    let server = emulator.server(SERVER_2);
+    assert_eq!(count(&server, "reinstalls_applied"), 1, "{server}");
+    assert_eq!(
+        count(&server, "user_data_bytes"),
+        USER_DATA.len() as u64,
+        "the user data arrived whole\n{server}"
+    );
+    let state = emulator.state();
+    assert!(
+        !state["iam"]["tokens"].as_array().unwrap().is_empty(),
+        "a token was issued: {state}"
+    );
+    let sent = emulator.requests_of("ecs.reinstallos");
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_ne!(sent[0]["auth"]["scheme"], "aksk", "{sent:?}");
+    // The other servers were left alone.
+    assert_eq!(
+        count(&emulator.server(SERVER_1), "reinstalls_applied"),
+        0,
+        "{state}"
+    );
+}
+
+#[test]
+fn reinstall_a_running_server_with_stop_mode() {
+    let emulator = Emulator::start(0.01);
+    let (_dir, password) = password_dir();
+    let out = ecs(
+        &emulator,
+        &[
+            "reinstall",
+            "--server",
+            SERVER_RUNNING,
+            "--admin-password-file",
+            &password,
+            "--mode",
+            "with-stop-server",
+            "--yes",
+            "--wait",
+        ],
+    )
+    .run();
+    out.code(0);
+    assert!(out.stdout.contains("done"), "{out}");
+    let server = emulator.server(SERVER_RUNNING);
+    assert_eq!(count(&server, "reinstalls_applied"), 1, "{server}");
+}
+
+#[test]
+fn change_os_to_another_image_with_a_key_pair() {
+    let emulator = Emulator::start(0.01);
+    let out = ecs(
+        &emulator,
+        &[
+            "change-os",
+            "--server",
+            SERVER_1,
+            "--image",
+            IMAGE_UBUNTU,
+            "--keypair",
+            KEYPAIR,
+            "--user-id",
+            USER_ID,
+            "--yes",
+            "--wait",
+        ],
+    )
+    .run();
+    out.code(0);
+    assert!(out.stdout.contains(IMAGE_UBUNTU), "{out}");
+    let server = emulator.server(SERVER_1);
+    assert_eq!(server["image_id"], IMAGE_UBUNTU, "{server}");
+    assert_eq!(count(&server, "os_changes_applied"), 1, "{server}");
+    assert_eq!(count(&server, "reinstalls_applied"), 0, "{server}");
+    assert_eq!(server["key_name"], KEYPAIR, "{server}");
+    assert_eq!(emulator.requests_of("ecs.changeos").len(), 1);
+}
+
+#[test]
+fn stop_and_start_follow_their_jobs() {
+    let emulator = Emulator::start(0.01);
+    let out = ecs(
+        &emulator,
+        &[
+            "stop",
+            "--server",
+            SERVER_RUNNING,
+            "--wait",
+            "--output",
+            "json",
+        ],
+    )
+    .run();
+    out.code(0);
+    let json = out.json();
+    assert_eq!(json["status"], "SUCCESS", "{out}");
+    let server = emulator.server(SERVER_RUNNING);
+    assert_eq!(count(&server, "stops_applied"), 1, "{server}");
+    assert_eq!(server["status"], "SHUTOFF", "{server}");
+
+    let out = ecs(&emulator, &["start", "--server", SERVER_RUNNING, "--wait"]).run();
+    out.code(0);
+    assert!(out.stdout.contains("SUCCESS"), "{out}");
+    let server = emulator.server(SERVER_RUNNING);
+    assert_eq!(count(&server, "starts_applied"), 1, "{server}");
+    assert_eq!(count(&server, "stops_applied"), 1, "{server}");
+    assert_eq!(server["status"], "ACTIVE", "{server}");
+}
+
+#[test]
+fn stop_without_wait_prints_the_job_and_job_follows_it() {
+    let emulator = Emulator::start(0.01);
+    let out = ecs(
+        &emulator,
+        &[
+            "stop",
+            "--server",
+            SERVER_RUNNING,
+            "--force",
+            "--output",
+            "json",
+        ],
+    )
+    .run();
+    out.code(0);
+    let job = out.json()["job_id"].as_str().unwrap_or_default().to_owned();
+    assert!(!job.is_empty(), "{out}");
+    let out = ecs(&emulator, &["job", &job, "--wait"]).run();
+    out.code(0);
+    assert!(out.stdout.contains("SUCCESS"), "{out}");
+    let server = emulator.server(SERVER_RUNNING);
+    assert_eq!(count(&server, "stops_applied"), 1, "{server}");
+    assert_eq!(server["status"], "SHUTOFF", "{server}");
+}
+
+#[test]
+fn job_follows_a_reinstall_started_without_wait() {
+    let emulator = Emulator::start(0.01);
+    let (_dir, password) = password_dir();
+    let out = ecs(
+        &emulator,
+        &[
+            "reinstall",
+            "--server",
+            SERVER_2,
+            "--admin-password-file",
+            &password,
+            "--yes",
+            "--output",
+            "json",
+        ],
+    )
+    .run();
+    out.code(0);
+    let started = out.json();
+    assert_eq!(started["done"], false, "{out}");
+    let job = started["job_id"].as_str().unwrap_or_default().to_owned();
+    assert!(!job.is_empty(), "{out}");
+    let in_state = reimage_e2e::find(&emulator.state()["ecs"]["jobs"], "job_id", &job);
+    assert!(in_state.is_some(), "the printed job is the emulator's");
+
+    // Shown once (text), then followed to its end (json).
+    let out = ecs(&emulator, &["job", &job]).run();
+    out.code(0);
+    assert!(out.stdout.contains(&job), "{out}");
+    let out = ecs(&emulator, &["job", &job, "--wait", "--output", "json"]).run();
+    out.code(0);
+    let json = out.json();
+    assert_eq!(json["job_id"], job.as_str(), "{out}");
+    assert_eq!(json["status"], "SUCCESS", "{out}");
+    assert_eq!(json["job_type"], "reinstallOS", "{out}");
+    let server = emulator.server(SERVER_2);
+    assert_eq!(count(&server, "reinstalls_applied"), 1, "{server}");
+    assert_eq!(emulator.requests_of("ecs.reinstallos").len(), 1);
+}
+
+#[test]
+fn job_with_an_unknown_or_malformed_id() {
+    let emulator = Emulator::start(0.01);
+    let out = ecs(&emulator, &["job", "not a job id!"]).run();
+    out.code(2);
+    assert!(emulator.requests_of("ecs.show_job").is_empty());
+
+    let out = ecs(&emulator, &["job", "0123456789abcdef0123456789abcdef"]).run();
+    out.code(1);
+    assert_eq!(emulator.requests_of("ecs.show_job").len(), 1);
+}
+
+#[test]
+fn without_yes_nothing_is_applied() {
+    let emulator = Emulator::start(0.01);
+    let (_dir, password) = password_dir();
+    let out = ecs(
+        &emulator,
+        &[
+            "reinstall",
+            "--server",
+            SERVER_1,
+            "--admin-password-file",
+            &password,
+            "--wait",
+        ],
+    )
+    .run();
+    out.code(2);
+    assert!(out.stderr.contains("--yes"), "{out}");
+    let out = ecs(
+        &emulator,
+        &["change-os", "--server", SERVER_1, "--image", IMAGE_UBUNTU],
+    )
+    .args(["--admin-password-file", &password])
+    .run();
+    out.code(2);
+    let server = emulator.server(SERVER_1);
+    assert_eq!(count(&server, "reinstalls_applied"), 0, "{server}");
+    assert_eq!(count(&server, "os_changes_applied"), 0, "{server}");
+    assert_eq!(server["image_id"], IMAGE_DEBIAN, "{server}");
+    assert!(emulator.requests_of("ecs.reinstallos").is_empty());
+    assert!(emulator.requests_of("ecs.changeos").is_empty());
+}
+
+#[test]
+fn a_bad_server_id_is_a_usage_error_that_names_it() {
+    let emulator = Emulator::start(0.01);
+    let (_dir, password) = password_dir();
+    let out = ecs(
+        &emulator,
+        &[
+            "reinstall",
+            "--server",
+            "2222-not-a-uuid",
+            "--admin-password-file",
+            &password,
+            "--yes",
+        ],
+    )
+    .run();
+    out.code(2);
+    assert!(out.stderr.contains("server"), "{out}");
+    assert!(out.stderr.contains("2222-not-a-uuid"), "{out}");
+    assert!(emulator.requests().is_empty(), "nothing sent");
+
+    let out = ecs(&emulator, &["server", "--server", "x"]).run();
+    out.code(2);
+    assert!(out.stderr.contains("server"), "{out}");
+    assert!(emulator.requests().is_empty(), "nothing sent");
+}
+
+#[test]
+fn an_unknown_server_fails_with_the_provider_code() {
+    let emulator = Emulator::start(0.01);
+    let out = ecs(
+        &emulator,
+        &["server", "--server", "99999999-2222-3333-4444-555555555555"],
+    )
+    .run();
+    out.code(1);
+    assert!(out.stderr.contains("Ecs.0114"), "{out}");
+}
+
+#[test]
+fn a_wrong_secret_key_is_an_auth_error() {
+    let emulator = Emulator::start(0.01);
+    let (_dir, password) = password_dir();
+    let out = ecs(
+        &emulator,
+        &[
+            "reinstall",
+            "--server",
+            SERVER_1,
+            "--admin-password-file",
+            &password,
+            "--yes",
+            "--wait",
+        ],
+    )
+    .env("HUAWEICLOUD_SDK_SK", "not-the-secret-key")
+    .run();
+    out.code(4);
+    assert!(!out.stderr.contains("not-the-secret-key"), "{out}");
+    let server = emulator.server(SERVER_1);
+    assert_eq!(count(&server, "reinstalls_applied"), 0, "{server}");
+    let refused = emulator.requests();
+    assert!(!refused.is_empty(), "it was tried");
+    assert!(
+        refused.iter().all(|r| r["status"] == 401),
+        "every call refused: {refused:?}"
+    );
+
+    // A wrong IAM password, too.
+    let out = ecs_iam(&emulator, &["server", "--server", SERVER_1])
+        .env("OS_PASSWORD", "Wrong-Passw0rd!")
+        .run();
+    out.code(4);
+    assert!(
+        emulator.state()["iam"]["tokens"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_locked_server_is_refused_with_its_code() {
+    let emulator = Emulator::start(0.01);
+    let (_dir, password) = password_dir();
+    let out = ecs(
+        &emulator,
+        &[
+            "reinstall",
+            "--server",
+            SERVER_LOCKED,
+            "--admin-password-file",
+            &password,
+            "--yes",
+            "--wait",
+        ],
+    )
+    .run();
+    out.code(1);
+    assert!(out.stderr.contains("Ecs.0605"), "{out}");
+    let server = emulator.server(SERVER_LOCKED);
+    assert_eq!(count(&server, "reinstalls_applied"), 0, "{server}");
+    let sent = emulator.requests_of("ecs.reinstallos");
+    assert_eq!(sent.len(), 1, "sent once, not retried: {sent:?}");
+    assert_eq!(sent[0]["error_code"], "Ecs.0605", "{sent:?}");
+}
+
+#[test]
+fn bad_user_data_is_refused_before_anything_is_sent() {
+    let emulator = Emulator::start(0.01);
+    let (dir, password) = password_dir();
+    let bad = dir.write("bad.yaml", BAD_USER_DATA);
+    let out = ecs(
+        &emulator,
+        &[
+            "reinstall",
+            "--server",
+            SERVER_1,
+            "--admin-password-file",
+            &password,
+            "--user-data",
+            bad.to_str().unwrap(),
+            "--yes",
+            "--wait",
+        ],
+    )
+    .run();
+    out.code(3);
+    assert!(out.stderr.contains("runcmd"), "the finding\n{out}");
+    assert!(out.stderr.contains("--no-validate"), "the hint\n{out}");
+    assert!(
+        emulator.requests().is_empty(),
+        "nothing at all was sent: {:?}",
+        emulator.requests()
+    );
+    let server = emulator.server(SERVER_1);
+    assert_eq!(count(&server, "reinstalls_applied"), 0, "{server}");
+}
+
+#[test]
+fn no_validate_sends_bad_user_data_anyway() {
+    let emulator = Emulator::start(0.01);
+    let (dir, password) = password_dir();
+    let bad = dir.write("bad.yaml", BAD_USER_DATA);
+    let out = ecs(
+        &emulator,
+        &[
+            "reinstall",
+            "--server",
+            SERVER_1,
+            "--admin-password-file",
+            &password,
+            "--user-data",
+            bad.to_str().unwrap(),
+            "--no-validate",
+            "--yes",
+            "--wait",
+        ],
+    )
+    .run();
+    out.code(0);
+    assert!(out.stderr.contains("--no-validate"), "the warning\n{out}");
+    let server = emulator.server(SERVER_1);
+    assert_eq!(count(&server, "reinstalls_applied"), 1, "{server}");
+    assert_eq!(
+        count(&server, "user_data_bytes"),
+        BAD_USER_DATA.len() as u64,
+        "{server}"
+    );
+}
+
+#[test]
+fn dry_run_redacts_every_secret_and_sends_nothing() {
+    let emulator = Emulator::start(0.01);
+    let (_dir, password) = password_dir();
+    for output in ["text", "json"] {
+        let out = ecs(
+            &emulator,
+            &[
+                "reinstall",
+                "--server",
+                SERVER_1,
+                "--admin-password-file",
+                &password,
+                "--dry-run",
+                "--output",
+                output,
+            ],
+        )
+        .run();
+        out.code(0);
+        assert!(out.stdout.contains("[REDACTED]"), "{out}");
+        assert!(out.stdout.contains("reinstallos"), "{out}");
+        assert!(out.stdout.contains(SERVER_1), "{out}");
+        for secret in [ADMIN_PASSWORD, SK] {
+            assert!(!out.stdout.contains(secret), "{secret} leaked\n{out}");
+            assert!(!out.stderr.contains(secret), "{secret} leaked\n{out}");
+        }
+        if output == "json" {
+            let json = out.json();
+            assert_eq!(json["dry_run"], true, "{out}");
+            assert_eq!(json["request"]["method"], "POST", "{out}");
+            assert_eq!(
+                json["request"]["headers"]["authorization"], "[REDACTED]",
+                "{out}"
+            );
+        }
+    }
+
+    // With an IAM password, and a change of OS.
+    let out = ecs_iam(
+        &emulator,
+        &[
+            "change-os",
+            "--server",
+            SERVER_2,
+            "--image",
+            IMAGE_UBUNTU,
+            "--admin-password-file",
+            &password,
+            "--dry-run",
+        ],
+    )
+    .run();
+    out.code(0);
+    assert!(out.stdout.contains("[REDACTED]"), "{out}");
+    assert!(out.stdout.contains("changeos"), "{out}");
+    for secret in [ADMIN_PASSWORD, IAM_PASSWORD] {
+        assert!(!out.stdout.contains(secret), "{secret} leaked\n{out}");
+        assert!(!out.stderr.contains(secret), "{secret} leaked\n{out}");
+    }
+
+    assert!(
+        emulator.requests().is_empty(),
+        "a dry run sends nothing: {:?}",
+        emulator.requests()
+    );
+    let state = emulator.state();
+    for id in [SERVER_1, SERVER_2] {
+        let server = reimage_e2e::find(&state["ecs"]["servers"], "id", id).unwrap();
+        assert_eq!(count(&server, "reinstalls_applied"), 0, "{server}");
+        assert_eq!(count(&server, "os_changes_applied"), 0, "{server}");
+    }
+    assert!(state["iam"]["tokens"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn the_admin_password_can_come_from_stdin() {
+    let emulator = Emulator::start(0.01);
+    let out = ecs(
+        &emulator,
+        &[
+            "reinstall",
+            "--server",
+            SERVER_1,
+            "--admin-password-file",
+            "-",
+            "--yes",
+            "--wait",
+        ],
+    )
+    .stdin(format!("{ADMIN_PASSWORD}\n"))
+    .run();
+    out.code(0);
+    assert_eq!(
+        count(&emulator.server(SERVER_1), "reinstalls_applied"),
+        1,
+        "{out}"
+    );
+}
+
+#[test]
+fn a_password_that_fails_the_rules_is_refused_before_sending() {
+    let emulator = Emulator::start(0.01);
+    let dir = TempDir::new("weak");
+    let weak = dir.write("weak", "short");
+    let out = ecs(
+        &emulator,
+        &[
+            "reinstall",
+            "--server",
+            SERVER_1,
+            "--admin-password-file",
+            weak.to_str().unwrap(),
+            "--yes",
+        ],
+    )
+    .run();
+    out.code(2);
+    assert!(!out.stderr.contains("short\n"), "{out}");
+    assert!(emulator.requests_of("ecs.reinstallos").is_empty());
+}
+
+#[test]
+fn wait_gives_up_at_the_deadline() {
+    // At time scale 1.0 a reinstall takes about 90 s: the 1 s deadline passes first.
+    let emulator = Emulator::start(1.0);
+    let (_dir, password) = password_dir();
+    let out = ecs(
+        &emulator,
+        &[
+            "reinstall",
+            "--server",
+            SERVER_1,
+            "--admin-password-file",
+            &password,
+            "--yes",
+            "--wait",
+            "--deadline",
+            "1",
+        ],
+    )
+    .timeout(Duration::from_secs(30))
+    .run();
+    out.code(5);
+    assert!(
+        out.elapsed < Duration::from_secs(15),
+        "gave up soon after the deadline\n{out}"
+    );
+    // The reinstall was sent once and is still under way.
+    assert_eq!(emulator.requests_of("ecs.reinstallos").len(), 1);
+    let jobs = emulator.state()["ecs"]["jobs"].clone();
+    assert_eq!(jobs.as_array().unwrap().len(), 1, "{jobs}");
+    assert_ne!(jobs[0]["status"], "SUCCESS", "{jobs}");
+    assert_ne!(jobs[0]["status"], "FAIL", "{jobs}");
+}
+
+#[test]
+fn wait_uses_the_whole_deadline() {
+    // At time scale 0.005 a reinstall takes about 0.45 s: well within a 1 s deadline.
+    let emulator = Emulator::start(0.005);
+    let (_dir, password) = password_dir();
+    let out = ecs(
+        &emulator,
+        &[
+            "reinstall",
+            "--server",
+            SERVER_1,
+            "--admin-password-file",
+            &password,
+            "--yes",
+            "--wait",
+            "--deadline",
+            "1",
+        ],
+    )
+    .timeout(Duration::from_secs(30))
+    .run();
+    out.code(0);
+    assert_eq!(count(&emulator.server(SERVER_1), "reinstalls_applied"), 1);
+}
+
+#[test]
+fn user_data_with_an_image_without_cloud_init_is_refused_by_ecs() {
+    let emulator = Emulator::start(0.01);
+    let (dir, password) = password_dir();
+    let user_data = dir.write("user-data.yaml", USER_DATA);
+    let out = ecs(
+        &emulator,
+        &[
+            "change-os",
+            "--server",
+            SERVER_1,
+            "--image",
+            reimage_e2e::IMAGE_NO_CLOUD_INIT,
+            "--admin-password-file",
+            &password,
+            "--user-data",
+            user_data.to_str().unwrap(),
+            "--yes",
+            "--wait",
+            "--output",
+            "json",
+        ],
+    )
+    .run();
+    out.code(1);
+    assert!(out.stderr.contains("Ecs.0007"), "{out}");
+    assert!(out.stdout.is_empty(), "no JSON for a failure\n{out}");
+    let server = emulator.server(SERVER_1);
+    assert_eq!(count(&server, "os_changes_applied"), 0, "{server}");
+    assert_eq!(server["image_id"], IMAGE_DEBIAN, "{server}");
+}
+
+#[test]
+fn a_busy_server_is_refused_and_not_retried() {
+    // At time scale 1.0 the first reinstall runs for about 90 s: the second finds it busy.
+    let emulator = Emulator::start(1.0);
+    let (_dir, password) = password_dir();
+    let args = [
+        "reinstall",
+        "--server",
+        SERVER_1,
+        "--admin-password-file",
+        &password,
+        "--yes",
+    ];
+    ecs(&emulator, &args).run().code(0);
+    let out = ecs(&emulator, &args).run();
+    out.code(1);
+    assert!(out.stderr.contains("Ecs.0603"), "{out}");
+    let sent = emulator.requests_of("ecs.reinstallos");
+    assert_eq!(sent.len(), 2, "one each, the 501 not retried: {sent:?}");
+    assert_eq!(sent[1]["status"], 501, "{sent:?}");
+    assert_eq!(
+        emulator.state()["ecs"]["jobs"].as_array().unwrap().len(),
+        1,
+        "one job"
+    );
+}
+
+#[test]
+fn endpoints_and_settings_from_the_environment_and_a_config_file() {
+    let emulator = Emulator::start(0.01);
+    let base = emulator.base_url();
+
+    // REIMAGE_ECS_ENDPOINT instead of --endpoint.
+    let out = reimage(["ecs", "server", "--server", SERVER_1])
+        .envs(aksk_env())
+        .env("REIMAGE_ECS_ENDPOINT", base)
+        .run();
+    out.code(0);
+    assert!(out.stdout.contains("emulator-debian-1"), "{out}");
+
+    // OS_AUTH_URL without `/v3`, and no OS_AUTH_URL at all (IAM falls back to --endpoint).
+    for auth_url in [Some(base.to_owned()), None] {
+        let env = emulator
+            .iam_env()
+            .into_iter()
+            .filter(|(k, _)| k != "OS_AUTH_URL");
+        let mut run = reimage(["ecs", "--endpoint", base, "token"]).envs(env);
+        if let Some(url) = &auth_url {
+            run = run.env("OS_AUTH_URL", url.as_str());
+        }
+        let out = run.run();
+        out.code(0);
+        assert!(!out.stdout.trim().is_empty(), "{auth_url:?}\n{out}");
+    }
+    assert_eq!(
+        emulator.state()["iam"]["tokens"].as_array().unwrap().len(),
+        2
+    );
+
+    // A profile of a config file (no secret in it: the SK comes from the environment).
+    let dir = TempDir::new("config");
+    let config = dir.write(
+        "config.toml",
+        format!(
+            "[profiles.lab]\nendpoint = \"{base}\"\nproject_id = \"{}\"\naccess_key = \"{}\"\n",
+            reimage_e2e::PROJECT_ID,
+            reimage_e2e::AK
+        ),
+    );
+    let out = reimage(["ecs", "server", "--server", SERVER_2, "--profile", "lab"])
+        .env("REIMAGE_CONFIG", config.to_str().unwrap())
+        .env("HUAWEICLOUD_SDK_SK", SK)
+        .run();
+    out.code(0);
+    assert!(out.stdout.contains("emulator-debian-2"), "{out}");
+    let shows = emulator.requests_of("ecs.show_server");
+    assert_eq!(shows.len(), 2, "{shows:?}");
+    assert!(
+        shows.iter().all(|r| r["auth"]["scheme"] == "aksk"),
+        "{shows:?}"
+    );
+}
+
+#[test]
+fn a_project_name_is_enough_for_a_token() {
+    let emulator = Emulator::start(0.01);
+    let env = emulator
+        .iam_env()
+        .into_iter()
+        .filter(|(k, _)| k != "OS_PROJECT_ID");
+    // `eu-de` is the project name of the default fixtures.
+    let out = reimage(["ecs", "--endpoint", emulator.base_url(), "token"])
+        .envs(env)
+        .env("OS_PROJECT_NAME", "eu-de")
+        .run();
+    out.code(0);
+    assert_eq!(
+        emulator.state()["iam"]["tokens"].as_array().unwrap().len(),
+        1
+    );
+}
