@@ -145,6 +145,92 @@ fn sans_io_crates_pull_no_runtime_and_no_http_stack() {
     );
 }
 
+/// The layers of docs/ARCHITECTURE.md, as (crate, internal crates it must never depend on,
+/// normally or through others): the client never includes the emulator or the CLI, the emulator
+/// never includes the client, and nothing below the CLI includes it.
+const FORBIDDEN_LAYERS: &[(&str, &[&str])] = &[
+    (
+        "reimage-core",
+        &[
+            "reimage-auth",
+            "reimage-wire",
+            "reimage-client",
+            "reimage-emulator",
+            "reimage-cli",
+        ],
+    ),
+    (
+        "reimage-auth",
+        &[
+            "reimage-wire",
+            "reimage-client",
+            "reimage-emulator",
+            "reimage-cli",
+        ],
+    ),
+    (
+        "reimage-wire",
+        &["reimage-client", "reimage-emulator", "reimage-cli"],
+    ),
+    (
+        "reimage-cloudinit",
+        &[
+            "reimage-core",
+            "reimage-client",
+            "reimage-emulator",
+            "reimage-cli",
+        ],
+    ),
+    (
+        "reimage-client",
+        &["reimage-emulator", "reimage-cli", "reimage-cloudinit"],
+    ),
+    (
+        "reimage-emulator",
+        &["reimage-client", "reimage-cli", "reimage-cloudinit"],
+    ),
+];
+
+#[test]
+fn the_layers_depend_only_downwards() {
+    let meta = metadata();
+    let (packages, normal) = graph(&meta);
+    let id_of = |name: &str| {
+        packages
+            .iter()
+            .find(|(_, p)| p["name"] == name && !p["source"].is_string())
+            .map(|(id, _)| id.clone())
+            .unwrap_or_else(|| panic!("{name} is not a workspace member"))
+    };
+    let closure = |root: &str| {
+        let mut seen = BTreeSet::new();
+        let mut stack = vec![root.to_owned()];
+        while let Some(current) = stack.pop() {
+            for dep in normal.get(&current).into_iter().flatten() {
+                if seen.insert(dep.clone()) {
+                    stack.push(dep.clone());
+                }
+            }
+        }
+        seen.into_iter()
+            .map(|id| packages[&id]["name"].as_str().expect("name").to_owned())
+            .collect::<BTreeSet<String>>()
+    };
+    // The walk is real: the client reaches the wire layer, the CLI reaches both sides.
+    assert!(closure(&id_of("reimage-client")).contains("reimage-wire"));
+    let cli = closure(&id_of("reimage-cli"));
+    assert!(cli.contains("reimage-client") && cli.contains("reimage-emulator"));
+    for (name, forbidden) in FORBIDDEN_LAYERS {
+        let deps = closure(&id_of(name));
+        for f in *forbidden {
+            assert!(
+                !deps.contains(*f),
+                "{name} must not depend on {f} (docs/ARCHITECTURE.md)"
+            );
+        }
+    }
+}
+
 /// The sans-IO crates' non-test code names no IO module.
 #[test]
 fn sans_io_crates_touch_no_files_sockets_or_processes() {

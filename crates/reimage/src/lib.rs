@@ -230,6 +230,11 @@ pub mod emulator {
 #[cfg(any(feature = "edis", feature = "ecs"))]
 pub use secrecy;
 
+/// The README's library example, compiled and run as a doc test (with every feature).
+#[cfg(all(doctest, feature = "client", feature = "cloudinit", feature = "emulator"))]
+#[doc = include_str!("../../../README.md")]
+pub struct Readme;
+
 /// `CONTRIBUTING.md`'s walkthrough, compiled and run as doc tests so that it stays true.
 #[cfg(all(doctest, feature = "client"))]
 #[doc = include_str!("../../../CONTRIBUTING.md")]
