@@ -212,15 +212,21 @@ impl Connection {
 
     /// The transport these flags ask for.
     pub(crate) fn transport(&self, ca_file: Option<&PathBuf>) -> Result<Transport, Failure> {
+        let mut config = self.transport_config();
+        if let Some(ca) = ca_file {
+            config = config.ca_file(ca);
+        }
+        Transport::new(config).map_err(Failure::from)
+    }
+
+    /// The transport settings these flags ask for, to add to.
+    pub(crate) fn transport_config(&self) -> TransportConfig {
         let mut config = TransportConfig::default()
             .request_timeout(Duration::from_secs(self.request_timeout.max(1)));
         if self.allow_http {
             config = config.plain_http(PlainHttp::Anywhere);
         }
-        if let Some(ca) = ca_file {
-            config = config.ca_file(ca);
-        }
-        Transport::new(config).map_err(Failure::from)
+        config
     }
 }
 

@@ -294,11 +294,20 @@ fn auth(resolved: &Resolved, project_id: Option<&ProjectId>) -> Result<EcsAuth, 
     }
 }
 
-/// The client. With a token scoped by project name and no project id, the token is fetched
-/// first: IAM's answer says which project id the name is.
+/// The client, on a transport of its own.
 async fn client(args: &Args, resolved: &Resolved) -> Result<EcsClient, Failure> {
-    let endpoint = Endpoint::parse(resolved.ecs_endpoint()?)?;
     let transport = args.conn.transport(resolved.ecs.ca_file.as_ref())?;
+    client_on(transport, resolved).await
+}
+
+/// The client of `resolved`'s settings on `transport` (a fleet shares one). With a token scoped
+/// by project name and no project id, the token is fetched first: IAM's answer says which
+/// project id the name is.
+pub(crate) async fn client_on(
+    transport: reimage_client::Transport,
+    resolved: &Resolved,
+) -> Result<EcsClient, Failure> {
+    let endpoint = Endpoint::parse(resolved.ecs_endpoint()?)?;
     let project_id = match resolved.ecs.project_id.as_deref() {
         Some(id) => Some(ProjectId::new(id)?),
         None => None,

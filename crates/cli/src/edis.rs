@@ -134,9 +134,17 @@ pub(crate) fn run(args: &Args) -> u8 {
 }
 
 fn client(args: &Args, resolved: &Resolved) -> Result<EdisClient, Failure> {
+    let transport = args.conn.transport(resolved.edis.ca_file.as_ref())?;
+    client_on(transport, resolved)
+}
+
+/// The client of `resolved`'s settings on `transport` (a fleet shares one).
+pub(crate) fn client_on(
+    transport: reimage_client::Transport,
+    resolved: &Resolved,
+) -> Result<EdisClient, Failure> {
     let (email, password) = resolved.edis_credentials()?;
     let credentials = EdisCredentials::new(email, password.clone())?;
-    let transport = args.conn.transport(resolved.edis.ca_file.as_ref())?;
     let endpoint = Endpoint::parse(&resolved.edis.auth_base)?;
     Ok(EdisClient::new(transport, credentials).with_auth_endpoint(endpoint)?)
 }

@@ -15,6 +15,7 @@ mod demo;
 mod ecs;
 mod edis;
 mod emulator;
+mod fleet;
 mod reference;
 mod validate;
 
@@ -100,6 +101,10 @@ enum Command {
     /// ECS (Huawei Cloud, Open Telekom Cloud): token, reinstall, change-os, job, server, stop
     /// and start.
     Ecs(ecs::Args),
+    /// Re-image many servers, on both providers, from one plan file: check it offline, apply it
+    /// with bounded concurrency and a rate limit, resume it after a crash without re-imaging any
+    /// server twice, and show its journal.
+    Fleet(fleet::cmd::Args),
     /// Check cloud-init user data with cloud-init's own verdicts, at line and column, plus
     /// reimage's lints. Exit code: 0 when every file is valid (warnings allowed), 1 when any is
     /// invalid, 2 on a usage or read error.
@@ -120,6 +125,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(args),
         Command::Edis(args) => edis::run(args),
         Command::Ecs(args) => ecs::run(args),
+        Command::Fleet(args) => fleet::cmd::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Emulator(args) => emulator::run(args),
         Command::Reference => {

@@ -101,6 +101,7 @@ pub struct TransportConfig {
     proxy: Proxy,
     user_agent: String,
     retry: RetryPolicy,
+    rate_limit: Option<f64>,
 }
 
 impl Default for TransportConfig {
@@ -115,6 +116,7 @@ impl Default for TransportConfig {
             proxy: Proxy::FromEnv,
             user_agent: format!("reimage/{}", env!("CARGO_PKG_VERSION")),
             retry: RetryPolicy::default(),
+            rate_limit: None,
         }
     }
 }
@@ -186,6 +188,14 @@ impl TransportConfig {
         self
     }
 
+    /// At most `per_second` requests start each second, across this transport and its clones
+    /// (a fleet's workers share one). Default: no limit.
+    #[must_use]
+    pub fn rate_limit(mut self, per_second: f64) -> Self {
+        self.rate_limit = (per_second.is_finite() && per_second > 0.0).then_some(per_second);
+        self
+    }
+
     /// The request timeout.
     pub fn request_timeout_value(&self) -> Duration {
         self.request_timeout
@@ -203,6 +213,63 @@ pub struct Transport {
 struct Inner {
     client: Client<HttpsConnector<Connector>, Full<Bytes>>,
     config: TransportConfig,
+    gate: Gate,
+}
+
+/// What every request of a transport passes before it starts: the rate limit, and a pause that
+/// a `Retry-After` from any request imposes on all of them.
+#[derive(Debug)]
+struct Gate {
+    /// The spacing between request starts, from the rate limit.
+    interval: Option<Duration>,
+    state: std::sync::Mutex<GateState>,
+}
+
+#[derive(Debug)]
+struct GateState {
+    /// The earliest start of the next request.
+    next: Instant,
+}
+
+impl Gate {
+    fn new(rate: Option<f64>) -> Self {
+        Self {
+            interval: rate.map(|r| Duration::from_secs_f64(1.0 / r)),
+            state: std::sync::Mutex::new(GateState {
+                next: Instant::now(),
+            }),
+        }
+    }
+
+    /// Waits for this request's turn. Each caller reserves its own slot, so waiters start one
+    /// interval apart rather than all at once.
+    async fn admit(&self) {
+        let wait = {
+            let mut state = self
+                .state
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let now = Instant::now();
+            let start = state.next.max(now);
+            state.next = start + self.interval.unwrap_or(Duration::ZERO);
+            start - now
+        };
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Holds every request back for `pause` from now (a `Retry-After`).
+    fn pause(&self, pause: Duration) {
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let until = Instant::now() + pause;
+        if until > state.next {
+            state.next = until;
+        }
+    }
 }
 
 impl fmt::Debug for Transport {
@@ -271,8 +338,13 @@ impl Transport {
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
             .build(https);
+        let gate = Gate::new(config.rate_limit);
         Ok(Self {
-            inner: Arc::new(Inner { client, config }),
+            inner: Arc::new(Inner {
+                client,
+                config,
+                gate,
+            }),
         })
     }
 
@@ -315,6 +387,7 @@ impl Transport {
                 HeaderValue::from_str(&self.inner.config.user_agent)
                     .unwrap_or(HeaderValue::from_static("reimage")),
             );
+            self.inner.gate.admit().await;
             prepare(&mut request)?;
             let outcome = self.send_once(O::NAME, provider, request, attempt).await;
             let delay = policy.backoff(attempt);
@@ -325,8 +398,15 @@ impl Transport {
                     let gateway = matches!(status.as_u16(), 502..=504);
                     if attempt < policy.max_attempts() && (throttled || (gateway && O::IDEMPOTENT))
                     {
-                        let wait = retry_after(response.headers())
-                            .map_or(delay, |d| d.min(policy.max_retry_after()));
+                        let wait = match retry_after(response.headers()) {
+                            Some(asked) => {
+                                // Every request of this transport waits, not only this one.
+                                let asked = asked.min(policy.max_retry_after());
+                                self.inner.gate.pause(asked);
+                                asked
+                            }
+                            None => delay,
+                        };
                         Some((wait, format!("HTTP {}", status.as_u16())))
                     } else {
                         return op
@@ -673,6 +753,37 @@ mod tests {
         let open =
             Transport::new(TransportConfig::default().plain_http(PlainHttp::Anywhere)).unwrap();
         assert!(open.check_endpoint(&remote).is_ok());
+    }
+
+    #[tokio::test]
+    async fn the_gate_spaces_requests_and_a_pause_holds_them_all() {
+        let gate = Arc::new(Gate::new(Some(50.0)));
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..10 {
+            let gate = gate.clone();
+            tasks.push(tokio::spawn(async move { gate.admit().await }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        // Ten starts 20 ms apart: the last one at 180 ms or later.
+        assert!(
+            started.elapsed() >= Duration::from_millis(170),
+            "{:?}",
+            started.elapsed()
+        );
+
+        let open = Gate::new(None);
+        let started = Instant::now();
+        open.admit().await;
+        assert!(started.elapsed() < Duration::from_millis(50));
+        open.pause(Duration::from_millis(200));
+        open.admit().await;
+        assert!(
+            started.elapsed() >= Duration::from_millis(190),
+            "a Retry-After holds everyone"
+        );
     }
 
     #[test]

@@ -231,7 +231,12 @@ pub mod emulator {
 pub use secrecy;
 
 /// The README's library example, compiled and run as a doc test (with every feature).
-#[cfg(all(doctest, feature = "client", feature = "cloudinit", feature = "emulator"))]
+#[cfg(all(
+    doctest,
+    feature = "client",
+    feature = "cloudinit",
+    feature = "emulator"
+))]
 #[doc = include_str!("../../../README.md")]
 pub struct Readme;
 

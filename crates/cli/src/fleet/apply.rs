@@ -1,0 +1,675 @@
+//! `reimage fleet apply`: every target of a plan, with bounded concurrency and one shared rate
+//! limit, each step journaled before the provider call that follows it, so that a rerun after a
+//! crash resumes and never re-images a server twice.
+//!
+//! A target moves through the journal as `sending` (written before the reinstall is sent, with
+//! the server as it was) → `sent` (the provider's job id, or the evidence that it took effect) →
+//! `done`, or `failed` / `unknown`. On a rerun:
+//!
+//! - `done` is skipped; `failed` and `unknown` are reported, not retried (`--retry-failed` tries
+//!   the failed ones again; an unknown outcome is never re-sent);
+//! - `sent` is followed to its end (by its job, or by the server's state);
+//! - `sending` means the process died around the send: the provider is asked. ECS: a rebuild
+//!   under way, or `updated`/`launched_at` later than the journaled baseline, is evidence, and
+//!   the target is followed; no sign at all means the request never arrived, and it is sent.
+//!   EDIS: a KVM that was on and is off is evidence; one that is still on is sent; one that was
+//!   off already cannot tell, and is left `unknown`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use reimage_client::ecs::rebuild_evidence;
+use reimage_client::{EcsClient, EdisClient, EdisStarted, Error, PollSchedule, Started, Transport};
+use reimage_core::{JobId, ServerId, Timestamp};
+use reimage_wire::ecs::{ServerDetails, ServerStatus};
+use reimage_wire::edis::PowerState;
+use tokio::sync::{Mutex, Semaphore};
+
+use super::journal::{Baseline, Journal, Record, State, now_ms};
+use super::plan::{Action, Inputs, Plan, Target};
+
+/// How `apply` runs.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    /// Targets worked on at once.
+    pub(crate) concurrency: usize,
+    /// Stop starting targets after the first failure.
+    pub(crate) fail_fast: bool,
+    /// Try targets whose last attempt failed again.
+    pub(crate) retry_failed: bool,
+    /// How each wait polls.
+    pub(crate) schedule: PollSchedule,
+    /// How long a `sending` record must be old before the provider is asked about it: a request
+    /// still in flight when the last run died has arrived (or never will) by then.
+    pub(crate) settle: Duration,
+}
+
+/// How a target ended in this run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// Re-imaged in this run (or followed to its end after a crash).
+    Done(String),
+    /// Done in an earlier run.
+    AlreadyDone(String),
+    /// Failed in this run, or earlier.
+    Failed(String),
+    /// Sent, and neither its answer nor any evidence says whether it took effect.
+    Unknown(String),
+    /// Not started: `--fail-fast` stopped the run, or an earlier failure is not retried.
+    Skipped(String),
+}
+
+impl Outcome {
+    pub(crate) fn word(&self) -> &'static str {
+        match self {
+            Self::Done(_) => "done",
+            Self::AlreadyDone(_) => "done before",
+            Self::Failed(_) => "failed",
+            Self::Unknown(_) => "unknown",
+            Self::Skipped(_) => "skipped",
+        }
+    }
+
+    pub(crate) fn detail(&self) -> &str {
+        match self {
+            Self::Done(d)
+            | Self::AlreadyDone(d)
+            | Self::Failed(d)
+            | Self::Unknown(d)
+            | Self::Skipped(d) => d,
+        }
+    }
+
+    fn is_failure(&self) -> bool {
+        matches!(self, Self::Failed(_) | Self::Unknown(_))
+    }
+}
+
+/// Resolves a profile (`None`: the default one) to its settings.
+pub(crate) type Resolve =
+    dyn Fn(Option<&str>) -> Result<crate::config::Resolved, String> + Send + Sync;
+
+/// The clients a run uses, one per profile and provider, built on first use on one shared
+/// transport (one pool, one rate limit, one `Retry-After` pause for all workers).
+pub(crate) struct Clients {
+    transport: Transport,
+    resolve: Box<Resolve>,
+    ecs: Mutex<HashMap<Option<String>, Arc<EcsClient>>>,
+    edis: Mutex<HashMap<Option<String>, Arc<EdisClient>>>,
+}
+
+impl Clients {
+    pub(crate) fn new(transport: Transport, resolve: Box<Resolve>) -> Self {
+        Self {
+            transport,
+            resolve,
+            ecs: Mutex::new(HashMap::new()),
+            edis: Mutex::new(HashMap::new()),
+        }
+    }
+
+    async fn ecs(&self, profile: Option<&str>) -> Result<Arc<EcsClient>, String> {
+        let mut map = self.ecs.lock().await;
+        if let Some(client) = map.get(&profile.map(str::to_owned)) {
+            return Ok(client.clone());
+        }
+        let resolved = (self.resolve)(profile)?;
+        let client = crate::ecs::client_on(self.transport.clone(), &resolved)
+            .await
+            .map_err(|f| f.message)?;
+        let client = Arc::new(client);
+        map.insert(profile.map(str::to_owned), client.clone());
+        Ok(client)
+    }
+
+    async fn edis(&self, profile: Option<&str>) -> Result<Arc<EdisClient>, String> {
+        let mut map = self.edis.lock().await;
+        if let Some(client) = map.get(&profile.map(str::to_owned)) {
+            return Ok(client.clone());
+        }
+        let resolved = (self.resolve)(profile)?;
+        let client =
+            crate::edis::client_on(self.transport.clone(), &resolved).map_err(|f| f.message)?;
+        let client = Arc::new(client);
+        map.insert(profile.map(str::to_owned), client.clone());
+        Ok(client)
+    }
+}
+
+/// What the display is told.
+pub(crate) enum Event<'a> {
+    /// A target started; `resumed` says what the journal had.
+    Started {
+        key: &'a str,
+        resumed: Option<&'a str>,
+    },
+    /// A target's progress.
+    Progress { key: &'a str, line: String },
+    /// A target ended.
+    Ended { key: &'a str, outcome: &'a Outcome },
+}
+
+/// Runs every target; returns each target's outcome, in the plan's order.
+pub(crate) async fn run(
+    plan: Arc<Plan>,
+    inputs: Arc<Inputs>,
+    journal: Arc<Journal>,
+    recovered: HashMap<String, Record>,
+    clients: Arc<Clients>,
+    settings: Settings,
+    display: Arc<dyn Fn(Event<'_>) + Send + Sync>,
+) -> Vec<(String, Outcome)> {
+    let limit = Arc::new(Semaphore::new(settings.concurrency.max(1)));
+    let stop = Arc::new(AtomicBool::new(false));
+    let recovered = Arc::new(recovered);
+    let settings = Arc::new(settings);
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; plan.targets.len()];
+    for index in 0..plan.targets.len() {
+        // At most `concurrency` targets are alive: the loop waits for a permit before spawning,
+        // so neither tasks nor queues grow with the plan.
+        let Ok(permit) = limit.clone().acquire_owned().await else {
+            break;
+        };
+        // Collect what has finished, to keep the set small.
+        while let Some(done) = tasks.try_join_next() {
+            if let Ok((i, outcome)) = done {
+                outcomes[i] = Some(outcome);
+            }
+        }
+        if stop.load(Ordering::SeqCst) {
+            drop(permit);
+            break;
+        }
+        let ctx = Ctx {
+            plan: plan.clone(),
+            inputs: inputs.clone(),
+            journal: journal.clone(),
+            recovered: recovered.clone(),
+            clients: clients.clone(),
+            settings: settings.clone(),
+            display: display.clone(),
+        };
+        let stop = stop.clone();
+        tasks.spawn(async move {
+            let target = &ctx.plan.targets[index];
+            let outcome = ctx.target(target).await;
+            (ctx.display)(Event::Ended {
+                key: &target.key,
+                outcome: &outcome,
+            });
+            if outcome.is_failure() && ctx.settings.fail_fast {
+                stop.store(true, Ordering::SeqCst);
+            }
+            drop(permit);
+            (index, outcome)
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        if let Ok((i, outcome)) = done {
+            outcomes[i] = Some(outcome);
+        }
+    }
+    plan.targets
+        .iter()
+        .zip(outcomes)
+        .map(|(t, o)| {
+            let outcome = o.unwrap_or_else(|| {
+                Outcome::Skipped("not started: --fail-fast stopped the run".to_owned())
+            });
+            (t.key.clone(), outcome)
+        })
+        .collect()
+}
+
+/// What each target's task shares.
+struct Ctx {
+    plan: Arc<Plan>,
+    inputs: Arc<Inputs>,
+    journal: Arc<Journal>,
+    recovered: Arc<HashMap<String, Record>>,
+    clients: Arc<Clients>,
+    settings: Arc<Settings>,
+    display: Arc<dyn Fn(Event<'_>) + Send + Sync>,
+}
+
+impl Ctx {
+    async fn record(&self, key: &str, state: State) -> Result<(), String> {
+        self.journal
+            .record(Record {
+                key: key.to_owned(),
+                at_ms: now_ms(),
+                state,
+            })
+            .await
+            .map_err(|e| format!("the journal could not be written, so nothing more was sent for this target: {e}"))
+    }
+
+    fn progress(&self, key: &str, line: String) {
+        (self.display)(Event::Progress { key, line });
+    }
+
+    /// One target, from whatever the journal says, to its end.
+    async fn target(&self, t: &Target) -> Outcome {
+        let prior = self.recovered.get(&t.key).map(|r| (&r.state, r.at_ms));
+        (self.display)(Event::Started {
+            key: &t.key,
+            resumed: prior.map(|(s, _)| state_word(s)),
+        });
+        let result = match prior {
+            Some((State::Done { summary }, _)) => return Outcome::AlreadyDone(summary.clone()),
+            Some((State::Unknown { reason }, _)) => {
+                return Outcome::Unknown(format!(
+                    "{reason} (from an earlier run; check the server, then remove it from the plan or the journal)"
+                ));
+            }
+            Some((State::Failed { reason }, _)) if !self.settings.retry_failed => {
+                return Outcome::Skipped(format!(
+                    "failed in an earlier run: {reason}; --retry-failed tries it again"
+                ));
+            }
+            Some((
+                State::Sent {
+                    operation: _,
+                    job_id,
+                    evidence,
+                    baseline,
+                },
+                _,
+            )) => {
+                self.follow(t, job_id.as_deref(), evidence.clone(), baseline)
+                    .await
+            }
+            Some((State::Sending { baseline, .. }, at_ms)) => {
+                self.resume_sending(t, baseline, at_ms).await
+            }
+            Some((State::Failed { .. }, _)) | None => self.fresh(t).await,
+        };
+        let outcome = match result {
+            Ok(summary) => Outcome::Done(summary),
+            Err(Ending::Failed(reason)) => Outcome::Failed(reason),
+            Err(Ending::Unknown(reason)) => Outcome::Unknown(reason),
+        };
+        let state = match &outcome {
+            Outcome::Done(summary) => Some(State::Done {
+                summary: summary.clone(),
+            }),
+            Outcome::Failed(reason) => Some(State::Failed {
+                reason: reason.clone(),
+            }),
+            Outcome::Unknown(reason) => Some(State::Unknown {
+                reason: reason.clone(),
+            }),
+            _ => None,
+        };
+        if let Some(state) = state
+            && let Err(e) = self.record(&t.key, state).await
+        {
+            return Outcome::Failed(e);
+        }
+        outcome
+    }
+
+    /// A target the journal has never seen: read it, journal the baseline, send, follow.
+    async fn fresh(&self, t: &Target) -> Result<String, Ending> {
+        match &t.action {
+            Action::EcsReinstall { server, .. } | Action::EcsChangeOs { server, .. } => {
+                let client = self
+                    .clients
+                    .ecs(t.profile.as_deref())
+                    .await
+                    .map_err(Ending::Failed)?;
+                let before = client.server(server).await.map_err(ending)?;
+                self.send_ecs(t, &client, before).await
+            }
+            Action::EdisReinstall { kvm, .. } => {
+                let client = self
+                    .clients
+                    .edis(t.profile.as_deref())
+                    .await
+                    .map_err(Ending::Failed)?;
+                let power = client.power(kvm).await.map_err(ending)?.state;
+                self.send_edis(t, &client, power).await
+            }
+        }
+    }
+
+    async fn send_ecs(
+        &self,
+        t: &Target,
+        client: &EcsClient,
+        before: ServerDetails,
+    ) -> Result<String, Ending> {
+        let baseline = ecs_baseline(&before);
+        let operation = operation_name(t);
+        self.record(
+            &t.key,
+            State::Sending {
+                operation: operation.to_owned(),
+                baseline: baseline.clone(),
+            },
+        )
+        .await
+        .map_err(Ending::Failed)?;
+        self.progress(&t.key, format!("{operation} sent"));
+        let started = match &t.action {
+            Action::EcsChangeOs { .. } => {
+                let input = self.inputs.ecs_change_os(t).map_err(Ending::Failed)?;
+                client.change_os_from(before, input).await
+            }
+            _ => {
+                let input = self.inputs.ecs_reinstall(t).map_err(Ending::Failed)?;
+                client.reinstall_from(before, input).await
+            }
+        }
+        .map_err(ending)?;
+        self.record(
+            &t.key,
+            State::Sent {
+                operation: operation.to_owned(),
+                job_id: started.job_id.as_ref().map(|j| j.as_str().to_owned()),
+                evidence: started.evidence.clone(),
+                baseline,
+            },
+        )
+        .await
+        .map_err(Ending::Failed)?;
+        self.follow_ecs(t, client, &started).await
+    }
+
+    async fn send_edis(
+        &self,
+        t: &Target,
+        client: &EdisClient,
+        power: PowerState,
+    ) -> Result<String, Ending> {
+        let Action::EdisReinstall { kvm, .. } = &t.action else {
+            return Err(Ending::Failed("not an EDIS target".to_owned()));
+        };
+        let baseline = Baseline {
+            power: Some(power_word(&power).to_owned()),
+            ..Baseline::default()
+        };
+        self.record(
+            &t.key,
+            State::Sending {
+                operation: "edis.reinstall".to_owned(),
+                baseline: baseline.clone(),
+            },
+        )
+        .await
+        .map_err(Ending::Failed)?;
+        self.progress(&t.key, "edis.reinstall sent".to_owned());
+        let input = self.inputs.edis_reinstall(t).map_err(Ending::Failed)?;
+        let started = client.reinstall(kvm, input).await.map_err(ending)?;
+        self.record(
+            &t.key,
+            State::Sent {
+                operation: "edis.reinstall".to_owned(),
+                job_id: None,
+                evidence: started.evidence.clone(),
+                baseline,
+            },
+        )
+        .await
+        .map_err(Ending::Failed)?;
+        self.follow_edis(t, client, &started).await
+    }
+
+    /// The journal says `sending`: the last run died around the send. Ask the provider.
+    async fn resume_sending(
+        &self,
+        t: &Target,
+        baseline: &Baseline,
+        at_ms: u64,
+    ) -> Result<String, Ending> {
+        // A request in flight when the last run died has arrived, or never will, after this.
+        let age = Duration::from_millis(now_ms().saturating_sub(at_ms));
+        if age < self.settings.settle {
+            tokio::time::sleep(self.settings.settle - age).await;
+        }
+        match &t.action {
+            Action::EcsReinstall { server, .. } | Action::EcsChangeOs { server, .. } => {
+                let client = self
+                    .clients
+                    .ecs(t.profile.as_deref())
+                    .await
+                    .map_err(Ending::Failed)?;
+                let now = client.server(server).await.map_err(ending)?;
+                let then = baseline_details(server, baseline);
+                match rebuild_evidence(&then, &now) {
+                    Some(evidence) => {
+                        self.progress(&t.key, format!("resumed: {evidence}"));
+                        self.record(
+                            &t.key,
+                            State::Sent {
+                                operation: operation_name(t).to_owned(),
+                                job_id: None,
+                                evidence: Some(evidence.clone()),
+                                baseline: baseline.clone(),
+                            },
+                        )
+                        .await
+                        .map_err(Ending::Failed)?;
+                        let started = Started {
+                            operation: operation_name(t),
+                            server_id: server.clone(),
+                            job_id: None,
+                            before: then,
+                            evidence: Some(evidence),
+                        };
+                        self.follow_ecs(t, &client, &started).await
+                    }
+                    None => {
+                        // No sign of it: the request never arrived. The server as it is now
+                        // is the new baseline.
+                        self.progress(
+                            &t.key,
+                            "resumed: no sign of the last send; sending".to_owned(),
+                        );
+                        self.send_ecs(t, &client, now).await
+                    }
+                }
+            }
+            Action::EdisReinstall { kvm, .. } => {
+                let client = self
+                    .clients
+                    .edis(t.profile.as_deref())
+                    .await
+                    .map_err(Ending::Failed)?;
+                let before = PowerState::parse(baseline.power.as_deref().unwrap_or(""));
+                let now = client.power(kvm).await.map_err(ending)?.state;
+                match (&before, &now) {
+                    (PowerState::On, PowerState::On) => {
+                        self.progress(
+                            &t.key,
+                            "resumed: no sign of the last send; sending".to_owned(),
+                        );
+                        self.send_edis(t, &client, now).await
+                    }
+                    (PowerState::On, _) => {
+                        let evidence = format!("the KVM was powered on and is now {now}");
+                        self.record(
+                            &t.key,
+                            State::Sent {
+                                operation: "edis.reinstall".to_owned(),
+                                job_id: None,
+                                evidence: Some(evidence.clone()),
+                                baseline: baseline.clone(),
+                            },
+                        )
+                        .await
+                        .map_err(Ending::Failed)?;
+                        let started = EdisStarted {
+                            kvm_id: kvm.clone(),
+                            before,
+                            evidence: Some(evidence),
+                        };
+                        self.follow_edis(t, &client, &started).await
+                    }
+                    _ => Err(Ending::Unknown(
+                        "the last run died around the send, and the KVM was powered off already, \
+                         so its power state cannot tell whether the reinstall began; not re-sent"
+                            .to_owned(),
+                    )),
+                }
+            }
+        }
+    }
+
+    /// The journal says `sent`: follow it to the end.
+    async fn follow(
+        &self,
+        t: &Target,
+        job_id: Option<&str>,
+        evidence: Option<String>,
+        baseline: &Baseline,
+    ) -> Result<String, Ending> {
+        match &t.action {
+            Action::EcsReinstall { server, .. } | Action::EcsChangeOs { server, .. } => {
+                let client = self
+                    .clients
+                    .ecs(t.profile.as_deref())
+                    .await
+                    .map_err(Ending::Failed)?;
+                let job_id = job_id.and_then(|j| JobId::new(j).ok());
+                let started = Started {
+                    operation: operation_name(t),
+                    server_id: server.clone(),
+                    job_id,
+                    before: baseline_details(server, baseline),
+                    evidence,
+                };
+                self.follow_ecs(t, &client, &started).await
+            }
+            Action::EdisReinstall { kvm, .. } => {
+                let client = self
+                    .clients
+                    .edis(t.profile.as_deref())
+                    .await
+                    .map_err(Ending::Failed)?;
+                let started = EdisStarted {
+                    kvm_id: kvm.clone(),
+                    before: PowerState::parse(baseline.power.as_deref().unwrap_or("")),
+                    evidence: evidence.or_else(|| Some("accepted".to_owned())),
+                };
+                self.follow_edis(t, &client, &started).await
+            }
+        }
+    }
+
+    async fn follow_ecs(
+        &self,
+        t: &Target,
+        client: &EcsClient,
+        started: &Started,
+    ) -> Result<String, Ending> {
+        let after = client
+            .follow(started, &self.settings.schedule, &mut |e| {
+                self.progress(&t.key, e.progress_line());
+            })
+            .await
+            .map_err(ending)?;
+        Ok(format!(
+            "{}, image {}",
+            after.status.as_ref().map_or("?", ServerStatus::as_str),
+            after.image_id.as_ref().map_or("?", |i| i.as_str())
+        ))
+    }
+
+    async fn follow_edis(
+        &self,
+        t: &Target,
+        client: &EdisClient,
+        started: &EdisStarted,
+    ) -> Result<String, Ending> {
+        client
+            .wait_reinstalled(started, &self.settings.schedule, &mut |e| {
+                self.progress(&t.key, e.progress_line());
+            })
+            .await
+            .map_err(ending)?;
+        let image = match &t.action {
+            Action::EdisReinstall { image, .. } => image.as_str().to_owned(),
+            _ => "?".to_owned(),
+        };
+        Ok(format!("running, image {image}"))
+    }
+}
+
+/// How a target's work ended, short of done.
+enum Ending {
+    Failed(String),
+    Unknown(String),
+}
+
+fn ending(e: Error) -> Ending {
+    match e {
+        Error::OutcomeUnknown { .. } | Error::Ambiguous { .. } => Ending::Unknown(e.to_string()),
+        other => Ending::Failed(other.to_string()),
+    }
+}
+
+fn operation_name(t: &Target) -> &'static str {
+    match t.action {
+        Action::EcsReinstall { .. } => "ecs.reinstallos",
+        Action::EcsChangeOs { .. } => "ecs.changeos",
+        Action::EdisReinstall { .. } => "edis.reinstall",
+    }
+}
+
+fn state_word(state: &State) -> &'static str {
+    match state {
+        State::Sending { .. } => "sending",
+        State::Sent { .. } => "sent",
+        State::Done { .. } => "done",
+        State::Failed { .. } => "failed",
+        State::Unknown { .. } => "unknown",
+    }
+}
+
+fn power_word(power: &PowerState) -> &str {
+    match power {
+        PowerState::On => "server powered on",
+        PowerState::Off => "server powered off",
+        PowerState::Other(text) => text,
+        _ => "unknown",
+    }
+}
+
+/// The journaled form of a server before the send.
+fn ecs_baseline(s: &ServerDetails) -> Baseline {
+    Baseline {
+        updated: s.updated.map(|t| t.to_string()),
+        launched_at: s.launched_at.map(|t| t.to_string()),
+        status: s.status.as_ref().map(|x| x.as_str().to_owned()),
+        power: None,
+    }
+}
+
+/// The server as the baseline describes it, for the evidence check.
+fn baseline_details(server: &ServerId, b: &Baseline) -> ServerDetails {
+    let mut d = ServerDetails::new(server.clone());
+    d.updated = b.updated.as_deref().and_then(|t| Timestamp::parse(t).ok());
+    d.launched_at = b
+        .launched_at
+        .as_deref()
+        .and_then(|t| Timestamp::parse(t).ok());
+    d.status = b.status.as_deref().map(ServerStatus::from_wire);
+    d
+}
+
+/// The plain-text line of a progress event, without its elapsed time.
+trait ProgressLine {
+    fn progress_line(&self) -> String;
+}
+
+impl ProgressLine for reimage_client::ProgressEvent {
+    fn progress_line(&self) -> String {
+        let line = self.to_string();
+        line.split_once("] ")
+            .map_or(line.clone(), |(_, rest)| rest.to_owned())
+    }
+}

@@ -1,0 +1,1248 @@
+//! The fleet journal: what `reimage fleet apply` has done to each target, made durable before the
+//! provider call that follows it, so that a rerun after a crash, `kill -9` or a power cut resumes
+//! where it stopped and never re-images a server twice.
+//!
+//! # On disk
+//!
+//! A directory beside the plan (for example `plan.toml.journal/`) holding:
+//!
+//! - `journal.log`: JSON Lines, append-only, one [`Record`] per line, for example
+//!   `{"key":"edis:1234","at_ms":1767225600000,"state":"sending","operation":"reinstall","baseline":{"status":"running"}}`.
+//!   The latest line for a key is its state. A final line without its newline, or a final line
+//!   that does not parse, is what a crash in the middle of a write leaves: it was never
+//!   acknowledged, so it is dropped (and cut off before the next append). Any other line that
+//!   does not parse is corruption, reported with its line number.
+//! - `journal.log.tmp`: only while compacting (the latest record per key, sorted by key, synced,
+//!   then renamed over `journal.log` and the directory synced). A leftover one is ignored.
+//! - `lock`: the PID of the `apply` that holds the journal, with an advisory lock on it
+//!   ([`File::try_lock`]) that the operating system releases when that process dies however it
+//!   dies, so a lock left by `kill -9` or a power cut is taken over and a live one is refused.
+//!   Removed on [`Journal::close`] and when the journal is dropped.
+//!
+//! # Durability and throughput
+//!
+//! One writer thread owns `journal.log`. [`Journal::record`] sends its line over a bounded
+//! channel and waits; the writer takes every line waiting (group commit), appends them with one
+//! write, calls `sync_data` once, then acknowledges each of them. So a record is on disk before
+//! `record().await` returns, and many concurrent targets share each fsync.
+
+// The fleet runner (`reimage fleet apply` / `status`) wires the journal in; until then only the
+// tests use it.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::thread::JoinHandle;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot};
+
+/// The log, inside the journal directory.
+const LOG: &str = "journal.log";
+/// Where compaction writes before renaming over [`LOG`].
+const TMP: &str = "journal.log.tmp";
+/// The lock file, inside the journal directory.
+const LOCK: &str = "lock";
+/// How many records may wait for the writer before `record()` waits for room.
+const QUEUE: usize = 1024;
+/// The most records written (and synced) together.
+const MAX_BATCH: usize = 1024;
+/// Logs at most this long are never compacted.
+const COMPACT_MIN_LINES: usize = 1000;
+/// How often [`Lock::acquire`] retries when the lock file is replaced under it.
+const LOCK_ATTEMPTS: usize = 16;
+
+/// One line of the journal: the state of one target at one moment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Record {
+    /// The target, unique within the plan (for example `edis:1234` or `ecs:<server id>`).
+    pub(crate) key: String,
+    /// When the record was made, in milliseconds since the Unix epoch (see [`now_ms`]).
+    pub(crate) at_ms: u64,
+    /// The state the target reached.
+    #[serde(flatten)]
+    pub(crate) state: State,
+}
+
+/// What has happened to one target. On the wire, `"state"` names the variant (snake case) and
+/// the variant's fields sit beside it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub(crate) enum State {
+    /// Written and synced BEFORE the destructive request is sent. `baseline` is what the target
+    /// looked like just before (for the evidence check on resume).
+    Sending {
+        /// The operation about to be sent (for example `reinstall`).
+        operation: String,
+        /// The target just before the request.
+        #[serde(default)]
+        baseline: Baseline,
+    },
+    /// The provider accepted it (job id for ECS), or evidence showed it took effect.
+    Sent {
+        /// The operation that was sent.
+        operation: String,
+        /// The provider's job id (ECS), if it gave one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        job_id: Option<String>,
+        /// What showed that it took effect, when the answer itself was lost.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        evidence: Option<String>,
+        /// The target just before the request.
+        #[serde(default)]
+        baseline: Baseline,
+    },
+    /// Finished: the target runs the new image.
+    Done {
+        /// One line for the report.
+        summary: String,
+    },
+    /// Failed before anything destructive happened, or the provider reported failure.
+    Failed {
+        /// Why, in one line.
+        reason: String,
+    },
+    /// Sent, outcome unknown and no evidence either way: never re-sent automatically.
+    Unknown {
+        /// Why the outcome is unknown, in one line.
+        reason: String,
+    },
+}
+
+/// What a target looked like just before the destructive request, as the provider reported it.
+/// Every field is optional because providers report different things.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Baseline {
+    /// The provider's last-updated time of the server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) updated: Option<String>,
+    /// When the server was last launched (booted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) launched_at: Option<String>,
+    /// The provider's status of the server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) status: Option<String>,
+    /// The power state of the server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) power: Option<String>,
+}
+
+/// Why the journal could not be opened, read or written. `Display` is one line: the file, what
+/// failed, and the fix.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum JournalError {
+    /// A file operation failed.
+    #[error("journal {}: could not {action}: {source}; {fix}", .path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// What was being done, after "could not".
+        action: &'static str,
+        /// The error from the operating system.
+        source: io::Error,
+        /// What to do about it.
+        fix: &'static str,
+    },
+    /// A line other than the last does not parse: not something a crash leaves.
+    #[error(
+        "journal {} line {line} is corrupted ({problem}); only a torn last line is repaired automatically: \
+         restore the line or delete it, after checking by hand the target it named, which may already have been re-imaged",
+        .path.display()
+    )]
+    Corrupt {
+        /// The log.
+        path: PathBuf,
+        /// The line number, from 1.
+        line: usize,
+        /// What the parser said.
+        problem: String,
+    },
+    /// Another live process holds the journal.
+    #[error(
+        "journal lock {}: held by {} (another `reimage fleet apply` of this plan); wait for it to finish or stop it, then rerun",
+        .lock.display(),
+        holder(*.pid)
+    )]
+    Locked {
+        /// The lock file.
+        lock: PathBuf,
+        /// The PID written in it, when it could be read.
+        pid: Option<u32>,
+    },
+    /// Appending or syncing failed earlier; nothing after that is recorded.
+    #[error(
+        "journal {}: {detail}; nothing after that was recorded and no further request may be sent: \
+         free disk space or fix permissions, then rerun to resume from the journal",
+        .path.display()
+    )]
+    Write {
+        /// The log.
+        path: PathBuf,
+        /// What failed and the operating system's error.
+        detail: String,
+    },
+    /// The writer thread ended without an answer (it panicked).
+    #[error("journal {}: the writer thread stopped unexpectedly; rerun to resume from the journal", .path.display())]
+    Stopped {
+        /// The log.
+        path: PathBuf,
+    },
+    /// A record could not be turned into JSON (a bug: every field is a string or a number).
+    #[error(
+        "journal record for {key}: could not encode it as JSON: {source}; this is a bug in reimage, please report it"
+    )]
+    Encode {
+        /// The record's key.
+        key: String,
+        /// The encoder's error.
+        source: serde_json::Error,
+    },
+}
+
+/// Names the holder of a lock for [`JournalError::Locked`].
+fn holder(pid: Option<u32>) -> String {
+    match pid {
+        Some(pid) => format!("process {pid}"),
+        None => "another process".to_owned(),
+    }
+}
+
+/// The usual fix for a failed file operation.
+const FIX_IO: &str =
+    "check that the directory exists and is writable and that the disk is not full, then rerun";
+
+/// Wraps an operating-system error with the path and what was being done.
+fn io_error(path: &Path, action: &'static str, source: io::Error) -> JournalError {
+    JournalError::Io {
+        path: path.to_path_buf(),
+        action,
+        source,
+        fix: FIX_IO,
+    }
+}
+
+/// Milliseconds since the Unix epoch, for [`Record::at_ms`]; 0 if the clock is before 1970.
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
+}
+
+/// Whether a log of `lines` lines holding `keys` keys is worth compacting.
+fn needs_compaction(lines: usize, keys: usize) -> bool {
+    lines > COMPACT_MIN_LINES.max(keys.saturating_mul(2))
+}
+
+/// A log read from disk.
+#[derive(Debug, Default)]
+struct Replay {
+    /// The latest record per key.
+    latest: BTreeMap<String, Record>,
+    /// How many records the log holds (torn last line excluded).
+    lines: usize,
+    /// The length of the log up to the end of its last good line.
+    good_len: u64,
+    /// Whether a torn last line follows `good_len`.
+    torn: bool,
+    /// Whether the log exists at all.
+    exists: bool,
+}
+
+/// Reads `log`, keeping only the latest record per key. A missing log is empty; a torn last line
+/// is set aside (see the module documentation); any other bad line is [`JournalError::Corrupt`].
+fn replay(log: &Path) -> Result<Replay, JournalError> {
+    let file = match File::open(log) {
+        Ok(file) => file,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Replay::default()),
+        Err(error) => return Err(io_error(log, "open the log for reading", error)),
+    };
+    let mut reader = BufReader::new(file);
+    let mut replay = Replay {
+        exists: true,
+        ..Replay::default()
+    };
+    let mut line = Vec::new();
+    let mut number = 0_usize;
+    // A line that did not parse: corruption, unless nothing follows it.
+    let mut bad: Option<(usize, String)> = None;
+    loop {
+        line.clear();
+        let read = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|error| io_error(log, "read the log", error))?;
+        if read == 0 {
+            break;
+        }
+        number += 1;
+        if let Some((line, problem)) = bad.take() {
+            return Err(JournalError::Corrupt {
+                path: log.to_path_buf(),
+                line,
+                problem,
+            });
+        }
+        let Some(text) = line.strip_suffix(b"\n") else {
+            // No newline: the write was cut short, so it was never acknowledged.
+            replay.torn = true;
+            break;
+        };
+        let text = text.strip_suffix(b"\r").unwrap_or(text);
+        if text.iter().all(u8::is_ascii_whitespace) {
+            replay.good_len += read as u64;
+            continue;
+        }
+        match serde_json::from_slice::<Record>(text) {
+            Ok(record) => {
+                replay.lines += 1;
+                replay.good_len += read as u64;
+                replay.latest.insert(record.key.clone(), record);
+            }
+            Err(error) => bad = Some((number, error.to_string())),
+        }
+    }
+    if bad.is_some() {
+        replay.torn = true;
+    }
+    Ok(replay)
+}
+
+/// Reads the latest state per key without opening for writing (for `reimage fleet status`); safe
+/// while an `apply` is writing. A missing directory or log is an empty map.
+pub(crate) fn read(dir: &Path) -> Result<BTreeMap<String, Record>, JournalError> {
+    Ok(replay(&dir.join(LOG))?.latest)
+}
+
+/// Syncs a directory, so that a file created or renamed in it survives a power cut. A no-op
+/// where directories cannot be opened (not Unix).
+fn sync_dir(dir: &Path) -> Result<(), JournalError> {
+    #[cfg(unix)]
+    File::open(dir)
+        .and_then(|handle| handle.sync_all())
+        .map_err(|error| io_error(dir, "sync the directory to disk", error))?;
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+/// Replaces the log in `dir` by `latest`, one line per key: written to [`TMP`], synced, renamed
+/// over [`LOG`], then the directory synced. A crash at any point leaves the old or the new log.
+fn compact(dir: &Path, latest: &BTreeMap<String, Record>) -> Result<(), JournalError> {
+    let tmp = dir.join(TMP);
+    let file =
+        File::create(&tmp).map_err(|error| io_error(&tmp, "create the compacted log", error))?;
+    let mut writer = BufWriter::new(file);
+    for record in latest.values() {
+        serde_json::to_writer(&mut writer, record).map_err(|source| JournalError::Encode {
+            key: record.key.clone(),
+            source,
+        })?;
+        writer
+            .write_all(b"\n")
+            .map_err(|error| io_error(&tmp, "write the compacted log", error))?;
+    }
+    let file = writer
+        .into_inner()
+        .map_err(|error| io_error(&tmp, "write the compacted log", error.into_error()))?;
+    file.sync_all()
+        .map_err(|error| io_error(&tmp, "sync the compacted log to disk", error))?;
+    drop(file);
+    let log = dir.join(LOG);
+    fs::rename(&tmp, &log)
+        .map_err(|error| io_error(&log, "replace the log by the compacted one", error))?;
+    sync_dir(dir)
+}
+
+/// Whether `pid` is a live process: `/proc/<pid>` on Linux; elsewhere assumed alive. Only used
+/// where the filesystem has no advisory locks.
+fn pid_alive(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        Path::new("/proc").join(pid.to_string()).exists()
+    } else {
+        true
+    }
+}
+
+/// Reads the PID in a lock file, if there is one.
+fn read_pid(file: &mut File) -> Option<u32> {
+    let mut text = String::new();
+    file.seek(SeekFrom::Start(0)).ok()?;
+    file.read_to_string(&mut text).ok()?;
+    text.trim().parse().ok()
+}
+
+/// Whether `path` still names the file `file` has open (it does not once the holder removed it).
+#[cfg(unix)]
+fn still_linked(file: &File, path: &Path) -> io::Result<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let held = file.metadata()?;
+    match fs::metadata(path) {
+        Ok(named) => Ok(named.dev() == held.dev() && named.ino() == held.ino()),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(error) => Err(error),
+    }
+}
+
+/// Whether `path` still names the file `file` has open; assumed elsewhere than on Unix.
+#[cfg(not(unix))]
+fn still_linked(_file: &File, _path: &Path) -> io::Result<bool> {
+    Ok(true)
+}
+
+/// The exclusive hold on a journal directory: the `lock` file with this process's PID, locked.
+/// Dropping it removes the file, then releases the lock.
+#[derive(Debug)]
+struct Lock {
+    /// The lock file.
+    path: PathBuf,
+    /// The open, locked lock file.
+    file: File,
+}
+
+impl Lock {
+    /// Takes the lock of `dir`, or says which process holds it. A lock file whose process is gone
+    /// (`kill -9`, power cut) is taken over: the operating system released its lock.
+    fn acquire(dir: &Path) -> Result<Lock, JournalError> {
+        let path = dir.join(LOCK);
+        for _ in 0..LOCK_ATTEMPTS {
+            let mut file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .map_err(|error| io_error(&path, "open the lock file", error))?;
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(TryLockError::WouldBlock) => {
+                    return Err(JournalError::Locked {
+                        pid: read_pid(&mut file),
+                        lock: path,
+                    });
+                }
+                Err(TryLockError::Error(error)) if error.kind() == io::ErrorKind::Unsupported => {
+                    // No advisory locks on this filesystem: go by the PID alone.
+                    if let Some(pid) = read_pid(&mut file)
+                        && pid_alive(pid)
+                    {
+                        return Err(JournalError::Locked {
+                            pid: Some(pid),
+                            lock: path,
+                        });
+                    }
+                }
+                Err(TryLockError::Error(error)) => {
+                    return Err(io_error(&path, "lock the lock file", error));
+                }
+            }
+            // The holder may have removed the file between our open and our lock: then the lock
+            // is on a file nobody else will look at, so start again with the current one.
+            if !still_linked(&file, &path)
+                .map_err(|error| io_error(&path, "check the lock file", error))?
+            {
+                continue;
+            }
+            let pid = format!("{}\n", std::process::id());
+            file.set_len(0)
+                .and_then(|()| file.seek(SeekFrom::Start(0)))
+                .and_then(|_| file.write_all(pid.as_bytes()))
+                .map_err(|error| io_error(&path, "write the lock file", error))?;
+            return Ok(Lock { path, file });
+        }
+        Err(io_error(
+            &path,
+            "take the lock",
+            io::Error::other(format!(
+                "the lock file was replaced {LOCK_ATTEMPTS} times while taking it"
+            )),
+        ))
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        // Removed while still locked; the lock goes when `file` is closed right after.
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// State shared by [`Journal`] and its writer thread.
+#[derive(Debug, Default)]
+struct Shared {
+    /// The first append or sync failure; once set, every record is refused with it.
+    failure: OnceLock<String>,
+    /// How many times the writer synced the log (to check group commit).
+    #[cfg(test)]
+    syncs: std::sync::atomic::AtomicU64,
+    /// Makes the next append fail, as a full disk would.
+    #[cfg(test)]
+    fail_next: std::sync::atomic::AtomicBool,
+}
+
+/// One record on its way to the writer.
+#[derive(Debug)]
+struct Request {
+    /// The record's key.
+    key: String,
+    /// The record as JSON, with its newline.
+    line: Vec<u8>,
+    /// Answered once the line is synced (or failed).
+    ack: oneshot::Sender<Result<(), JournalError>>,
+}
+
+/// The writer thread's side: owns the log and the lock.
+#[derive(Debug)]
+struct Writer {
+    /// The journal directory.
+    dir: PathBuf,
+    /// The log.
+    log: PathBuf,
+    /// The log, opened for appending.
+    file: File,
+    /// How many records the log holds.
+    lines: usize,
+    /// The keys in the log.
+    keys: HashSet<String>,
+    /// Shared with [`Journal`].
+    shared: Arc<Shared>,
+    /// Held until the writer is done.
+    lock: Lock,
+}
+
+impl Writer {
+    /// Writes every batch that arrives until all senders are gone, then compacts if the log is
+    /// much longer than the number of keys, and releases the lock. Returns the first failure.
+    fn run(mut self, mut requests: mpsc::Receiver<Request>) -> Result<(), JournalError> {
+        let mut batch = Vec::with_capacity(64);
+        let mut buffer = Vec::new();
+        while let Some(first) = requests.blocking_recv() {
+            batch.push(first);
+            while batch.len() < MAX_BATCH {
+                match requests.try_recv() {
+                    Ok(request) => batch.push(request),
+                    Err(_) => break,
+                }
+            }
+            let outcome = self.append(&batch, &mut buffer);
+            for request in batch.drain(..) {
+                let reply = match &outcome {
+                    Ok(()) => {
+                        self.lines += 1;
+                        self.keys.insert(request.key);
+                        Ok(())
+                    }
+                    Err(detail) => Err(JournalError::Write {
+                        path: self.log.clone(),
+                        detail: detail.clone(),
+                    }),
+                };
+                // The caller may have stopped waiting; the line is written all the same.
+                let _ = request.ack.send(reply);
+            }
+        }
+        let Writer {
+            dir,
+            log,
+            file,
+            lines,
+            keys,
+            shared,
+            lock,
+        } = self;
+        drop(file);
+        if let Some(detail) = shared.failure.get() {
+            return Err(JournalError::Write {
+                path: log,
+                detail: detail.clone(),
+            });
+        }
+        if needs_compaction(lines, keys.len()) {
+            compact(&dir, &replay(&log)?.latest)?;
+        }
+        drop(lock);
+        Ok(())
+    }
+
+    /// Appends the lines of `batch` with one write and syncs once. Once this has failed, it fails
+    /// every time without writing.
+    fn append(&mut self, batch: &[Request], buffer: &mut Vec<u8>) -> Result<(), String> {
+        if let Some(detail) = self.shared.failure.get() {
+            return Err(detail.clone());
+        }
+        buffer.clear();
+        for request in batch {
+            buffer.extend_from_slice(&request.line);
+        }
+        #[cfg(test)]
+        let injected = self
+            .shared
+            .fail_next
+            .swap(false, std::sync::atomic::Ordering::SeqCst);
+        #[cfg(not(test))]
+        let injected = false;
+        let result = if injected {
+            Err("could not append to the log: injected failure".to_owned())
+        } else {
+            self.file
+                .write_all(buffer)
+                .map_err(|error| format!("could not append to the log: {error}"))
+                .and_then(|()| {
+                    self.file
+                        .sync_data()
+                        .map_err(|error| format!("could not sync the log to disk: {error}"))
+                })
+        };
+        match &result {
+            Ok(()) => {
+                #[cfg(test)]
+                self.shared
+                    .syncs
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            Err(detail) => {
+                let _ = self.shared.failure.set(detail.clone());
+            }
+        }
+        if buffer.capacity() > 1 << 20 {
+            *buffer = Vec::new();
+        }
+        result
+    }
+}
+
+/// An open journal, held exclusively: records go through one writer thread that syncs them in
+/// batches. Dropping it without [`Journal::close`] lets the writer finish in the background and
+/// release the lock.
+#[derive(Debug)]
+pub(crate) struct Journal {
+    /// The journal directory.
+    dir: PathBuf,
+    /// The log, for error messages.
+    log: PathBuf,
+    /// To the writer thread (bounded).
+    requests: mpsc::Sender<Request>,
+    /// Shared with the writer thread.
+    shared: Arc<Shared>,
+    /// The writer thread's result, once it has stopped and released the lock.
+    finished: oneshot::Receiver<Result<(), JournalError>>,
+    /// The writer thread.
+    thread: JoinHandle<()>,
+}
+
+impl Journal {
+    /// Opens (creating) the journal directory `dir` (e.g. `<plan>.journal/`), takes its lock,
+    /// replays `journal.log` into the latest record per key, cuts off a torn last line, compacts
+    /// if the log has more than max(1000, 2 × live keys) lines, and starts the writer thread.
+    pub(crate) fn open(dir: &Path) -> Result<(Journal, BTreeMap<String, Record>), JournalError> {
+        if !dir.is_dir() {
+            fs::create_dir_all(dir)
+                .map_err(|error| io_error(dir, "create the journal directory", error))?;
+            let parent = match dir.parent() {
+                Some(parent) if !parent.as_os_str().is_empty() => parent,
+                _ => Path::new("."),
+            };
+            sync_dir(parent)?;
+        }
+        let lock = Lock::acquire(dir)?;
+        let log = dir.join(LOG);
+        let Replay {
+            latest,
+            mut lines,
+            good_len,
+            torn,
+            exists,
+        } = replay(&log)?;
+        if needs_compaction(lines, latest.len()) {
+            compact(dir, &latest)?;
+            lines = latest.len();
+        } else if torn {
+            let file = OpenOptions::new().write(true).open(&log).map_err(|error| {
+                io_error(&log, "open the log to cut off a torn last line", error)
+            })?;
+            file.set_len(good_len)
+                .and_then(|()| file.sync_data())
+                .map_err(|error| io_error(&log, "cut off a torn last line", error))?;
+        }
+        let file = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&log)
+            .map_err(|error| io_error(&log, "open the log for appending", error))?;
+        if !exists {
+            sync_dir(dir)?;
+        }
+        let shared = Arc::new(Shared::default());
+        let writer = Writer {
+            dir: dir.to_path_buf(),
+            log: log.clone(),
+            file,
+            lines,
+            keys: latest.keys().cloned().collect(),
+            shared: Arc::clone(&shared),
+            lock,
+        };
+        let (requests, receiver) = mpsc::channel(QUEUE);
+        let (done, finished) = oneshot::channel();
+        let thread = std::thread::Builder::new()
+            .name("reimage-journal".to_owned())
+            .spawn(move || {
+                let _ = done.send(writer.run(receiver));
+            })
+            .map_err(|error| io_error(&log, "start the journal writer thread", error))?;
+        let journal = Journal {
+            dir: dir.to_path_buf(),
+            log,
+            requests,
+            shared,
+            finished,
+            thread,
+        };
+        Ok((journal, latest))
+    }
+
+    /// Appends one record; returns once it is durable (synced). Waits for room when the writer is
+    /// 1024 records behind. If the future is dropped early the record may still be written.
+    pub(crate) async fn record(&self, record: Record) -> Result<(), JournalError> {
+        if let Some(detail) = self.shared.failure.get() {
+            return Err(JournalError::Write {
+                path: self.log.clone(),
+                detail: detail.clone(),
+            });
+        }
+        let mut line = serde_json::to_vec(&record).map_err(|source| JournalError::Encode {
+            key: record.key.clone(),
+            source,
+        })?;
+        line.push(b'\n');
+        let (ack, acked) = oneshot::channel();
+        let request = Request {
+            key: record.key,
+            line,
+            ack,
+        };
+        if self.requests.send(request).await.is_err() {
+            return Err(self.stopped());
+        }
+        acked.await.unwrap_or_else(|_| Err(self.stopped()))
+    }
+
+    /// Flushes, compacts the log if it is much longer than the number of keys, stops the writer
+    /// thread and removes the lock. Returns the writer's first failure, if any.
+    pub(crate) async fn close(self) -> Result<(), JournalError> {
+        let Journal {
+            log,
+            requests,
+            finished,
+            thread,
+            ..
+        } = self;
+        drop(requests);
+        let result = finished
+            .await
+            .unwrap_or(Err(JournalError::Stopped { path: log }));
+        // It has sent its result, so it has finished or is returning: this does not wait.
+        let _ = thread.join();
+        result
+    }
+
+    /// The journal directory.
+    pub(crate) fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The error for a writer that is gone: its failure, or that it stopped.
+    fn stopped(&self) -> JournalError {
+        match self.shared.failure.get() {
+            Some(detail) => JournalError::Write {
+                path: self.log.clone(),
+                detail: detail.clone(),
+            },
+            None => JournalError::Stopped {
+                path: self.log.clone(),
+            },
+        }
+    }
+
+    /// How many times the writer has synced the log.
+    #[cfg(test)]
+    fn syncs(&self) -> u64 {
+        self.shared.syncs.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Instant;
+
+    use super::*;
+
+    /// A fresh directory under the system's temporary directory, removed on drop.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(name: &str) -> TempDir {
+            static NEXT: AtomicUsize = AtomicUsize::new(0);
+            let unique = format!(
+                "reimage-journal-{name}-{}-{}-{}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed),
+                now_ms()
+            );
+            let path = std::env::temp_dir().join(unique);
+            let _ = fs::remove_dir_all(&path);
+            TempDir(path)
+        }
+
+        /// The journal directory inside (not created).
+        fn journal(&self) -> PathBuf {
+            self.0.join("plan.toml.journal")
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn record(key: &str, at_ms: u64, state: State) -> Record {
+        Record {
+            key: key.to_owned(),
+            at_ms,
+            state,
+        }
+    }
+
+    fn done(key: &str, at_ms: u64) -> Record {
+        record(
+            key,
+            at_ms,
+            State::Done {
+                summary: format!("{key} done"),
+            },
+        )
+    }
+
+    fn log_lines(dir: &Path) -> Vec<String> {
+        fs::read_to_string(dir.join(LOG))
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn every_state() -> Vec<Record> {
+        let baseline = Baseline {
+            updated: Some("2026-01-01T00:00:00Z".to_owned()),
+            launched_at: Some("2025-12-31T23:00:00Z".to_owned()),
+            status: Some("ACTIVE".to_owned()),
+            power: Some("running".to_owned()),
+        };
+        vec![
+            record(
+                "a",
+                1,
+                State::Sending {
+                    operation: "reinstall".to_owned(),
+                    baseline: baseline.clone(),
+                },
+            ),
+            record(
+                "b",
+                2,
+                State::Sent {
+                    operation: "change-os".to_owned(),
+                    job_id: Some("job-1".to_owned()),
+                    evidence: None,
+                    baseline: Baseline::default(),
+                },
+            ),
+            record(
+                "c",
+                3,
+                State::Sent {
+                    operation: "reinstall".to_owned(),
+                    job_id: None,
+                    evidence: Some("launched_at changed".to_owned()),
+                    baseline,
+                },
+            ),
+            record(
+                "d",
+                4,
+                State::Done {
+                    summary: "now ubuntu 24.04".to_owned(),
+                },
+            ),
+            record(
+                "e",
+                5,
+                State::Failed {
+                    reason: "quota \"exceeded\"\nsecond line".to_owned(),
+                },
+            ),
+            record(
+                "f",
+                6,
+                State::Unknown {
+                    reason: "timed out after sending".to_owned(),
+                },
+            ),
+        ]
+    }
+
+    #[tokio::test]
+    async fn every_state_round_trips() {
+        let temp = TempDir::new("round-trip");
+        let dir = temp.journal();
+        let (journal, latest) = Journal::open(&dir).unwrap();
+        assert!(latest.is_empty());
+        assert_eq!(journal.path(), dir);
+        for record in every_state() {
+            journal.record(record).await.unwrap();
+        }
+        journal.close().await.unwrap();
+
+        let expected: BTreeMap<String, Record> = every_state()
+            .into_iter()
+            .map(|record| (record.key.clone(), record))
+            .collect();
+        assert_eq!(read(&dir).unwrap(), expected);
+        let (journal, latest) = Journal::open(&dir).unwrap();
+        assert_eq!(latest, expected);
+        journal.close().await.unwrap();
+
+        let lines = log_lines(&dir);
+        assert_eq!(lines.len(), 6);
+        assert_eq!(
+            lines[0],
+            r#"{"key":"a","at_ms":1,"state":"sending","operation":"reinstall","baseline":{"updated":"2026-01-01T00:00:00Z","launched_at":"2025-12-31T23:00:00Z","status":"ACTIVE","power":"running"}}"#
+        );
+        assert_eq!(
+            lines[1],
+            r#"{"key":"b","at_ms":2,"state":"sent","operation":"change-os","job_id":"job-1","baseline":{}}"#
+        );
+        assert_eq!(
+            lines[3],
+            r#"{"key":"d","at_ms":4,"state":"done","summary":"now ubuntu 24.04"}"#
+        );
+    }
+
+    #[tokio::test]
+    async fn the_latest_state_wins() {
+        let temp = TempDir::new("latest");
+        let dir = temp.journal();
+        let (journal, _) = Journal::open(&dir).unwrap();
+        let sending = State::Sending {
+            operation: "reinstall".to_owned(),
+            baseline: Baseline::default(),
+        };
+        journal
+            .record(record("x", 1, sending.clone()))
+            .await
+            .unwrap();
+        journal.record(record("y", 2, sending)).await.unwrap();
+        let sent = State::Sent {
+            operation: "reinstall".to_owned(),
+            job_id: None,
+            evidence: None,
+            baseline: Baseline::default(),
+        };
+        journal.record(record("x", 3, sent)).await.unwrap();
+        journal.record(done("x", 4)).await.unwrap();
+        journal
+            .record(record(
+                "y",
+                5,
+                State::Unknown {
+                    reason: "lost".to_owned(),
+                },
+            ))
+            .await
+            .unwrap();
+        journal.close().await.unwrap();
+
+        let latest = read(&dir).unwrap();
+        assert_eq!(latest.len(), 2);
+        assert_eq!(latest["x"], done("x", 4));
+        assert_eq!(
+            latest["y"].state,
+            State::Unknown {
+                reason: "lost".to_owned()
+            }
+        );
+        assert_eq!(log_lines(&dir).len(), 5);
+    }
+
+    #[tokio::test]
+    async fn a_torn_last_line_is_cut_off() {
+        for torn in [
+            &br#"{"key":"b","at_ms":9,"sta"#[..],
+            b"{\"key\":\"b\"\n",
+            b"\0\0\0\0",
+        ] {
+            let temp = TempDir::new("torn");
+            let dir = temp.journal();
+            let (journal, _) = Journal::open(&dir).unwrap();
+            journal.record(done("a", 1)).await.unwrap();
+            journal.close().await.unwrap();
+            let mut file = OpenOptions::new().append(true).open(dir.join(LOG)).unwrap();
+            file.write_all(torn).unwrap();
+            drop(file);
+
+            // Reading leaves it alone; opening cuts it off.
+            assert_eq!(read(&dir).unwrap().len(), 1);
+            let (journal, latest) = Journal::open(&dir).unwrap();
+            assert_eq!(latest.len(), 1);
+            assert_eq!(log_lines(&dir).len(), 1);
+            journal.record(done("b", 2)).await.unwrap();
+            journal.close().await.unwrap();
+
+            let latest = read(&dir).unwrap();
+            assert_eq!(latest["a"], done("a", 1));
+            assert_eq!(latest["b"], done("b", 2));
+            assert_eq!(log_lines(&dir).len(), 2);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_corrupted_middle_line_is_an_error_with_its_number() {
+        let temp = TempDir::new("corrupt");
+        let dir = temp.journal();
+        fs::create_dir_all(&dir).unwrap();
+        let good = serde_json::to_string(&done("a", 1)).unwrap();
+        fs::write(dir.join(LOG), format!("{good}\n{good}\nnot json\n{good}\n")).unwrap();
+
+        let error = read(&dir).unwrap_err();
+        assert!(
+            matches!(error, JournalError::Corrupt { line: 3, .. }),
+            "{error:?}"
+        );
+        let message = Journal::open(&dir).unwrap_err().to_string();
+        assert!(message.contains("line 3 is corrupted"), "{message}");
+        assert!(
+            message.contains(&dir.join(LOG).display().to_string()),
+            "{message}"
+        );
+        assert!(!message.contains('\n'), "{message}");
+        // The failed open released its lock.
+        assert!(!dir.join(LOCK).exists());
+        // Untouched.
+        assert_eq!(log_lines(&dir).len(), 4);
+    }
+
+    #[tokio::test]
+    async fn open_compacts_a_long_log() {
+        let temp = TempDir::new("compact-open");
+        let dir = temp.journal();
+        fs::create_dir_all(&dir).unwrap();
+        let mut text = String::new();
+        for at in 0..3000_u64 {
+            let key = format!("k{}", at % 10);
+            text.push_str(&serde_json::to_string(&done(&key, at)).unwrap());
+            text.push('\n');
+        }
+        fs::write(dir.join(LOG), &text).unwrap();
+        let before = fs::metadata(dir.join(LOG)).unwrap().len();
+
+        let (journal, latest) = Journal::open(&dir).unwrap();
+        let after = fs::metadata(dir.join(LOG)).unwrap().len();
+        assert!(after * 100 < before, "{before} -> {after}");
+        assert_eq!(log_lines(&dir).len(), 10);
+        assert_eq!(latest.len(), 10);
+        for (index, key) in (0..10).map(|k| format!("k{k}")).enumerate() {
+            assert_eq!(latest[&key], done(&key, 2990 + index as u64));
+        }
+        assert!(!dir.join(TMP).exists());
+        journal.record(done("k0", 5000)).await.unwrap();
+        journal.close().await.unwrap();
+        let reread = read(&dir).unwrap();
+        assert_eq!(reread["k0"], done("k0", 5000));
+        assert_eq!(reread["k9"], done("k9", 2999));
+    }
+
+    #[tokio::test]
+    async fn close_compacts_a_long_log() {
+        let temp = TempDir::new("compact-close");
+        let dir = temp.journal();
+        let (journal, _) = Journal::open(&dir).unwrap();
+        for at in 0..1500_u64 {
+            journal
+                .record(done(&format!("k{}", at % 3), at))
+                .await
+                .unwrap();
+        }
+        assert_eq!(log_lines(&dir).len(), 1500);
+        journal.close().await.unwrap();
+        assert_eq!(log_lines(&dir).len(), 3);
+        assert_eq!(read(&dir).unwrap()["k2"], done("k2", 1499));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+    async fn concurrent_records_share_syncs() {
+        let temp = TempDir::new("concurrent");
+        let dir = temp.journal();
+        let (journal, _) = Journal::open(&dir).unwrap();
+        let journal = Arc::new(journal);
+        let start = Arc::new(tokio::sync::Barrier::new(200));
+        let tasks: Vec<_> = (0..200)
+            .map(|task| {
+                let journal = Arc::clone(&journal);
+                let start = Arc::clone(&start);
+                tokio::spawn(async move {
+                    start.wait().await;
+                    journal.record(done(&format!("t{task:03}"), task)).await
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        let syncs = journal.syncs();
+        eprintln!("200 concurrent records: {syncs} syncs");
+        assert!(syncs < 200, "{syncs} syncs for 200 records");
+        let journal = Arc::into_inner(journal).unwrap();
+        journal.close().await.unwrap();
+        assert_eq!(log_lines(&dir).len(), 200);
+        let latest = read(&dir).unwrap();
+        assert_eq!(latest.len(), 200);
+        assert_eq!(latest["t123"], done("t123", 123));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+    async fn ten_thousand_records_take_seconds_at_most() {
+        let temp = TempDir::new("timing");
+        let dir = temp.journal();
+        let (journal, _) = Journal::open(&dir).unwrap();
+        let journal = Arc::new(journal);
+        let started = Instant::now();
+        let tasks: Vec<_> = (0..64_u64)
+            .map(|task| {
+                let journal = Arc::clone(&journal);
+                tokio::spawn(async move {
+                    for target in (task..10_000).step_by(64) {
+                        let state = State::Sending {
+                            operation: "reinstall".to_owned(),
+                            baseline: Baseline {
+                                status: Some("ACTIVE".to_owned()),
+                                ..Baseline::default()
+                            },
+                        };
+                        journal
+                            .record(record(&format!("ecs:{target:05}"), now_ms(), state))
+                            .await?;
+                    }
+                    Ok::<(), JournalError>(())
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        let elapsed = started.elapsed();
+        let syncs = journal.syncs();
+        let size = fs::metadata(dir.join(LOG)).unwrap().len();
+        eprintln!(
+            "10000 records from 64 tasks: {elapsed:?}, {syncs} syncs, {size} bytes in {}",
+            dir.display()
+        );
+        Arc::into_inner(journal).unwrap().close().await.unwrap();
+        assert_eq!(read(&dir).unwrap().len(), 10_000);
+        assert!(elapsed.as_secs() < 60, "{elapsed:?}");
+    }
+
+    #[tokio::test]
+    async fn a_live_lock_is_refused() {
+        let temp = TempDir::new("lock");
+        let dir = temp.journal();
+        let (first, _) = Journal::open(&dir).unwrap();
+        let lock = dir.join(LOCK);
+        assert_eq!(
+            fs::read_to_string(&lock).unwrap().trim(),
+            std::process::id().to_string()
+        );
+
+        let error = Journal::open(&dir).unwrap_err();
+        let message = error.to_string();
+        assert!(
+            matches!(error, JournalError::Locked { pid: Some(pid), .. } if pid == std::process::id()),
+            "{error:?}"
+        );
+        assert!(message.contains(&lock.display().to_string()), "{message}");
+        assert!(
+            message.contains(&format!("process {}", std::process::id())),
+            "{message}"
+        );
+        // Reading is still allowed.
+        assert!(read(&dir).unwrap().is_empty());
+
+        first.close().await.unwrap();
+        assert!(!lock.exists());
+        let (second, _) = Journal::open(&dir).unwrap();
+        second.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_stale_lock_is_taken_over() {
+        let temp = TempDir::new("stale");
+        let dir = temp.journal();
+        fs::create_dir_all(&dir).unwrap();
+        let lock = dir.join(LOCK);
+        fs::write(&lock, "999999999\n").unwrap();
+
+        let (journal, _) = Journal::open(&dir).unwrap();
+        assert_eq!(
+            fs::read_to_string(&lock).unwrap(),
+            format!("{}\n", std::process::id())
+        );
+        journal.record(done("a", 1)).await.unwrap();
+        journal.close().await.unwrap();
+        assert!(!lock.exists());
+    }
+
+    #[tokio::test]
+    async fn dropping_releases_the_lock() {
+        let temp = TempDir::new("drop");
+        let dir = temp.journal();
+        let (journal, _) = Journal::open(&dir).unwrap();
+        journal.record(done("a", 1)).await.unwrap();
+        drop(journal);
+        let deadline = Instant::now() + std::time::Duration::from_secs(10);
+        while dir.join(LOCK).exists() {
+            assert!(Instant::now() < deadline, "the lock is still there");
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let (journal, latest) = Journal::open(&dir).unwrap();
+        assert_eq!(latest.len(), 1);
+        journal.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_write_failure_fails_every_later_record() {
+        let temp = TempDir::new("failure");
+        let dir = temp.journal();
+        let (journal, _) = Journal::open(&dir).unwrap();
+        journal.record(done("a", 1)).await.unwrap();
+        journal.shared.fail_next.store(true, Ordering::SeqCst);
+        let error = journal.record(done("b", 2)).await.unwrap_err();
+        assert!(matches!(error, JournalError::Write { .. }), "{error:?}");
+        assert!(error.to_string().contains("injected failure"), "{error}");
+        let error = journal.record(done("c", 3)).await.unwrap_err();
+        assert!(matches!(error, JournalError::Write { .. }), "{error:?}");
+        assert!(journal.close().await.is_err());
+        assert_eq!(read(&dir).unwrap().len(), 1);
+        assert!(!dir.join(LOCK).exists());
+    }
+
+    #[test]
+    fn reading_a_missing_directory_is_empty() {
+        let temp = TempDir::new("missing");
+        assert!(read(&temp.journal()).unwrap().is_empty());
+    }
+}
