@@ -1,4 +1,4 @@
-//! `reimage edis …` through the built binary against the emulator: images, power, status,
+//! `reimage edis …` through the built binary against the emulator: images, power, status, mount,
 //! reinstall (with its refusals and `--dry-run`), each checked on the emulator's state.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -99,6 +99,63 @@ fn power_shows_and_switches() {
     assert_eq!(count(&other, "power_ons_applied"), 0, "{other}");
 
     let out = edis(&emulator, &["power", "--kvm", KVM_1, "sideways"]).run();
+    out.code(2);
+}
+
+#[test]
+fn power_reset_resets_once_and_the_kvm_runs() {
+    let emulator = Emulator::start(TIME_SCALE);
+    // KVM 2 starts powered off; a hard reset power-cycles it into running.
+    let out = edis(
+        &emulator,
+        &["power", "--kvm", KVM_2, "reset", "--output", "json"],
+    )
+    .run();
+    out.code(0);
+    assert_eq!(out.json()["power"], "powered on", "{out}");
+    let kvm = emulator.kvm(KVM_2);
+    assert_eq!(count(&kvm, "resets_applied"), 1, "{kvm}");
+    assert_eq!(emulator.requests_of("edis.hard_reset").len(), 1);
+
+    // Its answer lost: not sent again, and the person is told the outcome is unknown.
+    emulator.add_fault(serde_json::json!(
+        {"operation": "edis.hard_reset", "kind": "lost_answer", "calls": [1]}
+    ));
+    let out = edis(&emulator, &["power", "--kvm", KVM_2, "reset"]).run();
+    out.code(6);
+    assert!(out.stderr.contains("outcome unknown"), "{out}");
+    assert!(out.stderr.contains("reimage edis status"), "{out}");
+    let kvm = emulator.kvm(KVM_2);
+    assert_eq!(
+        count(&kvm, "resets_applied"),
+        2,
+        "applied once more, never twice: {kvm}"
+    );
+}
+
+#[test]
+fn mount_shows_that_no_iso_is_mounted() {
+    let emulator = Emulator::start(TIME_SCALE);
+    let out = edis(&emulator, &["mount", "--kvm", KVM_1, "--output", "json"]).run();
+    out.code(0);
+    let json = out.json();
+    assert_eq!(json["kvm_id"], KVM_1, "{out}");
+    assert_eq!(json["mounted"], false, "{out}");
+    assert_eq!(json["current_iso"], serde_json::Value::Null, "{out}");
+    let kvm = emulator.kvm(KVM_1);
+    assert_eq!(kvm["mounted_iso"], json["current_iso"], "{kvm}");
+    assert_eq!(emulator.requests_of("edis.get_mount").len(), 1);
+
+    let out = edis(&emulator, &["mount", "--kvm", KVM_2]).run();
+    out.code(0);
+    assert_eq!(
+        out.stdout.trim(),
+        format!("KVM {KVM_2}: no ISO is mounted"),
+        "{out}"
+    );
+    assert_eq!(emulator.requests_of("edis.get_mount").len(), 2);
+
+    let out = edis(&emulator, &["mount", "--kvm", "not-a-kvm"]).run();
     out.code(2);
 }
 

@@ -1,4 +1,4 @@
-//! `reimage edis`: images, reinstall, power and status of EDIS Global KVMs.
+//! `reimage edis`: images, reinstall, power, status and the mounted ISO of EDIS Global KVMs.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -71,6 +71,15 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Output::Text)]
         output: Output,
     },
+    /// Show which ISO is mounted on a KVM, if any.
+    Mount {
+        /// The KVM.
+        #[arg(long, value_name = "ID")]
+        kvm: String,
+        /// `text` or `json`.
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -126,6 +135,7 @@ pub(crate) fn run(args: &Args) -> u8 {
         Command::Reinstall(_) => "edis reinstall",
         Command::Power { .. } => "edis power",
         Command::Status { .. } => "edis status",
+        Command::Mount { .. } => "edis mount",
     };
     match common::block_on(dispatch(args)) {
         Ok(()) => exit::OK,
@@ -218,6 +228,22 @@ async fn dispatch(args: &Args) -> Result<(), Failure> {
                 Output::Text => {
                     crate::say(&format!("{}, {}", summary(&kvm, &details), power.state))
                 }
+            }
+            Ok(())
+        }
+        Command::Mount { kvm, output } => {
+            let kvm = KvmId::new(kvm.as_str())?;
+            let mount = client(args, &resolved)?.mount(&kvm).await?;
+            match output {
+                Output::Json => common::print_json(&json!({
+                    "kvm_id": kvm.as_str(),
+                    "mounted": mount.is_mounted(),
+                    "current_iso": mount.current_iso,
+                })),
+                Output::Text => match &mount.current_iso {
+                    Some(iso) => crate::say(&format!("KVM {kvm}: ISO {iso} is mounted")),
+                    None => crate::say(&format!("KVM {kvm}: no ISO is mounted")),
+                },
             }
             Ok(())
         }

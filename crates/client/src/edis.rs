@@ -1,4 +1,5 @@
-//! [`EdisClient`]: sessions, images, reinstall, power and details of EDIS Global KVMs.
+//! [`EdisClient`]: sessions, images, reinstall, power, details and the mounted ISO of EDIS Global
+//! KVMs.
 //!
 //! The client keeps one session per KVM and renews it before its `valid_until` (a minute
 //! ahead by default), so an expired session is never sent; a session refused anyway (revoked,
@@ -14,8 +15,8 @@ use std::time::{Duration, Instant};
 use reimage_auth::edis::{DEFAULT_FRESHNESS_MARGIN, EdisCredentials, EdisSession};
 use reimage_core::{EdisReinstall, KvmId, Timestamp};
 use reimage_wire::edis::{
-    CreateSession, GetDetails, GetImages, GetPower, HardReset, ImageList, KvmDetails, PowerOff,
-    PowerOn, PowerState, PowerStatus, Reinstall,
+    CreateSession, GetDetails, GetImages, GetMount, GetPower, HardReset, ImageList, KvmDetails,
+    MountStatus, PowerOff, PowerOn, PowerState, PowerStatus, Reinstall,
 };
 use reimage_wire::{Endpoint, Operation, Provider};
 use tokio::sync::Mutex;
@@ -202,6 +203,11 @@ impl EdisClient {
     /// The KVM's details: host name, hardware and addresses.
     pub async fn details(&self, kvm_id: &KvmId) -> Result<KvmDetails, Error> {
         session_call!(self, kvm_id, |fresh| GetDetails::new(fresh))
+    }
+
+    /// The ISO mounted on the KVM, if any. A read: retried like every idempotent call.
+    pub async fn mount(&self, kvm_id: &KvmId) -> Result<MountStatus, Error> {
+        session_call!(self, kvm_id, |fresh| GetMount::new(fresh))
     }
 
     /// Reinstalls the KVM. Reads the power state first: it is the baseline for the evidence

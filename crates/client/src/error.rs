@@ -56,7 +56,10 @@ pub enum Error {
     },
     /// A non-idempotent request was sent, and its answer was lost or unreadable. Callers turn
     /// this into a followed operation or [`Error::OutcomeUnknown`]; it is never retried.
-    #[error("{operation}: the request was sent but its answer was lost: {problem}")]
+    #[error(
+        "{operation}: the request was sent but its answer was lost ({problem}); outcome unknown, \
+         not retried"
+    )]
     Ambiguous {
         /// The operation.
         operation: &'static str,

@@ -527,3 +527,35 @@ async fn a_hard_reset_is_sent_once_even_when_its_answer_is_lost() {
     );
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn mount_details_are_a_read_retried_after_a_lost_answer() {
+    let emu = emulator().await;
+    let client = edis_client(&emu);
+    let kvm = KvmId::new(KVM).unwrap();
+    let mount = client.mount(&kvm).await.unwrap();
+    assert_eq!(mount.current_iso, None, "no ISO is mounted");
+
+    // A read is safe to send again: a lost answer and a 503 are retried, not reported. (Calls
+    // are counted from when a rule is added.)
+    emu.add_fault(
+        FaultRule::new(FaultKind::LostAnswer)
+            .operation("edis.get_mount")
+            .calls([1]),
+    );
+    emu.add_fault(
+        FaultRule::new(FaultKind::ServerError { status: 503 })
+            .operation("edis.get_mount")
+            .calls([2]),
+    );
+    assert!(!client.mount(&kvm).await.unwrap().is_mounted());
+    let sent = emu
+        .requests()
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["operation"] == "edis.get_mount")
+        .count();
+    assert_eq!(sent, 4, "one, then one lost, one refused and one answered");
+    emu.shutdown().await;
+}

@@ -1,5 +1,5 @@
-//! EDIS Global KVM: the auth session, and the session calls (images, reinstall, power, details)
-//! that check it.
+//! EDIS Global KVM: the auth session, and the session calls (images, reinstall, power, details,
+//! mount) that check it.
 //!
 //! Bodies are read with `reimage-wire`'s `from_form` readers, which refuse missing, repeated and
 //! unknown fields. The session a call carries must be one the emulator issued: the same
@@ -9,8 +9,8 @@ use http::{Method, StatusCode};
 use reimage_core::ValidationError;
 use reimage_wire::Operation;
 use reimage_wire::edis::{
-    CreateSession, GetDetails, GetImages, GetPower, HardReset, PowerOff, PowerOn, Reinstall,
-    SessionFields,
+    CreateSession, GetDetails, GetImages, GetMount, GetPower, HardReset, MountStatus, PowerOff,
+    PowerOn, Reinstall, SessionFields,
 };
 use secrecy::ExposeSecret;
 use serde_json::{Map, Value, json};
@@ -33,6 +33,7 @@ pub(crate) fn operation_name(path: &str) -> &'static str {
         p if p == PowerOff::PATH => PowerOff::NAME,
         p if p == HardReset::PATH => HardReset::NAME,
         p if p == GetDetails::PATH => GetDetails::NAME,
+        p if p == GetMount::PATH => GetMount::NAME,
         _ => "edis.unknown",
     }
 }
@@ -124,7 +125,19 @@ pub(crate) fn handle(world: &mut World, ctx: &Ctx<'_>) -> Handled {
                 success(json!({ "reset_time": at }))
             }
         }
-        _ => details(world, index),
+        (n, None) if n == GetMount::NAME => {
+            // EDIS writes `"empty"` when no ISO is mounted, as its example answer does.
+            let mount = MountStatus::new(world.kvms[index].mounted_iso.clone());
+            success(json!({ "current_iso": mount.current_iso_text() }))
+        }
+        (n, None) if n == GetDetails::NAME => details(world, index),
+        // Every path `operation_name` knows has its arm above; a new operation without one is
+        // answered as what it is, not as another operation's answer.
+        (n, _) => edis_error(
+            501,
+            &format!("the emulator does not implement {n} yet"),
+            None,
+        ),
     };
     Handled::new(reply).with_auth(auth)
 }

@@ -37,7 +37,7 @@
 //! | `GET /v1/{project_id}/cloudservers/{server_id}` | ECS server details |
 //! | `GET /v1/{project_id}/jobs/{job_id}` | ECS job status |
 //! | `POST /kvm/v2/get/auth` | EDIS session, one entry per KVM, `api_host` pointing back at the emulator |
-//! | `POST /kvm/v2/get/images`, `/set/reinstall`, `/get/power`, `/set/poweron`, `/set/poweroff`, `/set/reset`, `/get/details` | EDIS session calls |
+//! | `POST /kvm/v2/get/images`, `/set/reinstall`, `/get/power`, `/set/poweron`, `/set/poweroff`, `/set/reset`, `/get/details`, `/get/mount` | EDIS session calls; `/get/mount` answers `"current_iso": "empty"` (no ISO is mounted) |
 //! | `/_emulator/...` | the admin API (below) |
 //!
 //! Every answer carries an `X-Request-Id`. Request bodies over 1 MiB (configurable) are refused
@@ -96,7 +96,7 @@
 //! | call | what |
 //! |---|---|
 //! | `GET /_emulator` | the list of admin endpoints |
-//! | `GET /_emulator/state` | servers (status, image, and how many reinstalls, OS changes, stops and starts were applied), jobs, tokens, KVMs (reinstalls and power changes applied), sessions, faults |
+//! | `GET /_emulator/state` | servers (status, image, and how many reinstalls, OS changes, stops and starts were applied), jobs, tokens, KVMs (reinstalls and power changes applied, `mounted_iso`), sessions, faults |
 //! | `GET /_emulator/requests` | the request log (last 10 000 calls), secrets redacted; `DELETE` clears it |
 //! | `GET`, `POST`, `DELETE /_emulator/faults` | list, add (one rule or a list; answers the ids), remove all; `DELETE /_emulator/faults/{id}` removes one |
 //! | `POST /_emulator/expire-credentials` | every token and EDIS session expires now |

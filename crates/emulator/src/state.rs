@@ -196,6 +196,8 @@ pub(crate) struct Kvm {
     pub(crate) last_install_failed: bool,
     pub(crate) user_data_bytes: Option<usize>,
     pub(crate) installed_at: Option<OffsetDateTime>,
+    /// The ISO mounted on the KVM (`/kvm/v2/get/mount`); none until an operation mounts one.
+    pub(crate) mounted_iso: Option<String>,
     pub(crate) counters: KvmCounters,
 }
 
@@ -356,6 +358,7 @@ impl World {
                 last_install_failed: false,
                 user_data_bytes: None,
                 installed_at: None,
+                mounted_iso: None,
                 counters: KvmCounters::default(),
             })
             .collect();
@@ -540,6 +543,7 @@ impl World {
                     })),
                     "last_install_failed": k.last_install_failed,
                     "user_data_bytes": k.user_data_bytes,
+                    "mounted_iso": k.mounted_iso,
                     "reinstalls_applied": k.counters.reinstalls,
                     "power_ons_applied": k.counters.power_ons,
                     "power_offs_applied": k.counters.power_offs,

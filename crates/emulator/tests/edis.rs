@@ -1,6 +1,6 @@
 //! EDIS over real HTTP: the auth session pointing back at the emulator, the session checks and
-//! their documented error bodies, images, power and details, and a reinstall that powers the KVM
-//! off while it installs.
+//! their documented error bodies, images, power, details and the mounted ISO, and a reinstall that
+//! powers the KVM off while it installs.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -12,8 +12,8 @@ use reimage_auth::EdisCredentials;
 use reimage_auth::edis::{DEFAULT_FRESHNESS_MARGIN, EdisSession};
 use reimage_core::{EdisImage, EdisReinstall, KvmId, RootPassword};
 use reimage_wire::edis::{
-    CreateSession, GetDetails, GetImages, GetPower, HardReset, PowerOff, PowerOn, PowerState,
-    Reinstall,
+    CreateSession, GetDetails, GetImages, GetMount, GetPower, HardReset, MountStatus, PowerOff,
+    PowerOn, PowerState, Reinstall,
 };
 use reimage_wire::{Endpoint, Operation};
 use serde_json::json;
@@ -235,6 +235,46 @@ async fn a_hard_reset_power_cycles_the_kvm() {
     assert_eq!(state.state, PowerState::On, "a reset KVM runs");
     let kvm = emu.admin_get("/_emulator/state").await["edis"]["kvms"][1].clone();
     assert_eq!(kvm["resets_applied"], 1);
+}
+
+#[tokio::test]
+async fn mount_details_say_no_iso_is_mounted() {
+    let emu = Emu::start().await;
+    let s1 = session(&emu, KVM1).await;
+    let fresh = s1
+        .ensure_fresh(emu.now(), DEFAULT_FRESHNESS_MARGIN)
+        .unwrap();
+    let mount = GetMount::new(fresh);
+    let raw = emu.send(&mount.to_request(&api(&s1)).unwrap()).await;
+    assert_eq!(raw.status, 200);
+    // The spec's example answer, word for word.
+    assert_eq!(
+        raw.json(),
+        json!({"status": "success", "current_iso": "empty"})
+    );
+    assert_eq!(
+        mount.decode_response(raw.response()).unwrap(),
+        MountStatus::new(None)
+    );
+    let kvm = emu.admin_get("/_emulator/state").await["edis"]["kvms"][0].clone();
+    assert_eq!(kvm["kvm_id"], KVM1);
+    assert_eq!(kvm["mounted_iso"], json!(null));
+    let log = emu.admin_get("/_emulator/requests").await;
+    let last = log["requests"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["operation"], "edis.get_mount");
+
+    // Another KVM's session is denied, as for every session call.
+    let s2 = session(&emu, KVM2).await;
+    let body = form(
+        secrecy::ExposeSecret::expose_secret(s2.signature()),
+        KVM1,
+        s2.valid_until_text(),
+        "",
+    );
+    let raw = emu
+        .send(&plain(Method::POST, emu.addr, GetMount::PATH, &body))
+        .await;
+    assert_eq!(raw.status, 403, "{}", raw.text());
 }
 
 #[tokio::test]

@@ -1,5 +1,5 @@
-//! EDIS Global KVM: the auth session, the autoinstall images, reinstall, power and details, each
-//! an [`Operation`].
+//! EDIS Global KVM: the auth session, the autoinstall images, reinstall, power, details and the
+//! mounted ISO, each an [`Operation`].
 //!
 //! Every call is a `POST` with an `application/x-www-form-urlencoded` body. [`CreateSession`]
 //! goes to `https://session.edisglobal.com` ([`session_endpoint`]) with the account's email and
@@ -529,6 +529,25 @@ session_call! {
     }
 }
 
+session_call! {
+    /// `POST {api_host}/kvm/v2/get/mount`: the ISO mounted on the KVM, if any. A read:
+    /// idempotent.
+    GetMount {
+        path: "/kvm/v2/get/mount",
+        name: "edis.get_mount",
+        output: MountStatus,
+        decode: |name, response| {
+            #[derive(Deserialize)]
+            struct Answer {
+                #[serde(deserialize_with = "lenient::text")]
+                current_iso: Option<String>,
+            }
+            let answer: Answer = decode_success(name, response)?;
+            Ok(MountStatus::from_current_iso(answer.current_iso.as_deref()))
+        },
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Answers.
 
@@ -686,6 +705,55 @@ pub struct Network {
     /// The routed IPv6 /64 (`ipv6_64`).
     #[serde(default, rename = "ipv6_64", deserialize_with = "lenient::text")]
     pub ipv6_64: Option<String>,
+}
+
+/// The answer of `/kvm/v2/get/mount`: which ISO is mounted on the KVM.
+///
+/// EDIS writes `"current_iso": "empty"` when no ISO is mounted; that, an empty text and `null`
+/// read as [`None`].
+///
+/// ```
+/// use reimage_wire::edis::MountStatus;
+///
+/// assert_eq!(MountStatus::from_current_iso(Some("empty")).current_iso, None);
+/// assert_eq!(MountStatus::from_current_iso(Some("")), MountStatus::new(None));
+/// let mounted = MountStatus::from_current_iso(Some("debian-12.iso"));
+/// assert_eq!(mounted.current_iso.as_deref(), Some("debian-12.iso"));
+/// assert!(mounted.is_mounted());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MountStatus {
+    /// The mounted ISO (`current_iso`), as EDIS names it; `None` when none is mounted.
+    pub current_iso: Option<String>,
+}
+
+impl MountStatus {
+    /// The text EDIS writes in `current_iso` when no ISO is mounted.
+    pub const EMPTY: &'static str = "empty";
+
+    /// A status with `current_iso` mounted, or none.
+    pub fn new(current_iso: Option<String>) -> Self {
+        Self { current_iso }
+    }
+
+    /// Reads `current_iso` as EDIS writes it: `"empty"` (any case), blank or absent is none.
+    pub fn from_current_iso(text: Option<&str>) -> Self {
+        let iso = text
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && !t.eq_ignore_ascii_case(Self::EMPTY));
+        Self::new(iso.map(str::to_owned))
+    }
+
+    /// Whether an ISO is mounted.
+    pub fn is_mounted(&self) -> bool {
+        self.current_iso.is_some()
+    }
+
+    /// `current_iso` as EDIS writes it: the ISO's name, or `"empty"`.
+    pub fn current_iso_text(&self) -> &str {
+        self.current_iso.as_deref().unwrap_or(Self::EMPTY)
+    }
 }
 
 /// Field readers that take what PHP writes: numbers as strings, flags as `"y"`/`"n"`, `null` or

@@ -22,8 +22,9 @@ use reimage_core::{
     UserData,
 };
 use reimage_wire::edis::{
-    CreateSession, GetDetails, GetImages, GetPower, HardReset, Hardware, KvmDetails, Network,
-    PowerOff, PowerOn, PowerState, PowerStatus, Reinstall, api_endpoint, session_endpoint,
+    CreateSession, GetDetails, GetImages, GetMount, GetPower, HardReset, Hardware, KvmDetails,
+    MountStatus, Network, PowerOff, PowerOn, PowerState, PowerStatus, Reinstall, api_endpoint,
+    session_endpoint,
 };
 use reimage_wire::{AuthScheme, Endpoint, Operation};
 use secrecy::ExposeSecret;
@@ -145,6 +146,10 @@ fn golden_session_calls() {
         GetDetails::new(fresh).to_request(&e).unwrap(),
         expect_file!["../../../tests/golden/edis/get_details.txt"],
     );
+    check_golden(
+        GetMount::new(fresh).to_request(&e).unwrap(),
+        expect_file!["../../../tests/golden/edis/get_mount.txt"],
+    );
 }
 
 #[test]
@@ -178,6 +183,7 @@ fn declarations() {
             (PowerOff::NAME, PowerOff::AUTH, PowerOff::IDEMPOTENT),
             (HardReset::NAME, HardReset::AUTH, HardReset::IDEMPOTENT),
             (GetDetails::NAME, GetDetails::AUTH, GetDetails::IDEMPOTENT),
+            (GetMount::NAME, GetMount::AUTH, GetMount::IDEMPOTENT),
         ],
         [
             ("edis.create_session", AuthScheme::Credentials, true),
@@ -188,6 +194,7 @@ fn declarations() {
             ("edis.power_off", AuthScheme::EdisSession, true),
             ("edis.hard_reset", AuthScheme::EdisSession, false),
             ("edis.get_details", AuthScheme::EdisSession, true),
+            ("edis.get_mount", AuthScheme::EdisSession, true),
         ]
     );
 }
@@ -390,6 +397,25 @@ fn spec_success_answers() {
     want.hardware = hardware;
     want.network = network;
     assert_eq!(details, want);
+
+    // `"current_iso": "empty"` is EDIS's way of saying that no ISO is mounted.
+    let mount = GetMount::new(fresh)
+        .decode_response(response(200, None, spec("get_mount.200.json")))
+        .unwrap();
+    assert_eq!(mount, MountStatus::new(None));
+    assert!(!mount.is_mounted());
+    assert_eq!(mount.current_iso_text(), "empty");
+    let mounted = GetMount::new(fresh)
+        .decode_response(response(
+            200,
+            None,
+            r#"{"status":"success","current_iso":"debian-12.5.0-amd64-netinst.iso"}"#,
+        ))
+        .unwrap();
+    assert_eq!(
+        mounted.current_iso.as_deref(),
+        Some("debian-12.5.0-amd64-netinst.iso")
+    );
 }
 
 /// Decodes `file` as the answer to `op` with `status` and returns what the provider said.
@@ -421,6 +447,7 @@ fn spec_error_answers() {
     let off = PowerOff::new(fresh);
     let details = GetDetails::new(fresh);
     let reset = HardReset::new(fresh);
+    let mount = GetMount::new(fresh);
 
     // (operation, status, expected code, expected message)
     let session_errors = [
@@ -542,7 +569,22 @@ fn spec_error_answers() {
             provider_error(&reset, status, &file),
         );
     }
-    assert_eq!(cases.len(), 31);
+    for (status, message) in [
+        (400, "Invalid input: 'kvm_id' is required"),
+        (401, "Session signature expired or invalid"),
+        (403, "You do not have permission to access this resource"),
+        (500, "An unexpected error occurred. Please try again later"),
+    ] {
+        let file = format!("get_mount.{status}.json");
+        add(
+            &file,
+            status,
+            false,
+            message,
+            provider_error(&mount, status, &file),
+        );
+    }
+    assert_eq!(cases.len(), 35);
     for (file, status, code, message, err) in cases {
         assert_eq!(err.status, status, "{file}");
         assert_eq!(err.code, code, "{file}");
@@ -580,7 +622,7 @@ fn an_unreadable_success_is_a_decode_error() {
     let fresh = session
         .ensure_fresh(now(), DEFAULT_FRESHNESS_MARGIN)
         .unwrap();
-    let cases: [(&str, Result<(), ResponseError>); 5] = [
+    let cases: [(&str, Result<(), ResponseError>); 7] = [
         (
             r#"{"status":"success","data":"debian"}"#,
             GetImages::new(fresh)
@@ -604,6 +646,22 @@ fn an_unreadable_success_is_a_decode_error() {
                     200,
                     None,
                     r#"{"status":"success","data":{"suspended":"maybe"}}"#,
+                ))
+                .map(drop),
+        ),
+        (
+            r#"{"status":"success"}"#,
+            GetMount::new(fresh)
+                .decode_response(response(200, None, r#"{"status":"success"}"#))
+                .map(drop),
+        ),
+        (
+            r#"{"status":"success","reset_time":5}"#,
+            HardReset::new(fresh)
+                .decode_response(response(
+                    200,
+                    None,
+                    r#"{"status":"success","reset_time":5}"#,
                 ))
                 .map(drop),
         ),
@@ -649,6 +707,8 @@ fn every_request_reads_back() {
         PowerOn::new(fresh).to_request(&e).unwrap().into_body(),
         PowerOff::new(fresh).to_request(&e).unwrap().into_body(),
         GetDetails::new(fresh).to_request(&e).unwrap().into_body(),
+        GetMount::new(fresh).to_request(&e).unwrap().into_body(),
+        HardReset::new(fresh).to_request(&e).unwrap().into_body(),
     ] {
         let fields = GetDetails::from_form(&body).unwrap();
         assert_eq!(
@@ -769,6 +829,8 @@ proptest! {
         let _ = PowerOn::new(fresh).decode_response(answer());
         let _ = PowerOff::new(fresh).decode_response(answer());
         let _ = GetDetails::new(fresh).decode_response(answer());
+        let _ = GetMount::new(fresh).decode_response(answer());
+        let _ = HardReset::new(fresh).decode_response(answer());
     }
 
     #[test]
@@ -780,5 +842,7 @@ proptest! {
         let _ = PowerOn::from_form(&body);
         let _ = PowerOff::from_form(&body);
         let _ = GetDetails::from_form(&body);
+        let _ = GetMount::from_form(&body);
+        let _ = HardReset::from_form(&body);
     }
 }
