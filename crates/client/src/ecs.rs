@@ -236,16 +236,32 @@ impl EcsClient {
             .await
     }
 
-    /// Stops servers; returns the job.
+    /// Stops servers; returns the job. A lost answer is not re-sent (ECS would refuse a second
+    /// stop while the first runs): it is an [`Error::Ambiguous`]. A gateway's 502/503/504 said the
+    /// call was refused, and it is sent again, at most twice.
     pub async fn stop(&self, servers: Vec<ServerId>, stop_type: StopType) -> Result<JobId, Error> {
-        self.call(&BatchStop::new(self.project_id.clone(), servers, stop_type))
-            .await
+        let op = BatchStop::new(self.project_id.clone(), servers, stop_type);
+        self.call_refused_again(&op).await
     }
 
-    /// Starts servers; returns the job.
+    /// Starts servers; returns the job. Sent again like [`stop`](Self::stop).
     pub async fn start(&self, servers: Vec<ServerId>) -> Result<JobId, Error> {
-        self.call(&BatchStart::new(self.project_id.clone(), servers))
-            .await
+        let op = BatchStart::new(self.project_id.clone(), servers);
+        self.call_refused_again(&op).await
+    }
+
+    /// Sends `op`, and again (at most twice) after a gateway error, which refused it.
+    async fn call_refused_again<O: Operation>(&self, op: &O) -> Result<O::Output, Error> {
+        let mut refused = 0u32;
+        loop {
+            match self.call(op).await {
+                Err(Error::Provider(e)) if matches!(e.status, 502..=504) && refused < 2 => {
+                    refused += 1;
+                    tokio::time::sleep(crate::retry::jitter(Duration::from_secs(1))).await;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Reinstalls the server's OS, keeping its image.

@@ -6,7 +6,8 @@
 //!
 //! - a connection that was never made (nothing was sent), for every operation;
 //! - `429 Too Many Requests`, for every operation: the gateway refused it before anything ran;
-//! - `502`/`503`/`504`, a timeout, a reset or a cut answer, for idempotent operations only.
+//! - `502`/`503`/`504`, a timeout, a reset, a cut answer or an unreadable success, for idempotent
+//!   operations only.
 //!
 //! Anything else is returned as it is. For a non-idempotent operation (a reinstall), an answer
 //! that never came back is [`Error::Ambiguous`]: the callers in [`crate::ecs`] and [`crate::edis`]
@@ -409,9 +410,18 @@ impl Transport {
                         };
                         Some((wait, format!("HTTP {}", status.as_u16())))
                     } else {
-                        return op
-                            .decode_response(response)
-                            .map_err(|e| classify_response(e, O::IDEMPOTENT));
+                        match op.decode_response(response) {
+                            Ok(output) => return Ok(output),
+                            // An unreadable success of a safe call is a cut answer: try again.
+                            Err(ResponseError::Decode(e))
+                                if O::IDEMPOTENT
+                                    && e.status < 300
+                                    && attempt < policy.max_attempts() =>
+                            {
+                                Some((delay, e.to_string()))
+                            }
+                            Err(e) => return Err(classify_response(e, O::IDEMPOTENT)),
+                        }
                     }
                 }
                 Attempt::NotSent(problem) => {

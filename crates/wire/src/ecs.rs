@@ -806,9 +806,10 @@ impl Operation for ChangeOs {
 /// Stops servers: `POST /v1/{project_id}/cloudservers/action` with `os-stop`, answered by the job
 /// id.
 ///
-/// Idempotent: stopping a server that is stopping or stopped leaves it stopped, so a transport may
-/// re-send the call after an ambiguous failure; at worst ECS runs a second job with the same end
-/// state.
+/// Not idempotent for a transport: the end state of a second stop is the same, but ECS refuses it
+/// (`Ecs.0603`, "the commands are being executed") while the first one's job runs, so a blind
+/// re-send after a lost answer would report a failure for a stop that happened, and lose its
+/// job id. A lost answer is therefore reported as such, never re-sent.
 #[derive(Debug, Clone)]
 pub struct BatchStop {
     project_id: ProjectId,
@@ -837,7 +838,7 @@ impl Operation for BatchStop {
 
     const NAME: &'static str = "ecs.batch_stop";
     const AUTH: AuthScheme = AuthScheme::EcsProject;
-    const IDEMPOTENT: bool = true;
+    const IDEMPOTENT: bool = false;
 
     fn to_request(&self, endpoint: &Endpoint) -> Result<Request<Bytes>, EncodeError> {
         let path = format!("/v1/{}/cloudservers/action", self.project_id);
@@ -852,8 +853,8 @@ impl Operation for BatchStop {
 /// Starts servers: `POST /v1/{project_id}/cloudservers/action` with `os-start`, answered by the
 /// job id.
 ///
-/// Idempotent: starting a server that is starting or running leaves it running, so a transport may
-/// re-send the call after an ambiguous failure.
+/// Not idempotent for a transport, for the reason given at [`BatchStop`]: a second start is
+/// refused while the first one's job runs.
 #[derive(Debug, Clone)]
 pub struct BatchStart {
     project_id: ProjectId,
@@ -880,7 +881,7 @@ impl Operation for BatchStart {
 
     const NAME: &'static str = "ecs.batch_start";
     const AUTH: AuthScheme = AuthScheme::EcsProject;
-    const IDEMPOTENT: bool = true;
+    const IDEMPOTENT: bool = false;
 
     fn to_request(&self, endpoint: &Endpoint) -> Result<Request<Bytes>, EncodeError> {
         let path = format!("/v1/{}/cloudservers/action", self.project_id);

@@ -281,11 +281,11 @@ fn operation_constants() {
     );
     assert_eq!(
         (BatchStop::NAME, BatchStop::AUTH, BatchStop::IDEMPOTENT),
-        ("ecs.batch_stop", AuthScheme::EcsProject, true)
+        ("ecs.batch_stop", AuthScheme::EcsProject, false)
     );
     assert_eq!(
         (BatchStart::NAME, BatchStart::AUTH, BatchStart::IDEMPOTENT),
-        ("ecs.batch_start", AuthScheme::EcsProject, true)
+        ("ecs.batch_start", AuthScheme::EcsProject, false)
     );
     assert_eq!(
         (
