@@ -1035,7 +1035,7 @@ fn split_url<'v>(
 ) -> Result<(&'v str, &'v str), ConfigError> {
     let invalid = |problem: &str| ConfigError::Invalid {
         field: field.to_owned(),
-        value: value.to_owned(),
+        value: without_user_info(value),
         problem: problem.to_owned(),
         fix: format!("give a URL such as {example}"),
     };
@@ -1056,6 +1056,31 @@ fn split_url<'v>(
     }
     let split = value.len() - rest.len() + host_len;
     Ok((&value[..split], value[split..].trim_end_matches('/')))
+}
+
+/// A URL as an error may show it: user info (`user:password@`, a credential) becomes `…@`, as
+/// `reimage_wire::Endpoint::parse` shows it.
+fn without_user_info(url: &str) -> String {
+    let start = url
+        .find("://")
+        .filter(|&i| {
+            url[..i]
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
+        })
+        .map_or(0, |i| i + 3);
+    let authority_end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| start + i);
+    let shown = match url[start..authority_end].rfind('@') {
+        Some(at) => format!("{}…{}", &url[..start], &url[start + at..]),
+        None => url.to_owned(),
+    };
+    // A query may carry a token: never show it either.
+    match shown.split_once(['?', '#']) {
+        Some((before, _)) => format!("{before}?…"),
+        None => shown,
+    }
 }
 
 /// An ECS endpoint: an `http(s)://` URL, returned without trailing slashes.
@@ -2137,8 +2162,10 @@ cloud = "otc"
             "https://x/?a",
         ] {
             let error = home.error(&Flags::default(), &[("OS_AUTH_URL", bad)]);
+            // A query is never shown: it may carry a token.
+            let shown = bad.replace("?a", "?…");
             assert!(
-                error.starts_with(&format!("OS_AUTH_URL {bad:?}: ")),
+                error.starts_with(&format!("OS_AUTH_URL {shown:?}: ")),
                 "{error}"
             );
         }

@@ -116,6 +116,8 @@ pub enum EncodeError {
 /// assert!(Endpoint::parse("ftp://example.com").is_err());
 /// let err = Endpoint::parse("https://user:hunter2@example.com").unwrap_err();
 /// assert!(!err.to_string().contains("hunter2"), "{err}");
+/// let err = Endpoint::parse("https://example.com/?token=hunter2").unwrap_err();
+/// assert!(!err.to_string().contains("hunter2"), "{err}");
 /// # Ok::<(), reimage_core::ValidationError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,15 +130,20 @@ pub struct Endpoint {
 impl Endpoint {
     /// Parses `http(s)://host[:port][/prefix]`. A query, a fragment or user info is refused.
     pub fn parse(url: &str) -> Result<Self, ValidationError> {
-        // A URL may carry a password (`https://user:pass@host`): never show that part.
-        let shown = match url.split_once("://") {
+        // A URL may carry a password (`https://user:pass@host`) or a token in its query: never
+        // show those parts.
+        let without_query = match url.split_once(['?', '#']) {
+            Some((before, _)) => format!("{before}?…"),
+            None => url.to_owned(),
+        };
+        let shown = match without_query.split_once("://") {
             Some((scheme, rest)) if rest.contains('@') => {
                 format!(
                     "{scheme}://…@{}",
                     rest.rsplit_once('@').map_or("", |(_, host)| host)
                 )
             }
-            _ => url.to_owned(),
+            _ => without_query.clone(),
         };
         let bad = |problem: &str| {
             ValidationError::new(
