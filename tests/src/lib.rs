@@ -7,6 +7,10 @@
 //! - [`TempDir`] holds the files a test hands to the binary (passwords, user data).
 //! - [`aksk_env`], [`iam_env`] and [`edis_env`] are the credentials of the emulator's default
 //!   fixtures; the `const`s name its servers, images and KVMs.
+//! - For `reimage fleet`: [`write_fleet_fixtures`] (a fixture file of many servers and KVMs,
+//!   for [`Emulator::start_with_fixtures`]), [`write_config`] (a profile pointing at the
+//!   emulator), [`write_fleet_plan`], the journal ([`append_journal`], [`journal_latest`]), and
+//!   [`Reimage::spawn`] for a run to kill.
 //!
 //! Nothing here uses an async runtime: `std::process` and `std::net` only.
 
@@ -249,9 +253,28 @@ impl Emulator {
     ///
     /// When the emulator does not start or its first line is not the expected one.
     pub fn start(time_scale: f64) -> Self {
-        let mut child = Command::new(binary())
+        Self::spawn(time_scale, None)
+    }
+
+    /// [`start`](Self::start), with the fixtures of `fixtures` (a TOML file such as
+    /// [`write_fleet_fixtures`] writes) instead of the default ones: `--fixtures FILE`.
+    ///
+    /// # Panics
+    ///
+    /// When the emulator does not start (a fixture file it refuses, too).
+    pub fn start_with_fixtures(time_scale: f64, fixtures: &Path) -> Self {
+        Self::spawn(time_scale, Some(fixtures))
+    }
+
+    fn spawn(time_scale: f64, fixtures: Option<&Path>) -> Self {
+        let mut command = Command::new(binary());
+        command
             .args(["emulator", "--listen", "127.0.0.1:0", "--time-scale"])
-            .arg(time_scale.to_string())
+            .arg(time_scale.to_string());
+        if let Some(file) = fixtures {
+            command.arg("--fixtures").arg(file);
+        }
+        let mut child = command
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .stdin(Stdio::null())
@@ -537,6 +560,15 @@ impl Reimage {
     ///
     /// When the binary cannot be started or waited for.
     pub fn run(self) -> Output {
+        self.spawn().wait()
+    }
+
+    /// Starts the binary and returns at once; [`Spawned::wait`] or [`Spawned::kill`] ends it.
+    ///
+    /// # Panics
+    ///
+    /// When the binary cannot be started.
+    pub fn spawn(self) -> Spawned {
         let home = TempDir::new("home");
         let config = home.path().join(".config");
         let mut command = Command::new(binary());
@@ -565,31 +597,108 @@ impl Reimage {
         }
         let stdout = drain(child.stdout.take());
         let stderr = drain(child.stderr.take());
+        Spawned {
+            child,
+            _home: home,
+            stdout: Some(stdout),
+            stderr: Some(stderr),
+            args: self
+                .args
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect(),
+            started,
+            timeout: self.timeout,
+        }
+    }
+}
+
+/// A run of the binary under way ([`Reimage::spawn`]). Dropping it kills the process.
+#[derive(Debug)]
+pub struct Spawned {
+    child: Child,
+    _home: TempDir,
+    stdout: Option<std::thread::JoinHandle<Vec<u8>>>,
+    stderr: Option<std::thread::JoinHandle<Vec<u8>>>,
+    args: Vec<String>,
+    started: Instant,
+    timeout: Duration,
+}
+
+impl Spawned {
+    /// The process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether the process has ended (without reaping more than `try_wait` does).
+    ///
+    /// # Panics
+    ///
+    /// When the process cannot be waited for.
+    pub fn has_exited(&mut self) -> bool {
+        self.child
+            .try_wait()
+            .unwrap_or_else(|e| panic!("wait for {}: {e}", binary().display()))
+            .is_some()
+    }
+
+    /// Waits for the end (killing the process after the run's timeout, when the code is -1).
+    ///
+    /// # Panics
+    ///
+    /// When the process cannot be waited for.
+    pub fn wait(mut self) -> Output {
         let status = loop {
-            match child.try_wait() {
+            match self.child.try_wait() {
                 Ok(Some(status)) => break Some(status),
-                Ok(None) if started.elapsed() > self.timeout => {
-                    let _ = child.kill();
-                    let _ = child.wait();
+                Ok(None) if self.started.elapsed() > self.timeout => {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
                     break None;
                 }
                 Ok(None) => std::thread::sleep(Duration::from_millis(5)),
                 Err(e) => panic!("wait for {}: {e}", binary().display()),
             }
         };
-        let text = |h: std::thread::JoinHandle<Vec<u8>>| {
-            String::from_utf8_lossy(&h.join().unwrap_or_default()).into_owned()
+        self.finish(status)
+    }
+
+    /// Kills the process with SIGKILL (on Unix: [`Child::kill`]), as a crash or `kill -9`
+    /// would, and returns what it printed until then. The code is -1 unless it had ended
+    /// already.
+    ///
+    /// # Panics
+    ///
+    /// When the process cannot be waited for.
+    pub fn kill(mut self) -> Output {
+        let _ = self.child.kill();
+        let status = self
+            .child
+            .wait()
+            .unwrap_or_else(|e| panic!("wait for {}: {e}", binary().display()));
+        self.finish(Some(status))
+    }
+
+    fn finish(mut self, status: Option<std::process::ExitStatus>) -> Output {
+        let text = |h: Option<std::thread::JoinHandle<Vec<u8>>>| {
+            String::from_utf8_lossy(&h.and_then(|h| h.join().ok()).unwrap_or_default()).into_owned()
         };
         Output {
             code: status.and_then(|s| s.code()).unwrap_or(-1),
-            stdout: text(stdout),
-            stderr: text(stderr),
-            args: self
-                .args
-                .iter()
-                .map(|a| a.to_string_lossy().into_owned())
-                .collect(),
-            elapsed: started.elapsed(),
+            stdout: text(self.stdout.take()),
+            stderr: text(self.stderr.take()),
+            args: std::mem::take(&mut self.args),
+            elapsed: self.started.elapsed(),
+        }
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
         }
     }
 }
@@ -656,4 +765,221 @@ impl fmt::Display for Output {
         writeln!(f, "--- stdout ---\n{}", self.stdout)?;
         write!(f, "--- stderr ---\n{}", self.stderr)
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fleets: generated fixtures, a config profile, plans and journals for `reimage fleet`.
+
+/// The `n`-th ECS server (from 0) of [`fleet_fixtures`]: a UUID made from `n`.
+pub fn fleet_server(n: usize) -> String {
+    format!("f1ee7000-0000-4000-8000-{n:012x}")
+}
+
+/// The `n`-th EDIS KVM (from 0) of [`fleet_fixtures`]: `kvm_<500000+n>_<600000+n>`.
+pub fn fleet_kvm(n: usize) -> String {
+    format!("kvm_{}_{}", 500_000 + n, 600_000 + n)
+}
+
+/// The image every KVM of [`fleet_fixtures`] runs, and that fleet plans reinstall.
+pub const FLEET_EDIS_IMAGE: &str = "cloudinit_debian-bookworm";
+
+/// An emulator fixture file (the form of `crates/emulator/fixtures/default.toml`) with the
+/// default fixtures' IAM account, ECS project and images and EDIS account, and instead of their
+/// servers: `servers` stopped Debian 12 servers ([`fleet_server`]`(0..servers)`, so a reinstall
+/// needs no mode) and `kvms` powered-on KVMs ([`fleet_kvm`]`(0..kvms)`, on
+/// [`FLEET_EDIS_IMAGE`]).
+pub fn fleet_fixtures(servers: usize, kvms: usize) -> String {
+    use std::fmt::Write as _;
+    let mut out = format!(
+        "# Generated by reimage-e2e's fleet_fixtures({servers}, {kvms}).\n\n\
+         [iam]\ndomain_name = \"{IAM_DOMAIN}\"\ndomain_id = \"0a1b2c3d4e5f60718293a4b5c6d7e8f9\"\n\n\
+         [[iam.users]]\nname = \"{IAM_USER}\"\nid = \"{USER_ID}\"\npassword = \"{IAM_PASSWORD}\"\n\
+         key_pairs = [\"{KEYPAIR}\"]\n\n\
+         [[iam.access_keys]]\naccess_key = \"{AK}\"\nsecret_key = \"{SK}\"\nuser = \"{USER_ID}\"\n\n\
+         [ecs]\nproject_id = \"{PROJECT_ID}\"\nproject_name = \"eu-de\"\n\
+         vpc_id = \"0431c5e5-bc94-4a44-8263-15da2a642435\"\n\n\
+         [[ecs.images]]\nid = \"{IMAGE_DEBIAN}\"\nname = \"Debian 12\"\ncloud_init = true\n\n\
+         [[ecs.images]]\nid = \"{IMAGE_UBUNTU}\"\nname = \"Ubuntu 24.04\"\ncloud_init = true\n\n\
+         [[ecs.images]]\nid = \"{IMAGE_NO_CLOUD_INIT}\"\nname = \"Debian 12 (no cloud-init)\"\n\
+         cloud_init = false\n"
+    );
+    for n in 0..servers {
+        let _ = write!(
+            out,
+            "\n[[ecs.servers]]\nid = \"{}\"\nname = \"fleet-{n}\"\nimage = \"{IMAGE_DEBIAN}\"\n\
+             running = false\ncreated = \"2024-06-01T08:00:00Z\"\n",
+            fleet_server(n)
+        );
+    }
+    let _ = write!(
+        out,
+        "\n[edis]\nemail = \"{EDIS_EMAIL}\"\npassword = \"{EDIS_PASSWORD}\"\nimages = [\
+         \"cloudinit_debian-bookworm\", \"cloudinit_ubuntu-lts-24-04\", \"debian-bullseye\"]\n"
+    );
+    for n in 0..kvms {
+        let _ = write!(
+            out,
+            "\n[[edis.kvms]]\nid = \"{}\"\nhostname = \"fleet-kvm-{n}\"\n\
+             image = \"{FLEET_EDIS_IMAGE}\"\npowered_on = true\n",
+            fleet_kvm(n)
+        );
+    }
+    out
+}
+
+/// Writes [`fleet_fixtures`]`(servers, kvms)` to `fixtures.toml` in `dir`; its path, for
+/// [`Emulator::start_with_fixtures`].
+pub fn write_fleet_fixtures(dir: &TempDir, servers: usize, kvms: usize) -> PathBuf {
+    dir.write("fixtures.toml", fleet_fixtures(servers, kvms))
+}
+
+/// Writes a config file whose `default` profile points both providers at `emulator` with the
+/// fixtures' credentials (AK/SK for ECS, the account for EDIS): `config_home/reimage/config.toml`,
+/// mode 600. Give `config_home` to a run with [`Reimage::config_home`]. Returns the file.
+///
+/// # Panics
+///
+/// When the file cannot be written.
+pub fn write_config(config_home: &Path, emulator: &Emulator) -> PathBuf {
+    let dir = config_home.join("reimage");
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
+    let path = dir.join("config.toml");
+    let url = emulator.base_url();
+    let text = format!(
+        "[profiles.default]\nendpoint = \"{url}\"\nproject_id = \"{PROJECT_ID}\"\n\
+         access_key = \"{AK}\"\nsecret_key = \"{SK}\"\nedis_email = \"{EDIS_EMAIL}\"\n\
+         edis_password = \"{EDIS_PASSWORD}\"\nedis_auth_url = \"{url}\"\n"
+    );
+    std::fs::write(&path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+            .unwrap_or_else(|e| panic!("chmod {}: {e}", path.display()));
+    }
+    path
+}
+
+impl Reimage {
+    /// Runs with `XDG_CONFIG_HOME` set to `dir`, where [`write_config`] wrote the config file.
+    pub fn config_home(self, dir: &Path) -> Self {
+        self.env("XDG_CONFIG_HOME", dir.to_string_lossy().into_owned())
+    }
+}
+
+/// One `[[targets]]` entry of a fleet plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FleetTarget {
+    /// An ECS reinstall (the server's current image).
+    Ecs(String),
+    /// An ECS change of OS: the server, the new image.
+    ChangeOs(String, String),
+    /// An EDIS reinstall: the KVM, the image.
+    Edis(String, String),
+}
+
+impl FleetTarget {
+    /// The target's key in the journal and the outputs: `ecs:<id>` or `edis:<kvm>`.
+    pub fn key(&self) -> String {
+        match self {
+            Self::Ecs(id) | Self::ChangeOs(id, _) => format!("ecs:{}", id.to_ascii_lowercase()),
+            Self::Edis(kvm, _) => format!("edis:{kvm}"),
+        }
+    }
+}
+
+/// The password files a fleet plan's `[defaults]` name, beside the plan.
+pub const FLEET_ADMIN_PASSWORD_FILE: &str = "admin.pw";
+/// See [`FLEET_ADMIN_PASSWORD_FILE`].
+pub const FLEET_ROOT_PASSWORD_FILE: &str = "root.pw";
+
+/// A fleet plan: `[defaults]` with the password files ([`FLEET_ADMIN_PASSWORD_FILE`],
+/// [`FLEET_ROOT_PASSWORD_FILE`]), then the targets in order.
+pub fn fleet_plan(targets: &[FleetTarget]) -> String {
+    use std::fmt::Write as _;
+    let mut out = format!(
+        "[defaults]\nadmin_password_file = \"{FLEET_ADMIN_PASSWORD_FILE}\"\n\
+         root_password_file = \"{FLEET_ROOT_PASSWORD_FILE}\"\n"
+    );
+    for target in targets {
+        let _ = match target {
+            FleetTarget::Ecs(id) => write!(out, "\n[[targets]]\necs = \"{id}\"\n"),
+            FleetTarget::ChangeOs(id, image) => write!(
+                out,
+                "\n[[targets]]\necs = \"{id}\"\noperation = \"change-os\"\nimage = \"{image}\"\n"
+            ),
+            FleetTarget::Edis(kvm, image) => {
+                write!(
+                    out,
+                    "\n[[targets]]\nedis = \"{kvm}\"\nimage = \"{image}\"\n"
+                )
+            }
+        };
+    }
+    out
+}
+
+/// Writes [`fleet_plan`]`(targets)` to `name` in `dir`, with the password files beside it
+/// ([`ADMIN_PASSWORD`], [`ROOT_PASSWORD`]); the plan's path.
+pub fn write_fleet_plan(dir: &TempDir, name: &str, targets: &[FleetTarget]) -> PathBuf {
+    dir.write(FLEET_ADMIN_PASSWORD_FILE, ADMIN_PASSWORD);
+    dir.write(FLEET_ROOT_PASSWORD_FILE, ROOT_PASSWORD);
+    dir.write(name, fleet_plan(targets))
+}
+
+/// The journal of a plan: `<plan>.journal/journal.log`.
+pub fn journal_file(plan: &Path) -> PathBuf {
+    let mut name = plan
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(".journal");
+    plan.with_file_name(name).join("journal.log")
+}
+
+/// Appends one record (a JSON object, as `reimage fleet apply` writes them) to the journal of
+/// `plan`, creating it when needed.
+///
+/// # Panics
+///
+/// When the journal cannot be written.
+pub fn append_journal(plan: &Path, record: &Value) {
+    let file = journal_file(plan);
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
+    }
+    let mut log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&file)
+        .unwrap_or_else(|e| panic!("open {}: {e}", file.display()));
+    writeln!(log, "{record}").unwrap_or_else(|e| panic!("write {}: {e}", file.display()));
+}
+
+/// Every record of the journal of `plan`, in order (a torn last line is left out); empty when
+/// there is no journal.
+pub fn journal_records(plan: &Path) -> Vec<Value> {
+    std::fs::read_to_string(journal_file(plan))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// The latest record of each key in the journal of `plan`.
+pub fn journal_latest(plan: &Path) -> std::collections::BTreeMap<String, Value> {
+    let mut latest = std::collections::BTreeMap::new();
+    for record in journal_records(plan) {
+        if let Some(key) = record["key"].as_str() {
+            latest.insert(key.to_owned(), record);
+        }
+    }
+    latest
+}
+
+/// Milliseconds since the Unix epoch, as the journal's `at_ms`.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }

@@ -1,9 +1,10 @@
 //! `cargo xtask bench`: measures on this machine and writes the figures into
 //! `docs/benchmarks.md`.
 //!
-//! Two benchmarks, each rewriting only its own part of the page, between
+//! The benchmarks, each rewriting only its own part of the page, between
 //! `<!-- bench:NAME:start -->` and `<!-- bench:NAME:end -->` (a missing part is appended; the
-//! prose around the markers stays as written). The `machine` part says where and when.
+//! prose around the markers stays as written, but for the fleet's, which names its settings).
+//! The `machine` part says where and when.
 //!
 //! - `emulator`: `wrk` (Debian's, installed with apt-get when missing) loads the emulator
 //!   (`crates/emulator/examples/serve.rs`, release build, default fixtures) on loopback, beside a
@@ -21,9 +22,22 @@
 //!   in-process throughput from the criterion bench (`cargo bench -p reimage-cloudinit --bench
 //!   validate`), target 5,000 files/s or more. When the CLI does not build, the part says "not
 //!   measured" and why.
+//! - `fleet`: `reimage fleet apply` (release build) on a generated plan of 10,000 targets
+//!   (9,000 ECS servers and 1,000 EDIS KVMs) against `reimage emulator --fixtures` with as many
+//!   servers, at a small time scale, all in a scratch directory under `target/bench-fleet/`:
+//!   wall time, the CLI's peak RSS (`VmHWM`, read every 50 ms), and requests/s (the emulator's
+//!   request log numbers every call it gets, so its last number is the count even though it
+//!   keeps only the last 10,000). The run must end with every target done and, by the
+//!   emulator's admin state, every server and KVM re-imaged exactly once. Targets: peak RSS under
+//!   64 MB; wall time within 2× of the emulator's job duration plus the rate limit's floor (the
+//!   requests made divided by `--rate`, since every API request passes the limit).
 //!
-//! `--only emulator|cloud-init` runs one of them. Servers it starts are killed when it is done
-//! (or fails); it binds 127.0.0.1 only.
+//! - `sdk`: reimage-client against the official Python SDK in a loop of reinstall + show_job,
+//!   operations/s and peak RSS; and `ratios`, the summary of every ratio against its peer with
+//!   its target, rewritten on every run: see `bench_sdk.rs`.
+//!
+//! `--only emulator|cloud-init|fleet|sdk` runs one of them. Servers it starts are killed when it
+//! is done (or fails); it binds 127.0.0.1 only.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -64,7 +78,7 @@ const INTRO: &str = "\
 Figures measured on one machine by `cargo xtask bench`, which rewrites the parts of this page
 between `<!-- bench:NAME:start -->` and `<!-- bench:NAME:end -->` markers and leaves the rest as
 written. They are comparisons on the same machine at the same time, not absolute promises: rerun
-`cargo xtask bench` (or `cargo xtask bench --only emulator|cloud-init`) on yours.
+`cargo xtask bench` (or `cargo xtask bench --only emulator|cloud-init|fleet|sdk`) on yours.
 
 ## Machine
 
@@ -108,10 +122,12 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     while let Some(arg) = rest.next() {
         match arg.as_str() {
             "--only" => match rest.next().map(String::as_str) {
-                Some(name @ ("emulator" | "cloud-init")) => only = Some(name.to_owned()),
+                Some(name @ ("emulator" | "cloud-init" | "fleet" | "sdk")) => {
+                    only = Some(name.to_owned());
+                }
                 other => {
                     return Err(format!(
-                        "--only takes emulator or cloud-init, got {other:?}"
+                        "--only takes emulator, cloud-init, fleet or sdk, got {other:?}"
                     ));
                 }
             },
@@ -131,8 +147,8 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             }
             _ => {
                 return Err(format!(
-                    "`cargo xtask bench` takes --only emulator|cloud-init, --duration SECS and \
-                     --rounds N, got {args:?}"
+                    "`cargo xtask bench` takes --only emulator|cloud-init|fleet|sdk, --duration \
+                     SECS and --rounds N, got {args:?}"
                 ));
             }
         }
@@ -143,6 +159,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let mut doc = fs::read_to_string(&page).unwrap_or_else(|_| INTRO.to_owned());
 
     doc = replace_part(&doc, "machine", &machine()?);
+    doc = crate::bench_sdk::with_sections(&doc);
     let mut shortfalls = Vec::new();
     if wanted("emulator") {
         let (part, ok) = emulator(&root, duration, rounds)?;
@@ -160,6 +177,29 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         }
         write_page(&page, &doc)?;
     }
+    if wanted("fleet") {
+        let (part, ok) = fleet(&root)?;
+        // The run takes minutes: start again from the page as it is now, in case it changed.
+        if let Ok(now) = fs::read_to_string(&page) {
+            doc = now;
+        }
+        doc = with_fleet_prose(&doc);
+        doc = replace_part(&doc, "fleet", &part);
+        if !ok {
+            shortfalls.push("fleet");
+        }
+        write_page(&page, &doc)?;
+    }
+    if wanted("sdk") {
+        let (part, ok) = crate::bench_sdk::sdk(&root, rounds)?;
+        doc = replace_part(&doc, "sdk", &part);
+        if !ok {
+            shortfalls.push("sdk");
+        }
+        write_page(&page, &doc)?;
+    }
+    // Every ratio against its peer, read back from the parts (a part not rerun keeps its last).
+    doc = replace_part(&doc, "ratios", &crate::bench_sdk::ratios(&doc));
     write_page(&page, &doc)?;
     util::say(&format!("wrote {PAGE}"));
     if !shortfalls.is_empty() {
@@ -244,7 +284,7 @@ fn field(text: &str, name: &str) -> Option<String> {
 }
 
 /// Today's date (UTC), `YYYY-MM-DD`.
-fn today() -> String {
+pub(crate) fn today() -> String {
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -263,7 +303,7 @@ fn today() -> String {
 }
 
 /// A command's stdout, when it ran and succeeded.
-fn output(cmd: &mut Command) -> Result<String, String> {
+pub(crate) fn output(cmd: &mut Command) -> Result<String, String> {
     let out = cmd
         .output()
         .map_err(|e| format!("could not start {}: {e}", util::describe(cmd)))?;
@@ -465,7 +505,7 @@ fn which(program: &str) -> Option<PathBuf> {
     })
 }
 
-fn target_dir(root: &Path) -> PathBuf {
+pub(crate) fn target_dir(root: &Path) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from)
 }
 
@@ -650,7 +690,7 @@ fn http(
     })
 }
 
-fn thousands(value: f64) -> String {
+pub(crate) fn thousands(value: f64) -> String {
     let digits = format!("{:.0}", value.max(0.0));
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
@@ -946,6 +986,614 @@ fn parse_criterion(text: &str) -> Vec<(String, f64)> {
     benches
 }
 
+// ---------------------------------------------------------------------------------------------
+// A fleet.
+
+/// The fleet: this many ECS servers and EDIS KVMs, one target each.
+const FLEET_ECS: usize = 9_000;
+const FLEET_EDIS: usize = 1_000;
+/// The emulator's time scale: an ECS reinstall job takes 90 s × this (0.45 s), an EDIS
+/// reinstall 300 s × this (1.5 s).
+const FLEET_TIME_SCALE: f64 = 0.005;
+/// The emulator's EDIS reinstall at time scale 1 (`reimage_emulator::Timings`); the ECS job's
+/// duration is read from the jobs themselves.
+const EDIS_REINSTALL_SECS: f64 = 300.0;
+/// `reimage fleet apply`'s settings.
+const FLEET_CONCURRENCY: usize = 256;
+const FLEET_RATE: f64 = 1_000.0;
+const FLEET_POLL_MS: u64 = 100;
+/// The targets: peak RSS under 64 MB (10^6 bytes); wall time within this many times the
+/// emulator's job duration plus the rate limit's floor.
+const FLEET_RSS_TARGET: u64 = 64_000_000;
+const FLEET_WALL_FACTOR: f64 = 2.0;
+/// A run that takes longer than this is stopped (and the part says why).
+const FLEET_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+/// The prose of the fleet part, before its markers (it names the settings).
+fn fleet_prose() -> String {
+    let text = format!(
+        "`reimage fleet apply` (release build) on a generated plan of {} targets ({} ECS servers \
+to reinstall and {} EDIS KVMs, interleaved) against `reimage emulator --fixtures` holding exactly \
+those servers, at time scale {FLEET_TIME_SCALE} (an ECS reinstall job takes {:.2} s, an EDIS \
+reinstall {:.1} s), both processes on this machine, over loopback, with `--concurrency \
+{FLEET_CONCURRENCY} --rate {FLEET_RATE} --poll-ms {FLEET_POLL_MS}`. Why these: a target makes six \
+or seven requests (a read, the reinstall, a few polls, the reads at the end) in well under a \
+second for ECS and about two seconds for EDIS, so some 150 targets in flight keep {FLEET_RATE} \
+requests/s busy, and {FLEET_CONCURRENCY} leaves room for the answers that queue behind the rate \
+limit; {FLEET_RATE} requests/s is far more than a real provider would allow (a fleet that large \
+is applied at a few requests per second, for hours), chosen so that the run measures the CLI and \
+the emulator rather than the wait; polls from {FLEET_POLL_MS} ms (growing to 7.5 times that) \
+catch a {:.2} s job within a few polls. Peak RSS is the CLI's `VmHWM`, read from `/proc` every \
+50 ms until it exits. Requests are counted by the emulator: its request log numbers every API \
+call it gets (it keeps only the last 10,000 entries, but the numbering goes on). The rate limit \
+spaces every API request of the run (one limit for all targets), so its floor is the requests \
+made divided by `--rate`. Targets: peak RSS under 64 MB; wall time within 2× of the emulator's \
+own job duration (the longest, EDIS's) plus that floor. The run also has to be right: every \
+target done, and by the emulator's admin state every server and KVM re-imaged exactly once. \
+The bench rewrites this paragraph too, since it names the settings.",
+        thousands((FLEET_ECS + FLEET_EDIS) as f64),
+        thousands(FLEET_ECS as f64),
+        thousands(FLEET_EDIS as f64),
+        90.0 * FLEET_TIME_SCALE,
+        EDIS_REINSTALL_SECS * FLEET_TIME_SCALE,
+        90.0 * FLEET_TIME_SCALE,
+    );
+    wrap(&text, 100)
+}
+
+/// `text`'s words in lines of at most `width` characters (a longer word gets a line of its own).
+fn wrap(text: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut line = 0;
+    for word in text.split_whitespace() {
+        let length = word.chars().count();
+        if line > 0 && line + 1 + length > width {
+            out.push('\n');
+            line = 0;
+        } else if line > 0 {
+            out.push(' ');
+            line += 1;
+        }
+        out.push_str(word);
+        line += length;
+    }
+    out.push('\n');
+    out
+}
+
+/// The fleet part's heading.
+const FLEET_HEADING: &str = "## A fleet of 10,000 targets\n";
+
+/// `doc` with the fleet part's prose (which names the settings) as [`fleet_prose`] writes it
+/// now, between its heading and its markers; the heading, prose and markers are appended when
+/// the page has no such part yet.
+fn with_fleet_prose(doc: &str) -> String {
+    let start = "<!-- bench:fleet:start -->";
+    match (doc.find(FLEET_HEADING), doc.find(start)) {
+        (Some(h), Some(s)) if h < s => format!(
+            "{}{FLEET_HEADING}\n{}\n{}",
+            &doc[..h],
+            fleet_prose(),
+            &doc[s..]
+        ),
+        _ => format!(
+            "{}\n\n{FLEET_HEADING}\n{}\n{start}\n<!-- bench:fleet:end -->\n",
+            doc.trim_end(),
+            fleet_prose()
+        ),
+    }
+}
+
+/// The ECS server `n` of the fleet (as `reimage-e2e`'s `fleet_server`).
+fn fleet_server(n: usize) -> String {
+    format!("f1ee7000-0000-4000-8000-{n:012x}")
+}
+
+/// The KVM `n` of the fleet (as `reimage-e2e`'s `fleet_kvm`).
+fn fleet_kvm(n: usize) -> String {
+    format!("kvm_{}_{}", 500_000 + n, 600_000 + n)
+}
+
+/// The emulator's fixtures: the default account, project, images and EDIS account, and the
+/// fleet's servers (stopped) and KVMs (powered on).
+fn fleet_fixtures() -> String {
+    let mut out = String::from(
+        "[iam]\ndomain_name = \"emulator\"\ndomain_id = \"0a1b2c3d4e5f60718293a4b5c6d7e8f9\"\n\n\
+         [[iam.users]]\nname = \"admin\"\nid = \"7e25b1da389f4697a79df3a0e5bd494e\"\n\
+         password = \"Emulator-Passw0rd!\"\nkey_pairs = [\"KeyPair-350b\"]\n\n\
+         [[iam.access_keys]]\naccess_key = \"REIMAGEEMULATORAK\"\n\
+         secret_key = \"reimage-emulator-sk\"\nuser = \"7e25b1da389f4697a79df3a0e5bd494e\"\n\n\
+         [ecs]\nproject_id = \"0123456789abcdef0123456789abcdef\"\nproject_name = \"eu-de\"\n\n\
+         [[ecs.images]]\nid = \"e215580f-73ad-429d-b6f2-5433947433b0\"\nname = \"Debian 12\"\n\
+         cloud_init = true\n",
+    );
+    for n in 0..FLEET_ECS {
+        let _ = write!(
+            out,
+            "\n[[ecs.servers]]\nid = \"{}\"\nname = \"fleet-{n}\"\n\
+             image = \"e215580f-73ad-429d-b6f2-5433947433b0\"\nrunning = false\n\
+             created = \"2024-06-01T08:00:00Z\"\n",
+            fleet_server(n)
+        );
+    }
+    out.push_str(
+        "\n[edis]\nemail = \"demo@example.com\"\npassword = \"emulator-pw\"\n\
+         images = [\"cloudinit_debian-bookworm\"]\n",
+    );
+    for n in 0..FLEET_EDIS {
+        let _ = write!(
+            out,
+            "\n[[edis.kvms]]\nid = \"{}\"\nhostname = \"fleet-kvm-{n}\"\n\
+             image = \"cloudinit_debian-bookworm\"\npowered_on = true\n",
+            fleet_kvm(n)
+        );
+    }
+    out
+}
+
+/// The plan: the ECS servers and the KVMs interleaved (a KVM every tenth target or so).
+fn fleet_plan() -> String {
+    let mut out = String::from(
+        "[defaults]\nadmin_password_file = \"admin.pw\"\nroot_password_file = \"root.pw\"\n",
+    );
+    let total = FLEET_ECS + FLEET_EDIS;
+    let (mut ecs, mut edis) = (0, 0);
+    for i in 0..total {
+        // KVM k goes at about k × total / FLEET_EDIS.
+        let kvm_due = edis < FLEET_EDIS && (i + 1) * FLEET_EDIS >= (edis + 1) * total;
+        if kvm_due || ecs == FLEET_ECS {
+            let _ = write!(
+                out,
+                "\n[[targets]]\nedis = \"{}\"\nimage = \"cloudinit_debian-bookworm\"\n",
+                fleet_kvm(edis)
+            );
+            edis += 1;
+        } else {
+            let _ = write!(out, "\n[[targets]]\necs = \"{}\"\n", fleet_server(ecs));
+            ecs += 1;
+        }
+    }
+    out
+}
+
+/// What one fleet run measured.
+struct FleetRun {
+    wall: Duration,
+    peak_rss: u64,
+    cpu: Duration,
+    requests: u64,
+    done: u64,
+    ecs_job: Duration,
+    emulator_rss: Option<u64>,
+    emulator_cpu: Option<Duration>,
+}
+
+/// Runs the fleet; gives the part and whether both targets were met.
+fn fleet(root: &Path) -> Result<(String, bool), String> {
+    let run = match fleet_run(root) {
+        Ok(run) => run,
+        Err(why) => {
+            return Ok((
+                format!(
+                    "Measured on {}: **not measured**: {}\n",
+                    today(),
+                    why.replace('\n', " ")
+                ),
+                false,
+            ));
+        }
+    };
+    let targets = FLEET_ECS + FLEET_EDIS;
+    let edis_job = Duration::from_secs_f64(EDIS_REINSTALL_SECS * FLEET_TIME_SCALE);
+    let job = run.ecs_job.max(edis_job);
+    let floor = Duration::from_secs_f64(run.requests as f64 / FLEET_RATE);
+    let budget = (job + floor).mul_f64(FLEET_WALL_FACTOR);
+    let ratio = run.wall.as_secs_f64() / (job + floor).as_secs_f64();
+    let wall_met = run.wall <= budget;
+    let rss_met = run.peak_rss < FLEET_RSS_TARGET;
+    let verdict = |met: bool| if met { "met" } else { "**missed**" };
+    let secs = |d: Duration| format!("{:.1} s", d.as_secs_f64());
+    let mib = |bytes: u64| {
+        format!(
+            "{:.1} MiB ({:.1} MB)",
+            bytes as f64 / 1024.0 / 1024.0,
+            bytes as f64 / 1e6
+        )
+    };
+    let per_sec = run.requests as f64 / run.wall.as_secs_f64();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Measured on {}: {} targets, every one done, and by the emulator's admin state every \
+         server and KVM re-imaged exactly once.\n",
+        today(),
+        thousands(run.done as f64)
+    );
+    let _ = writeln!(out, "| figure | value | target |");
+    let _ = writeln!(out, "|---|---:|---|");
+    let _ = writeln!(
+        out,
+        "| wall time of `reimage fleet apply` | {} | ≤ {FLEET_WALL_FACTOR}× ({} job + {} floor) \
+         = {}: {} ({:.2}× the sum) |",
+        secs(run.wall),
+        secs(job),
+        secs(floor),
+        secs(budget),
+        verdict(wall_met),
+        ratio
+    );
+    let _ = writeln!(
+        out,
+        "| peak RSS of `reimage fleet apply` (`VmHWM`) | {} | < 64 MB: {} |",
+        mib(run.peak_rss),
+        verdict(rss_met)
+    );
+    let _ = writeln!(
+        out,
+        "| API requests (the emulator's count) | {} ({:.1} per target) | |",
+        thousands(run.requests as f64),
+        run.requests as f64 / targets as f64
+    );
+    let _ = writeln!(
+        out,
+        "| requests/s over the wall time | {} | the limit: {} |",
+        thousands(per_sec),
+        thousands(FLEET_RATE)
+    );
+    let _ = writeln!(
+        out,
+        "| the rate limit's floor (requests ÷ `--rate`) | {} | |",
+        secs(floor)
+    );
+    let _ = writeln!(
+        out,
+        "| the emulator's job duration (ECS, from its jobs; EDIS, from its timings) | {:.2} s, \
+         {:.2} s | |",
+        run.ecs_job.as_secs_f64(),
+        edis_job.as_secs_f64()
+    );
+    let _ = writeln!(
+        out,
+        "| CPU time (user + system) of `reimage fleet apply` | {} ({:.0}% of one core) | |",
+        secs(run.cpu),
+        100.0 * run.cpu.as_secs_f64() / run.wall.as_secs_f64()
+    );
+    if let (Some(rss), Some(cpu)) = (run.emulator_rss, run.emulator_cpu) {
+        let _ = writeln!(
+            out,
+            "| the emulator: CPU time, peak RSS | {} ({:.0}% of one core), {} | |",
+            secs(cpu),
+            100.0 * cpu.as_secs_f64() / run.wall.as_secs_f64(),
+            mib(rss)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nPeak RSS under 64 MB: {}. Wall time within {FLEET_WALL_FACTOR}× of the job duration \
+         plus the rate limit's floor: {}.",
+        verdict(rss_met),
+        verdict(wall_met)
+    );
+    Ok((out, wall_met && rss_met))
+}
+
+/// Builds, generates, starts the emulator, runs the fleet and checks the result.
+fn fleet_run(root: &Path) -> Result<FleetRun, String> {
+    run_cmd(util::cargo().args(["build", "--release", "--locked", "-p", "reimage-cli"]))?;
+    let reimage = target_dir(root).join("release").join("reimage");
+    let dir = target_dir(root).join("bench-fleet");
+    let _ = fs::remove_dir_all(&dir);
+    let config_home = dir.join("config");
+    let home = dir.join("home");
+    for d in [config_home.join("reimage"), home.clone()] {
+        fs::create_dir_all(&d).map_err(|e| format!("could not create {}: {e}", d.display()))?;
+    }
+    let write = |name: &str, text: &str| -> Result<PathBuf, String> {
+        let path = dir.join(name);
+        fs::write(&path, text).map_err(|e| format!("could not write {}: {e}", path.display()))?;
+        Ok(path)
+    };
+    let fixtures = write("fixtures.toml", &fleet_fixtures())?;
+    write("admin.pw", "Reimage-Bench-Pw1!")?;
+    write("root.pw", "Edis-Root-Pw-8472")?;
+    let plan = write("plan.toml", &fleet_plan())?;
+    util::say(&format!(
+        "fleet: {} ECS servers and {} KVMs in {}",
+        FLEET_ECS,
+        FLEET_EDIS,
+        dir.display()
+    ));
+
+    let emulator = Server::start(
+        &reimage,
+        &[
+            "emulator",
+            "--listen",
+            "127.0.0.1:0",
+            "--time-scale",
+            &FLEET_TIME_SCALE.to_string(),
+            "--fixtures",
+            &fixtures.to_string_lossy(),
+        ],
+    )?;
+    let config = config_home.join("reimage").join("config.toml");
+    fs::write(
+        &config,
+        format!(
+            "[profiles.default]\nendpoint = \"{url}\"\n\
+             project_id = \"0123456789abcdef0123456789abcdef\"\n\
+             access_key = \"REIMAGEEMULATORAK\"\nsecret_key = \"reimage-emulator-sk\"\n\
+             edis_email = \"demo@example.com\"\nedis_password = \"emulator-pw\"\n\
+             edis_auth_url = \"{url}\"\n",
+            url = emulator.base_url
+        ),
+    )
+    .map_err(|e| format!("could not write {}: {e}", config.display()))?;
+    restrict(&config)?;
+
+    let stderr_path = dir.join("apply.stderr");
+    let stderr = fs::File::create(&stderr_path)
+        .map_err(|e| format!("could not create {}: {e}", stderr_path.display()))?;
+    let mut cmd = Command::new(&reimage);
+    cmd.args(["fleet", "apply"])
+        .arg(&plan)
+        .args([
+            "--yes",
+            "--concurrency",
+            &FLEET_CONCURRENCY.to_string(),
+            "--rate",
+            &FLEET_RATE.to_string(),
+            "--poll-ms",
+            &FLEET_POLL_MS.to_string(),
+            "--output",
+            "json",
+        ])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", &home)
+        .env("XDG_CONFIG_HOME", &config_home)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(stderr);
+    util::say(&format!("$ {}", util::describe(&cmd)));
+    let started = Instant::now();
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("could not start {}: {e}", util::describe(&cmd)))?;
+    let pid = child.id();
+    let mut pipe = child.stdout.take();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        if let Some(pipe) = pipe.as_mut() {
+            let _ = pipe.read_to_string(&mut text);
+        }
+        text
+    });
+    let mut peak_rss = 0u64;
+    let mut cpu = Duration::ZERO;
+    let mut last_say = Instant::now();
+    let status = loop {
+        if let Some(rss) = proc_status_bytes(pid, "VmHWM") {
+            peak_rss = peak_rss.max(rss);
+        }
+        if let Some(used) = proc_cpu(pid) {
+            cpu = used;
+        }
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() > FLEET_TIMEOUT => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "`reimage fleet apply` did not finish in {} s; see {}",
+                    FLEET_TIMEOUT.as_secs(),
+                    stderr_path.display()
+                ));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(50)),
+            Err(e) => return Err(format!("could not wait for `reimage fleet apply`: {e}")),
+        }
+        if last_say.elapsed() > Duration::from_secs(10) {
+            last_say = Instant::now();
+            util::say(&format!(
+                "  {:.0} s: peak RSS {:.1} MiB",
+                started.elapsed().as_secs_f64(),
+                peak_rss as f64 / 1024.0 / 1024.0
+            ));
+        }
+    };
+    let wall = started.elapsed();
+    let stdout = reader.join().unwrap_or_default();
+    if !status.success() {
+        return Err(format!(
+            "`reimage fleet apply` failed with {status}; see {}",
+            stderr_path.display()
+        ));
+    }
+    let summary: serde_json::Value = serde_json::from_str(&stdout)
+        .map_err(|e| format!("`reimage fleet apply --output json` printed no JSON: {e}"))?;
+    let done = summary["done"].as_u64().unwrap_or(0);
+    let targets = (FLEET_ECS + FLEET_EDIS) as u64;
+    if done != targets {
+        return Err(format!(
+            "{done} of {targets} targets done: {}",
+            summary
+                .as_object()
+                .map(|o| o
+                    .iter()
+                    .filter(|(k, _)| k.as_str() != "targets")
+                    .map(|(k, v)| format!("{k} {v}"))
+                    .collect::<Vec<_>>()
+                    .join(", "))
+                .unwrap_or_default()
+        ));
+    }
+    util::say(&format!(
+        "fleet: {targets} targets done in {:.1} s, peak RSS {:.1} MiB",
+        wall.as_secs_f64(),
+        peak_rss as f64 / 1024.0 / 1024.0
+    ));
+
+    let emulator_pid = emulator.child.id();
+    let emulator_rss = proc_status_bytes(emulator_pid, "VmHWM");
+    let emulator_cpu = proc_cpu(emulator_pid);
+    let requests = admin_json(&emulator.addr, "/_emulator/requests")?;
+    let requests = requests["requests"]
+        .as_array()
+        .and_then(|log| log.iter().filter_map(|r| r["seq"].as_u64()).max())
+        .ok_or("the emulator's request log is empty")?;
+    let state = admin_json(&emulator.addr, "/_emulator/state")?;
+    let ecs_job = check_state(&state)?;
+    drop(emulator);
+    let _ = fs::remove_dir_all(&dir);
+    Ok(FleetRun {
+        wall,
+        peak_rss,
+        cpu,
+        requests,
+        done,
+        ecs_job,
+        emulator_rss,
+        emulator_cpu,
+    })
+}
+
+/// Checks that every server and KVM was re-imaged exactly once; gives the ECS job duration.
+fn check_state(state: &serde_json::Value) -> Result<Duration, String> {
+    let servers = state["ecs"]["servers"].as_array().ok_or("no servers")?;
+    let kvms = state["edis"]["kvms"].as_array().ok_or("no KVMs")?;
+    if servers.len() != FLEET_ECS || kvms.len() != FLEET_EDIS {
+        return Err(format!(
+            "the emulator has {} servers and {} KVMs",
+            servers.len(),
+            kvms.len()
+        ));
+    }
+    let wrong: Vec<String> = servers
+        .iter()
+        .filter(|s| s["reinstalls_applied"] != 1)
+        .map(|s| format!("{} ({})", s["id"], s["reinstalls_applied"]))
+        .chain(
+            kvms.iter()
+                .filter(|k| k["reinstalls_applied"] != 1)
+                .map(|k| format!("{} ({})", k["kvm_id"], k["reinstalls_applied"])),
+        )
+        .collect();
+    if !wrong.is_empty() {
+        return Err(format!(
+            "{} servers or KVMs were not re-imaged exactly once, such as {}",
+            wrong.len(),
+            wrong.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    let jobs = state["ecs"]["jobs"].as_array().ok_or("no jobs")?;
+    jobs.iter()
+        .filter_map(|j| {
+            let begin = job_millis(j["begin_time"].as_str()?)?;
+            let end = job_millis(j["end_time"].as_str()?)?;
+            Some(Duration::from_millis(end.checked_sub(begin)?))
+        })
+        .max()
+        .ok_or_else(|| "the emulator lists no ECS job with its times".to_owned())
+}
+
+/// Milliseconds since the epoch of the emulator's `YYYY-MM-DDTHH:MM:SS[.mmm]Z`.
+fn job_millis(text: &str) -> Option<u64> {
+    let text = text.strip_suffix('Z')?;
+    let (date, time) = text.split_once('T')?;
+    let mut date = date.split('-').map(|p| p.parse::<i64>().ok());
+    let (y, m, d) = (date.next()??, date.next()??, date.next()??);
+    let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
+    let mut hms = hms.split(':').map(|p| p.parse::<u64>().ok());
+    let (hh, mm, ss) = (hms.next()??, hms.next()??, hms.next()??);
+    let millis: u64 = format!("{frac:0<3}").get(..3)?.parse().ok()?;
+    // Howard Hinnant's days_from_civil.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = u64::try_from(era * 146_097 + doe - 719_468).ok()?;
+    Some(((days * 24 + hh) * 60 + mm) * 60_000 + ss * 1000 + millis)
+}
+
+/// One admin call's JSON answer.
+fn admin_json(addr: &str, path: &str) -> Result<serde_json::Value, String> {
+    let answer = http(addr, "GET", path, &[], "")?;
+    if answer.status != 200 {
+        return Err(format!("GET {path} answered {}", answer.status));
+    }
+    let chunked = answer.headers.iter().any(|(name, value)| {
+        name.eq_ignore_ascii_case("transfer-encoding") && value.contains("chunked")
+    });
+    let body = if chunked {
+        dechunk(&answer.body).ok_or_else(|| format!("GET {path}: a malformed chunked body"))?
+    } else {
+        answer.body
+    };
+    serde_json::from_str(&body).map_err(|e| format!("GET {path}: not JSON: {e}"))
+}
+
+fn dechunk(mut data: &str) -> Option<String> {
+    let mut out = String::new();
+    loop {
+        let (size, rest) = data.split_once("\r\n")?;
+        let size = usize::from_str_radix(size.split(';').next()?.trim(), 16).ok()?;
+        if size == 0 {
+            return Some(out);
+        }
+        out.push_str(rest.get(..size)?);
+        data = rest.get(size + 2..)?;
+    }
+}
+
+/// Mode 600: the config file holds the emulator's (well-known) secrets.
+fn restrict(path: &Path) -> Result<(), String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        fs::set_permissions(path, fs::Permissions::from_mode(0o600))
+            .map_err(|e| format!("could not chmod {}: {e}", path.display()))?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+/// A `kB` field of `/proc/PID/status` (such as `VmHWM`), in bytes.
+fn proc_status_bytes(pid: u32, name: &str) -> Option<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kib: u64 = field(&status, name)?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    Some(kib * 1024)
+}
+
+/// The user and system CPU time of a process, from `/proc/PID/stat`.
+fn proc_cpu(pid: u32) -> Option<Duration> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command name (in parentheses, which may hold spaces).
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the name.
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_secs_f64(ticks as f64 / clock_ticks()))
+}
+
+/// Clock ticks per second (`getconf CLK_TCK`, 100 when it cannot be asked).
+fn clock_ticks() -> f64 {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        output(Command::new("getconf").arg("CLK_TCK"))
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .filter(|&t: &f64| t > 0.0)
+            .unwrap_or(100.0)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -982,6 +1630,53 @@ mod tests {
             parse_criterion(report),
             vec![("validate/corpus/cloud-init-22.4".to_owned(), 350_500.0)]
         );
+    }
+
+    #[test]
+    fn fleet_files_hold_every_target_once() {
+        let plan = fleet_plan();
+        assert_eq!(plan.matches("[[targets]]").count(), FLEET_ECS + FLEET_EDIS);
+        assert_eq!(plan.matches("\necs = ").count(), FLEET_ECS);
+        assert_eq!(plan.matches("\nedis = ").count(), FLEET_EDIS);
+        assert!(plan.contains(&fleet_kvm(FLEET_EDIS - 1)));
+        assert!(!plan.contains(&fleet_kvm(FLEET_EDIS)));
+        assert!(plan.contains(&fleet_server(FLEET_ECS - 1)));
+        let fixtures = fleet_fixtures();
+        assert_eq!(fixtures.matches("[[ecs.servers]]").count(), FLEET_ECS);
+        assert_eq!(fixtures.matches("[[edis.kvms]]").count(), FLEET_EDIS);
+    }
+
+    #[test]
+    fn the_fleet_prose_is_rewritten_or_added() {
+        let page = format!(
+            "# B\n\n{FLEET_HEADING}\nold prose\n\n<!-- bench:fleet:start -->\nx\n<!-- bench:fleet:end -->\n\n## Next\n"
+        );
+        let new = with_fleet_prose(&page);
+        assert!(!new.contains("old prose"));
+        assert!(new.contains(&fleet_prose()));
+        assert!(
+            new.ends_with("<!-- bench:fleet:start -->\nx\n<!-- bench:fleet:end -->\n\n## Next\n")
+        );
+        assert_eq!(with_fleet_prose(&new), new);
+        let added = with_fleet_prose("# B\n");
+        assert!(added.starts_with(&format!("# B\n\n{FLEET_HEADING}\n")));
+        assert!(added.ends_with("<!-- bench:fleet:start -->\n<!-- bench:fleet:end -->\n"));
+    }
+
+    #[test]
+    fn prose_is_wrapped() {
+        assert_eq!(wrap("a bb  ccc\ndddd e", 6), "a bb\nccc\ndddd e\n");
+        assert!(fleet_prose().lines().all(|l| l.chars().count() <= 100));
+    }
+
+    #[test]
+    fn job_times_read() {
+        assert_eq!(job_millis("1970-01-01T00:00:01.500Z"), Some(1_500));
+        assert_eq!(
+            job_millis("2026-11-23T22:14:00.123Z").zip(job_millis("2026-11-23T22:14:00Z")),
+            Some((1_795_472_040_123, 1_795_472_040_000))
+        );
+        assert_eq!(job_millis("yesterday"), None);
     }
 
     #[test]

@@ -8,6 +8,8 @@ const EXAMPLES: &[(&str, &str)] = &[
     ("reimage-wire", "dry_run"),
     ("reimage-client", "ecs_reinstall"),
     ("reimage-client", "edis_reinstall"),
+    // Without arguments: 50 reinstalls + job queries against an in-process emulator.
+    ("reimage-client", "ecs_loop"),
 ];
 
 /// Runs fmt, clippy, the cloud-init peer's check, the tests (doc tests and tidy tests included),

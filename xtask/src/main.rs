@@ -6,7 +6,8 @@
 //! - `aksk-vectors`: regenerates the AK/SK signing vectors with the official Python SDK.
 //! - `cloud-init-peer`: records real cloud-init 22.4.2's verdicts on the cloud-init corpus.
 //! - `sdk-peer`: sets up the official Python SDK that judges the emulator (`target/sdk-venv`).
-//! - `bench`: measures the emulator and the cloud-init validator; writes `docs/benchmarks.md`.
+//! - `bench`: measures the emulator, the cloud-init validator and the ECS client against their
+//!   peers, and a 10,000-target `reimage fleet apply`; writes `docs/benchmarks.md`.
 //! - `release`: bumps the version, dates the changelog, checks, commits and tags (`--dry-run`).
 //!
 //! The tidy tests (`xtask/tests/tidy.rs`) are ordinary tests, so `cargo test` runs them too.
@@ -15,6 +16,7 @@ use std::process::{Command, ExitCode};
 
 mod aksk_vectors;
 mod bench;
+mod bench_sdk;
 mod ci;
 mod cloudinit_peer;
 mod codegen;
@@ -62,9 +64,10 @@ tasks:
                   package and a venv under target/); --check compares, --refresh starts over
   sdk-peer        install the official huaweicloudsdkcore + huaweicloudsdkecs (pinned) into
                   target/sdk-venv, for the emulator's SDK interop test
-  bench           measure the emulator (against a bare hyper hello-world) and the cloud-init
-                  validator (against real cloud-init) on this machine; rewrites
-                  docs/benchmarks.md
+  bench           measure the emulator (against a bare hyper hello-world), the cloud-init
+                  validator (against real cloud-init) and the ECS client (against the official
+                  Python SDK), and a 10,000-target `reimage fleet apply` against the
+                  emulator, on this machine; rewrites docs/benchmarks.md (--only NAME: one)
   release X.Y.Z   bump the workspace to X.Y.Z (the next version), date CHANGELOG.md's
                   `## Unreleased`, check crate metadata, semver (cargo-semver-checks) against
                   the previous tag and `cargo publish --workspace --dry-run`, then commit and

@@ -56,6 +56,9 @@ macro_rules! session_call {
     }};
 }
 
+/// One KVM's cached session, locked while it is read or renewed.
+type SessionSlot = std::sync::Arc<Mutex<Option<EdisSession>>>;
+
 /// The name of an operation value's type.
 fn op_name<O: Operation>(_: &O) -> &'static str {
     O::NAME
@@ -81,7 +84,9 @@ pub struct EdisClient {
     transport: Transport,
     auth_endpoint: Endpoint,
     credentials: EdisCredentials,
-    sessions: Mutex<BTreeMap<KvmId, EdisSession>>,
+    /// One slot per KVM, each with its own lock: a session being created for one KVM holds up
+    /// the calls of that KVM only (its request may wait behind many others in the rate limit).
+    sessions: std::sync::Mutex<BTreeMap<KvmId, SessionSlot>>,
     margin: Duration,
 }
 
@@ -103,7 +108,7 @@ impl EdisClient {
             transport,
             auth_endpoint: reimage_wire::edis::session_endpoint(),
             credentials,
-            sessions: Mutex::new(BTreeMap::new()),
+            sessions: std::sync::Mutex::new(BTreeMap::new()),
             margin: DEFAULT_FRESHNESS_MARGIN,
         }
     }
@@ -134,8 +139,9 @@ impl EdisClient {
     /// A session for `kvm_id` that stays valid for more than the freshness margin: the cached
     /// one, or a new one.
     pub async fn session(&self, kvm_id: &KvmId) -> Result<EdisSession, Error> {
-        let mut sessions = self.sessions.lock().await;
-        if let Some(session) = sessions.get(kvm_id)
+        let slot = self.slot(kvm_id);
+        let mut slot = slot.lock().await;
+        if let Some(session) = slot.as_ref()
             && session.ensure_fresh(now(), self.margin).is_ok()
         {
             return Ok(session.clone());
@@ -153,12 +159,23 @@ impl EdisClient {
                 "check this machine's clock; EDIS sessions are checked against it",
             )));
         }
-        sessions.insert(kvm_id.clone(), session.clone());
+        *slot = Some(session.clone());
         Ok(session)
     }
 
     async fn forget_session(&self, kvm_id: &KvmId) {
-        self.sessions.lock().await.remove(kvm_id);
+        let slot = self.slot(kvm_id);
+        *slot.lock().await = None;
+    }
+
+    /// The session slot of `kvm_id`, made empty on first use.
+    fn slot(&self, kvm_id: &KvmId) -> SessionSlot {
+        self.sessions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(kvm_id.clone())
+            .or_default()
+            .clone()
     }
 
     fn fresh<'a>(

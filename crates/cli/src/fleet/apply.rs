@@ -12,8 +12,10 @@
 //! - `sending` means the process died around the send: the provider is asked. ECS: a rebuild
 //!   under way, or `updated`/`launched_at` later than the journaled baseline, is evidence, and
 //!   the target is followed; no sign at all means the request never arrived, and it is sent.
-//!   EDIS: a KVM that was on and is off is evidence; one that is still on is sent; one that was
-//!   off already cannot tell, and is left `unknown`.
+//!   EDIS: a KVM that was on and is off is evidence; one that is on as before is sent while the
+//!   send is younger than the shortest install (`--edis-min-install`), since no install could
+//!   have begun and finished in that time, and is left `unknown` after; one that was off already
+//!   cannot tell, and is left `unknown`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -44,6 +46,10 @@ pub(crate) struct Settings {
     /// How long a `sending` record must be old before the provider is asked about it: a request
     /// still in flight when the last run died has arrived (or never will) by then.
     pub(crate) settle: Duration,
+    /// The shortest time an EDIS install takes. A KVM found on, as it was before a send that the
+    /// last run did not see answered, is sent again only while the send is younger than this;
+    /// later, "never began" and "began and finished" look the same, and it is left unknown.
+    pub(crate) edis_min_install: Duration,
 }
 
 /// How a target ended in this run.
@@ -481,14 +487,22 @@ impl Ctx {
                     .map_err(Ending::Failed)?;
                 let before = PowerState::parse(baseline.power.as_deref().unwrap_or(""));
                 let now = client.power(kvm).await.map_err(ending)?.state;
+                let age = Duration::from_millis(now_ms().saturating_sub(at_ms));
                 match (&before, &now) {
-                    (PowerState::On, PowerState::On) => {
+                    (PowerState::On, PowerState::On) if age < self.settings.edis_min_install => {
                         self.progress(
                             &t.key,
                             "resumed: no sign of the last send; sending".to_owned(),
                         );
                         self.send_edis(t, &client, now).await
                     }
+                    (PowerState::On, PowerState::On) => Err(Ending::Unknown(format!(
+                        "the last run died around the send {} ago, and the KVM is on as it was: \
+                         the install never began, or began and finished (an EDIS install takes \
+                         at least {}); not re-sent",
+                        reimage_client::show_duration(age),
+                        reimage_client::show_duration(self.settings.edis_min_install)
+                    ))),
                     (PowerState::On, _) => {
                         let evidence = format!("the KVM was powered on and is now {now}");
                         self.record(

@@ -93,6 +93,13 @@ struct ApplyArgs {
     #[arg(long, value_name = "SECS", default_value_t = 5)]
     settle: u64,
 
+    /// The shortest time an EDIS install takes, in seconds. After a crash, a KVM found powered on
+    /// as before is sent again only if the unanswered send is younger than this; otherwise "the
+    /// install never began" and "it began and finished" cannot be told apart, and the target is
+    /// left unknown rather than re-imaged twice.
+    #[arg(long = "edis-min-install", value_name = "SECS", default_value_t = 120)]
+    edis_min_install: u64,
+
     /// Answer the confirmation with yes (required without a terminal).
     #[arg(long, short = 'y')]
     yes: bool,
@@ -284,6 +291,7 @@ fn apply(args: &Args, a: &ApplyArgs) -> Result<u8, Failure> {
             deadline: Duration::from_secs(a.deadline),
         },
         settle: Duration::from_secs(a.settle),
+        edis_min_install: Duration::from_secs(a.edis_min_install),
     };
     let total = plan.targets.len();
     let display = Arc::new(Display::new(total));
