@@ -6,6 +6,7 @@
 //! - `aksk-vectors`: regenerates the AK/SK signing vectors with the official Python SDK.
 //! - `cloud-init-peer`: records real cloud-init 22.4.2's verdicts on the cloud-init corpus.
 //! - `sdk-peer`: sets up the official Python SDK that judges the emulator (`target/sdk-venv`).
+//! - `fuzz`: runs the cargo-fuzz targets of `fuzz/` on nightly, each for `--seconds N`.
 //! - `bench`: measures the emulator, the cloud-init validator and the ECS client against their
 //!   peers, and a 10,000-target `reimage fleet apply`; writes `docs/benchmarks.md`.
 //! - `release`: bumps the version, dates the changelog, checks, commits and tags (`--dry-run`).
@@ -20,6 +21,7 @@ mod bench_sdk;
 mod ci;
 mod cloudinit_peer;
 mod codegen;
+mod fuzz;
 mod release;
 mod sdk_peer;
 pub(crate) mod util;
@@ -33,6 +35,7 @@ fn main() -> ExitCode {
         Some("cloud-init-peer") => cloudinit_peer::run(&args[1..]),
         Some("sdk-peer") => sdk_peer::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
+        Some("fuzz") => fuzz::run(&args[1..]),
         Some("release") => release::run(&args[1..]),
         Some("help" | "--help" | "-h") | None => {
             util::say(HELP);
@@ -68,6 +71,10 @@ tasks:
                   validator (against real cloud-init) and the ECS client (against the official
                   Python SDK), and a 10,000-target `reimage fleet apply` against the
                   emulator, on this machine; rewrites docs/benchmarks.md (--only NAME: one)
+  fuzz            run each cargo-fuzz target of fuzz/ on nightly for --seconds N (60) and
+                  print its executions; --target NAME runs one, --cmin minimizes the corpus
+                  afterwards, --seed writes the seed corpus from the repository's examples
+                  (needs `cargo +nightly install cargo-fuzz`; CI replays the corpus on stable)
   release X.Y.Z   bump the workspace to X.Y.Z (the next version), date CHANGELOG.md's
                   `## Unreleased`, check crate metadata, semver (cargo-semver-checks) against
                   the previous tag and `cargo publish --workspace --dry-run`, then commit and
