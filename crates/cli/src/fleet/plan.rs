@@ -1103,34 +1103,34 @@ impl Inputs {
                     login: EcsLogin::Password(path),
                     ..
                 } => {
-                    if !inputs.admin.contains_key(path.as_path()) {
-                        let secret = read_secret(&mut secrets, &mut inputs.reads, path);
-                        let checked = secret
-                            .and_then(|s| {
-                                AdminPassword::new(s.expose_secret()).map_err(|e| e.to_string())
-                            })
-                            .map_err(|m| format!("admin_password_file {}: {m}", shown(plan, path)));
-                        inputs.admin.insert(path.clone(), checked);
-                    }
-                    if let Some(Err(m)) = inputs.admin.get(path.as_path()) {
-                        problem(m.clone());
+                    let secret = Secret {
+                        plan,
+                        path,
+                        key: "admin_password_file",
+                    };
+                    let checked =
+                        secret.checked(&mut inputs.admin, &mut secrets, &mut inputs.reads, |s| {
+                            AdminPassword::new(s)
+                        });
+                    if let Err(m) = checked {
+                        problem(m);
                     }
                 }
                 Action::EdisReinstall {
                     root_password_file: path,
                     ..
                 } => {
-                    if !inputs.root.contains_key(path.as_path()) {
-                        let secret = read_secret(&mut secrets, &mut inputs.reads, path);
-                        let checked = secret
-                            .and_then(|s| {
-                                RootPassword::new(s.expose_secret()).map_err(|e| e.to_string())
-                            })
-                            .map_err(|m| format!("root_password_file {}: {m}", shown(plan, path)));
-                        inputs.root.insert(path.clone(), checked);
-                    }
-                    if let Some(Err(m)) = inputs.root.get(path.as_path()) {
-                        problem(m.clone());
+                    let secret = Secret {
+                        plan,
+                        path,
+                        key: "root_password_file",
+                    };
+                    let checked =
+                        secret.checked(&mut inputs.root, &mut secrets, &mut inputs.reads, |s| {
+                            RootPassword::new(s)
+                        });
+                    if let Err(m) = checked {
+                        problem(m);
                     }
                 }
                 Action::EcsReinstall { .. } | Action::EcsChangeOs { .. } => {}
@@ -1226,6 +1226,32 @@ fn cached<T: Clone>(
             "{key} {}: was not loaded (Inputs::load of another plan?)",
             path.display()
         )),
+    }
+}
+
+/// A password file of a plan, and the key that named it.
+struct Secret<'p> {
+    plan: &'p Plan,
+    path: &'p Path,
+    key: &'static str,
+}
+
+impl<'p> Secret<'p> {
+    /// The password of the file, read and checked once (by `check`, the provider's rules) and
+    /// kept in `cache`; the error names the key and the file, never the password.
+    fn checked<T>(
+        &self,
+        cache: &mut HashMap<PathBuf, Result<T, String>>,
+        secrets: &mut HashMap<&'p Path, Result<SecretString, String>>,
+        reads: &mut usize,
+        check: impl FnOnce(&str) -> Result<T, reimage_core::ValidationError>,
+    ) -> Result<(), String> {
+        let entry = cache.entry(self.path.to_owned()).or_insert_with(|| {
+            read_secret(secrets, reads, self.path)
+                .and_then(|s| check(s.expose_secret()).map_err(|e| e.to_string()))
+                .map_err(|m| format!("{} {}: {m}", self.key, shown(self.plan, self.path)))
+        });
+        entry.as_ref().map(drop).map_err(Clone::clone)
     }
 }
 
