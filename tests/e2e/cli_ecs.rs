@@ -865,7 +865,8 @@ fn endpoints_and_settings_from_the_environment_and_a_config_file() {
         2
     );
 
-    // A profile of a config file (no secret in it: the SK comes from the environment).
+    // A profile of a config file (no secret in it: the SK comes from --secret-key-file, which
+    // completes the profile's credential; half a credential from the environment would not).
     let dir = TempDir::new("config");
     let config = dir.write(
         "config.toml",
@@ -875,9 +876,10 @@ fn endpoints_and_settings_from_the_environment_and_a_config_file() {
             reimage_e2e::AK
         ),
     );
+    let sk_file = dir.write("sk", SK);
     let out = reimage(["ecs", "server", "--server", SERVER_2, "--profile", "lab"])
+        .args(["--secret-key-file", sk_file.to_str().unwrap()])
         .env("REIMAGE_CONFIG", config.to_str().unwrap())
-        .env("HUAWEICLOUD_SDK_SK", SK)
         .run();
     out.code(0);
     assert!(out.stdout.contains("emulator-debian-2"), "{out}");

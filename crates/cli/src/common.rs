@@ -260,14 +260,30 @@ pub(crate) fn confirm(what: &str, yes: bool) -> Result<(), Failure> {
     }
 }
 
-/// Reads and checks `--user-data FILE` for `target`. Errors refuse it (exit 3) unless
-/// `no_validate`; warnings are shown either way.
-pub(crate) fn user_data(
-    path: &std::path::Path,
-    target: Target,
-    provider_login: bool,
-    no_validate: bool,
-) -> Result<UserData, Failure> {
+/// How `--user-data FILE` is checked before it is sent.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct UserDataCheck {
+    /// The provider it goes to (its size limit).
+    pub(crate) target: Target,
+    /// Whether the command gives the provider a password or key pair (a way in).
+    pub(crate) provider_login: bool,
+    /// `--no-validate`: send it even with errors that cloud-init would report.
+    pub(crate) no_validate: bool,
+    /// `--allow-lockout`: send a config that leaves no way to log in.
+    pub(crate) allow_lockout: bool,
+}
+
+/// Reads and checks `--user-data FILE`. Errors refuse it (exit 3) unless `no_validate`; a config
+/// that leaves no way to log in is refused (exit 3) unless `allow_lockout`; user data over the
+/// provider's size limit is refused (exit 3) whatever the flags, since the provider refuses it.
+/// Warnings are shown either way.
+pub(crate) fn user_data(path: &std::path::Path, check: UserDataCheck) -> Result<UserData, Failure> {
+    let UserDataCheck {
+        target,
+        provider_login,
+        no_validate,
+        allow_lockout,
+    } = check;
     let shown = path.display().to_string();
     let bytes = crate::validate::read(path)
         .map_err(|m| Failure::usage(format!("--user-data {shown}: {m}")))?;
@@ -302,6 +318,35 @@ pub(crate) fn user_data(
             ),
         )
         .hint("fix the file (reimage validate FILE shows the same), or pass --no-validate to send it anyway"));
+    }
+    if let Some(finding) = report.oversize() {
+        return Err(Failure::new(
+            exit::REFUSED,
+            format!(
+                "--user-data {shown}: {}; it was not sent",
+                crate::validate::one_line(&finding.message)
+            ),
+        )
+        .hint("the provider refuses user data over its limit whatever --no-validate says"));
+    }
+    if report.lockout().is_some() {
+        if !allow_lockout {
+            return Err(Failure::new(
+                exit::REFUSED,
+                format!(
+                    "--user-data {shown}: this config leaves no way to log in to the new OS, and \
+                     the command gives the provider no password or key pair; it was not sent"
+                ),
+            )
+            .hint(
+                "add an SSH key or a usable password to the file, or give --admin-password-file \
+                 or --keypair with --user-id; pass --allow-lockout only if a server nobody can \
+                 log in to is what you want",
+            ));
+        }
+        crate::note(
+            "warning: sending a config that leaves no way to log in, as --allow-lockout asks",
+        );
     }
     if errors > 0 {
         crate::note("warning: sending user data with errors, as --no-validate asks");

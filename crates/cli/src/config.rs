@@ -503,9 +503,22 @@ impl Resolved {
     /// The ECS credentials to use: AK/SK when both the access key and secret key are set, else
     /// an IAM password when the user name, password and domain are set. The error lists what is
     /// missing for each, and the flags, variables and profile keys that provide it.
+    ///
+    /// One credential comes whole from one place: an access key from the environment and a secret
+    /// key from a profile (or a user name from one and a password from the other) is an error
+    /// naming both, never a mix. A flag (`--secret-key-file`, `--password-file`) completes the
+    /// credential of any place.
     pub(crate) fn ecs_auth(&self) -> Result<EcsAuth<'_>, ConfigError> {
         let e = &self.ecs;
         if let (Some(ak), Some(sk)) = (e.ak.as_deref(), e.sk.as_ref()) {
+            self.one_source(
+                "ECS access key credential",
+                &[
+                    ("ak", "the access key"),
+                    ("sk", "the secret key"),
+                    ("security_token", "the security token"),
+                ],
+            )?;
             return Ok(EcsAuth::AkSk {
                 ak,
                 sk,
@@ -517,6 +530,14 @@ impl Resolved {
             e.password.as_ref(),
             e.domain.as_deref(),
         ) {
+            self.one_source(
+                "IAM password credential",
+                &[
+                    ("username", "the user name"),
+                    ("password", "the password"),
+                    ("domain", "the domain"),
+                ],
+            )?;
             return Ok(EcsAuth::Password {
                 username,
                 password,
@@ -587,7 +608,16 @@ impl Resolved {
     /// The EDIS e-mail and password, or an error saying how to give what is missing.
     pub(crate) fn edis_credentials(&self) -> Result<(&str, &SecretString), ConfigError> {
         match (self.edis.email.as_deref(), self.edis.password.as_ref()) {
-            (Some(email), Some(password)) => Ok((email, password)),
+            (Some(email), Some(password)) => {
+                self.one_source(
+                    "EDIS credential",
+                    &[
+                        ("edis_email", "the e-mail"),
+                        ("edis_password", "the password"),
+                    ],
+                )?;
+                Ok((email, password))
+            }
             (email, password) => {
                 let mut how = Vec::new();
                 if email.is_none() {
@@ -602,6 +632,48 @@ impl Resolved {
                 Err(self.missing("EDIS credentials", &format!("set {}", and_list(&how))))
             }
         }
+    }
+
+    /// Refuses a credential whose parts (`(origin key, name)`) come from both the environment and
+    /// a profile. Parts from flags go with either.
+    fn one_source(&self, what: &str, parts: &[(&str, &str)]) -> Result<(), ConfigError> {
+        let from_env = parts
+            .iter()
+            .find_map(|(key, name)| match self.origins.get(key) {
+                Some(origin @ Origin::Env(_)) => Some((*name, origin)),
+                _ => None,
+            });
+        let from_profile = parts
+            .iter()
+            .find_map(|(key, name)| match self.origins.get(key) {
+                Some(origin @ Origin::Profile { .. }) => Some((*name, origin)),
+                _ => None,
+            });
+        let (Some((env_part, env_origin)), Some((profile_part, profile_origin))) =
+            (from_env, from_profile)
+        else {
+            return Ok(());
+        };
+        let vars: Vec<String> = parts
+            .iter()
+            .filter_map(|(key, _)| match self.origins.get(key) {
+                Some(Origin::Env(var)) => Some((*var).to_owned()),
+                _ => None,
+            })
+            .collect();
+        let profile = self.source.profile.as_deref().unwrap_or("?");
+        Err(ConfigError::Usage {
+            problem: format!(
+                "the {what} would be put together from two places: {env_part} from \
+                 {env_origin}, {profile_part} from {profile_origin}; reimage never mixes them, \
+                 since they may belong to different accounts"
+            ),
+            fix: format!(
+                "give the whole credential in the environment, or unset {} to use profile \
+                 {profile:?}'s, or name the profile with --profile {profile}",
+                and_list(&vars.iter().map(String::as_str).collect::<Vec<_>>())
+            ),
+        })
     }
 
     fn missing(&self, what: &str, fix: &str) -> ConfigError {
@@ -672,6 +744,8 @@ pub(crate) fn resolve(
     };
     let mut r = Resolver {
         env,
+        explicit: flags.profile.as_deref(),
+        ignored: Vec::new(),
         profile: selected,
         home,
         origins: BTreeMap::new(),
@@ -844,6 +918,13 @@ pub(crate) fn resolve(
     )?;
     if let Some(origin) = r.origins.get("ca_file").cloned() {
         r.origins.insert("edis_ca_file", origin);
+    }
+    if let (Some(name), false) = (r.explicit, r.ignored.is_empty()) {
+        warnings.push(format!(
+            "warning: --profile {name} was named, so the profile is used and these environment \
+             variables are not: {}",
+            r.ignored.join(", ")
+        ));
     }
 
     Ok(Resolved {
@@ -1507,6 +1588,11 @@ type Key<T> = (&'static str, for<'p> fn(&'p Profile) -> Option<&'p T>);
 /// Walks the sources of each field in order and records where the value came from.
 struct Resolver<'a> {
     env: &'a Env,
+    /// `Some(name)` when `--profile name` was given: the profile then wins over the
+    /// environment, whose variables are not read (only recorded in [`Self::ignored`]).
+    explicit: Option<&'a str>,
+    /// The variables that were set but not read, since a profile was named explicitly.
+    ignored: Vec<&'static str>,
     profile: Option<Selected<'a>>,
     home: Option<&'a Path>,
     origins: BTreeMap<&'static str, Origin>,
@@ -1514,7 +1600,7 @@ struct Resolver<'a> {
     stdin: &'a mut dyn Read,
 }
 
-impl Resolver<'_> {
+impl<'a> Resolver<'a> {
     fn profile_origin(&self, key: &'static str) -> Option<Origin> {
         self.profile.as_ref().map(|p| Origin::Profile {
             key,
@@ -1523,9 +1609,23 @@ impl Resolver<'_> {
         })
     }
 
+    /// The variable `var`, unless a profile was named explicitly: then it is not read, and
+    /// recorded as ignored if it is set.
+    fn var(&mut self, var: &'static str) -> Result<Option<&'a str>, ConfigError> {
+        let env = self.env;
+        let value = env.get(var)?;
+        if value.is_some() && self.explicit.is_some() {
+            if !self.ignored.contains(&var) {
+                self.ignored.push(var);
+            }
+            return Ok(None);
+        }
+        Ok(value)
+    }
+
     /// The first of flag, variables, profile key that is set, with its origin (not recorded).
     fn pick(
-        &self,
+        &mut self,
         flag: Option<(&'static str, &str)>,
         vars: &[&'static str],
         key: Key<str>,
@@ -1534,7 +1634,7 @@ impl Resolver<'_> {
             return Ok(Some((value.to_owned(), Origin::Flag(name))));
         }
         for &var in vars {
-            if let Some(value) = self.env.get(var)? {
+            if let Some(value) = self.var(var)? {
                 return Ok(Some((value.to_owned(), Origin::Env(var))));
             }
         }
@@ -1574,7 +1674,7 @@ impl Resolver<'_> {
             self.origins.insert(field, Origin::Flag(name));
             return Ok(Some(path.to_path_buf()));
         }
-        if let Some(value) = self.env.get(var)? {
+        if let Some(value) = self.var(var)? {
             self.origins.insert(field, Origin::Env(var));
             return Ok(Some(PathBuf::from(value)));
         }
@@ -1612,7 +1712,7 @@ impl Resolver<'_> {
             return Ok(Some(secret));
         }
         if let Some(var) = var
-            && let Some(value) = self.env.get(var)?
+            && let Some(value) = self.var(var)?
         {
             self.origins.insert(field, Origin::Env(var));
             return Ok(Some(SecretString::from(value)));
@@ -1851,6 +1951,66 @@ cloud = "otc"
             .resolve(&Flags::default(), &[("OS_PROJECT_DOMAIN_NAME", "c")])
             .unwrap();
         assert_eq!(r.ecs.domain.as_deref(), Some("c"));
+    }
+
+    /// A profile named with `--profile` (or by a fleet plan) wins over every variable that
+    /// stray shells leave behind; without it the documented order (environment first) holds.
+    #[test]
+    fn an_explicit_profile_beats_the_environment() {
+        let home = TempHome::new();
+        home.config(FULL);
+        let stray = [
+            ("REIMAGE_ECS_ENDPOINT", "https://other.example.com"),
+            ("OS_REGION_NAME", "other-region"),
+            ("OS_USERNAME", "other-user"),
+            ("OS_PASSWORD", "other-password"),
+            ("EDIS_EMAIL", "other@example.com"),
+        ];
+        let prod = Flags {
+            profile: Some("prod".into()),
+            ..Flags::default()
+        };
+        let r = home.resolve(&prod, &stray).unwrap();
+        assert_eq!(r.ecs.region.as_deref(), Some("eu-de"));
+        assert_eq!(
+            r.ecs.endpoint.as_deref(),
+            Some("https://ecs.eu-de.otc.t-systems.com")
+        );
+        assert_eq!(r.ecs.username.as_deref(), Some("prod-user"));
+        assert_eq!(
+            r.ecs
+                .password
+                .as_ref()
+                .map(|p| p.expose_secret().to_owned()),
+            Some("prod-password".to_owned())
+        );
+        assert_eq!(r.edis.email, None);
+        assert_eq!(
+            r.warnings,
+            [
+                "warning: --profile prod was named, so the profile is used and these environment \
+              variables are not: OS_REGION_NAME, REIMAGE_ECS_ENDPOINT, OS_USERNAME, OS_PASSWORD, \
+              EDIS_EMAIL"
+            ]
+        );
+        // A flag still beats the profile.
+        let flagged = Flags {
+            region: Some("eu-nl".into()),
+            ..prod.clone()
+        };
+        assert_eq!(
+            home.resolve(&flagged, &stray)
+                .unwrap()
+                .ecs
+                .region
+                .as_deref(),
+            Some("eu-nl")
+        );
+        // The profile chosen by default_profile is not named: the environment wins, as before.
+        let r = home.resolve(&Flags::default(), &stray).unwrap();
+        assert_eq!(r.source.profile.as_deref(), Some("prod"));
+        assert_eq!(r.ecs.endpoint.as_deref(), Some("https://other.example.com"));
+        assert!(r.warnings.is_empty(), "{:?}", r.warnings);
     }
 
     #[test]
@@ -2413,10 +2573,32 @@ cloud = "otc"
              (OS_USER_DOMAIN_NAME, OS_DOMAIN_NAME, OS_PROJECT_DOMAIN_NAME, or profile key domain)"
         );
 
+        // The access key of the profile and the secret key of the environment are never put
+        // together: they may be two accounts' halves.
         let r = home
             .resolve(
                 &Flags::default(),
                 &[
+                    ("HUAWEICLOUD_SDK_SK", "sk"),
+                    ("HUAWEICLOUD_SDK_SECURITY_TOKEN", "token"),
+                ],
+            )
+            .unwrap();
+        assert_eq!(
+            r.ecs_auth().unwrap_err().to_string(),
+            "the ECS access key credential would be put together from two places: the secret key \
+             from HUAWEICLOUD_SDK_SK, the access key from key access_key of profile \"default\" in \
+             ~/.config/reimage/config.toml; reimage never mixes them, since they may belong to \
+             different accounts; give the whole credential in the environment, or unset \
+             HUAWEICLOUD_SDK_SK and HUAWEICLOUD_SDK_SECURITY_TOKEN to use profile \"default\"'s, \
+             or name the profile with --profile default"
+        );
+        // The whole credential from the environment is used as it is.
+        let r = home
+            .resolve(
+                &Flags::default(),
+                &[
+                    ("HUAWEICLOUD_SDK_AK", "AK"),
                     ("HUAWEICLOUD_SDK_SK", "sk"),
                     ("HUAWEICLOUD_SDK_SECURITY_TOKEN", "token"),
                 ],
@@ -2505,8 +2687,16 @@ cloud = "otc"
         set_mode(&path, 0o644);
         let env = [
             ("OS_PASSWORD", SENTINEL),
+            ("OS_USERNAME", "u"),
+            ("OS_USER_DOMAIN_NAME", "d"),
+            ("HUAWEICLOUD_SDK_AK", "AK"),
             ("HUAWEICLOUD_SDK_SK", SENTINEL),
             ("HUAWEICLOUD_SDK_SECURITY_TOKEN", SENTINEL),
+            ("EDIS_PASSWORD", SENTINEL),
+        ];
+        // Half a credential in the environment: the refusal names places, never values.
+        let mixed = [
+            ("HUAWEICLOUD_SDK_SK", SENTINEL),
             ("EDIS_PASSWORD", SENTINEL),
         ];
         let mut texts = Vec::new();
@@ -2518,6 +2708,11 @@ cloud = "otc"
             texts.extend(r.warnings.iter().cloned());
             texts.push(format!("{:?}", Env::from_pairs(env.iter().copied())));
         }
+        let r = home.resolve(&Flags::default(), &mixed).unwrap();
+        let refused = r.ecs_auth().unwrap_err();
+        assert!(refused.to_string().contains("two places"), "{refused}");
+        texts.push(refused.to_string());
+        texts.push(format!("{refused:?}"));
         let secret_file = home.path().join("secret");
         home.write(&secret_file, format!("{SENTINEL}\n").as_bytes());
         let flags = Flags {

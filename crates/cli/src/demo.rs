@@ -192,7 +192,7 @@ async fn steps(base: &str) -> Result<Vec<Row>, Failure> {
         &Options::default().with_provider_login(true),
     );
     let warnings = report.warnings().count();
-    if !report.valid() {
+    if !report.valid() || report.lockout().is_some() {
         return Err(Failure::new(
             exit::REFUSED,
             "the demo's own cloud-config is invalid",

@@ -13,7 +13,7 @@ use reimage_core::{
     AdminPassword, EcsChangeOs, EcsOsSpec, EcsReinstall, ImageId, JobId, KeyPairName, ProjectId,
     ServerId, UserId,
 };
-use reimage_wire::ecs::{ChangeOs, ReinstallOs, ServerDetails, StopType};
+use reimage_wire::ecs::{ChangeOs, ReinstallOs, ServerDetails, ServerStatus, StopType};
 use reimage_wire::{Endpoint, Operation};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
@@ -140,6 +140,12 @@ struct Rebuild {
     /// Send user data even if validation finds errors.
     #[arg(long = "no-validate")]
     no_validate: bool,
+
+    /// Send user data that leaves no way to log in (no SSH key, no usable password) when no
+    /// `--admin-password-file` or `--keypair` is given. Without it, such user data is refused
+    /// (exit 3).
+    #[arg(long = "allow-lockout")]
+    allow_lockout: bool,
 
     /// `with-stop-server`: stop a running server first (else ECS refuses a running one).
     #[arg(long, value_enum, value_name = "MODE")]
@@ -369,9 +375,12 @@ fn spec(rebuild: &Rebuild) -> Result<EcsOsSpec, Failure> {
     if let Some(path) = &rebuild.user_data {
         builder = builder.user_data(common::user_data(
             path,
-            Target::Ecs,
-            login,
-            rebuild.no_validate,
+            common::UserDataCheck {
+                target: Target::Ecs,
+                provider_login: login,
+                no_validate: rebuild.no_validate,
+                allow_lockout: rebuild.allow_lockout,
+            },
         )?);
     }
     builder = builder.stop_server(rebuild.mode == Some(Mode::WithStopServer));
@@ -396,6 +405,17 @@ async fn reinstall_or_change(
     }
     let client = client(args, resolved).await?;
     let before = client.server(&server_id).await?;
+    if before.status == Some(ServerStatus::Active) && rebuild.mode != Some(Mode::WithStopServer) {
+        // ECS refuses a running server (Ecs.0100): say so before asking, and send nothing.
+        return Err(Failure::usage(format!(
+            "server {server_id} is ACTIVE (running), and ECS refuses to {what} a running server; \
+             nothing was sent"
+        ))
+        .hint(format!(
+            "add --mode with-stop-server to stop it first, or stop it yourself (reimage ecs stop \
+             --server {server_id} --wait)"
+        )));
+    }
     crate::note(&format!("about to {what} {}", summary(&before)));
     if let Some(image) = &image {
         crate::note(&format!("  new image: {image}"));

@@ -275,7 +275,15 @@ async fn reinstall(args: &Args, resolved: &Resolved, r: &ReinstallArgs) -> Resul
             .hint("choose a cloudinit_* image (reimage edis images --kvm …), or leave out --user-data"));
         }
         // The root password is a way in, for the lockout check.
-        input = input.with_user_data(common::user_data(path, Target::Edis, true, r.no_validate)?);
+        input = input.with_user_data(common::user_data(
+            path,
+            common::UserDataCheck {
+                target: Target::Edis,
+                provider_login: true,
+                no_validate: r.no_validate,
+                allow_lockout: false,
+            },
+        )?);
     }
     let client = client(args, resolved)?;
     if r.dry_run {

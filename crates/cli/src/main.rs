@@ -30,7 +30,7 @@ The provider commands (`reimage edis …`, `reimage ecs …`, `reimage demo`):
 | 0 | done |
 | 1 | the operation failed: the provider refused it (its code, message and request id are shown), or the job ended in FAIL |
 | 2 | usage: a bad flag or id, a missing setting or credential, an unreadable file, no `--yes` without a terminal |
-| 3 | the user data was refused by validation (or cannot work with the chosen image); nothing was sent |
+| 3 | the user data was refused: cloud-init would report errors, it leaves no way to log in (without `--allow-lockout`), it is over the provider's size limit, or it cannot work with the chosen image; nothing was sent |
 | 4 | the credentials were refused or have expired |
 | 5 | a wait or a request ran out of time; the operation may still finish |
 | 6 | outcome unknown, not retried: a reinstall or change of OS was sent, its answer was lost, and the server shows no sign either way. Look at the server before running the command again |
@@ -40,7 +40,12 @@ The provider commands (`reimage edis …`, `reimage ecs …`, `reimage demo`):
 
 ## Credentials and endpoints
 
-Flags first, then environment variables, then a profile of `~/.config/reimage/config.toml`:
+Flags first, then environment variables, then a profile of `~/.config/reimage/config.toml`. \
+A profile named explicitly (`--profile NAME`, or a fleet plan's `profile`) wins over the \
+environment: its settings are used and the variables are not read (a warning lists the ones that \
+were set). One credential always comes whole from one place: an access key from the environment \
+with a secret key from a profile (or a user name from one and a password from the other) is \
+refused, never mixed; a `--*-file` flag completes the credential of either place.
 
 - ECS with an IAM token: `OS_USERNAME`, `OS_PASSWORD`, `OS_USER_DOMAIN_NAME` (or \
 `OS_DOMAIN_NAME`), `OS_PROJECT_ID` or `OS_PROJECT_NAME`, `OS_AUTH_URL`, `OS_REGION_NAME`.

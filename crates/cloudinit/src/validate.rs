@@ -85,6 +85,35 @@ impl Report {
             .iter()
             .filter(|f| f.severity == Severity::Warning)
     }
+
+    /// The `lockout` finding that says the config leaves no way to log in at all, if there is
+    /// one. cloud-init accepts such a config, so it is a warning here; a command that sends it to
+    /// a server treats it as a refusal unless the person says they mean it (`--allow-lockout`).
+    /// The other `lockout` findings (a locked password, SSH closed to passwords) leave a way in
+    /// and are not returned.
+    ///
+    /// ```
+    /// use reimage_cloudinit::Options;
+    ///
+    /// let report = reimage_cloudinit::validate(b"#cloud-config\nhostname: web\n", &Options::default());
+    /// assert!(report.valid());
+    /// assert!(report.lockout().is_some());
+    /// let given = Options::default().with_provider_login(true);
+    /// assert!(reimage_cloudinit::validate(b"#cloud-config\nhostname: web\n", &given).lockout().is_none());
+    /// ```
+    pub fn lockout(&self) -> Option<&Finding> {
+        self.findings
+            .iter()
+            .find(|f| f.code == Code::Lint(Lint::Lockout) && f.path.is_empty())
+    }
+
+    /// The `size-limit` finding, if the user data is over the target provider's limit: the
+    /// provider refuses such user data whatever cloud-init would say.
+    pub fn oversize(&self) -> Option<&Finding> {
+        self.findings
+            .iter()
+            .find(|f| f.code == Code::Lint(Lint::SizeLimit))
+    }
 }
 
 /// Validates user data: recognises its kind; for `#cloud-config`, parses it as YAML 1.1 and

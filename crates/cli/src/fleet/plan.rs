@@ -19,6 +19,9 @@
 //! root_password_file = "edis-root.pw"     # EDIS: the new root password, in a file (required)
 //! mode = "with-stop-server"               # ECS: stop a running server first
 //! no_validate = false                     # true: send user data even if validation finds errors
+//! allow_lockout = false                   # true: send user data that leaves no way to log in
+//!                                         # (refused by default when no password or key pair is
+//!                                         # given to the provider)
 //!
 //! [[targets]]
 //! ecs = "11111111-2222-3333-4444-555555555555"    # an ECS server id…
@@ -112,6 +115,7 @@ const DEFAULT_KEYS: &[&str] = &[
     "root_password_file",
     "mode",
     "no_validate",
+    "allow_lockout",
 ];
 
 /// The keys of a `[[targets]]` entry: the server and its image, then those of `[defaults]`.
@@ -129,6 +133,7 @@ const TARGET_KEYS: &[&str] = &[
     "root_password_file",
     "mode",
     "no_validate",
+    "allow_lockout",
 ];
 
 /// How many problems [`PlanError`]'s `Display` lists before it says how many more there are.
@@ -167,6 +172,8 @@ pub(crate) struct Target {
     pub(crate) cloud_init: Version,
     /// Send the user data even if validation finds errors.
     pub(crate) no_validate: bool,
+    /// Send user data that leaves no way to log in.
+    pub(crate) allow_lockout: bool,
 }
 
 /// What a target asks for.
@@ -398,6 +405,7 @@ struct Layer {
     root_password_file: Opt<PathBuf>,
     stop: Opt<bool>,
     no_validate: Option<bool>,
+    allow_lockout: Option<bool>,
     ecs: Option<ServerId>,
     edis: Option<KvmId>,
     image: Option<String>,
@@ -612,6 +620,13 @@ fn parse_layer(
             "no_validate" => match value {
                 DeValue::Boolean(b) => {
                     layer.no_validate = Some(*b);
+                    true
+                }
+                _ => refuse("must be true or false".to_owned()),
+            },
+            "allow_lockout" => match value {
+                DeValue::Boolean(b) => {
+                    layer.allow_lockout = Some(*b);
                     true
                 }
                 _ => refuse("must be true or false".to_owned()),
@@ -948,6 +963,7 @@ fn build(index: usize, t: &Layer, d: &Layer, problems: &mut Vec<String>) -> Opti
         user_data,
         cloud_init: pick(&t.cloud_init, &d.cloud_init).map_or(Version::V26_2, |(v, _)| *v),
         no_validate: t.no_validate.or(d.no_validate).unwrap_or(false),
+        allow_lockout: t.allow_lockout.or(d.allow_lockout).unwrap_or(false),
     })
 }
 
@@ -1326,6 +1342,8 @@ struct Verdict {
     error_count: usize,
     /// Over the provider's size limit: it cannot be sent at all.
     oversize: Option<String>,
+    /// It leaves no way to log in: a problem unless `allow_lockout`.
+    lockout: Option<String>,
 }
 
 /// Whether a profile (`None`: the default one) has the provider's credentials, offline; the
@@ -1334,7 +1352,8 @@ pub(crate) type CredentialsOk<'a> = dyn Fn(Option<&str>, Provider) -> Result<(),
 
 /// The offline check of every target: its files (see [`Inputs::load`]); its user data with
 /// `reimage_cloudinit`, once per file, cloud-init version, provider and provider login (errors
-/// are problems unless `no_validate`; user data over ECS's size limit, and EDIS user data on an
+/// are problems unless `no_validate`; a config that leaves no way to log in is a problem unless
+/// `allow_lockout`; user data over ECS's size limit, and EDIS user data on an
 /// image that is not `cloudinit_*`, are problems either way); its password by the provider's
 /// rules; and its profile's credentials, with `credentials_ok`, asked once per profile and
 /// provider.
@@ -1420,6 +1439,11 @@ pub(crate) fn check(
                                 "user_data {name}: is empty, and it is the only way to log in \
                                  (no admin_password_file or keypair)"
                             ));
+                        }
+                        if let Some(m) = &verdict.lockout
+                            && !t.allow_lockout
+                        {
+                            problems.push(m.clone());
                         }
                         if verdict.error_count > 0 && !t.no_validate {
                             problems.extend(verdict.errors.iter().cloned());
@@ -1540,11 +1564,26 @@ fn verdict(
                 provider.as_str().to_ascii_uppercase()
             )
         });
+    let lockout = report.lockout().map(|f| {
+        format!(
+            "user_data {name}:{}:{}: {}; it is not sent: add a login to it, or give \
+             admin_password_file or keypair with user_id (or set allow_lockout = true if a server \
+             nobody can log in to is what you want)",
+            f.line,
+            f.column,
+            crate::validate::one_line(
+                f.message
+                    .split_once(';')
+                    .map_or(f.message.as_str(), |(first, _)| first)
+            )
+        )
+    });
     Verdict {
         summary,
         errors,
         error_count,
         oversize,
+        lockout,
     }
 }
 
@@ -1910,8 +1949,8 @@ no_validate = true
             p,
             "targets[0] (line 3): unknown key \"imgae\" (did you mean \"image\"?); the keys of a \
              target are ecs, edis, image, profile, operation, user_data, cloud_init, \
-             admin_password_file, keypair, user_id, root_password_file, mode, no_validate; \
-             rename or remove it"
+             admin_password_file, keypair, user_id, root_password_file, mode, no_validate, \
+             allow_lockout; rename or remove it"
         );
         let p = one_problem(
             &dir,
@@ -2397,9 +2436,45 @@ no_validate = true
     }
 
     #[test]
+    fn a_lockout_is_a_problem_unless_allow_lockout() {
+        let dir = Dir::new("lockout");
+        dir.write("u.yaml", "#cloud-config\nhostname: web\n");
+        dir.write("a.pw", "Reimage-Test-Pw1!");
+        let text = |extra: &str| {
+            format!(
+                "[defaults]\nuser_data = \"u.yaml\"\n{extra}\
+                 [[targets]]\necs = \"{SERVER}\"\n\
+                 [[targets]]\necs = \"aaaaaaaa-2222-3333-4444-555555555555\"\n\
+                 admin_password_file = \"a.pw\"\n"
+            )
+        };
+        let ok = |_: Option<&str>, _: Provider| Ok(());
+        let plan = dir.plan(&text("")).unwrap();
+        let (inputs, _) = Inputs::load(&plan);
+        let rows = check(&plan, &inputs, &ok);
+        assert_eq!(rows[0].problems.len(), 1, "{:?}", rows[0].problems);
+        let problem = &rows[0].problems[0];
+        assert!(
+            problem.starts_with("user_data u.yaml:2:1: this config leaves no way to log in: "),
+            "{problem}"
+        );
+        assert!(problem.contains("allow_lockout = true"), "{problem}");
+        // A password given to the provider is a way in.
+        assert!(rows[1].ready(), "{:?}", rows[1].problems);
+
+        let plan = dir.plan(&text("allow_lockout = true\n")).unwrap();
+        let (inputs, _) = Inputs::load(&plan);
+        let rows = check(&plan, &inputs, &ok);
+        assert!(rows[0].ready(), "{:?}", rows[0].problems);
+    }
+
+    #[test]
     fn credentials_problems_name_the_profile() {
         let dir = Dir::new("credentials");
-        dir.write("u.yaml", "#cloud-config\nssh_pwauth: false\n");
+        dir.write(
+            "u.yaml",
+            "#cloud-config\nssh_pwauth: false\nssh_authorized_keys: [ssh-ed25519 AAAAC3Nza k]\n",
+        );
         dir.write("r.pw", "root-password");
         let plan = dir
             .plan(&format!(

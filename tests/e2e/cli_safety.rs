@@ -1,0 +1,268 @@
+//! Safe as a person really uses it: the refusals that come before any prompt or request. A
+//! config that leaves no way to log in is refused even with `--yes` (unless `--allow-lockout`),
+//! user data over ECS's limit is refused before the server is read, a profile named with
+//! `--profile` (or by a fleet plan) wins over stray environment variables, and one credential is
+//! never put together from two places. Each is checked on what the emulators received.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use reimage_e2e::{
+    ADMIN_PASSWORD, AK, EDIS_EMAIL, EDIS_PASSWORD, Emulator, KVM_1, PROJECT_ID, ROOT_PASSWORD,
+    SERVER_1, SERVER_2, SK, TempDir, aksk_env, count, edis_env, reimage,
+};
+
+/// A cloud-config that leaves no way to log in: no key, no usable password.
+const LOCKOUT: &str = "#cloud-config\nhostname: web\npackages: [nginx]\n";
+
+/// `reimage ecs --endpoint <emulator> reinstall --server SERVER_1 --user-data FILE --yes`,
+/// signed with the fixtures' AK/SK, plus `extra`.
+fn reinstall_with(emulator: &Emulator, user_data: &str, extra: &[&str]) -> reimage_e2e::Output {
+    reimage(["ecs", "--endpoint", emulator.base_url()])
+        .args([
+            "reinstall",
+            "--server",
+            SERVER_1,
+            "--user-data",
+            user_data,
+            "--yes",
+            "--wait",
+        ])
+        .args(extra)
+        .envs(aksk_env())
+        .run()
+}
+
+#[test]
+fn a_lockout_config_is_refused_even_with_yes() {
+    let emulator = Emulator::start(0.01);
+    let dir = TempDir::new("lockout");
+    let file = dir.write("lockout.yaml", LOCKOUT);
+    let out = reinstall_with(&emulator, file.to_str().unwrap(), &[]);
+    out.code(3);
+    assert!(
+        out.stderr.contains("leaves no way to log in"),
+        "the reason\n{out}"
+    );
+    assert!(out.stderr.contains("--allow-lockout"), "the way out\n{out}");
+    assert!(
+        emulator.requests().is_empty(),
+        "nothing at all was sent: {:?}",
+        emulator.requests()
+    );
+    assert_eq!(count(&emulator.server(SERVER_1), "reinstalls_applied"), 0);
+
+    // --no-validate is about cloud-init's errors, not about locking oneself out.
+    let out = reinstall_with(&emulator, file.to_str().unwrap(), &["--no-validate"]);
+    out.code(3);
+    assert!(emulator.requests().is_empty());
+
+    // A password given to the provider is a way in: the same file is sent.
+    let password = dir.write("admin.pw", ADMIN_PASSWORD);
+    let out = reinstall_with(
+        &emulator,
+        file.to_str().unwrap(),
+        &["--admin-password-file", password.to_str().unwrap()],
+    );
+    out.code(0);
+    assert_eq!(count(&emulator.server(SERVER_1), "reinstalls_applied"), 1);
+
+    // --allow-lockout says the person means it: sent, with a warning.
+    let out = reinstall_with(
+        &emulator,
+        file.to_str().unwrap(),
+        &["--allow-lockout", "--mode", "with-stop-server"],
+    );
+    out.code(0);
+    assert!(out.stderr.contains("--allow-lockout asks"), "{out}");
+    let server = emulator.server(SERVER_1);
+    assert_eq!(count(&server, "reinstalls_applied"), 2, "{server}");
+    assert_eq!(
+        count(&server, "user_data_bytes"),
+        LOCKOUT.len() as u64,
+        "{server}"
+    );
+}
+
+#[test]
+fn user_data_over_the_ecs_limit_is_refused_before_the_server_is_read() {
+    let emulator = Emulator::start(0.01);
+    let dir = TempDir::new("oversize");
+    let password = dir.write("admin.pw", ADMIN_PASSWORD);
+    let mut text =
+        String::from("#cloud-config\nwrite_files:\n  - path: /etc/big\n    content: |\n");
+    while text.len() < 40 * 1024 {
+        text.push_str("      0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n");
+    }
+    let file = dir.write("big.yaml", &text);
+    for extra in [&[][..], &["--no-validate"][..]] {
+        let mut args = vec!["--admin-password-file", password.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let out = reinstall_with(&emulator, file.to_str().unwrap(), &args);
+        out.code(3);
+        assert!(out.stderr.contains("limit of 32768 bytes"), "{out}");
+        assert!(!out.stderr.contains("Type yes"), "no prompt\n{out}");
+        assert!(
+            emulator.requests().is_empty(),
+            "not even a read: {:?}",
+            emulator.requests()
+        );
+    }
+}
+
+/// A config file with one profile, `lab`, for `emulator`'s ECS and EDIS.
+fn lab_config(dir: &TempDir, emulator: &Emulator) -> std::path::PathBuf {
+    let url = emulator.base_url();
+    dir.write(
+        "config.toml",
+        format!(
+            "[profiles.lab]\nendpoint = \"{url}\"\nproject_id = \"{PROJECT_ID}\"\n\
+             access_key = \"{AK}\"\nsecret_key = \"{SK}\"\nedis_email = \"{EDIS_EMAIL}\"\n\
+             edis_password = \"{EDIS_PASSWORD}\"\nedis_auth_url = \"{url}\"\n"
+        ),
+    )
+}
+
+/// Environment variables left in the shell from another account, at `stray`.
+fn stray_env(stray: &Emulator) -> Vec<(String, String)> {
+    let mut env = aksk_env();
+    env.extend(edis_env());
+    env.push(("REIMAGE_ECS_ENDPOINT".into(), stray.base_url().to_owned()));
+    env.push(("EDIS_AUTH_URL".into(), stray.base_url().to_owned()));
+    env
+}
+
+#[test]
+fn an_explicit_profile_wins_over_the_environment() {
+    let lab = Emulator::start(0.01);
+    let stray = Emulator::start(0.01);
+    let dir = TempDir::new("profile");
+    let config = lab_config(&dir, &lab);
+
+    let out = reimage(["ecs", "server", "--server", SERVER_2, "--profile", "lab"])
+        .env("REIMAGE_CONFIG", config.to_str().unwrap())
+        .envs(stray_env(&stray))
+        .run();
+    out.code(0);
+    assert!(out.stderr.contains("REIMAGE_ECS_ENDPOINT"), "said\n{out}");
+    assert_eq!(lab.requests_of("ecs.show_server").len(), 1);
+    assert!(
+        stray.requests().is_empty(),
+        "the other account saw {:?}",
+        stray.requests()
+    );
+
+    let out = reimage(["edis", "power", "--kvm", KVM_1, "--profile", "lab"])
+        .env("REIMAGE_CONFIG", config.to_str().unwrap())
+        .envs(stray_env(&stray))
+        .run();
+    out.code(0);
+    assert!(out.stderr.contains("EDIS_AUTH_URL"), "said\n{out}");
+    assert!(!lab.requests_of("edis.create_session").is_empty());
+    assert!(stray.requests().is_empty(), "{:?}", stray.requests());
+
+    // Without --profile the documented order holds: the environment beats the file's default
+    // profile.
+    let out = reimage(["ecs", "server", "--server", SERVER_2])
+        .env("REIMAGE_CONFIG", config.to_str().unwrap())
+        .env("REIMAGE_PROFILE", "lab")
+        .envs(stray_env(&stray))
+        .run();
+    out.code(0);
+    assert_eq!(stray.requests_of("ecs.show_server").len(), 1);
+}
+
+#[test]
+fn a_fleet_plans_profile_wins_over_the_environment() {
+    let lab = Emulator::start(0.005);
+    let stray = Emulator::start(0.005);
+    let dir = TempDir::new("fleet-profile");
+    let config = lab_config(&dir, &lab);
+    dir.write("admin.pw", ADMIN_PASSWORD);
+    dir.write("root.pw", ROOT_PASSWORD);
+    let plan = dir.write(
+        "wave1.toml",
+        format!(
+            "[defaults]\nprofile = \"lab\"\nadmin_password_file = \"admin.pw\"\n\
+             root_password_file = \"root.pw\"\n\
+             [[targets]]\necs = \"{SERVER_1}\"\n\
+             [[targets]]\necs = \"{SERVER_2}\"\n\
+             [[targets]]\nedis = \"{KVM_1}\"\nimage = \"cloudinit_debian-bookworm\"\n"
+        ),
+    );
+    let out = reimage(["fleet", "apply", plan.to_str().unwrap(), "--yes"])
+        .args(["--settle", "0", "--poll-ms", "20", "--output", "json"])
+        .env("REIMAGE_CONFIG", config.to_str().unwrap())
+        .envs(stray_env(&stray))
+        .run();
+    out.code(0);
+    assert!(
+        stray.requests().is_empty(),
+        "the other account saw {:?}",
+        stray.requests()
+    );
+    for id in [SERVER_1, SERVER_2] {
+        assert_eq!(count(&lab.server(id), "reinstalls_applied"), 1, "{id}");
+    }
+    assert_eq!(count(&lab.kvm(KVM_1), "reinstalls_applied"), 1);
+}
+
+#[test]
+fn one_credential_is_never_put_together_from_two_places() {
+    let emulator = Emulator::start(0.01);
+    let dir = TempDir::new("mixed");
+    let config = lab_config(&dir, &emulator);
+    // The default profile is lab (chosen by REIMAGE_PROFILE, not named with --profile): the
+    // environment's half of an AK/SK pair would meet the profile's other half.
+    for (var, value) in [
+        ("HUAWEICLOUD_SDK_SK", "another-accounts-sk"),
+        ("HUAWEICLOUD_SDK_AK", "OTHERAK"),
+    ] {
+        let out = reimage(["ecs", "server", "--server", SERVER_2])
+            .env("REIMAGE_CONFIG", config.to_str().unwrap())
+            .env("REIMAGE_PROFILE", "lab")
+            .env(var, value)
+            .run();
+        out.code(2);
+        assert!(out.stderr.contains("two places"), "{out}");
+        assert!(out.stderr.contains(var), "names the variable\n{out}");
+        assert!(
+            !out.stderr.contains(value) || var == "HUAWEICLOUD_SDK_AK",
+            "{out}"
+        );
+    }
+    let out = reimage(["edis", "power", "--kvm", KVM_1])
+        .env("REIMAGE_CONFIG", config.to_str().unwrap())
+        .env("REIMAGE_PROFILE", "lab")
+        .env("EDIS_EMAIL", "someone-else@example.com")
+        .run();
+    out.code(2);
+    assert!(out.stderr.contains("EDIS_EMAIL"), "{out}");
+    assert!(
+        emulator.requests().is_empty(),
+        "nothing was sent: {:?}",
+        emulator.requests()
+    );
+}
+
+#[test]
+fn a_running_server_without_mode_is_refused_before_the_prompt() {
+    let emulator = Emulator::start(0.01);
+    let dir = TempDir::new("running");
+    let password = dir.write("admin.pw", ADMIN_PASSWORD);
+    let out = reimage(["ecs", "--endpoint", emulator.base_url()])
+        .args(["reinstall", "--server", reimage_e2e::SERVER_RUNNING])
+        .args(["--admin-password-file", password.to_str().unwrap(), "--yes"])
+        .envs(aksk_env())
+        .run();
+    out.code(2);
+    assert!(out.stderr.contains("ACTIVE (running)"), "{out}");
+    assert!(out.stderr.contains("--mode with-stop-server"), "{out}");
+    assert_eq!(
+        emulator.requests_of("ecs.reinstallos").len(),
+        0,
+        "{:?}",
+        emulator.requests()
+    );
+    let server = emulator.server(reimage_e2e::SERVER_RUNNING);
+    assert_eq!(count(&server, "reinstalls_applied"), 0, "{server}");
+}
