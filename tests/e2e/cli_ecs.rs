@@ -624,9 +624,24 @@ fn dry_run_redacts_every_secret_and_sends_nothing() {
             let json = out.json();
             assert_eq!(json["dry_run"], true, "{out}");
             assert_eq!(json["request"]["method"], "POST", "{out}");
-            assert_eq!(
-                json["request"]["headers"]["authorization"], "[REDACTED]",
+            // What is signed is shown; only the signature is redacted.
+            let authorization = json["request"]["headers"]["authorization"]
+                .as_str()
+                .unwrap();
+            assert!(
+                authorization.starts_with(&format!(
+                    "SDK-HMAC-SHA256 Access={}, SignedHeaders=content-type;host;user-agent;\
+                     x-project-id;x-sdk-date, Signature=",
+                    reimage_e2e::AK
+                )),
                 "{out}"
+            );
+            assert!(authorization.ends_with("Signature=[REDACTED]"), "{out}");
+            assert!(
+                json["request"]["headers"]["user-agent"]
+                    .as_str()
+                    .is_some_and(|ua| ua.starts_with("reimage")),
+                "the User-Agent that is signed is shown\n{out}"
             );
         }
     }

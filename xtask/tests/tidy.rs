@@ -503,3 +503,29 @@ fn rel(path: &Path) -> String {
         .display()
         .to_string()
 }
+
+/// One road to a request: the CLI builds and signs nothing itself. Its own normal dependencies
+/// hold no `reimage-wire` and no `reimage-auth` (it reaches their types through
+/// `reimage-client`'s re-exports), so a dry run can only be the client's.
+#[test]
+fn the_cli_has_no_wire_or_auth_of_its_own() {
+    let meta = metadata();
+    let (packages, normal) = graph(&meta);
+    let cli = packages
+        .iter()
+        .find(|(_, p)| p["name"] == "reimage-cli" && !p["source"].is_string())
+        .map(|(id, _)| id.clone())
+        .expect("reimage-cli is a workspace member");
+    let direct: BTreeSet<&str> = normal[&cli]
+        .iter()
+        .map(|id| packages[id]["name"].as_str().expect("name"))
+        .collect();
+    assert!(direct.contains("reimage-client"), "{direct:?}");
+    for own in ["reimage-wire", "reimage-auth"] {
+        assert!(
+            !direct.contains(own),
+            "reimage-cli depends on {own} directly; use reimage-client (its prepare and dry_run, \
+             and its re-exports) instead"
+        );
+    }
+}

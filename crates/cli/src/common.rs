@@ -460,66 +460,38 @@ pub(crate) fn block_on<F: std::future::Future<Output = Result<(), Failure>>>(
     runtime.block_on(future)
 }
 
-/// A request as `--dry-run` shows it: sensitive headers and every secret in the body replaced
-/// by `[REDACTED]`.
-pub(crate) fn show_request(
-    request: &http::Request<bytes::Bytes>,
-    secrets: &[&str],
-) -> serde_json::Value {
-    let headers: serde_json::Map<String, serde_json::Value> = request
-        .headers()
-        .iter()
-        .map(|(name, value)| {
-            let shown = if value.is_sensitive() {
-                "[REDACTED]".to_owned()
-            } else {
-                String::from_utf8_lossy(value.as_bytes()).into_owned()
-            };
-            (name.as_str().to_owned(), serde_json::Value::String(shown))
-        })
-        .collect();
-    let mut body = String::from_utf8_lossy(request.body()).into_owned();
-    for secret in secrets.iter().filter(|s| !s.is_empty()) {
-        let encoded: String = form_urlencoded::byte_serialize(secret.as_bytes()).collect();
-        body = body
-            .replace(&encoded, "[REDACTED]")
-            .replace(secret, "[REDACTED]");
-        let json = serde_json::to_string(secret).unwrap_or_default();
-        let json = json.trim_matches('"');
-        if !json.is_empty() {
-            body = body.replace(json, "[REDACTED]");
-        }
-    }
-    serde_json::json!({
-        "method": request.method().as_str(),
-        "url": request.uri().to_string(),
-        "headers": headers,
-        "body": body,
-    })
-}
-
-/// Prints a `--dry-run` request in the chosen output.
-pub(crate) fn print_dry_run(output: Output, operation: &str, shown: &serde_json::Value) {
+/// Prints a `--dry-run` request, as the client prepared it, with its secrets redacted.
+pub(crate) fn print_dry_run(output: Output, dry: &reimage_client::DryRun) {
+    let shown = dry.shown();
     match output {
-        Output::Json => print_json(
-            &serde_json::json!({ "dry_run": true, "operation": operation, "request": shown }),
-        ),
+        Output::Json => {
+            let headers: serde_json::Map<String, serde_json::Value> = shown
+                .headers
+                .iter()
+                .map(|(name, value)| (name.clone(), serde_json::Value::String(value.clone())))
+                .collect();
+            print_json(&serde_json::json!({
+                "dry_run": true,
+                "operation": dry.operation,
+                "request": {
+                    "method": shown.method,
+                    "url": shown.url,
+                    "headers": headers,
+                    "body": shown.body,
+                },
+            }));
+        }
         Output::Text => {
             crate::say(&format!(
-                "dry run: {operation} would send (secrets redacted), and nothing was sent:"
+                "dry run: {} would send (secrets redacted), and nothing was sent:",
+                dry.operation
             ));
-            crate::say(&format!(
-                "{} {}",
-                shown["method"].as_str().unwrap_or("?"),
-                shown["url"].as_str().unwrap_or("?")
-            ));
-            if let Some(headers) = shown["headers"].as_object() {
-                for (name, value) in headers {
-                    crate::say(&format!("{name}: {}", value.as_str().unwrap_or("")));
-                }
+            crate::say(&format!("{} {}", shown.method, shown.url));
+            for (name, value) in &shown.headers {
+                crate::say(&format!("{name}: {value}"));
             }
             crate::say("");
-            crate::say(shown["body"].as_str().unwrap_or(""));
+            crate::say(&shown.body);
         }
     }
 }

@@ -1140,7 +1140,7 @@ fn split_url<'v>(
 }
 
 /// A URL as an error may show it: user info (`user:password@`, a credential) becomes `…@`, as
-/// `reimage_wire::Endpoint::parse` shows it.
+/// `reimage_client::wire::Endpoint::parse` shows it.
 fn without_user_info(url: &str) -> String {
     let start = url
         .find("://")

@@ -6,9 +6,10 @@
 
 use std::time::{Duration, Instant};
 
-use reimage_auth::aksk::AkSk;
-use reimage_auth::edis::EdisCredentials;
-use reimage_auth::iam::{PasswordCredentials, TokenScope};
+use reimage_client::auth::aksk::AkSk;
+use reimage_client::auth::edis::EdisCredentials;
+use reimage_client::auth::iam::{PasswordCredentials, TokenScope};
+use reimage_client::wire::Endpoint;
 use reimage_client::{
     EcsAuth, EcsClient, EdisClient, PollSchedule, RetryPolicy, Transport, TransportConfig,
 };
@@ -17,7 +18,6 @@ use reimage_core::{
     AdminPassword, EcsChangeOs, EcsOsSpec, EcsReinstall, EdisImage, EdisReinstall, ImageId, KvmId,
     ProjectId, RootPassword, ServerId, UserData,
 };
-use reimage_wire::Endpoint;
 use secrecy::SecretString;
 use serde_json::json;
 

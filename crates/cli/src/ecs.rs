@@ -3,18 +3,17 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use bytes::Bytes;
 use clap::{Subcommand, ValueEnum};
-use reimage_auth::aksk::AkSk;
-use reimage_auth::iam::{PasswordCredentials, ProjectName, TokenScope, X_AUTH_TOKEN};
+use reimage_client::auth::aksk::AkSk;
+use reimage_client::auth::iam::{PasswordCredentials, ProjectName, TokenScope};
+use reimage_client::wire::Endpoint;
+use reimage_client::wire::ecs::{ServerDetails, ServerStatus, StopType};
 use reimage_client::{EcsAuth, EcsClient, PollSchedule, Started};
 use reimage_cloudinit::encode::Target;
 use reimage_core::{
     AdminPassword, EcsChangeOs, EcsOsSpec, EcsReinstall, ImageId, JobId, KeyPairName, ProjectId,
     ServerId, UserId,
 };
-use reimage_wire::ecs::{ChangeOs, ReinstallOs, ServerDetails, ServerStatus, StopType};
-use reimage_wire::{Endpoint, Operation};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
@@ -400,10 +399,23 @@ async fn reinstall_or_change(
     } else {
         "reinstall"
     };
-    if rebuild.dry_run {
-        return dry_run(resolved, &server_id, spec, image, rebuild.behaviour.output);
-    }
     let client = client(args, resolved).await?;
+    if rebuild.dry_run {
+        let dry = match image {
+            Some(image) => {
+                client
+                    .dry_run_change_os(&server_id, EcsChangeOs::new(image, spec))
+                    .await?
+            }
+            None => {
+                client
+                    .dry_run_reinstall(&server_id, EcsReinstall::new(spec))
+                    .await?
+            }
+        };
+        common::print_dry_run(rebuild.behaviour.output, &dry);
+        return Ok(());
+    }
     let before = client.server(&server_id).await?;
     if before.status == Some(ServerStatus::Active) && rebuild.mode != Some(Mode::WithStopServer) {
         // ECS refuses a running server (Ecs.0100): say so before asking, and send nothing.
@@ -489,75 +501,6 @@ async fn reinstall_or_change(
         )),
     }
     Ok(())
-}
-
-fn dry_run(
-    resolved: &Resolved,
-    server_id: &ServerId,
-    spec: EcsOsSpec,
-    image: Option<ImageId>,
-    output: Output,
-) -> Result<(), Failure> {
-    let project_id = ProjectId::new(resolved.project_id()?)?;
-    let endpoint = Endpoint::parse(resolved.ecs_endpoint()?)?;
-    let password = match spec.login() {
-        reimage_core::Login::Password(p) => Some(p.secret().expose_secret().to_owned()),
-        _ => None,
-    };
-    let (name, mut request) = match image {
-        Some(image) => {
-            let op = ChangeOs::new(
-                project_id.clone(),
-                server_id.clone(),
-                EcsChangeOs::new(image, spec),
-            );
-            (
-                ChangeOs::NAME,
-                op.to_request(&endpoint)
-                    .map_err(reimage_client::Error::Encode)?,
-            )
-        }
-        None => {
-            let op = ReinstallOs::new(
-                project_id.clone(),
-                server_id.clone(),
-                EcsReinstall::new(spec),
-            );
-            (
-                ReinstallOs::NAME,
-                op.to_request(&endpoint)
-                    .map_err(reimage_client::Error::Encode)?,
-            )
-        }
-    };
-    let mut secrets: Vec<String> = password.into_iter().collect();
-    match auth(resolved, Some(&project_id)) {
-        Ok(EcsAuth::AkSk(keys)) => {
-            reimage_auth::aksk::sign(&mut request, &keys, &project_id, now())
-                .map_err(|e| Failure::usage(format!("the request could not be signed: {e}")))?;
-        }
-        Ok(_) => {
-            // The token is fetched only when something is sent; its place is shown.
-            let mut value = http::HeaderValue::from_static("[token]");
-            value.set_sensitive(true);
-            request.headers_mut().insert(X_AUTH_TOKEN, value);
-        }
-        Err(e) => crate::note(&format!(
-            "note: no credentials ({}); the request is shown without its auth header",
-            e.message
-        )),
-    }
-    if let Some(token) = resolved.ecs.security_token.as_ref() {
-        secrets.push(token.expose_secret().to_owned());
-    }
-    let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
-    let shown = common::show_request(&request.map(Bytes::from), &refs);
-    common::print_dry_run(output, name, &shown);
-    Ok(())
-}
-
-fn now() -> reimage_core::Timestamp {
-    reimage_core::Timestamp::from(time::OffsetDateTime::now_utc())
 }
 
 async fn show_job(

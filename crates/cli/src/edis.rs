@@ -4,12 +4,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Subcommand, ValueEnum};
-use reimage_auth::edis::EdisCredentials;
+use reimage_client::auth::edis::EdisCredentials;
+use reimage_client::wire::edis::{KvmDetails, Reinstall};
+use reimage_client::wire::{Endpoint, Operation};
 use reimage_client::{EdisClient, PollSchedule};
 use reimage_cloudinit::encode::Target;
 use reimage_core::{EdisImage, EdisReinstall, KvmId, RootPassword};
-use reimage_wire::edis::{KvmDetails, Reinstall};
-use reimage_wire::{Endpoint, Operation};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
@@ -287,26 +287,8 @@ async fn reinstall(args: &Args, resolved: &Resolved, r: &ReinstallArgs) -> Resul
     }
     let client = client(args, resolved)?;
     if r.dry_run {
-        let session = client.session(&kvm).await?;
-        let endpoint = client.api_endpoint(&session)?;
-        let fresh = session
-            .ensure_fresh(
-                reimage_core::Timestamp::from(time::OffsetDateTime::now_utc()),
-                Duration::from_secs(0),
-            )
-            .map_err(|e| Failure::usage(e.to_string()))?;
-        let op = Reinstall::new(fresh, input.clone());
-        let request = op
-            .to_request(&endpoint)
-            .map_err(reimage_client::Error::Encode)?;
-        let shown = common::show_request(
-            &request,
-            &[
-                input.password().secret().expose_secret(),
-                session.signature().expose_secret(),
-            ],
-        );
-        common::print_dry_run(r.behaviour.output, Reinstall::NAME, &shown);
+        let dry = client.dry_run_reinstall(&kvm, input.clone()).await?;
+        common::print_dry_run(r.behaviour.output, &dry);
         return Ok(());
     }
     let offered = client.images(&kvm).await?;

@@ -8,14 +8,12 @@
 //! With evidence it follows the server to the end; without, it returns
 //! [`Error::OutcomeUnknown`].
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http::Request;
-use reimage_auth::aksk::{self, AkSk};
-use reimage_auth::iam::{
-    DEFAULT_REFRESH_MARGIN, PasswordCredentials, Token, TokenScope, X_AUTH_TOKEN,
-};
+use http::HeaderValue;
+use reimage_auth::aksk::AkSk;
+use reimage_auth::iam::{DEFAULT_REFRESH_MARGIN, PasswordCredentials, Token, TokenScope};
 use reimage_core::{EcsChangeOs, EcsReinstall, Job, JobId, JobStatus, ProjectId, ServerId};
 use reimage_wire::ecs::{
     BatchStart, BatchStop, ChangeOs, ReinstallOs, ServerDetails, ServerStatus, ShowJob, ShowServer,
@@ -25,9 +23,11 @@ use reimage_wire::iam::CreateToken;
 use reimage_wire::{Endpoint, Operation, Provider};
 use tokio::sync::Mutex;
 
+use crate::clock::{Clock, SystemClock};
+use crate::poll::{Step, poll_until};
 use crate::retry::PollSchedule;
-use crate::transport::Transport;
-use crate::{Error, Progress, ProgressEvent, now, passing};
+use crate::transport::{DryRun, RequestAuth, Transport};
+use crate::{Error, Progress, ProgressEvent};
 
 /// How an [`EcsClient`] proves who it is.
 #[derive(Debug, Clone)]
@@ -75,6 +75,7 @@ pub struct EcsClient {
     auth: EcsAuth,
     token: Mutex<Option<Token>>,
     refresh_margin: Duration,
+    clock: Arc<dyn Clock>,
 }
 
 /// A reinstall or change of OS that was accepted, or whose effect was seen.
@@ -111,7 +112,16 @@ impl EcsClient {
             auth,
             token: Mutex::new(None),
             refresh_margin: DEFAULT_REFRESH_MARGIN,
+            clock: Arc::new(SystemClock),
         })
+    }
+
+    /// Reads the time from `clock` (for signatures and the token's freshness) instead of the
+    /// system's.
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Starts with `token` in the cache: one fetched before the client was made, such as a token
@@ -133,7 +143,13 @@ impl EcsClient {
         transport.check_endpoint(iam_endpoint)?;
         let op = CreateToken::new(credentials.clone(), scope.clone());
         transport
-            .execute(&op, iam_endpoint, Provider::Iam, &|_| Ok(()))
+            .execute(
+                &op,
+                iam_endpoint,
+                Provider::Iam,
+                &RequestAuth::None,
+                &SystemClock,
+            )
             .await
     }
 
@@ -172,7 +188,7 @@ impl EcsClient {
         };
         let mut cached = self.token.lock().await;
         if let Some(token) = cached.as_ref()
-            && !token.needs_refresh(now(), self.refresh_margin)
+            && !token.needs_refresh(self.clock.now(), self.refresh_margin)
         {
             return Ok(token.clone());
         }
@@ -189,13 +205,12 @@ impl EcsClient {
     async fn call<O: Operation>(&self, op: &O) -> Result<O::Output, Error> {
         match &self.auth {
             EcsAuth::AkSk(keys) => {
-                let project = &self.project_id;
-                let sign = |request: &mut Request<Bytes>| {
-                    aksk::sign(request, keys, project, now())
-                        .map_err(|e| Error::Setup(format!("the request could not be signed: {e}")))
+                let auth = RequestAuth::AkSk {
+                    keys,
+                    project: &self.project_id,
                 };
                 self.transport
-                    .execute(op, &self.endpoint, Provider::Ecs, &sign)
+                    .execute(op, &self.endpoint, Provider::Ecs, &auth, &*self.clock)
                     .await
             }
             EcsAuth::Password { .. } => {
@@ -203,13 +218,10 @@ impl EcsClient {
                 loop {
                     let token = self.token().await?;
                     let header = token.header_value();
-                    let add = |request: &mut Request<Bytes>| {
-                        request.headers_mut().insert(X_AUTH_TOKEN, header.clone());
-                        Ok(())
-                    };
+                    let auth = RequestAuth::Token(&header);
                     match self
                         .transport
-                        .execute(op, &self.endpoint, Provider::Ecs, &add)
+                        .execute(op, &self.endpoint, Provider::Ecs, &auth, &*self.clock)
                         .await
                     {
                         Err(Error::Provider(e)) if !renewed && e.status == 401 => {
@@ -220,6 +232,49 @@ impl EcsClient {
                         other => return other,
                     }
                 }
+            }
+        }
+    }
+
+    /// The request [`reinstall_from`](Self::reinstall_from) would send for `server_id` now, and
+    /// the same with its secrets redacted: a dry run. It is made by the function that sends
+    /// ([`Transport::prepare`]) with this client's clock, so it is the request that would be
+    /// sent at that time. With an IAM password, the cached token is used; without one, nothing
+    /// is fetched and the header holds a placeholder (shown redacted either way).
+    pub async fn dry_run_reinstall(
+        &self,
+        server_id: &ServerId,
+        input: EcsReinstall,
+    ) -> Result<DryRun, Error> {
+        let op = ReinstallOs::new(self.project_id.clone(), server_id.clone(), input);
+        self.dry_run(&op).await
+    }
+
+    /// [`dry_run_reinstall`](Self::dry_run_reinstall) for a change of OS.
+    pub async fn dry_run_change_os(
+        &self,
+        server_id: &ServerId,
+        input: EcsChangeOs,
+    ) -> Result<DryRun, Error> {
+        let op = ChangeOs::new(self.project_id.clone(), server_id.clone(), input);
+        self.dry_run(&op).await
+    }
+
+    async fn dry_run<O: Operation>(&self, op: &O) -> Result<DryRun, Error> {
+        let now = self.clock.now();
+        match &self.auth {
+            EcsAuth::AkSk(keys) => {
+                let auth = RequestAuth::AkSk {
+                    keys,
+                    project: &self.project_id,
+                };
+                self.transport.dry_run(op, &self.endpoint, &auth, now)
+            }
+            EcsAuth::Password { .. } => {
+                let cached = self.token.lock().await.as_ref().map(Token::header_value);
+                let header = cached.unwrap_or(HeaderValue::from_static("[token]"));
+                let auth = RequestAuth::Token(&header);
+                self.transport.dry_run(op, &self.endpoint, &auth, now)
             }
         }
     }
@@ -395,7 +450,7 @@ impl EcsClient {
                 self.server(&started.server_id).await
             }
             None => {
-                self.wait_rebuilt(&started.before, schedule, on_progress)
+                self.wait_rebuilt_by(started.operation, &started.before, schedule, on_progress)
                     .await
             }
         }
@@ -413,101 +468,46 @@ impl EcsClient {
         schedule: &PollSchedule,
         on_progress: &mut (dyn FnMut(&ProgressEvent) + Send),
     ) -> Result<Job, Error> {
-        let started = Instant::now();
-        let mut interval = schedule.initial;
-        loop {
-            let last;
-            match self.job(job_id).await {
-                Ok(job) => {
-                    let (done, total) = job.progress();
-                    last = format!("job {}", job.status);
-                    on_progress(&ProgressEvent::new(
-                        started.elapsed(),
-                        Progress::Job {
-                            job_id: job.id.clone(),
-                            status: job.status.clone(),
-                            done,
-                            total,
-                        },
-                    ));
-                    match job.status {
-                        JobStatus::Success => {
-                            let server = server_id.cloned().or_else(|| {
-                                job.server_id.as_deref().and_then(|s| ServerId::new(s).ok())
-                            });
-                            if let Some(server) = server {
-                                let left = schedule.deadline.saturating_sub(started.elapsed());
-                                let rest = PollSchedule {
-                                    deadline: left,
-                                    ..schedule.clone()
-                                };
-                                self.wait_out_of_rebuild(&server, &rest, started, on_progress)
-                                    .await?;
-                            }
-                            return Ok(job);
-                        }
-                        JobStatus::Fail => return Err(Error::JobFailed { job: Box::new(job) }),
-                        _ => {}
-                    }
-                }
-                Err(e) if passing(&e) => {
-                    last = e.to_string();
-                    on_progress(&ProgressEvent::new(
-                        started.elapsed(),
-                        Progress::Trouble {
-                            problem: last.clone(),
-                        },
-                    ));
-                }
-                Err(e) => return Err(e),
-            }
-            let Some(pause) = schedule.pause(started, interval) else {
-                return Err(Error::WaitTimeout {
-                    what: format!("job {job_id}"),
-                    waited: started.elapsed(),
-                    last,
-                });
+        let origin = Instant::now();
+        let what = format!("job {job_id}");
+        let job = poll_until(schedule, origin, &what, on_progress, || async {
+            let job = self.job(job_id).await?;
+            let (done, total) = job.progress();
+            let progress = Progress::Job {
+                job_id: job.id.clone(),
+                status: job.status.clone(),
+                done,
+                total,
             };
-            tokio::time::sleep(pause).await;
-            interval = schedule.next(interval);
+            let step = match job.status {
+                JobStatus::Success => Step::Done(job),
+                JobStatus::Fail => return Err(Error::JobFailed { job: Box::new(job) }),
+                _ => Step::Wait(format!("job {}", job.status)),
+            };
+            Ok((step, Some(progress)))
+        })
+        .await?;
+        let server = server_id
+            .cloned()
+            .or_else(|| job.server_id.as_deref().and_then(|s| ServerId::new(s).ok()));
+        if let Some(server) = server {
+            let rest = PollSchedule {
+                deadline: schedule.deadline.saturating_sub(origin.elapsed()),
+                ..schedule.clone()
+            };
+            let what = format!("server {server} to leave REBUILD after its job succeeded");
+            poll_until(&rest, origin, &what, on_progress, || async {
+                let now = self.server(&server).await?;
+                let progress = Some(server_progress(&now));
+                if is_rebuilding(&now) {
+                    Ok((Step::Wait(shown_state(&now)), progress))
+                } else {
+                    Ok((Step::Done(()), progress))
+                }
+            })
+            .await?;
         }
-    }
-
-    /// After a job's `SUCCESS`: waits until the server is out of `REBUILD`.
-    async fn wait_out_of_rebuild(
-        &self,
-        server_id: &ServerId,
-        schedule: &PollSchedule,
-        started: Instant,
-        on_progress: &mut (dyn FnMut(&ProgressEvent) + Send),
-    ) -> Result<ServerDetails, Error> {
-        let begun = Instant::now();
-        let mut interval = schedule.initial;
-        loop {
-            let last = match self.server(server_id).await {
-                Ok(server) => {
-                    on_progress(&ProgressEvent::new(
-                        started.elapsed(),
-                        server_progress(&server),
-                    ));
-                    if !is_rebuilding(&server) {
-                        return Ok(server);
-                    }
-                    shown_state(&server)
-                }
-                Err(e) if passing(&e) => e.to_string(),
-                Err(e) => return Err(e),
-            };
-            let Some(pause) = schedule.pause(begun, interval) else {
-                return Err(Error::WaitTimeout {
-                    what: format!("server {server_id} to leave REBUILD after its job succeeded"),
-                    waited: started.elapsed(),
-                    last,
-                });
-            };
-            tokio::time::sleep(pause).await;
-            interval = schedule.next(interval);
-        }
+        Ok(job)
     }
 
     /// Follows a rebuild without its job: waits until the server has left `REBUILD` and shows
@@ -518,41 +518,38 @@ impl EcsClient {
         schedule: &PollSchedule,
         on_progress: &mut (dyn FnMut(&ProgressEvent) + Send),
     ) -> Result<ServerDetails, Error> {
-        let started = Instant::now();
-        let mut interval = schedule.initial;
-        loop {
-            let last = match self.server(&before.id).await {
-                Ok(server) => {
-                    on_progress(&ProgressEvent::new(
-                        started.elapsed(),
-                        server_progress(&server),
-                    ));
-                    if server.status == Some(ServerStatus::Error) {
-                        return Err(Error::ReinstallFailed {
-                            kvm: format!("server {}", before.id),
-                            problem: "the server is in ERROR after the rebuild".to_owned(),
-                        });
-                    }
-                    let moved = later(before.launched_at, server.launched_at)
-                        || later(before.updated, server.updated);
-                    if !is_rebuilding(&server) && moved {
-                        return Ok(server);
-                    }
-                    shown_state(&server)
-                }
-                Err(e) if passing(&e) => e.to_string(),
-                Err(e) => return Err(e),
-            };
-            let Some(pause) = schedule.pause(started, interval) else {
-                return Err(Error::WaitTimeout {
-                    what: format!("server {} to be rebuilt", before.id),
-                    waited: started.elapsed(),
-                    last,
+        self.wait_rebuilt_by("ecs rebuild", before, schedule, on_progress)
+            .await
+    }
+
+    /// [`wait_rebuilt`](Self::wait_rebuilt), for `operation` (named in a failure).
+    async fn wait_rebuilt_by(
+        &self,
+        operation: &'static str,
+        before: &ServerDetails,
+        schedule: &PollSchedule,
+        on_progress: &mut (dyn FnMut(&ProgressEvent) + Send),
+    ) -> Result<ServerDetails, Error> {
+        let what = format!("server {} to be rebuilt", before.id);
+        poll_until(schedule, Instant::now(), &what, on_progress, || async {
+            let server = self.server(&before.id).await?;
+            let progress = Some(server_progress(&server));
+            if server.status == Some(ServerStatus::Error) {
+                return Err(Error::ReinstallFailed {
+                    operation,
+                    target: format!("server {}", before.id),
+                    problem: "the server is in ERROR after the rebuild".to_owned(),
                 });
-            };
-            tokio::time::sleep(pause).await;
-            interval = schedule.next(interval);
-        }
+            }
+            let moved = later(before.launched_at, server.launched_at)
+                || later(before.updated, server.updated);
+            if !is_rebuilding(&server) && moved {
+                Ok((Step::Done(server), progress))
+            } else {
+                Ok((Step::Wait(shown_state(&server)), progress))
+            }
+        })
+        .await
     }
 }
 
@@ -583,7 +580,7 @@ fn shown_state(server: &ServerDetails) -> String {
 fn server_progress(server: &ServerDetails) -> Progress {
     Progress::Server {
         server_id: server.id.clone(),
-        status: server.status.as_ref().map(|s| s.as_str().to_owned()),
+        status: server.status.clone(),
         task_state: server.task_state.clone().filter(|t| !t.is_empty()),
     }
 }

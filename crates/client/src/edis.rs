@@ -10,10 +10,15 @@
 //! production, plain HTTP only when the auth URL is a loopback HTTP address (the emulator).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use reimage_auth::edis::{DEFAULT_FRESHNESS_MARGIN, EdisCredentials, EdisSession};
 use reimage_core::{EdisReinstall, KvmId, Timestamp};
+
+use crate::clock::{Clock, SystemClock};
+use crate::poll::{Step, poll_until};
 use reimage_wire::edis::{
     CreateSession, GetDetails, GetImages, GetMount, GetPower, HardReset, ImageList, KvmDetails,
     MountStatus, PowerOff, PowerOn, PowerState, PowerStatus, Reinstall,
@@ -22,8 +27,8 @@ use reimage_wire::{Endpoint, Operation, Provider};
 use tokio::sync::Mutex;
 
 use crate::retry::PollSchedule;
-use crate::transport::{Transport, is_loopback};
-use crate::{Error, Progress, ProgressEvent, now, passing};
+use crate::transport::{DryRun, RequestAuth, Transport, is_loopback};
+use crate::{Error, Progress, ProgressEvent};
 
 /// Runs a session call on `$kvm`: `$make` builds the operation from a fresh session. A refused
 /// session is renewed once. (A macro, since the operation borrows the session it is built from.)
@@ -39,7 +44,13 @@ macro_rules! session_call {
             let op = $make;
             match client
                 .transport
-                .execute(&op, &endpoint, Provider::Edis, &|_| Ok(()))
+                .execute(
+                    &op,
+                    &endpoint,
+                    Provider::Edis,
+                    &RequestAuth::None,
+                    &*client.clock,
+                )
                 .await
             {
                 Err(Error::Provider(e)) if !renewed && e.status == 401 => {
@@ -88,6 +99,7 @@ pub struct EdisClient {
     /// the calls of that KVM only (its request may wait behind many others in the rate limit).
     sessions: std::sync::Mutex<BTreeMap<KvmId, SessionSlot>>,
     margin: Duration,
+    clock: Arc<dyn Clock>,
 }
 
 /// A reinstall that EDIS accepted, or whose effect was seen.
@@ -110,7 +122,15 @@ impl EdisClient {
             credentials,
             sessions: std::sync::Mutex::new(BTreeMap::new()),
             margin: DEFAULT_FRESHNESS_MARGIN,
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// Reads the time from `clock` (for the sessions' freshness) instead of the system's.
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Creates sessions at `endpoint` instead (the emulator, `http://127.0.0.1:PORT`).
@@ -142,17 +162,23 @@ impl EdisClient {
         let slot = self.slot(kvm_id);
         let mut slot = slot.lock().await;
         if let Some(session) = slot.as_ref()
-            && session.ensure_fresh(now(), self.margin).is_ok()
+            && session.ensure_fresh(self.clock.now(), self.margin).is_ok()
         {
             return Ok(session.clone());
         }
         let op = CreateSession::new(self.credentials.clone()).with_kvm_id(kvm_id.clone());
         let all = self
             .transport
-            .execute(&op, &self.auth_endpoint, Provider::Edis, &|_| Ok(()))
+            .execute(
+                &op,
+                &self.auth_endpoint,
+                Provider::Edis,
+                &RequestAuth::None,
+                &*self.clock,
+            )
             .await?;
         let session = all.pick(kvm_id)?.clone();
-        if let Err(expired) = session.ensure_fresh(now(), self.margin) {
+        if let Err(expired) = session.ensure_fresh(self.clock.now(), self.margin) {
             return Err(Error::Invalid(reimage_core::ValidationError::new(
                 "valid_until",
                 format!("a new session is already stale: {expired}"),
@@ -182,13 +208,15 @@ impl EdisClient {
         &self,
         session: &'a EdisSession,
     ) -> Result<reimage_auth::edis::FreshSession<'a>, Error> {
-        session.ensure_fresh(now(), self.margin).map_err(|e| {
-            Error::Invalid(reimage_core::ValidationError::new(
-                "valid_until",
-                e.to_string(),
-                "the session expired while it was in use; run the command again",
-            ))
-        })
+        session
+            .ensure_fresh(self.clock.now(), self.margin)
+            .map_err(|e| {
+                Error::Invalid(reimage_core::ValidationError::new(
+                    "valid_until",
+                    e.to_string(),
+                    "the session expired while it was in use; run the command again",
+                ))
+            })
     }
 
     /// The images that can be installed.
@@ -225,6 +253,21 @@ impl EdisClient {
     /// The ISO mounted on the KVM, if any. A read: retried like every idempotent call.
     pub async fn mount(&self, kvm_id: &KvmId) -> Result<MountStatus, Error> {
         session_call!(self, kvm_id, |fresh| GetMount::new(fresh))
+    }
+
+    /// The request [`reinstall`](Self::reinstall) would send now, and the same with its secrets
+    /// redacted: a dry run. It gets a session (a read, nothing changes), then makes the request
+    /// with the function that sends ([`Transport::prepare`]).
+    pub async fn dry_run_reinstall(
+        &self,
+        kvm_id: &KvmId,
+        input: EdisReinstall,
+    ) -> Result<DryRun, Error> {
+        let session = self.session(kvm_id).await?;
+        let endpoint = self.api_endpoint(&session)?;
+        let op = Reinstall::new(self.fresh(&session)?, input);
+        self.transport
+            .dry_run(&op, &endpoint, &RequestAuth::None, self.clock.now())
     }
 
     /// Reinstalls the KVM. Reads the power state first: it is the baseline for the evidence
@@ -323,53 +366,37 @@ impl EdisClient {
         schedule: &PollSchedule,
         on_progress: &mut (dyn FnMut(&ProgressEvent) + Send),
     ) -> Result<KvmDetails, Error> {
-        let begun = Instant::now();
-        let mut interval = schedule.initial;
-        let mut seen_off = started.before != PowerState::On || started.evidence.is_some();
-        loop {
-            let last;
-            match self.power(&started.kvm_id).await {
-                Ok(power) => {
-                    on_progress(&ProgressEvent::new(
-                        begun.elapsed(),
-                        Progress::Power {
-                            kvm_id: started.kvm_id.clone(),
-                            state: power.state.to_string(),
-                        },
-                    ));
-                    last = format!("the KVM is {}", power.state);
-                    match power.state {
-                        PowerState::On if seen_off => {
-                            return self.details(&started.kvm_id).await;
-                        }
-                        PowerState::On => {}
-                        _ => seen_off = true,
-                    }
-                }
-                Err(e) if passing(&e) => {
-                    last = e.to_string();
-                    on_progress(&ProgressEvent::new(
-                        begun.elapsed(),
-                        Progress::Trouble {
-                            problem: last.clone(),
-                        },
-                    ));
-                }
-                Err(e) => return Err(e),
-            }
-            let Some(pause) = schedule.pause(begun, interval) else {
-                return Err(Error::WaitTimeout {
-                    what: format!("KVM {} to run its new system", started.kvm_id),
-                    waited: begun.elapsed(),
-                    last: if seen_off {
-                        format!("{last}; the install may have failed, see the EDIS panel")
-                    } else {
-                        last
-                    },
+        let seen_off =
+            AtomicBool::new(started.before != PowerState::On || started.evidence.is_some());
+        let seen_off = &seen_off;
+        let what = format!("KVM {} to run its new system", started.kvm_id);
+        poll_until(
+            schedule,
+            Instant::now(),
+            &what,
+            on_progress,
+            || async move {
+                let power = self.power(&started.kvm_id).await?;
+                let progress = Some(Progress::Power {
+                    kvm_id: started.kvm_id.clone(),
+                    state: power.state.to_string(),
                 });
-            };
-            tokio::time::sleep(pause).await;
-            interval = schedule.next(interval);
-        }
+                match power.state {
+                    PowerState::On if seen_off.load(Ordering::Relaxed) => {
+                        return Ok((Step::Done(self.details(&started.kvm_id).await?), progress));
+                    }
+                    PowerState::On => {}
+                    _ => seen_off.store(true, Ordering::Relaxed),
+                }
+                let last = format!("the KVM is {}", power.state);
+                let last = if seen_off.load(Ordering::Relaxed) {
+                    format!("{last}; the install may have failed, see the EDIS panel")
+                } else {
+                    last
+                };
+                Ok((Step::Wait(last), progress))
+            },
+        )
+        .await
     }
 }

@@ -78,11 +78,13 @@ pub enum Error {
         /// The job as last seen.
         job: Box<Job>,
     },
-    /// The EDIS reinstall did not complete: the VPS is not running its new system.
-    #[error("edis.reinstall of {kvm}: {problem}")]
+    /// A reinstall or change of OS did not complete: the server is not running its new system.
+    #[error("{operation} of {target}: {problem}")]
     ReinstallFailed {
-        /// The KVM.
-        kvm: String,
+        /// The operation (`ecs.reinstallos`, `ecs.changeos`, `edis.reinstall`).
+        operation: &'static str,
+        /// The server or KVM, as `server ID` or `KVM ID`.
+        target: String,
         /// What was seen.
         problem: String,
     },

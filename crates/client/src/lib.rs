@@ -25,19 +25,32 @@
 use std::fmt;
 use std::time::Duration;
 
-use reimage_core::{JobId, JobStatus, KvmId, ServerId, Timestamp};
+use reimage_core::{JobId, JobStatus, KvmId, ServerId};
 
+/// `reimage-auth`, re-exported: the credentials the clients take ([`auth::AkSk`],
+/// [`auth::EdisCredentials`], [`auth::iam::PasswordCredentials`]), so a program that uses the
+/// client needs no dependency of its own to build them.
+pub use reimage_auth as auth;
+/// `reimage-wire`, re-exported: the endpoints and answer models the clients take and return
+/// ([`wire::Endpoint`], [`wire::ecs::ServerDetails`], [`wire::edis::PowerState`]).
+pub use reimage_wire as wire;
+
+mod clock;
 pub mod ecs;
 pub mod edis;
 mod error;
+mod poll;
 pub mod retry;
 pub mod transport;
 
+pub use clock::{Clock, FixedClock, SystemClock};
 pub use ecs::{EcsAuth, EcsClient, Started};
 pub use edis::{EdisClient, EdisStarted};
 pub use error::{Error, ErrorKind, is_auth_error};
 pub use retry::{PollSchedule, RetryPolicy};
-pub use transport::{PlainHttp, Proxy, Roots, Transport, TransportConfig};
+pub use transport::{
+    DryRun, PlainHttp, Proxy, RequestAuth, Roots, ShownRequest, Transport, TransportConfig,
+};
 
 /// What a wait has seen, for a UI to render.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,7 +72,7 @@ pub enum Progress {
         /// The server.
         server_id: ServerId,
         /// Its status (`REBUILD`, `ACTIVE`, …).
-        status: Option<String>,
+        status: Option<reimage_wire::ecs::ServerStatus>,
         /// Its task state (`rebuilding`, …), if any.
         task_state: Option<String>,
     },
@@ -117,7 +130,7 @@ impl fmt::Display for ProgressEvent {
                 write!(
                     f,
                     "server {server_id}: {}",
-                    status.as_deref().unwrap_or("?")
+                    status.as_ref().map_or("?", |s| s.as_str())
                 )?;
                 if let Some(task) = task_state {
                     write!(f, " ({task})")?;
@@ -128,11 +141,6 @@ impl fmt::Display for ProgressEvent {
             Progress::Trouble { problem } => write!(f, "still waiting: {problem}"),
         }
     }
-}
-
-/// The time now, for session and token freshness and AK/SK signing.
-pub(crate) fn now() -> Timestamp {
-    Timestamp::from(time::OffsetDateTime::now_utc())
 }
 
 /// A duration for people: `850 ms`, `4.2 s`, `3 min 5 s`.

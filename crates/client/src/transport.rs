@@ -32,6 +32,9 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::connect::proxy::Tunnel;
 use hyper_util::client::proxy::matcher::Matcher;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use reimage_auth::aksk::{self, AkSk};
+use reimage_auth::iam::X_AUTH_TOKEN;
+use reimage_core::{ProjectId, Timestamp};
 use reimage_wire::{Endpoint, Operation, Provider, ResponseError};
 use rustls::RootCertStore;
 use rustls_pki_types::CertificateDer;
@@ -40,7 +43,119 @@ use tokio::net::TcpStream;
 use tracing::Instrument;
 
 use crate::Error;
+use crate::clock::Clock;
 use crate::retry::{RetryPolicy, retry_after};
+
+/// The credentials [`Transport::prepare`] adds to a request after encoding it.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum RequestAuth<'a> {
+    /// Nothing: the operation carries its own (an EDIS session in its form, a password in an
+    /// auth call).
+    None,
+    /// `X-Auth-Token` with this value (marked sensitive).
+    Token(&'a HeaderValue),
+    /// An `SDK-HMAC-SHA256` signature with these keys, for this project.
+    AkSk {
+        /// The keys.
+        keys: &'a AkSk,
+        /// The project (`X-Project-Id`).
+        project: &'a ProjectId,
+    },
+}
+
+/// A request as it would be sent ([`DryRun::request`]) and as it may be shown
+/// ([`DryRun::shown`]): what `--dry-run` prints. Both come from [`Transport::prepare`], the
+/// function that [`Transport::execute`] sends through.
+#[derive(Debug)]
+pub struct DryRun {
+    /// The operation's name, such as `ecs.reinstallos`.
+    pub operation: &'static str,
+    request: Request<Bytes>,
+    shown: ShownRequest,
+}
+
+impl DryRun {
+    /// The exact request, secrets included: what `execute` would send at the same time.
+    pub fn request(&self) -> &Request<Bytes> {
+        &self.request
+    }
+
+    /// The request with its secrets redacted.
+    pub fn shown(&self) -> &ShownRequest {
+        &self.shown
+    }
+}
+
+/// A request with its secrets redacted, to show: the secret fields of the body are
+/// [`reimage_wire::REDACTED`] (the operation's own redacted encoding), sensitive header values
+/// are `[REDACTED]`, and an AK/SK `Authorization` keeps its `Access=` and `SignedHeaders=`
+/// parts, so a person can see what is signed, with only the signature redacted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ShownRequest {
+    /// The method.
+    pub method: String,
+    /// The URL.
+    pub url: String,
+    /// Every header, in the order it is sent.
+    pub headers: Vec<(String, String)>,
+    /// The body, as text.
+    pub body: String,
+}
+
+impl ShownRequest {
+    /// `request` with sensitive headers redacted, and `redacted_body` (the operation's redacted
+    /// encoding) as its body.
+    fn of(request: &Request<Bytes>, redacted_body: &Bytes) -> Self {
+        let headers = request
+            .headers()
+            .iter()
+            .map(|(name, value)| {
+                let text = String::from_utf8_lossy(value.as_bytes());
+                let shown = if name == header::AUTHORIZATION
+                    && let Some(signed) = text.strip_prefix("SDK-HMAC-SHA256 ")
+                {
+                    let parts: Vec<String> = signed
+                        .split(", ")
+                        .map(|part| match part.split_once('=') {
+                            Some(("Signature", _)) => {
+                                format!("Signature={}", reimage_wire::REDACTED)
+                            }
+                            _ => part.to_owned(),
+                        })
+                        .collect();
+                    format!("SDK-HMAC-SHA256 {}", parts.join(", "))
+                } else if value.is_sensitive() {
+                    reimage_wire::REDACTED.to_owned()
+                } else {
+                    text.into_owned()
+                };
+                (name.as_str().to_owned(), shown)
+            })
+            .collect();
+        let mut body = String::from_utf8_lossy(redacted_body).into_owned();
+        let form = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| {
+                v.as_bytes()
+                    .starts_with(b"application/x-www-form-urlencoded")
+            });
+        if form {
+            // The form encoding writes the marker as `%5BREDACTED%5D`; people read it plain.
+            let encoded: String =
+                form_urlencoded::byte_serialize(reimage_wire::REDACTED.as_bytes()).collect();
+            body = body.replace(&encoded, reimage_wire::REDACTED);
+        }
+        Self {
+            method: request.method().as_str().to_owned(),
+            url: request.uri().to_string(),
+            headers,
+            body,
+        }
+    }
+}
 
 /// Which certificate authorities a TLS connection trusts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -367,29 +482,74 @@ impl Transport {
         })
     }
 
+    /// Everything up to the socket, as one function: encodes `op` against `endpoint`, adds
+    /// `User-Agent`, then the credentials of `auth` (a token header, or an AK/SK signature made
+    /// at `now`). [`execute`](Self::execute) sends what this returns, and
+    /// [`dry_run`](Self::dry_run) shows it, so a dry run is the request that would be sent.
+    pub fn prepare<O: Operation>(
+        &self,
+        op: &O,
+        endpoint: &Endpoint,
+        auth: &RequestAuth<'_>,
+        now: Timestamp,
+    ) -> Result<Request<Bytes>, Error> {
+        let mut request = op.to_request(endpoint).map_err(Error::Encode)?;
+        request.headers_mut().insert(
+            header::USER_AGENT,
+            HeaderValue::from_str(&self.inner.config.user_agent)
+                .unwrap_or(HeaderValue::from_static("reimage")),
+        );
+        match auth {
+            RequestAuth::None => {}
+            RequestAuth::Token(value) => {
+                let mut value = (*value).clone();
+                value.set_sensitive(true);
+                request.headers_mut().insert(X_AUTH_TOKEN, value);
+            }
+            RequestAuth::AkSk { keys, project } => aksk::sign(&mut request, keys, project, now)
+                .map_err(|e| Error::Setup(format!("the request could not be signed: {e}")))?,
+        }
+        Ok(request)
+    }
+
+    /// The request [`prepare`](Self::prepare) makes, and the same with its secrets redacted, for
+    /// a dry run. Nothing is sent.
+    pub fn dry_run<O: Operation>(
+        &self,
+        op: &O,
+        endpoint: &Endpoint,
+        auth: &RequestAuth<'_>,
+        now: Timestamp,
+    ) -> Result<DryRun, Error> {
+        self.check_endpoint(endpoint)?;
+        let request = self.prepare(op, endpoint, auth, now)?;
+        let redacted = op.to_redacted_request(endpoint).map_err(Error::Encode)?;
+        let shown = ShownRequest::of(&request, redacted.body());
+        Ok(DryRun {
+            operation: O::NAME,
+            request,
+            shown,
+        })
+    }
+
     /// Sends `op` to `endpoint` and decodes the answer, retrying where it is safe.
     ///
-    /// `prepare` runs on every attempt, just before sending: it adds the credentials (a token
-    /// header, an AK/SK signature that carries the time).
+    /// Every attempt passes the transport's gate, then is made by [`prepare`](Self::prepare)
+    /// with `clock`'s time, so a signature is as fresh as the attempt.
     pub async fn execute<O: Operation>(
         &self,
         op: &O,
         endpoint: &Endpoint,
         provider: Provider,
-        prepare: &(dyn Fn(&mut Request<Bytes>) -> Result<(), Error> + Sync),
+        auth: &RequestAuth<'_>,
+        clock: &dyn Clock,
     ) -> Result<O::Output, Error> {
         self.check_endpoint(endpoint)?;
         let policy = &self.inner.config.retry;
         let mut attempt = 1u32;
         loop {
-            let mut request = op.to_request(endpoint).map_err(Error::Encode)?;
-            request.headers_mut().insert(
-                header::USER_AGENT,
-                HeaderValue::from_str(&self.inner.config.user_agent)
-                    .unwrap_or(HeaderValue::from_static("reimage")),
-            );
             self.inner.gate.admit().await;
-            prepare(&mut request)?;
+            let request = self.prepare(op, endpoint, auth, clock.now())?;
             let outcome = self.send_once(O::NAME, provider, request, attempt).await;
             let delay = policy.backoff(attempt);
             let retry = match outcome {

@@ -206,6 +206,38 @@ async fn a_lost_answer_is_followed_and_never_resent() {
     emu.shutdown().await;
 }
 
+/// A rebuild followed without its job (the answer was lost) that leaves the server in ERROR is
+/// reported as the ECS operation it was, on the server, not as an EDIS reinstall.
+#[tokio::test]
+async fn a_rebuild_that_ends_in_error_names_the_ecs_operation() {
+    let emu = emulator().await;
+    for kind in [
+        FaultKind::JobFail {
+            error_code: None,
+            fail_reason: None,
+        },
+        FaultKind::LostAnswer,
+    ] {
+        emu.add_fault(FaultRule::new(kind).operation("ecs.reinstallos").calls([1]));
+    }
+    let client = aksk_client(&emu);
+    let started = client
+        .reinstall(&ServerId::new(STOPPED).unwrap(), reinstall_input())
+        .await
+        .unwrap();
+    assert_eq!(started.job_id, None);
+    let error = client
+        .follow(&started, &schedule(), &mut |_| {})
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::ReinstallFailed { .. }), "{error:?}");
+    assert_eq!(
+        error.to_string(),
+        format!("ecs.reinstallos of server {STOPPED}: the server is in ERROR after the rebuild")
+    );
+    emu.shutdown().await;
+}
+
 #[tokio::test]
 async fn a_reset_before_anything_ran_is_outcome_unknown_and_not_resent() {
     let emu = emulator().await;

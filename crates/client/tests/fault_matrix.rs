@@ -632,7 +632,17 @@ fn classify(
             says(&["could not be read"]);
             (times("failed: unreadable answer"), !took_effect)
         }
-        Error::ReinstallFailed { .. } => (times("failed: reinstall"), true),
+        Error::ReinstallFailed { operation, .. } => {
+            // It names the operation that failed, of the provider of the row.
+            says(&[&format!("{operation} of ")]);
+            if operation.split('.').next() != row.target.split('.').next() {
+                violations.push(format!(
+                    "a failure of {} is reported as {operation}: {message}",
+                    row.target
+                ));
+            }
+            (times("failed: reinstall"), true)
+        }
         other => {
             violations.push(format!("unexpected error ({kind:?}): {other}"));
             (times(&format!("{kind:?}")), false)

@@ -734,6 +734,13 @@ impl ReinstallOs {
     pub fn body(&self) -> Result<ReinstallBody, EncodeError> {
         ReinstallBody::new(&self.input)
     }
+
+    fn path(&self) -> String {
+        format!(
+            "/v2/{}/cloudservers/{}/reinstallos",
+            self.project_id, self.server_id
+        )
+    }
 }
 
 impl Operation for ReinstallOs {
@@ -744,15 +751,24 @@ impl Operation for ReinstallOs {
     const IDEMPOTENT: bool = false;
 
     fn to_request(&self, endpoint: &Endpoint) -> Result<Request<Bytes>, EncodeError> {
-        let path = format!(
-            "/v2/{}/cloudservers/{}/reinstallos",
-            self.project_id, self.server_id
-        );
-        post_json(Self::NAME, endpoint, &path, &self.body()?)
+        post_json(Self::NAME, endpoint, &self.path(), &self.body()?)
+    }
+
+    fn to_redacted_request(&self, endpoint: &Endpoint) -> Result<Request<Bytes>, EncodeError> {
+        let mut body = self.body()?;
+        redact_secret(&mut body.os_reinstall.adminpass);
+        post_json(Self::NAME, endpoint, &self.path(), &body)
     }
 
     fn decode_response(&self, response: Response<Bytes>) -> Result<JobId, ResponseError> {
         job_id_answer(Self::NAME, response)
+    }
+}
+
+/// Puts [`crate::REDACTED`] in place of a secret that is there.
+fn redact_secret(secret: &mut Option<SecretString>) {
+    if secret.is_some() {
+        *secret = Some(SecretString::from(crate::REDACTED));
     }
 }
 
@@ -781,6 +797,13 @@ impl ChangeOs {
     pub fn body(&self) -> Result<ChangeOsBody, EncodeError> {
         ChangeOsBody::new(&self.input)
     }
+
+    fn path(&self) -> String {
+        format!(
+            "/v2/{}/cloudservers/{}/changeos",
+            self.project_id, self.server_id
+        )
+    }
 }
 
 impl Operation for ChangeOs {
@@ -791,11 +814,13 @@ impl Operation for ChangeOs {
     const IDEMPOTENT: bool = false;
 
     fn to_request(&self, endpoint: &Endpoint) -> Result<Request<Bytes>, EncodeError> {
-        let path = format!(
-            "/v2/{}/cloudservers/{}/changeos",
-            self.project_id, self.server_id
-        );
-        post_json(Self::NAME, endpoint, &path, &self.body()?)
+        post_json(Self::NAME, endpoint, &self.path(), &self.body()?)
+    }
+
+    fn to_redacted_request(&self, endpoint: &Endpoint) -> Result<Request<Bytes>, EncodeError> {
+        let mut body = self.body()?;
+        redact_secret(&mut body.os_change.adminpass);
+        post_json(Self::NAME, endpoint, &self.path(), &body)
     }
 
     fn decode_response(&self, response: Response<Bytes>) -> Result<JobId, ResponseError> {
@@ -845,6 +870,11 @@ impl Operation for BatchStop {
         post_json(Self::NAME, endpoint, &path, &self.body()?)
     }
 
+    fn to_redacted_request(&self, endpoint: &Endpoint) -> Result<Request<Bytes>, EncodeError> {
+        // No secret in the request: the signature or token is added by the client.
+        self.to_request(endpoint)
+    }
+
     fn decode_response(&self, response: Response<Bytes>) -> Result<JobId, ResponseError> {
         job_id_answer(Self::NAME, response)
     }
@@ -888,6 +918,11 @@ impl Operation for BatchStart {
         post_json(Self::NAME, endpoint, &path, &self.body()?)
     }
 
+    fn to_redacted_request(&self, endpoint: &Endpoint) -> Result<Request<Bytes>, EncodeError> {
+        // No secret in the request: the signature or token is added by the client.
+        self.to_request(endpoint)
+    }
+
     fn decode_response(&self, response: Response<Bytes>) -> Result<JobId, ResponseError> {
         job_id_answer(Self::NAME, response)
     }
@@ -929,6 +964,11 @@ impl Operation for ShowJob {
     /// Reads the job. A missing or `null` `job_id` is the one asked for; a missing `status` is
     /// [`JobStatus::Unknown`] with an empty text. A 2xx answer that holds only an error (`code`
     /// and `message`, as the job query documents) is what ECS said, not a job.
+    fn to_redacted_request(&self, endpoint: &Endpoint) -> Result<Request<Bytes>, EncodeError> {
+        // No secret in the request: the signature or token is added by the client.
+        self.to_request(endpoint)
+    }
+
     fn decode_response(&self, response: Response<Bytes>) -> Result<Job, ResponseError> {
         let answer = success_json(Self::NAME, response)?;
         let fail = |problem: String| answer.fail(Self::NAME, problem);
@@ -973,6 +1013,11 @@ impl Operation for ShowServer {
     }
 
     /// Reads `server`. Only `server.id` is required; see [`ServerDetails::unreadable`].
+    fn to_redacted_request(&self, endpoint: &Endpoint) -> Result<Request<Bytes>, EncodeError> {
+        // No secret in the request: the signature or token is added by the client.
+        self.to_request(endpoint)
+    }
+
     fn decode_response(&self, response: Response<Bytes>) -> Result<ServerDetails, ResponseError> {
         let answer = success_json(Self::NAME, response)?;
         let fail = |problem: String| answer.fail(Self::NAME, problem);

@@ -177,6 +177,38 @@ impl CreateSession {
     }
 }
 
+impl CreateSession {
+    fn encode(
+        &self,
+        endpoint: &Endpoint,
+        exposure: Exposure,
+    ) -> Result<Request<Bytes>, EncodeError> {
+        let mut form = form_urlencoded::Serializer::new(String::new());
+        form.append_pair("email", self.credentials.email())
+            .append_pair("pw", exposure.show(self.credentials.pw()));
+        if let Some(kvm_id) = &self.kvm_id {
+            form.append_pair("kvm_id", kvm_id.as_str());
+        }
+        post_form(Self::NAME, endpoint, Self::PATH, form.finish())
+    }
+}
+
+/// Whether a form shows its secrets (to send) or [`crate::REDACTED`] in their place (to show).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Exposure {
+    Exposed,
+    Redacted,
+}
+
+impl Exposure {
+    fn show(self, secret: &SecretString) -> &str {
+        match self {
+            Self::Exposed => secret.expose_secret(),
+            Self::Redacted => crate::REDACTED,
+        }
+    }
+}
+
 impl Operation for CreateSession {
     type Output = EdisSessions;
 
@@ -185,13 +217,11 @@ impl Operation for CreateSession {
     const IDEMPOTENT: bool = true;
 
     fn to_request(&self, endpoint: &Endpoint) -> Result<Request<Bytes>, EncodeError> {
-        let mut form = form_urlencoded::Serializer::new(String::new());
-        form.append_pair("email", self.credentials.email())
-            .append_pair("pw", self.credentials.pw().expose_secret());
-        if let Some(kvm_id) = &self.kvm_id {
-            form.append_pair("kvm_id", kvm_id.as_str());
-        }
-        post_form(Self::NAME, endpoint, Self::PATH, form.finish())
+        self.encode(endpoint, Exposure::Exposed)
+    }
+
+    fn to_redacted_request(&self, endpoint: &Endpoint) -> Result<Request<Bytes>, EncodeError> {
+        self.encode(endpoint, Exposure::Redacted)
     }
 
     fn decode_response(&self, response: Response<Bytes>) -> Result<EdisSessions, ResponseError> {
@@ -325,6 +355,23 @@ impl<'a> Reinstall<'a> {
     }
 }
 
+impl Reinstall<'_> {
+    fn encode(
+        &self,
+        endpoint: &Endpoint,
+        exposure: Exposure,
+    ) -> Result<Request<Bytes>, EncodeError> {
+        let user_data = self.input.user_data().map(user_data_text).transpose()?;
+        let mut form = session_form(self.session, exposure);
+        form.append_pair("image", self.input.image().as_str())
+            .append_pair("password", exposure.show(self.input.password().secret()));
+        if let Some(user_data) = user_data {
+            form.append_pair("cloudinit_user_data", user_data);
+        }
+        post_form(Self::NAME, endpoint, Self::PATH, form.finish())
+    }
+}
+
 impl Operation for Reinstall<'_> {
     type Output = ();
 
@@ -333,14 +380,11 @@ impl Operation for Reinstall<'_> {
     const IDEMPOTENT: bool = false;
 
     fn to_request(&self, endpoint: &Endpoint) -> Result<Request<Bytes>, EncodeError> {
-        let user_data = self.input.user_data().map(user_data_text).transpose()?;
-        let mut form = session_form(self.session);
-        form.append_pair("image", self.input.image().as_str())
-            .append_pair("password", self.input.password().secret().expose_secret());
-        if let Some(user_data) = user_data {
-            form.append_pair("cloudinit_user_data", user_data);
-        }
-        post_form(Self::NAME, endpoint, Self::PATH, form.finish())
+        self.encode(endpoint, Exposure::Exposed)
+    }
+
+    fn to_redacted_request(&self, endpoint: &Endpoint) -> Result<Request<Bytes>, EncodeError> {
+        self.encode(endpoint, Exposure::Redacted)
     }
 
     fn decode_response(&self, response: Response<Bytes>) -> Result<(), ResponseError> {
@@ -417,7 +461,16 @@ macro_rules! session_call {
             const IDEMPOTENT: bool = session_call!(@idempotent $($idempotent)?);
 
             fn to_request(&self, endpoint: &Endpoint) -> Result<Request<Bytes>, EncodeError> {
-                post_form(Self::NAME, endpoint, Self::PATH, session_form(self.session).finish())
+                let form = session_form(self.session, Exposure::Exposed).finish();
+                post_form(Self::NAME, endpoint, Self::PATH, form)
+            }
+
+            fn to_redacted_request(
+                &self,
+                endpoint: &Endpoint,
+            ) -> Result<Request<Bytes>, EncodeError> {
+                let form = session_form(self.session, Exposure::Redacted).finish();
+                post_form(Self::NAME, endpoint, Self::PATH, form)
             }
 
             fn decode_response(&self, response: Response<Bytes>) -> Result<$output, ResponseError> {
@@ -846,10 +899,13 @@ mod lenient {
 // Shared encoding and form reading.
 
 /// A form that starts with the session: `signature`, `kvm_id`, `valid_until` (verbatim).
-fn session_form(session: FreshSession<'_>) -> form_urlencoded::Serializer<'static, String> {
+fn session_form(
+    session: FreshSession<'_>,
+    exposure: Exposure,
+) -> form_urlencoded::Serializer<'static, String> {
     let session = session.session();
     let mut form = form_urlencoded::Serializer::new(String::new());
-    form.append_pair("signature", session.signature().expose_secret())
+    form.append_pair("signature", exposure.show(session.signature()))
         .append_pair("kvm_id", session.kvm_id().as_str())
         .append_pair("valid_until", session.valid_until_text());
     form

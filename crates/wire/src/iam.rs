@@ -65,22 +65,39 @@ impl Operation for CreateToken {
     const IDEMPOTENT: bool = true;
 
     fn to_request(&self, endpoint: &Endpoint) -> Result<Request<Bytes>, EncodeError> {
-        let body =
-            token_request_body(&self.credentials, &self.scope).map_err(|e| EncodeError::Build {
-                operation: Self::NAME,
-                problem: format!("the token request body could not be written: {e}"),
-            })?;
-        build_request(
-            Self::NAME,
-            Method::POST,
-            endpoint.uri(Self::NAME, TOKENS_PATH)?,
-            Some(JSON_CONTENT_TYPE),
-            body,
-        )
+        encode(&self.credentials, &self.scope, endpoint)
+    }
+
+    fn to_redacted_request(&self, endpoint: &Endpoint) -> Result<Request<Bytes>, EncodeError> {
+        let shown = PasswordCredentials::new(
+            self.credentials.user_name(),
+            self.credentials.domain_name(),
+            crate::REDACTED.into(),
+        )?;
+        encode(&shown, &self.scope, endpoint)
     }
 
     fn decode_response(&self, response: Response<Bytes>) -> Result<Token, ResponseError> {
         let (parts, body) = response.into_parts();
         decode_token_response(parts.status, &parts.headers, &body)
     }
+}
+
+/// The token request of `credentials` for `scope`.
+fn encode(
+    credentials: &PasswordCredentials,
+    scope: &TokenScope,
+    endpoint: &Endpoint,
+) -> Result<Request<Bytes>, EncodeError> {
+    let body = token_request_body(credentials, scope).map_err(|e| EncodeError::Build {
+        operation: CreateToken::NAME,
+        problem: format!("the token request body could not be written: {e}"),
+    })?;
+    build_request(
+        CreateToken::NAME,
+        Method::POST,
+        endpoint.uri(CreateToken::NAME, TOKENS_PATH)?,
+        Some(JSON_CONTENT_TYPE),
+        body,
+    )
 }

@@ -46,6 +46,9 @@ pub enum AuthScheme {
     EcsProject,
 }
 
+/// What [`Operation::to_redacted_request`] writes where a secret was.
+pub const REDACTED: &str = "[REDACTED]";
+
 /// One call to a provider: how to encode it and how to decode its answer.
 ///
 /// Implementations are plain values; encoding and decoding are pure functions of them.
@@ -83,6 +86,12 @@ pub trait Operation {
 
     /// Encodes the request against `endpoint`.
     fn to_request(&self, endpoint: &Endpoint) -> Result<Request<Bytes>, EncodeError>;
+
+    /// Encodes the same request with every secret of its body (a password, an EDIS session's
+    /// signature) written as [`REDACTED`], for a dry run or a log to show. Everything else is
+    /// byte for byte what [`to_request`](Self::to_request) gives. It is a required method, so
+    /// that an operation cannot forget its secrets: one without any returns `to_request`.
+    fn to_redacted_request(&self, endpoint: &Endpoint) -> Result<Request<Bytes>, EncodeError>;
 
     /// Decodes the answer: a typed result, or what the provider said, or why it was unreadable.
     fn decode_response(&self, response: Response<Bytes>) -> Result<Self::Output, ResponseError>;

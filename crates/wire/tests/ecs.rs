@@ -242,6 +242,52 @@ fn golden_batch_actions() {
     );
 }
 
+/// The redacted encodings: only the secret fields differ from the real request, and no secret
+/// is left in them; operations without a secret give the real request.
+#[test]
+fn golden_redacted_requests() {
+    let e = endpoint();
+    let same_but_secrets = |real: &http::Request<Bytes>, shown: &http::Request<Bytes>| {
+        assert_eq!(real.method(), shown.method());
+        assert_eq!(real.uri(), shown.uri());
+        assert_eq!(real.headers(), shown.headers());
+        let text = String::from_utf8_lossy(shown.body());
+        assert!(!text.contains(PASSWORD), "{text}");
+        assert!(!text.contains("Sentinel-Pw-42"), "{text}");
+    };
+    let op = reinstall(password_spec());
+    let shown = op.to_redacted_request(&e).unwrap();
+    same_but_secrets(&op.to_request(&e).unwrap(), &shown);
+    assert_eq!(body_json(&shown)["os-reinstall"]["adminpass"], "[REDACTED]");
+    golden("reinstallos.password.redacted", &shown);
+    let op = change_os(password_spec());
+    let shown = op.to_redacted_request(&e).unwrap();
+    same_but_secrets(&op.to_request(&e).unwrap(), &shown);
+    assert_eq!(body_json(&shown)["os-change"]["adminpass"], "[REDACTED]");
+    golden("changeos.password.redacted", &shown);
+    // A key pair has no secret: the redacted request is the request.
+    let op = reinstall(key_pair_spec());
+    assert_eq!(
+        op.to_redacted_request(&e).unwrap().body(),
+        op.to_request(&e).unwrap().body()
+    );
+    let iam = Endpoint::parse("https://iam.eu-de.otc.t-systems.com").unwrap();
+    let op = create_token(TokenScope::ProjectId(project()));
+    let shown = op.to_redacted_request(&iam).unwrap();
+    same_but_secrets(&op.to_request(&iam).unwrap(), &shown);
+    golden("iam_create_token.redacted", &shown);
+    for op_shown in [
+        ShowJob::new(project(), job())
+            .to_redacted_request(&e)
+            .unwrap(),
+        ShowServer::new(project(), server())
+            .to_redacted_request(&e)
+            .unwrap(),
+    ] {
+        assert!(op_shown.body().is_empty());
+    }
+}
+
 #[test]
 fn golden_iam_create_token() {
     let e = Endpoint::parse("https://iam.eu-de.otc.t-systems.com").unwrap();

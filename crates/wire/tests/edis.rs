@@ -115,6 +115,50 @@ fn golden_reinstall() {
     );
 }
 
+/// The redacted encodings: the password and the session signature are `[REDACTED]`, and the
+/// rest is the real request.
+#[test]
+fn golden_redacted_requests() {
+    let creds = EdisCredentials::new("ops@example.com", PASSWORD).unwrap();
+    let op = CreateSession::new(creds).with_kvm_id(kvm());
+    let shown = op.to_redacted_request(&session_endpoint()).unwrap();
+    check_golden(
+        shown.clone(),
+        expect_file!["../../../tests/golden/edis/create_session.redacted.txt"],
+    );
+    let session = session();
+    let fresh = session
+        .ensure_fresh(now(), DEFAULT_FRESHNESS_MARGIN)
+        .unwrap();
+    let input = EdisReinstall::new(
+        EdisImage::new("cloudinit_debian-bookworm").unwrap(),
+        RootPassword::new("Root-Secret-42").unwrap(),
+    )
+    .with_user_data(UserData::from("#cloud-config\nhostname: web\n"));
+    let op = Reinstall::new(fresh, input);
+    let real = op.to_request(&endpoint()).unwrap();
+    let shown = op.to_redacted_request(&endpoint()).unwrap();
+    assert_eq!(real.uri(), shown.uri());
+    assert_eq!(real.headers(), shown.headers());
+    let text = String::from_utf8(shown.body().to_vec()).unwrap();
+    assert!(
+        !text.contains("Root-Secret-42") && !text.contains(SIGNATURE),
+        "{text}"
+    );
+    check_golden(
+        shown,
+        expect_file!["../../../tests/golden/edis/reinstall.redacted.txt"],
+    );
+    let images = GetImages::new(fresh)
+        .to_redacted_request(&endpoint())
+        .unwrap();
+    let text = String::from_utf8(images.body().to_vec()).unwrap();
+    assert!(
+        text.starts_with("signature=%5BREDACTED%5D&kvm_id="),
+        "{text}"
+    );
+}
+
 #[test]
 fn golden_session_calls() {
     let session = session();

@@ -23,10 +23,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use reimage_client::ecs::rebuild_evidence;
+use reimage_client::wire::ecs::{ServerDetails, ServerStatus};
+use reimage_client::wire::edis::PowerState;
 use reimage_client::{EcsClient, EdisClient, EdisStarted, Error, PollSchedule, Started, Transport};
 use reimage_core::{JobId, ServerId, Timestamp};
-use reimage_wire::ecs::{ServerDetails, ServerStatus};
-use reimage_wire::edis::PowerState;
 use tokio::sync::{Mutex, Semaphore};
 
 use super::journal::{Baseline, Journal, Record, State, now_ms};
