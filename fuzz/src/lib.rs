@@ -27,7 +27,7 @@ use reimage_auth::aksk::{self, AkSk};
 use reimage_auth::edis::{DEFAULT_FRESHNESS_MARGIN, FreshSession};
 use reimage_auth::iam::{PasswordCredentials, TokenScope};
 use reimage_auth::{EdisCredentials, EdisSession, decode};
-use reimage_cloudinit::encode::{self, Target};
+use reimage_cloudinit::encode;
 use reimage_cloudinit::kind;
 use reimage_cloudinit::schema::Version;
 use reimage_cloudinit::yaml::{self, Mark, Node, Value};
@@ -63,13 +63,10 @@ pub fn user_data(data: &[u8]) {
     check_report(&reimage_cloudinit::validate(data, &Options::default()));
     let ecs = Options::default()
         .with_version(Version::V22_4)
-        .with_size_limit(Some(encode::ECS_USER_DATA_LIMIT))
+        .with_size_limit(Provider::Ecs.user_data_limit())
         .with_provider_login(true);
     check_report(&reimage_cloudinit::validate(data, &ecs));
 
-    // base64 is 4 characters per 3 bytes, padded.
-    let b64 = encode::base64(data);
-    assert_eq!(b64.len(), data.len().div_ceil(3) * 4, "base64 length");
     // Kind detection undoes gzip: what `encode::gzip` wrote is the same user data again.
     if data.len() <= kind::MAX_DECOMPRESSED {
         let gz = encode::gzip(data);
@@ -80,15 +77,13 @@ pub fn user_data(data: &[u8]) {
             "gzip does not round-trip through detect"
         );
     }
-    for target in [Target::Ecs, Target::Edis] {
-        let fits = target.size_limit().is_none_or(|limit| data.len() <= limit);
-        assert_eq!(encode::check_size(data, target).is_ok(), fits, "check_size");
-        let plain = encode::for_target(data, target, false);
-        assert_eq!(plain.is_ok(), fits, "for_target agrees with check_size");
-        if let (Ok(text), Target::Edis, Ok(utf8)) = (&plain, target, std::str::from_utf8(data)) {
-            assert_eq!(text, utf8, "EDIS carries UTF-8 user data as is");
-        }
-        let _ = encode::for_target(data, target, true);
+    // The one limit check: `UserData::check_limit` agrees with the providers' limits.
+    let user_data = reimage_core::UserData::from(data.to_vec());
+    for provider in [Provider::Ecs, Provider::Edis] {
+        let fits = provider
+            .user_data_limit()
+            .is_none_or(|limit| data.len() <= limit);
+        assert_eq!(user_data.check_limit(provider).is_ok(), fits, "check_limit");
     }
 }
 

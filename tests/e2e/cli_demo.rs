@@ -17,7 +17,6 @@ const STEPS: [&str; 4] = [
 fn demo_prints_the_summary_table() {
     let out = reimage(["demo"]).timeout(Duration::from_secs(30)).run();
     out.code(0);
-    assert!(out.elapsed < Duration::from_secs(30), "{out}");
     let lines: Vec<&str> = out.stdout.lines().collect();
     let header = lines
         .iter()

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use clap::ValueEnum;
 use reimage_client::{ErrorKind, PlainHttp, ProgressEvent, Transport, TransportConfig};
-use reimage_cloudinit::encode::Target;
 use reimage_cloudinit::{Options, Severity};
+use reimage_core::Provider;
 use reimage_core::UserData;
 
 use crate::config::{self, ConfigError, Flags, Resolved};
@@ -264,7 +264,7 @@ pub(crate) fn confirm(what: &str, yes: bool) -> Result<(), Failure> {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct UserDataCheck {
     /// The provider it goes to (its size limit).
-    pub(crate) target: Target,
+    pub(crate) target: Provider,
     /// Whether the command gives the provider a password or key pair (a way in).
     pub(crate) provider_login: bool,
     /// `--no-validate`: send it even with errors that cloud-init would report.
@@ -289,7 +289,7 @@ pub(crate) fn user_data(path: &std::path::Path, check: UserDataCheck) -> Result<
         .map_err(|m| Failure::usage(format!("--user-data {shown}: {m}")))?;
     let options = Options::default()
         .with_provider_login(provider_login)
-        .with_size_limit(target.size_limit());
+        .with_size_limit(target.user_data_limit());
     let report = reimage_cloudinit::validate(&bytes, &options);
     for f in &report.findings {
         let path = if f.path.is_empty() { "(root)" } else { &f.path };

@@ -9,7 +9,6 @@ use reimage_client::auth::iam::{PasswordCredentials, ProjectName, TokenScope};
 use reimage_client::wire::Endpoint;
 use reimage_client::wire::ecs::{ServerDetails, ServerStatus, StopType};
 use reimage_client::{EcsAuth, EcsClient, PollSchedule, Started};
-use reimage_cloudinit::encode::Target;
 use reimage_core::{
     AdminPassword, EcsChangeOs, EcsOsSpec, EcsReinstall, ImageId, JobId, KeyPairName, ProjectId,
     ServerId, UserId,
@@ -375,7 +374,7 @@ fn spec(rebuild: &Rebuild) -> Result<EcsOsSpec, Failure> {
         builder = builder.user_data(common::user_data(
             path,
             common::UserDataCheck {
-                target: Target::Ecs,
+                target: reimage_core::Provider::Ecs,
                 provider_login: login,
                 no_validate: rebuild.no_validate,
                 allow_lockout: rebuild.allow_lockout,

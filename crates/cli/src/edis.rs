@@ -8,7 +8,6 @@ use reimage_client::auth::edis::EdisCredentials;
 use reimage_client::wire::edis::{KvmDetails, Reinstall};
 use reimage_client::wire::{Endpoint, Operation};
 use reimage_client::{EdisClient, PollSchedule};
-use reimage_cloudinit::encode::Target;
 use reimage_core::{EdisImage, EdisReinstall, KvmId, RootPassword};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
@@ -278,7 +277,7 @@ async fn reinstall(args: &Args, resolved: &Resolved, r: &ReinstallArgs) -> Resul
         input = input.with_user_data(common::user_data(
             path,
             common::UserDataCheck {
-                target: Target::Edis,
+                target: reimage_core::Provider::Edis,
                 provider_login: true,
                 no_validate: r.no_validate,
                 allow_lockout: false,

@@ -4,10 +4,11 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use clap::ValueEnum;
-use reimage_cloudinit::encode::Target;
+use clap::builder::TypedValueParser as _;
 use reimage_cloudinit::lint::Lint;
 use reimage_cloudinit::schema::Version;
 use reimage_cloudinit::{Finding, Options, Report, Severity};
+use reimage_core::Provider;
 
 /// The largest file `validate` reads. Real user data is kilobytes (ECS takes 32 KB); anything
 /// this large is a mistake, and reading it whole would only waste memory.
@@ -36,7 +37,12 @@ pub(crate) struct Args {
 
     /// Where the user data goes: `ecs` checks ECS's 32 KB limit (the `size-limit` lint). EDIS
     /// documents no limit.
-    #[arg(long, value_enum, value_name = "PROVIDER")]
+    #[arg(
+        long,
+        value_name = "PROVIDER",
+        value_parser = clap::builder::PossibleValuesParser::new(["ecs", "edis"])
+            .map(|s| if s == "ecs" { Provider::Ecs } else { Provider::Edis })
+    )]
     provider: Option<Provider>,
 
     /// The provider is given a password or key pair for the new OS, so the `lockout` lint counts
@@ -52,12 +58,6 @@ pub(crate) struct Args {
     /// The files to check (`-` reads stdin).
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Provider {
-    Ecs,
-    Edis,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -83,15 +83,10 @@ fn parse_lint(s: &str) -> Result<Lint, String> {
 
 /// Runs the command and returns its exit code.
 pub(crate) fn run(args: &Args) -> u8 {
-    let target = match args.provider {
-        Some(Provider::Ecs) => Some(Target::Ecs),
-        Some(Provider::Edis) => Some(Target::Edis),
-        None => None,
-    };
     let mut options = Options::default()
         .with_version(args.cloud_init)
         .with_provider_login(args.provider_login)
-        .with_size_limit(target.and_then(Target::size_limit));
+        .with_size_limit(args.provider.and_then(Provider::user_data_limit));
     for lint in &args.disabled {
         options = options.disable(*lint);
     }

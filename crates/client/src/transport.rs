@@ -341,10 +341,11 @@ struct Gate {
     state: std::sync::Mutex<GateState>,
 }
 
+/// The gate reads tokio's clock, so that its spacing can be tested in virtual time.
 #[derive(Debug)]
 struct GateState {
     /// The earliest start of the next request.
-    next: Instant,
+    next: tokio::time::Instant,
 }
 
 impl Gate {
@@ -352,7 +353,7 @@ impl Gate {
         Self {
             interval: rate.map(|r| Duration::from_secs_f64(1.0 / r)),
             state: std::sync::Mutex::new(GateState {
-                next: Instant::now(),
+                next: tokio::time::Instant::now(),
             }),
         }
     }
@@ -365,7 +366,7 @@ impl Gate {
                 .state
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let now = Instant::now();
+            let now = tokio::time::Instant::now();
             let start = state.next.max(now);
             state.next = start + self.interval.unwrap_or(Duration::ZERO);
             start - now
@@ -381,7 +382,7 @@ impl Gate {
             .state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let until = Instant::now() + pause;
+        let until = tokio::time::Instant::now() + pause;
         if until > state.next {
             state.next = until;
         }
@@ -641,14 +642,17 @@ impl Transport {
     ) -> Attempt {
         let method = request.method().clone();
         let url = shown_url(request.uri());
+        let server = request.uri().host().unwrap_or("").to_owned();
+        // Field names of the OpenTelemetry HTTP client conventions, so log tooling reads them.
         let span = tracing::info_span!(
             "http",
+            "http.request.method" = %method,
+            "url.full" = %url,
+            "server.address" = %server,
+            "http.request.resend_count" = n - 1,
+            "http.response.status_code" = tracing::field::Empty,
             operation,
             provider = %provider,
-            method = %method,
-            url = %url,
-            attempt = n,
-            status = tracing::field::Empty,
             request_id = tracing::field::Empty,
             duration_ms = tracing::field::Empty,
         );
@@ -664,7 +668,7 @@ impl Transport {
                 Err(e) => return Attempt::Lost(LostKind::Broken, describe(&e)),
             };
             let span = tracing::Span::current();
-            span.record("status", response.status().as_u16());
+            span.record("http.response.status_code", response.status().as_u16());
             if let Some(id) = reimage_auth::decode::request_id(response.headers()) {
                 span.record("request_id", id.as_str());
             }
@@ -925,8 +929,11 @@ mod tests {
         assert!(open.check_endpoint(&remote).is_ok());
     }
 
-    #[tokio::test]
+    /// In virtual time (tokio's paused clock), so the spacing is exact and a busy machine
+    /// cannot make it flaky.
+    #[tokio::test(start_paused = true)]
     async fn the_gate_spaces_requests_and_a_pause_holds_them_all() {
+        use tokio::time::Instant;
         let gate = Arc::new(Gate::new(Some(50.0)));
         let started = Instant::now();
         let mut tasks = Vec::new();
@@ -937,21 +944,18 @@ mod tests {
         for t in tasks {
             t.await.unwrap();
         }
-        // Ten starts 20 ms apart: the last one at 180 ms or later.
-        assert!(
-            started.elapsed() >= Duration::from_millis(170),
-            "{:?}",
-            started.elapsed()
-        );
+        // Ten starts 20 ms apart: the last one at 180 ms.
+        assert_eq!(started.elapsed(), Duration::from_millis(180));
 
         let open = Gate::new(None);
         let started = Instant::now();
         open.admit().await;
-        assert!(started.elapsed() < Duration::from_millis(50));
+        assert_eq!(started.elapsed(), Duration::ZERO, "no rate: no wait");
         open.pause(Duration::from_millis(200));
         open.admit().await;
-        assert!(
-            started.elapsed() >= Duration::from_millis(190),
+        assert_eq!(
+            started.elapsed(),
+            Duration::from_millis(200),
             "a Retry-After holds everyone"
         );
     }

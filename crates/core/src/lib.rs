@@ -42,4 +42,4 @@ pub use input::{EcsChangeOs, EcsOsSpec, EcsOsSpecBuilder, EcsReinstall, EdisRein
 pub use job::{Job, JobStatus, SubJob};
 pub use password::{AdminPassword, RootPassword};
 pub use timestamp::Timestamp;
-pub use user_data::UserData;
+pub use user_data::{ECS_USER_DATA_LIMIT, UserData};

@@ -1,8 +1,33 @@
-//! User data, carried as opaque bytes.
+//! User data, carried as opaque bytes, and the providers' limits on it.
 
 use std::fmt;
 
 use bytes::Bytes;
+
+use crate::{Provider, ValidationError};
+
+/// ECS's limit on user data: 32 KB (32,768 bytes) before base64 (`metadata.user_data`). The one
+/// place this number lives; the wire encoder and the validator's size lint read it through
+/// [`Provider::user_data_limit`].
+pub const ECS_USER_DATA_LIMIT: usize = 32 * 1024;
+
+impl Provider {
+    /// The most user data the provider takes, in bytes before any encoding, where it documents a
+    /// limit: ECS 32 KB; EDIS documents none; IAM takes no user data.
+    ///
+    /// ```
+    /// use reimage_core::Provider;
+    ///
+    /// assert_eq!(Provider::Ecs.user_data_limit(), Some(32_768));
+    /// assert_eq!(Provider::Edis.user_data_limit(), None);
+    /// ```
+    pub fn user_data_limit(self) -> Option<usize> {
+        match self {
+            Self::Ecs => Some(ECS_USER_DATA_LIMIT),
+            Self::Edis | Self::Iam => None,
+        }
+    }
+}
 
 /// The user data for the new OS (a `#cloud-config`, a script, a MIME archive…), as bytes.
 ///
@@ -42,6 +67,36 @@ impl UserData {
     /// Whether there are no bytes at all.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// Refuses user data over `provider`'s limit ([`Provider::user_data_limit`]), naming the
+    /// field, the size, the limit and the fix.
+    ///
+    /// ```
+    /// use reimage_core::{Provider, UserData};
+    ///
+    /// let big = UserData::from(vec![b'#'; 40_000]);
+    /// let err = big.check_limit(Provider::Ecs).unwrap_err();
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "user_data: is 40000 bytes before base64, over the ECS limit of 32768 bytes (32 KB); \
+    ///      shorten it, or gzip it (cloud-init reads gzip-compressed user data)"
+    /// );
+    /// assert!(big.check_limit(Provider::Edis).is_ok());
+    /// ```
+    pub fn check_limit(&self, provider: Provider) -> Result<(), ValidationError> {
+        match provider.user_data_limit() {
+            Some(limit) if self.len() > limit => Err(ValidationError::new(
+                "user_data",
+                format!(
+                    "is {} bytes before base64, over the {provider} limit of {limit} bytes ({} KB)",
+                    self.len(),
+                    limit / 1024
+                ),
+                "shorten it, or gzip it (cloud-init reads gzip-compressed user data)",
+            )),
+            _ => Ok(()),
+        }
     }
 }
 

@@ -45,8 +45,9 @@ use crate::{
     ResponseError, build_request,
 };
 
-/// The most user data ECS takes, in bytes before base64: 32 KB.
-pub const USER_DATA_LIMIT: usize = 32 * 1024;
+/// The most user data ECS takes, in bytes before base64: 32 KB ([`reimage_core::ECS_USER_DATA_LIMIT`],
+/// where the limit lives).
+pub const USER_DATA_LIMIT: usize = reimage_core::ECS_USER_DATA_LIMIT;
 
 /// The `mode` that makes ECS stop a running server before it reinstalls or changes the OS.
 pub const MODE_WITH_STOP_SERVER: &str = "withStopServer";
@@ -158,17 +159,7 @@ impl fmt::Debug for Base64Len<'_> {
 
 /// Refuses user data over [`USER_DATA_LIMIT`], naming the field, the size and the limit.
 fn check_user_data(data: &UserData) -> Result<(), ValidationError> {
-    if data.len() > USER_DATA_LIMIT {
-        return Err(ValidationError::new(
-            "user_data",
-            format!(
-                "is {} bytes before base64, over the ECS limit of {USER_DATA_LIMIT} bytes (32 KB)",
-                data.len()
-            ),
-            "shorten it, or gzip it (cloud-init reads gzip-compressed user data)",
-        ));
-    }
-    Ok(())
+    data.check_limit(reimage_core::Provider::Ecs)
 }
 
 /// `adminpass` on the wire: the secret is exposed only while it is serialised.

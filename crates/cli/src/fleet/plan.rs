@@ -86,7 +86,6 @@ use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use reimage_cloudinit::encode::Target as Wire;
 use reimage_cloudinit::schema::Version;
 use reimage_cloudinit::{Options, Severity};
 use reimage_core::{
@@ -244,10 +243,11 @@ impl Provider {
         }
     }
 
-    fn wire(self) -> Wire {
+    /// The provider as `reimage-core` names it, where its limits live.
+    fn core(self) -> reimage_core::Provider {
         match self {
-            Self::Ecs => Wire::Ecs,
-            Self::Edis => Wire::Edis,
+            Self::Ecs => reimage_core::Provider::Ecs,
+            Self::Edis => reimage_core::Provider::Edis,
         }
     }
 }
@@ -1499,11 +1499,11 @@ fn verdict(
     provider: Provider,
     login: bool,
 ) -> Verdict {
-    let wire = provider.wire();
+    let limit = provider.core().user_data_limit();
     let options = Options::default()
         .with_version(version)
         .with_provider_login(login)
-        .with_size_limit(wire.size_limit());
+        .with_size_limit(limit);
     let report = reimage_cloudinit::validate(bytes.as_bytes(), &options);
     let error_count = report.errors().count();
     let warning_count = report.warnings().count();
@@ -1554,16 +1554,13 @@ fn verdict(
     if warning_count > 0 {
         summary.push_str(&format!(", {}", plural(warning_count, "warning")));
     }
-    let oversize = wire
-        .size_limit()
-        .filter(|&limit| bytes.len() > limit)
-        .map(|limit| {
-            format!(
-                "user_data {name}: is {} bytes, over {}'s limit of {limit} bytes; shorten it",
-                bytes.len(),
-                provider.as_str().to_ascii_uppercase()
-            )
-        });
+    let oversize = limit.filter(|&limit| bytes.len() > limit).map(|limit| {
+        format!(
+            "user_data {name}: is {} bytes, over {}'s limit of {limit} bytes; shorten it",
+            bytes.len(),
+            provider.as_str().to_ascii_uppercase()
+        )
+    });
     let lockout = report.lockout().map(|f| {
         format!(
             "user_data {name}:{}:{}: {}; it is not sent: add a login to it, or give \
