@@ -20,7 +20,13 @@ const SANS_IO: &[&str] = &[
     "reimage-cloudinit",
 ];
 
-/// What a sans-IO crate must never pull in, directly or through another crate.
+/// The crates that do IO of their own, but only blocking reads of files and the environment:
+/// they too must not depend on an async runtime or an HTTP stack, so that a program that only
+/// needs them does not build tokio and hyper. (`docs/ARCHITECTURE.md`, "Architecture
+/// invariant".) The source check of the sans-IO crates does not apply to them.
+const NO_RUNTIME: &[&str] = &["reimage-config"];
+
+/// What a sans-IO or [`NO_RUNTIME`] crate must never pull in, directly or through another crate.
 const IO_CRATES: &[&str] = &[
     "tokio",
     "hyper",
@@ -100,17 +106,18 @@ fn graph(meta: &Value) -> (BTreeMap<String, &Value>, BTreeMap<String, Vec<String
 }
 
 #[test]
-fn sans_io_crates_pull_no_runtime_and_no_http_stack() {
+fn sans_io_and_config_crates_pull_no_runtime_and_no_http_stack() {
     let meta = metadata();
     let (packages, normal) = graph(&meta);
     let name_of = |id: &str| packages[id]["name"].as_str().expect("name").to_owned();
-    let mut checked = 0;
+    let mut checked = BTreeSet::new();
     for (id, package) in &packages {
         let name = package["name"].as_str().expect("name");
-        if !SANS_IO.contains(&name) || package["source"].is_string() {
+        if !(SANS_IO.contains(&name) || NO_RUNTIME.contains(&name)) || package["source"].is_string()
+        {
             continue;
         }
-        checked += 1;
+        checked.insert(name.to_owned());
         // Walk the normal-dependency closure, remembering one path to each crate.
         let mut path_to: BTreeMap<String, Vec<String>> = BTreeMap::new();
         path_to.insert(id.clone(), vec![name.to_owned()]);
@@ -128,26 +135,36 @@ fn sans_io_crates_pull_no_runtime_and_no_http_stack() {
         // The walk must see the crate's real dependencies, or the check below proves nothing.
         assert!(
             path_to.keys().any(|dep| name_of(dep) == "thiserror"),
-            "{name}: the dependency walk did not reach thiserror, which every sans-IO crate uses"
+            "{name}: the dependency walk did not reach thiserror, which every crate checked here \
+             uses"
         );
         for (dep, path) in &path_to {
             let dep_name = name_of(dep);
             assert!(
                 !IO_CRATES.contains(&dep_name.as_str()),
-                "{name} must do no IO, but depends on {dep_name}: {}",
+                "{name} must pull in no async runtime and no HTTP stack, but depends on \
+                 {dep_name}: {}",
                 path.join(" -> ")
             );
         }
     }
-    assert!(
-        checked >= 3,
-        "expected at least core, auth and wire among the workspace members, found {checked}"
-    );
+    for expected in [
+        "reimage-core",
+        "reimage-auth",
+        "reimage-wire",
+        "reimage-config",
+    ] {
+        assert!(
+            checked.contains(expected),
+            "expected {expected} among the workspace members checked, found {checked:?}"
+        );
+    }
 }
 
 /// The layers of docs/ARCHITECTURE.md, as (crate, internal crates it must never depend on,
 /// normally or through others): the client never includes the emulator or the CLI, the emulator
-/// never includes the client, and nothing below the CLI includes it.
+/// never includes the client, nothing below the CLI includes it, and only the CLI includes
+/// `reimage-config` (which includes none of the provider layers).
 const FORBIDDEN_LAYERS: &[(&str, &[&str])] = &[
     (
         "reimage-core",
@@ -156,6 +173,7 @@ const FORBIDDEN_LAYERS: &[(&str, &[&str])] = &[
             "reimage-wire",
             "reimage-client",
             "reimage-emulator",
+            "reimage-config",
             "reimage-cli",
         ],
     ),
@@ -165,12 +183,18 @@ const FORBIDDEN_LAYERS: &[(&str, &[&str])] = &[
             "reimage-wire",
             "reimage-client",
             "reimage-emulator",
+            "reimage-config",
             "reimage-cli",
         ],
     ),
     (
         "reimage-wire",
-        &["reimage-client", "reimage-emulator", "reimage-cli"],
+        &[
+            "reimage-client",
+            "reimage-emulator",
+            "reimage-config",
+            "reimage-cli",
+        ],
     ),
     (
         "reimage-cloudinit",
@@ -178,16 +202,40 @@ const FORBIDDEN_LAYERS: &[(&str, &[&str])] = &[
             "reimage-core",
             "reimage-client",
             "reimage-emulator",
+            "reimage-config",
             "reimage-cli",
         ],
     ),
     (
         "reimage-client",
-        &["reimage-emulator", "reimage-cli", "reimage-cloudinit"],
+        &[
+            "reimage-emulator",
+            "reimage-cli",
+            "reimage-cloudinit",
+            "reimage-config",
+        ],
     ),
     (
         "reimage-emulator",
-        &["reimage-client", "reimage-cli", "reimage-cloudinit"],
+        &[
+            "reimage-client",
+            "reimage-cli",
+            "reimage-cloudinit",
+            "reimage-config",
+        ],
+    ),
+    // Credentials and endpoints, for the CLI and any program: beside the provider layers, not on
+    // top of them. It may use `reimage-core`'s models, nothing else of reimage.
+    (
+        "reimage-config",
+        &[
+            "reimage-auth",
+            "reimage-wire",
+            "reimage-client",
+            "reimage-emulator",
+            "reimage-cloudinit",
+            "reimage-cli",
+        ],
     ),
 ];
 
@@ -220,6 +268,7 @@ fn the_layers_depend_only_downwards() {
     assert!(closure(&id_of("reimage-client")).contains("reimage-wire"));
     let cli = closure(&id_of("reimage-cli"));
     assert!(cli.contains("reimage-client") && cli.contains("reimage-emulator"));
+    assert!(cli.contains("reimage-config"));
     for (name, forbidden) in FORBIDDEN_LAYERS {
         let deps = closure(&id_of(name));
         for f in *forbidden {
@@ -398,6 +447,37 @@ fn no_todo_dbg_or_unimplemented_outside_tests() {
     assert!(
         found.is_empty(),
         "left-over macros in non-test code:\n{}",
+        found.join("\n")
+    );
+}
+
+/// No file of a crate silences dead code for a whole module or crate (`#![allow(dead_code)]`, or
+/// `#![expect(…)]`, alone or with other lints): code the compiler finds unused is deleted, or
+/// marked `#[cfg(test)]` when only the tests use it. The exception is `tests/common/`, the
+/// helpers that several integration test binaries share and each uses only part of.
+#[test]
+fn no_crate_or_module_wide_dead_code_allowance() {
+    let mut found = Vec::new();
+    for file in rust_files(&root().join("crates")) {
+        if rel(&file).contains("/tests/common/") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).expect("read");
+        let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+        let silenced = ["#![allow(", "#![expect("].iter().any(|open| {
+            compact.match_indices(open).any(|(at, _)| {
+                let rest = &compact[at + open.len()..];
+                let lints = &rest[..rest.find(")]").unwrap_or(rest.len())];
+                lints.split(',').any(|lint| lint == "dead_code")
+            })
+        });
+        if silenced {
+            found.push(rel(&file));
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "files that allow dead code module-wide (delete the dead code instead):\n{}",
         found.join("\n")
     );
 }

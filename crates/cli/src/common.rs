@@ -8,10 +8,9 @@ use std::time::{Duration, Instant};
 use clap::ValueEnum;
 use reimage_client::{ErrorKind, PlainHttp, ProgressEvent, Transport, TransportConfig};
 use reimage_cloudinit::{Options, Severity};
+use reimage_config::{ConfigError, Flags, Resolved};
 use reimage_core::Provider;
 use reimage_core::UserData;
-
-use crate::config::{self, ConfigError, Flags, Resolved};
 
 /// The exit codes of the provider commands (`reimage validate` keeps its own 0/1/2).
 pub(crate) mod exit {
@@ -198,12 +197,7 @@ impl Connection {
         if flags.ca_file.is_none() {
             flags.ca_file.clone_from(&self.ca_file);
         }
-        let resolved = config::resolve(
-            &flags,
-            &config::Env::from_process(),
-            std::env::home_dir().as_deref(),
-            &mut io::stdin().lock(),
-        )?;
+        let resolved = reimage_config::infer(&flags)?;
         for warning in &resolved.warnings {
             crate::note(warning);
         }

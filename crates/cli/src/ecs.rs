@@ -9,6 +9,7 @@ use reimage_client::auth::iam::{PasswordCredentials, ProjectName, TokenScope};
 use reimage_client::wire::Endpoint;
 use reimage_client::wire::ecs::{ServerDetails, ServerStatus, StopType};
 use reimage_client::{EcsAuth, EcsClient, PollSchedule, Started};
+use reimage_config::{Flags, Resolved};
 use reimage_core::{
     AdminPassword, EcsChangeOs, EcsOsSpec, EcsReinstall, ImageId, JobId, KeyPairName, ProjectId,
     ServerId, UserId,
@@ -17,7 +18,6 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
 use crate::common::{self, Behaviour, Connection, Failure, Output, Progress, WaitFor, exit};
-use crate::config::{self, Flags, Resolved};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -195,16 +195,14 @@ pub(crate) fn run(args: &Args) -> u8 {
 }
 
 async fn dispatch(args: &Args) -> Result<(), Failure> {
-    let flags = Flags {
-        cloud: args.cloud.clone(),
-        region: args.region.clone(),
-        endpoint: args.endpoint.clone(),
-        iam_endpoint: args.iam_endpoint.clone(),
-        project_id: args.project_id.clone(),
-        password_file: args.password_file.clone(),
-        secret_key_file: args.secret_key_file.clone(),
-        ..Flags::default()
-    };
+    let mut flags = Flags::default();
+    flags.cloud.clone_from(&args.cloud);
+    flags.region.clone_from(&args.region);
+    flags.endpoint.clone_from(&args.endpoint);
+    flags.iam_endpoint.clone_from(&args.iam_endpoint);
+    flags.project_id.clone_from(&args.project_id);
+    flags.password_file.clone_from(&args.password_file);
+    flags.secret_key_file.clone_from(&args.secret_key_file);
     let resolved = args.conn.resolve(flags)?;
     match &args.command {
         Command::Token { output } => token(args, &resolved, *output).await,
@@ -262,7 +260,7 @@ fn ids(servers: &[String]) -> Result<Vec<ServerId>, Failure> {
 /// token is scoped by project name (`OS_PROJECT_NAME`).
 fn auth(resolved: &Resolved, project_id: Option<&ProjectId>) -> Result<EcsAuth, Failure> {
     match resolved.ecs_auth()? {
-        config::EcsAuth::AkSk {
+        reimage_config::EcsAuth::AkSk {
             ak,
             sk,
             security_token,
@@ -273,7 +271,7 @@ fn auth(resolved: &Resolved, project_id: Option<&ProjectId>) -> Result<EcsAuth, 
             }
             Ok(EcsAuth::AkSk(keys))
         }
-        config::EcsAuth::Password {
+        reimage_config::EcsAuth::Password {
             username,
             password,
             domain,
@@ -359,7 +357,7 @@ fn spec(rebuild: &Rebuild) -> Result<EcsOsSpec, Failure> {
     let mut builder = EcsOsSpec::builder();
     let mut login = false;
     if let Some(file) = &rebuild.admin_password_file {
-        let secret: SecretString = config::read_secret_source(file, std::io::stdin)?;
+        let secret: SecretString = reimage_config::read_secret_source(file, std::io::stdin)?;
         builder = builder.adminpass(AdminPassword::new(secret.expose_secret())?);
         login = true;
     }

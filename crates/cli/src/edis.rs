@@ -8,12 +8,12 @@ use reimage_client::auth::edis::EdisCredentials;
 use reimage_client::wire::edis::{KvmDetails, Reinstall};
 use reimage_client::wire::{Endpoint, Operation};
 use reimage_client::{EdisClient, PollSchedule};
+use reimage_config::{Flags, Resolved};
 use reimage_core::{EdisImage, EdisReinstall, KvmId, RootPassword};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
 use crate::common::{self, Behaviour, Connection, Failure, Output, Progress, WaitFor, exit};
-use crate::config::{self, Flags, Resolved};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -159,11 +159,9 @@ pub(crate) fn client_on(
 }
 
 async fn dispatch(args: &Args) -> Result<(), Failure> {
-    let flags = Flags {
-        edis_auth_url: args.auth_url.clone(),
-        edis_password_file: args.password_file.clone(),
-        ..Flags::default()
-    };
+    let mut flags = Flags::default();
+    flags.edis_auth_url.clone_from(&args.auth_url);
+    flags.edis_password_file.clone_from(&args.password_file);
     let resolved = args.conn.resolve(flags)?;
     match &args.command {
         Command::Images { kvm, output } => {
@@ -258,7 +256,7 @@ pub(crate) fn runs_cloud_init(image: &EdisImage) -> bool {
 async fn reinstall(args: &Args, resolved: &Resolved, r: &ReinstallArgs) -> Result<(), Failure> {
     let kvm = KvmId::new(r.kvm.as_str())?;
     let image = EdisImage::new(r.image.as_str())?;
-    let secret = config::read_secret_source(&r.root_password_file, std::io::stdin)?;
+    let secret = reimage_config::read_secret_source(&r.root_password_file, std::io::stdin)?;
     let password = RootPassword::new(secret.expose_secret())?;
     let mut input = EdisReinstall::new(image.clone(), password);
     if let Some(path) = &r.user_data {

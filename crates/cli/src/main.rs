@@ -10,7 +10,6 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser, Subcommand};
 
 mod common;
-mod config;
 mod demo;
 mod ecs;
 mod edis;

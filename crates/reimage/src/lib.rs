@@ -17,9 +17,10 @@
 //! | `client` | [`client`], and what `edis` and `ecs` give | `reimage-client`: tokio, hyper, rustls | network |
 //! | `emulator` | [`emulator`], and what `edis` and `ecs` give | `reimage-emulator`: tokio, hyper | loopback server |
 //! | `cloudinit` | [`cloudinit`] | `reimage-cloudinit` | none |
+//! | `config` | [`config`] | `reimage-config` | reads the config file, secret files and the environment |
 //!
 //! The default is `client`, `edis` and `ecs`. Validating cloud-init user data alone needs
-//! neither tokio nor hyper:
+//! neither tokio nor hyper, and neither does `config`:
 //!
 //! ```toml
 //! [dependencies]
@@ -121,6 +122,8 @@
 #![cfg_attr(not(feature = "emulator"), doc = "[`emulator`]: #features")]
 #![cfg_attr(feature = "cloudinit", doc = "[`cloudinit`]: crate::cloudinit")]
 #![cfg_attr(not(feature = "cloudinit"), doc = "[`cloudinit`]: #features")]
+#![cfg_attr(feature = "config", doc = "[`config`]: crate::config")]
+#![cfg_attr(not(feature = "config"), doc = "[`config`]: #features")]
 
 #[cfg(any(feature = "edis", feature = "ecs"))]
 pub mod core {
@@ -199,6 +202,18 @@ pub mod cloudinit {
     //! Enabled by the `cloudinit` feature, which alone pulls in neither tokio nor hyper.
 
     pub use reimage_cloudinit::*;
+}
+
+#[cfg(feature = "config")]
+pub mod config {
+    //! Credentials and endpoints found the way the `reimage` command line finds them: flags,
+    //! then the `OS_*`, `HUAWEICLOUD_SDK_*`, `EDIS_*` and `REIMAGE_*` environment variables,
+    //! then a profile of `~/.config/reimage/config.toml`. Everything of `reimage-config`; start
+    //! with [`infer`] (from the process) or [`resolve`] (from what you pass in).
+    //!
+    //! Enabled by the `config` feature, which pulls in neither tokio nor hyper.
+
+    pub use reimage_config::*;
 }
 
 #[cfg(feature = "client")]

@@ -1,5 +1,5 @@
-//! The facade's features keep their promise: `cloudinit`, `edis` and `ecs` alone pull in no async
-//! runtime and no HTTP stack, and the default features do (so the check can fail).
+//! The facade's features keep their promise: `cloudinit`, `config`, `edis` and `ecs` alone pull in
+//! no async runtime and no HTTP stack, and the default features do (so the check can fail).
 //!
 //! The dependency tree comes from `cargo tree` on the committed `Cargo.lock`, with `--locked` and
 //! `--offline`: it needs no network, and it fails rather than resolve anew.
@@ -89,6 +89,16 @@ fn cloudinit_alone_pulls_no_runtime_and_no_http_stack() {
     assert!(
         !names.contains("reimage-core"),
         "cloudinit alone should not need the provider models: {names:?}"
+    );
+}
+
+#[test]
+fn config_alone_pulls_no_runtime_and_no_http_stack() {
+    assert_sans_io(&["config"], "reimage-config");
+    let names = normal_closure(false, &["config"]);
+    assert!(
+        !names.contains("reimage-core"),
+        "config alone should not need the provider models: {names:?}"
     );
 }
 

@@ -95,7 +95,7 @@ impl Outcome {
 
 /// Resolves a profile (`None`: the default one) to its settings.
 pub(crate) type Resolve =
-    dyn Fn(Option<&str>) -> Result<crate::config::Resolved, String> + Send + Sync;
+    dyn Fn(Option<&str>) -> Result<reimage_config::Resolved, String> + Send + Sync;
 
 /// The clients a run uses, one per profile and provider, built on first use on one shared
 /// transport (one pool, one rate limit, one `Retry-After` pause for all workers).

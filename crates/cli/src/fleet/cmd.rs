@@ -8,13 +8,13 @@ use std::time::{Duration, Instant};
 
 use clap::Subcommand;
 use reimage_client::PollSchedule;
+use reimage_config::{Flags, Resolved};
 use serde_json::json;
 
 use super::apply::{self, Clients, Event, Outcome, Settings};
 use super::journal::{self, Journal, State};
 use super::plan::{self, Plan, Provider};
 use crate::common::{self, Connection, Failure, Output, exit};
-use crate::config::{self, Flags};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -157,9 +157,9 @@ fn journal_dir(plan: &Path, state_dir: Option<&Path>) -> PathBuf {
 /// Resolves a profile's settings; each profile is read once.
 fn resolver(
     conn: &Connection,
-) -> impl Fn(Option<&str>) -> Result<config::Resolved, String> + Send + Sync + 'static {
+) -> impl Fn(Option<&str>) -> Result<Resolved, String> + Send + Sync + 'static {
     let conn = conn.clone();
-    let cache: Mutex<HashMap<Option<String>, config::Resolved>> = Mutex::new(HashMap::new());
+    let cache: Mutex<HashMap<Option<String>, Resolved>> = Mutex::new(HashMap::new());
     move |profile: Option<&str>| {
         let key = profile.map(str::to_owned);
         let mut cache = cache
@@ -168,19 +168,12 @@ fn resolver(
         if let Some(r) = cache.get(&key) {
             return Ok(r.clone());
         }
-        let flags = Flags {
-            profile: key.clone().or_else(|| conn.profile.clone()),
-            config: conn.config.clone(),
-            ca_file: conn.ca_file.clone(),
-            ..Flags::default()
-        };
-        let resolved = config::resolve(
-            &flags,
-            &config::Env::from_process(),
-            std::env::home_dir().as_deref(),
-            &mut std::io::empty(),
-        )
-        .map_err(|e| e.to_string())?;
+        let mut flags = Flags::default();
+        flags.profile = key.clone().or_else(|| conn.profile.clone());
+        flags.config.clone_from(&conn.config);
+        flags.ca_file.clone_from(&conn.ca_file);
+        // No `*_file` flag is given, so stdin is never read.
+        let resolved = reimage_config::infer(&flags).map_err(|e| e.to_string())?;
         cache.insert(key, resolved.clone());
         Ok(resolved)
     }

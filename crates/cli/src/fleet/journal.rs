@@ -26,10 +26,6 @@
 //! write, calls `sync_data` once, then acknowledges each of them. So a record is on disk before
 //! `record().await` returns, and many concurrent targets share each fsync.
 
-// The fleet runner (`reimage fleet apply` / `status`) wires the journal in; until then only the
-// tests use it.
-#![allow(dead_code)]
-
 use std::collections::{BTreeMap, HashSet};
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
@@ -400,8 +396,8 @@ fn still_linked(_file: &File, _path: &Path) -> io::Result<bool> {
 struct Lock {
     /// The lock file.
     path: PathBuf,
-    /// The open, locked lock file.
-    file: File,
+    /// The open, locked lock file: held, never read, until the lock is dropped.
+    _file: File,
 }
 
 impl Lock {
@@ -452,7 +448,7 @@ impl Lock {
                 .and_then(|()| file.seek(SeekFrom::Start(0)))
                 .and_then(|_| file.write_all(pid.as_bytes()))
                 .map_err(|error| io_error(&path, "write the lock file", error))?;
-            return Ok(Lock { path, file });
+            return Ok(Lock { path, _file: file });
         }
         Err(io_error(
             &path,
@@ -466,7 +462,7 @@ impl Lock {
 
 impl Drop for Lock {
     fn drop(&mut self) {
-        // Removed while still locked; the lock goes when `file` is closed right after.
+        // Removed while still locked; the lock goes when `_file` is closed right after.
         let _ = fs::remove_file(&self.path);
     }
 }
@@ -621,6 +617,7 @@ impl Writer {
 #[derive(Debug)]
 pub(crate) struct Journal {
     /// The journal directory.
+    #[cfg(test)]
     dir: PathBuf,
     /// The log, for error messages.
     log: PathBuf,
@@ -695,6 +692,7 @@ impl Journal {
             })
             .map_err(|error| io_error(&log, "start the journal writer thread", error))?;
         let journal = Journal {
+            #[cfg(test)]
             dir: dir.to_path_buf(),
             log,
             requests,
@@ -751,6 +749,7 @@ impl Journal {
     }
 
     /// The journal directory.
+    #[cfg(test)]
     pub(crate) fn path(&self) -> &Path {
         &self.dir
     }

@@ -78,9 +78,6 @@
 //! the provider's credentials. [`render_table`] and [`rows_json`] show the result. Password file
 //! contents never appear in any error, `Debug` output, table or JSON.
 
-// The fleet commands (`reimage fleet check`, `apply`) wire this in.
-#![allow(dead_code)]
-
 use std::collections::HashMap;
 use std::fmt;
 use std::io::Read;
@@ -144,8 +141,6 @@ const SHOWN_FINDINGS: usize = 3;
 /// A plan, loaded and checked: every id, enum and combination of keys is valid.
 #[derive(Debug, Clone)]
 pub(crate) struct Plan {
-    /// The plan file, absolute.
-    pub(crate) path: PathBuf,
     /// The plan's directory, absolute: relative paths in the plan are relative to it.
     pub(crate) dir: PathBuf,
     /// The targets, in file order.
@@ -155,7 +150,9 @@ pub(crate) struct Plan {
 /// One server to re-image, with the defaults applied. It holds paths, never file contents.
 #[derive(Debug, Clone)]
 pub(crate) struct Target {
-    /// Its index among the plan's `[[targets]]`, from 0.
+    /// Its index among the plan's `[[targets]]`, from 0. Problems name a target by it
+    /// (`targets[3]`) as they are found; only the tests read it here.
+    #[cfg(test)]
     pub(crate) index: usize,
     /// The line of the plan where it starts, from 1.
     pub(crate) line: usize,
@@ -289,18 +286,6 @@ pub(crate) struct PlanError {
     problems: Vec<String>,
 }
 
-impl PlanError {
-    /// The plan file, as given.
-    pub(crate) fn file(&self) -> &str {
-        &self.file
-    }
-
-    /// Every problem, in file order: `targets[3].ecs (line 12): …; fix`.
-    pub(crate) fn problems(&self) -> &[String] {
-        &self.problems
-    }
-}
-
 impl fmt::Display for PlanError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.problems.as_slice() {
@@ -335,11 +320,7 @@ pub(crate) fn load(path: &Path) -> Result<Plan, PlanError> {
         .parent()
         .map_or_else(|| PathBuf::from("/"), Path::to_path_buf);
     let targets = parse(&text, &dir).map_err(fail)?;
-    Ok(Plan {
-        path: absolute,
-        dir,
-        targets,
-    })
+    Ok(Plan { dir, targets })
 }
 
 fn read_plan(path: &Path) -> Result<String, String> {
@@ -955,6 +936,7 @@ fn build(index: usize, t: &Layer, d: &Layer, problems: &mut Vec<String>) -> Opti
         return None;
     }
     Some(Target {
+        #[cfg(test)]
         index,
         line: t.line,
         key,
@@ -1156,11 +1138,13 @@ impl Inputs {
     }
 
     /// How many files were read.
+    #[cfg(test)]
     pub(crate) fn reads(&self) -> usize {
         self.reads
     }
 
     /// How many distinct user data files are held.
+    #[cfg(test)]
     pub(crate) fn user_data_files(&self) -> usize {
         self.user_data.len()
     }
@@ -1282,9 +1266,9 @@ fn read_secret<'p>(
         .or_insert_with(|| {
             *reads += 1;
             // The error names the file and the problem, never the content.
-            crate::config::read_secret_file(path).map_err(|e| match e {
+            reimage_config::read_secret_file(path).map_err(|e| match e {
                 // The caller names the file, as the plan does.
-                crate::config::ConfigError::SecretFile { problem, fix, .. } => {
+                reimage_config::ConfigError::SecretFile { problem, fix, .. } => {
                     format!("{problem}; {fix}")
                 }
                 other => other.to_string(),
