@@ -611,10 +611,10 @@ fn print_started(started: &Started, output: Output) -> Result<(), Failure> {
 
 fn started_json(started: &Started) -> Value {
     json!({
-        "operation": started.operation,
+        "operation": started.operation.name(),
         "server_id": started.server_id.as_str(),
         "job_id": started.job_id.as_ref().map(JobId::as_str),
-        "evidence": started.evidence,
+        "evidence": started.evidence.as_ref().map(ToString::to_string),
         "done": false,
     })
 }

@@ -321,7 +321,7 @@ async fn reinstall(args: &Args, resolved: &Resolved, r: &ReinstallArgs) -> Resul
                 "operation": Reinstall::NAME,
                 "kvm_id": kvm.as_str(),
                 "image": image.as_str(),
-                "evidence": started.evidence,
+                "evidence": started.evidence.as_ref().map(ToString::to_string),
                 "done": false,
             })),
             Output::Text => crate::say(&format!(
@@ -362,7 +362,7 @@ async fn reinstall(args: &Args, resolved: &Resolved, r: &ReinstallArgs) -> Resul
             let mut value = details_json(&kvm, &after);
             value["operation"] = json!(Reinstall::NAME);
             value["image"] = json!(image.as_str());
-            value["evidence"] = json!(started.evidence);
+            value["evidence"] = json!(started.evidence.as_ref().map(ToString::to_string));
             value["done"] = json!(true);
             common::print_json(&value);
         }

@@ -24,6 +24,7 @@ use reimage_wire::{Endpoint, Operation, Provider};
 use tokio::sync::Mutex;
 
 use crate::clock::{Clock, SystemClock};
+use crate::evidence::{self, Destructive, Evidence, Sent, later, safe_send};
 use crate::poll::{Step, poll_until};
 use crate::retry::PollSchedule;
 use crate::transport::{DryRun, RequestAuth, Transport};
@@ -78,11 +79,37 @@ pub struct EcsClient {
     clock: Arc<dyn Clock>,
 }
 
+/// Which destructive ECS call it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EcsOperation {
+    /// Reinstall the OS (`ecs.reinstallos`).
+    Reinstall,
+    /// Change the OS to another image (`ecs.changeos`).
+    ChangeOs,
+}
+
+impl EcsOperation {
+    /// The operation's name, as `reimage-wire` names it: `ecs.reinstallos`, `ecs.changeos`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Reinstall => ReinstallOs::NAME,
+            Self::ChangeOs => ChangeOs::NAME,
+        }
+    }
+}
+
+impl std::fmt::Display for EcsOperation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// A reinstall or change of OS that was accepted, or whose effect was seen.
 #[derive(Debug, Clone)]
 pub struct Started {
     /// The operation.
-    pub operation: &'static str,
+    pub operation: EcsOperation,
     /// The server.
     pub server_id: ServerId,
     /// The job id, when the answer arrived.
@@ -90,7 +117,7 @@ pub struct Started {
     /// The server as it was just before the request.
     pub before: ServerDetails,
     /// When the answer was lost: the evidence that the operation took effect anyway.
-    pub evidence: Option<String>,
+    pub evidence: Option<Evidence>,
 }
 
 impl EcsClient {
@@ -337,7 +364,7 @@ impl EcsClient {
         input: EcsReinstall,
     ) -> Result<Started, Error> {
         let op = ReinstallOs::new(self.project_id.clone(), before.id.clone(), input);
-        self.destructive(&op, before).await
+        self.destructive(EcsOperation::Reinstall, &op, before).await
     }
 
     /// Changes the server's OS to another image.
@@ -357,78 +384,47 @@ impl EcsClient {
         input: EcsChangeOs,
     ) -> Result<Started, Error> {
         let op = ChangeOs::new(self.project_id.clone(), before.id.clone(), input);
-        self.destructive(&op, before).await
+        self.destructive(EcsOperation::ChangeOs, &op, before).await
     }
 
-    /// Sends a reinstall or change of OS; never twice unless the provider refused the first and
-    /// the server shows no sign of it.
+    /// Sends a reinstall or change of OS through [`evidence::safe_send`]: never twice unless the
+    /// provider refused the first and the server shows no sign of it.
     async fn destructive<O: Operation<Output = JobId>>(
         &self,
+        operation: EcsOperation,
         op: &O,
         before: ServerDetails,
     ) -> Result<Started, Error> {
-        let server_id = before.id.clone();
-        let started = |job_id, evidence| Started {
-            operation: O::NAME,
-            server_id: server_id.clone(),
-            job_id,
-            before: before.clone(),
-            evidence,
+        let target = format!("server {}", before.id);
+        let call = Destructive {
+            target: &target,
+            resend_after_refusal: true,
+            no_sign: "the server shows no sign of it (not REBUILD, `updated` and `launched_at` \
+                      unchanged)",
         };
-        let mut refused = 0u32;
-        loop {
-            match self.call(op).await {
-                Ok(job_id) => return Ok(started(Some(job_id), None)),
-                Err(Error::Ambiguous { operation, problem }) => {
-                    tracing::warn!(operation, problem = %problem, "answer lost; checking the server");
-                    return match self.look_for_evidence(&before).await {
-                        Ok(Some(evidence)) => Ok(started(None, Some(evidence))),
-                        Ok(None) => Err(Error::OutcomeUnknown {
-                            operation,
-                            target: format!("server {server_id}"),
-                            problem,
-                            checked: "the server shows no sign of it (not REBUILD, `updated` and \
-                                      `launched_at` unchanged)"
-                                .to_owned(),
-                        }),
-                        Err(e) => Err(Error::OutcomeUnknown {
-                            operation,
-                            target: format!("server {server_id}"),
-                            problem,
-                            checked: format!("the server could not be checked: {e}"),
-                        }),
-                    };
-                }
-                // A gateway error says the call failed; resend only if the server agrees.
-                Err(Error::Provider(e)) if matches!(e.status, 502..=504) && refused < 2 => {
-                    refused += 1;
-                    match self.look_for_evidence(&before).await {
-                        Ok(Some(evidence)) => return Ok(started(None, Some(evidence))),
-                        Ok(None) => {
-                            tracing::info!(
-                                operation = O::NAME,
-                                status = e.status,
-                                "refused, and the server shows no sign of it; sending again"
-                            );
-                            tokio::time::sleep(crate::retry::jitter(Duration::from_secs(1))).await;
-                        }
-                        Err(_) => return Err(Error::Provider(e)),
-                    }
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        let sent = safe_send(&call, || self.call(op), || self.look_for_evidence(&before)).await?;
+        let (job_id, evidence) = match sent {
+            Sent::Answered(job_id) => (Some(job_id), None),
+            Sent::Seen(evidence) => (None, Some(evidence)),
+        };
+        Ok(Started {
+            operation,
+            server_id: before.id.clone(),
+            job_id,
+            before,
+            evidence,
+        })
     }
 
     /// Reads the server up to twice, a second apart, for signs that a rebuild began or ended
     /// after `before` was read.
-    async fn look_for_evidence(&self, before: &ServerDetails) -> Result<Option<String>, Error> {
+    async fn look_for_evidence(&self, before: &ServerDetails) -> Result<Option<Evidence>, Error> {
         for round in 0..2 {
             if round > 0 {
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
             let now = self.server(&before.id).await?;
-            if let Some(evidence) = rebuild_evidence(before, &now) {
+            if let Some(evidence) = evidence::ecs(before, &now) {
                 return Ok(Some(evidence));
             }
         }
@@ -450,8 +446,13 @@ impl EcsClient {
                 self.server(&started.server_id).await
             }
             None => {
-                self.wait_rebuilt_by(started.operation, &started.before, schedule, on_progress)
-                    .await
+                self.wait_rebuilt_by(
+                    started.operation.name(),
+                    &started.before,
+                    schedule,
+                    on_progress,
+                )
+                .await
             }
         }
     }
@@ -553,14 +554,6 @@ impl EcsClient {
     }
 }
 
-fn later(before: Option<reimage_core::Timestamp>, now: Option<reimage_core::Timestamp>) -> bool {
-    match (before, now) {
-        (Some(b), Some(n)) => n > b,
-        (None, Some(_)) => true,
-        _ => false,
-    }
-}
-
 fn is_rebuilding(server: &ServerDetails) -> bool {
     server.status == Some(ServerStatus::Rebuild)
         || server
@@ -585,68 +578,8 @@ fn server_progress(server: &ServerDetails) -> Progress {
     }
 }
 
-/// The evidence, in `now` compared with `before`, that a rebuild began or ended in between.
-pub fn rebuild_evidence(before: &ServerDetails, now: &ServerDetails) -> Option<String> {
-    if now.status == Some(ServerStatus::Rebuild) {
-        return Some("the server's status is now REBUILD".to_owned());
-    }
-    if now
-        .task_state
-        .as_deref()
-        .is_some_and(|t| t.eq_ignore_ascii_case("rebuilding"))
-    {
-        return Some("the server's task state is now rebuilding".to_owned());
-    }
-    if later(before.launched_at, now.launched_at) {
-        return Some("the server's OS-SRV-USG:launched_at moved on".to_owned());
-    }
-    if later(before.updated, now.updated) {
-        return Some("the server's `updated` moved on".to_owned());
-    }
-    None
-}
-
-#[cfg(test)]
-mod tests {
-    use reimage_core::Timestamp;
-
-    use super::*;
-
-    fn server() -> ServerDetails {
-        let mut s =
-            ServerDetails::new(ServerId::new("11111111-2222-3333-4444-555555555555").unwrap());
-        s.status = Some(ServerStatus::Shutoff);
-        s.updated = Some(Timestamp::parse("2026-01-01T00:00:00Z").unwrap());
-        s.launched_at = Some(Timestamp::parse("2026-01-01T00:00:00Z").unwrap());
-        s
-    }
-
-    #[test]
-    fn evidence_is_a_rebuild_or_a_later_launch_and_nothing_else() {
-        let before = server();
-        assert_eq!(rebuild_evidence(&before, &before.clone()), None);
-        let mut rebuilding = before.clone();
-        rebuilding.status = Some(ServerStatus::Rebuild);
-        assert!(
-            rebuild_evidence(&before, &rebuilding)
-                .unwrap()
-                .contains("REBUILD")
-        );
-        let mut task = before.clone();
-        task.task_state = Some("rebuilding".into());
-        assert!(rebuild_evidence(&before, &task).is_some());
-        let mut launched = before.clone();
-        launched.launched_at = Some(Timestamp::parse("2026-01-01T00:05:00Z").unwrap());
-        assert!(
-            rebuild_evidence(&before, &launched)
-                .unwrap()
-                .contains("launched_at")
-        );
-        let mut older = before.clone();
-        older.updated = Some(Timestamp::parse("2025-12-31T00:00:00Z").unwrap());
-        assert_eq!(rebuild_evidence(&before, &older), None);
-        let mut other_task = before.clone();
-        other_task.task_state = Some("powering-on".into());
-        assert_eq!(rebuild_evidence(&before, &other_task), None);
-    }
+/// The evidence, in `now` compared with `before`, that a rebuild began or ended in between
+/// ([`evidence::ecs`], the rule the fleet's resume uses too).
+pub fn rebuild_evidence(before: &ServerDetails, now: &ServerDetails) -> Option<Evidence> {
+    evidence::ecs(before, now)
 }

@@ -18,6 +18,7 @@ use reimage_auth::edis::{DEFAULT_FRESHNESS_MARGIN, EdisCredentials, EdisSession}
 use reimage_core::{EdisReinstall, KvmId, Timestamp};
 
 use crate::clock::{Clock, SystemClock};
+use crate::evidence::{self, Destructive, Evidence, Sent, safe_send};
 use crate::poll::{Step, poll_until};
 use reimage_wire::edis::{
     CreateSession, GetDetails, GetImages, GetMount, GetPower, HardReset, ImageList, KvmDetails,
@@ -110,7 +111,7 @@ pub struct EdisStarted {
     /// The power state just before the request.
     pub before: PowerState,
     /// When the answer was lost: the evidence that the reinstall began anyway.
-    pub evidence: Option<String>,
+    pub evidence: Option<Evidence>,
 }
 
 impl EdisClient {
@@ -278,66 +279,40 @@ impl EdisClient {
         input: EdisReinstall,
     ) -> Result<EdisStarted, Error> {
         let before = self.power(kvm_id).await?.state;
-        let started = |evidence| EdisStarted {
-            kvm_id: kvm_id.clone(),
-            before: before.clone(),
-            evidence,
+        let target = format!("KVM {kvm_id}");
+        let call = Destructive {
+            target: &target,
+            // A refusal is sent again only if the power state could show the first call.
+            resend_after_refusal: before == PowerState::On,
+            no_sign: if before == PowerState::On {
+                "the KVM is still powered on, so the install did not visibly start"
+            } else {
+                "the KVM was powered off already, so its power state cannot tell"
+            },
         };
-        let mut refused = 0u32;
-        loop {
-            let sent: Result<(), Error> = (async {
-                session_call!(self, kvm_id, |fresh| Reinstall::new(fresh, input.clone()))
-            })
-            .await;
-            match sent {
-                Ok(()) => return Ok(started(None)),
-                Err(Error::Ambiguous { operation, problem }) => {
-                    tracing::warn!(operation, problem = %problem, "answer lost; checking the power state");
-                    return match self.look_for_evidence(kvm_id, &before).await {
-                        Ok(Some(evidence)) => Ok(started(Some(evidence))),
-                        Ok(None) => Err(Error::OutcomeUnknown {
-                            operation,
-                            target: format!("KVM {kvm_id}"),
-                            problem,
-                            checked: if before == PowerState::On {
-                                "the KVM is still powered on, so the install did not visibly start"
-                                    .to_owned()
-                            } else {
-                                "the KVM was powered off already, so its power state cannot tell"
-                                    .to_owned()
-                            },
-                        }),
-                        Err(e) => Err(Error::OutcomeUnknown {
-                            operation,
-                            target: format!("KVM {kvm_id}"),
-                            problem,
-                            checked: format!("the power state could not be read: {e}"),
-                        }),
-                    };
-                }
-                Err(Error::Provider(e))
-                    if matches!(e.status, 502..=504) && refused < 2 && before == PowerState::On =>
-                {
-                    refused += 1;
-                    match self.look_for_evidence(kvm_id, &before).await {
-                        Ok(Some(evidence)) => return Ok(started(Some(evidence))),
-                        Ok(None) => {
-                            tokio::time::sleep(crate::retry::jitter(Duration::from_secs(1))).await;
-                        }
-                        Err(_) => return Err(Error::Provider(e)),
-                    }
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        let sent = safe_send(
+            &call,
+            || async { session_call!(self, kvm_id, |fresh| Reinstall::new(fresh, input.clone())) },
+            || self.look_for_evidence(kvm_id, &before),
+        )
+        .await?;
+        Ok(EdisStarted {
+            kvm_id: kvm_id.clone(),
+            before,
+            evidence: match sent {
+                Sent::Answered(()) => None,
+                Sent::Seen(evidence) => Some(evidence),
+            },
+        })
     }
 
-    /// A KVM that was on and is now off has begun its install.
+    /// Reads the power state up to twice, a second apart: a KVM that was on and is now off has
+    /// begun its install ([`evidence::edis`], the rule the fleet's resume uses too).
     async fn look_for_evidence(
         &self,
         kvm_id: &KvmId,
         before: &PowerState,
-    ) -> Result<Option<String>, Error> {
+    ) -> Result<Option<Evidence>, Error> {
         if *before != PowerState::On {
             return Ok(None);
         }
@@ -346,10 +321,8 @@ impl EdisClient {
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
             let now = self.power(kvm_id).await?.state;
-            if now != PowerState::On {
-                return Ok(Some(format!(
-                    "the KVM was powered on before and is now {now}: the install began"
-                )));
+            if let Some(evidence) = evidence::edis(before, &now) {
+                return Ok(Some(evidence));
             }
         }
         Ok(None)

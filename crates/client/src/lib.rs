@@ -39,14 +39,16 @@ mod clock;
 pub mod ecs;
 pub mod edis;
 mod error;
+pub mod evidence;
 mod poll;
 pub mod retry;
 pub mod transport;
 
 pub use clock::{Clock, FixedClock, SystemClock};
-pub use ecs::{EcsAuth, EcsClient, Started};
+pub use ecs::{EcsAuth, EcsClient, EcsOperation, Started};
 pub use edis::{EdisClient, EdisStarted};
 pub use error::{Error, ErrorKind, is_auth_error};
+pub use evidence::Evidence;
 pub use retry::{PollSchedule, RetryPolicy};
 pub use transport::{
     DryRun, PlainHttp, Proxy, RequestAuth, Roots, ShownRequest, Transport, TransportConfig,

@@ -26,6 +26,7 @@ use reimage_client::ecs::rebuild_evidence;
 use reimage_client::wire::ecs::{ServerDetails, ServerStatus};
 use reimage_client::wire::edis::PowerState;
 use reimage_client::{EcsClient, EdisClient, EdisStarted, Error, PollSchedule, Started, Transport};
+use reimage_client::{EcsOperation, Evidence};
 use reimage_core::{JobId, ServerId, Timestamp};
 use tokio::sync::{Mutex, Semaphore};
 
@@ -376,7 +377,7 @@ impl Ctx {
             State::Sent {
                 operation: operation.to_owned(),
                 job_id: started.job_id.as_ref().map(|j| j.as_str().to_owned()),
-                evidence: started.evidence.clone(),
+                evidence: started.evidence.as_ref().map(ToString::to_string),
                 baseline,
             },
         )
@@ -415,7 +416,7 @@ impl Ctx {
             State::Sent {
                 operation: "edis.reinstall".to_owned(),
                 job_id: None,
-                evidence: started.evidence.clone(),
+                evidence: started.evidence.as_ref().map(ToString::to_string),
                 baseline,
             },
         )
@@ -453,14 +454,14 @@ impl Ctx {
                             State::Sent {
                                 operation: operation_name(t).to_owned(),
                                 job_id: None,
-                                evidence: Some(evidence.clone()),
+                                evidence: Some(evidence.to_string()),
                                 baseline: baseline.clone(),
                             },
                         )
                         .await
                         .map_err(Ending::Failed)?;
                         let started = Started {
-                            operation: operation_name(t),
+                            operation: ecs_operation(t),
                             server_id: server.clone(),
                             job_id: None,
                             before: then,
@@ -488,6 +489,26 @@ impl Ctx {
                 let before = PowerState::parse(baseline.power.as_deref().unwrap_or(""));
                 let now = client.power(kvm).await.map_err(ending)?.state;
                 let age = Duration::from_millis(now_ms().saturating_sub(at_ms));
+                // The client's own rule: a KVM that was on and is not has begun its install.
+                if let Some(evidence) = reimage_client::evidence::edis(&before, &now) {
+                    self.record(
+                        &t.key,
+                        State::Sent {
+                            operation: "edis.reinstall".to_owned(),
+                            job_id: None,
+                            evidence: Some(evidence.to_string()),
+                            baseline: baseline.clone(),
+                        },
+                    )
+                    .await
+                    .map_err(Ending::Failed)?;
+                    let started = EdisStarted {
+                        kvm_id: kvm.clone(),
+                        before,
+                        evidence: Some(evidence),
+                    };
+                    return self.follow_edis(t, &client, &started).await;
+                }
                 match (&before, &now) {
                     (PowerState::On, PowerState::On) if age < self.settings.edis_min_install => {
                         self.progress(
@@ -503,26 +524,6 @@ impl Ctx {
                         reimage_client::show_duration(age),
                         reimage_client::show_duration(self.settings.edis_min_install)
                     ))),
-                    (PowerState::On, _) => {
-                        let evidence = format!("the KVM was powered on and is now {now}");
-                        self.record(
-                            &t.key,
-                            State::Sent {
-                                operation: "edis.reinstall".to_owned(),
-                                job_id: None,
-                                evidence: Some(evidence.clone()),
-                                baseline: baseline.clone(),
-                            },
-                        )
-                        .await
-                        .map_err(Ending::Failed)?;
-                        let started = EdisStarted {
-                            kvm_id: kvm.clone(),
-                            before,
-                            evidence: Some(evidence),
-                        };
-                        self.follow_edis(t, &client, &started).await
-                    }
                     _ => Err(Ending::Unknown(
                         "the last run died around the send, and the KVM was powered off already, \
                          so its power state cannot tell whether the reinstall began; not re-sent"
@@ -550,11 +551,11 @@ impl Ctx {
                     .map_err(Ending::Failed)?;
                 let job_id = job_id.and_then(|j| JobId::new(j).ok());
                 let started = Started {
-                    operation: operation_name(t),
+                    operation: ecs_operation(t),
                     server_id: server.clone(),
                     job_id,
                     before: baseline_details(server, baseline),
-                    evidence,
+                    evidence: evidence.map(Evidence::Recorded),
                 };
                 self.follow_ecs(t, &client, &started).await
             }
@@ -567,7 +568,9 @@ impl Ctx {
                 let started = EdisStarted {
                     kvm_id: kvm.clone(),
                     before: PowerState::parse(baseline.power.as_deref().unwrap_or("")),
-                    evidence: evidence.or_else(|| Some("accepted".to_owned())),
+                    evidence: Some(Evidence::Recorded(
+                        evidence.unwrap_or_else(|| "accepted".to_owned()),
+                    )),
                 };
                 self.follow_edis(t, &client, &started).await
             }
@@ -623,6 +626,14 @@ fn ending(e: Error) -> Ending {
     match e {
         Error::OutcomeUnknown { .. } | Error::Ambiguous { .. } => Ending::Unknown(e.to_string()),
         other => Ending::Failed(other.to_string()),
+    }
+}
+
+/// The ECS operation of an ECS target (EDIS targets never ask).
+fn ecs_operation(t: &Target) -> EcsOperation {
+    match t.action {
+        Action::EcsChangeOs { .. } => EcsOperation::ChangeOs,
+        _ => EcsOperation::Reinstall,
     }
 }
 
