@@ -266,3 +266,208 @@ fn a_running_server_without_mode_is_refused_before_the_prompt() {
     let server = emulator.server(reimage_e2e::SERVER_RUNNING);
     assert_eq!(count(&server, "reinstalls_applied"), 0, "{server}");
 }
+
+/// `--output json` prints one document for every outcome, errors included, with the exit code,
+/// a stable kind, the message, and the provider's code and request id where it gave them. This
+/// walks every exit code the provider commands document (7 is in
+/// `the_prompt_takes_exactly_yes`).
+#[test]
+fn every_exit_code_has_a_json_document() {
+    let emulator = Emulator::start(0.01);
+    let dir = TempDir::new("json-codes");
+    let password = dir.write("admin.pw", ADMIN_PASSWORD);
+    let password = password.to_str().unwrap();
+    let lockout = dir.write("lockout.yaml", LOCKOUT);
+    let ecs = |args: &[&str]| {
+        reimage(["ecs", "--endpoint", emulator.base_url()])
+            .args(args)
+            .args(["--output", "json"])
+            .envs(aksk_env())
+    };
+    let check = |out: &reimage_e2e::Output, code: i32, kind: &str| {
+        out.code(code);
+        let doc = out.json();
+        assert_eq!(doc["ok"], false, "{out}");
+        assert_eq!(doc["exit_code"], code, "{out}");
+        assert_eq!(doc["error"]["kind"], kind, "{out}");
+        assert!(
+            doc["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "{out}"
+        );
+        doc
+    };
+    // 1: the provider refused (a locked server), with its code and request id.
+    let out = ecs(&[
+        "reinstall",
+        "--server",
+        reimage_e2e::SERVER_LOCKED,
+        "--admin-password-file",
+        password,
+        "--yes",
+    ])
+    .run();
+    let doc = check(&out, 1, "failed");
+    assert!(
+        doc["error"]["provider_code"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("Ecs.")),
+        "{out}"
+    );
+    assert!(
+        doc["error"]["request_id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty()),
+        "{out}"
+    );
+    // 2: usage.
+    check(
+        &ecs(&["server", "--server", "not-a-uuid"]).run(),
+        2,
+        "usage",
+    );
+    // 3: user data refused.
+    let out = ecs(&[
+        "reinstall",
+        "--server",
+        SERVER_1,
+        "--user-data",
+        lockout.to_str().unwrap(),
+        "--yes",
+    ])
+    .run();
+    check(&out, 3, "user_data_refused");
+    // 4: credentials refused.
+    let out = reimage(["ecs", "--endpoint", emulator.base_url()])
+        .args(["server", "--server", SERVER_1, "-o", "json"])
+        .envs(aksk_env())
+        .env("HUAWEICLOUD_SDK_SK", "a-wrong-secret-key")
+        .run();
+    check(&out, 4, "auth");
+    // 5: a wait that runs out of time.
+    let slow = Emulator::start(1.0);
+    let out = reimage(["ecs", "--endpoint", slow.base_url()])
+        .args([
+            "reinstall",
+            "--server",
+            SERVER_1,
+            "--admin-password-file",
+            password,
+        ])
+        .args(["--yes", "--wait", "--deadline", "1s", "-o", "json"])
+        .envs(aksk_env())
+        .run();
+    check(&out, 5, "timeout");
+    // 6: a reinstall whose answer was lost, on a KVM whose power state cannot tell.
+    emulator.add_fault(serde_json::json!({
+        "operation": "edis.reinstall", "kind": "lost_answer", "calls": [1]
+    }));
+    let root = dir.write("root.pw", ROOT_PASSWORD);
+    let out = reimage(["edis", "--auth-url", emulator.base_url()])
+        .args(["reinstall", "--kvm", reimage_e2e::KVM_2])
+        .args([
+            "--image",
+            "cloudinit_debian-bookworm",
+            "--root-password-file",
+        ])
+        .arg(root.to_str().unwrap())
+        .args(["--yes", "--output", "json"])
+        .envs(edis_env())
+        .run();
+    check(&out, 6, "outcome_unknown");
+    // 8: nothing listens at the endpoint: nothing was sent.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let out = reimage(["ecs", "--endpoint", &url, "server", "--server", SERVER_1])
+        .args(["-o", "json"])
+        .envs(aksk_env())
+        .run();
+    check(&out, 8, "unreachable");
+}
+
+/// The prompt asks for `yes` and takes exactly that: `y` is not confirmation (exit 7, nothing
+/// sent). Run through a real pseudo-terminal (`script`), as a person would.
+#[test]
+fn the_prompt_takes_exactly_yes() {
+    let emulator = Emulator::start(0.01);
+    let dir = TempDir::new("prompt");
+    let password = dir.write("admin.pw", ADMIN_PASSWORD);
+    let run = |answer: &str| {
+        let command = format!(
+            "{} ecs --endpoint {} reinstall --server {SERVER_1} --admin-password-file {}",
+            reimage_e2e::binary().display(),
+            emulator.base_url(),
+            password.display()
+        );
+        let mut child = std::process::Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .envs(aksk_env())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("`script` (util-linux) runs the command in a pseudo-terminal");
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{answer}\n").as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, shown) = run("y");
+    assert_eq!(code, 7, "{shown}");
+    assert!(shown.contains("Type yes"), "{shown}");
+    assert!(shown.contains("not confirmed"), "{shown}");
+    assert_eq!(emulator.requests_of("ecs.reinstallos").len(), 0);
+    let (code, shown) = run("yes");
+    assert_eq!(code, 0, "{shown}");
+    assert_eq!(count(&emulator.server(SERVER_1), "reinstalls_applied"), 1);
+}
+
+#[test]
+fn durations_take_units() {
+    let emulator = Emulator::start(0.01);
+    let dir = TempDir::new("durations");
+    let password = dir.write("admin.pw", ADMIN_PASSWORD);
+    let out = reimage(["ecs", "--endpoint", emulator.base_url()])
+        .args(["reinstall", "--server", SERVER_1, "--admin-password-file"])
+        .arg(password.to_str().unwrap())
+        .args([
+            "--yes",
+            "--wait",
+            "--deadline",
+            "5m",
+            "--request-timeout",
+            "1m30s",
+        ])
+        .envs(aksk_env())
+        .run();
+    out.code(0);
+    let out = reimage(["ecs", "--endpoint", emulator.base_url()])
+        .args(["job", "x", "--deadline", "5 minutes"])
+        .envs(aksk_env())
+        .run();
+    out.code(2);
+    assert!(out.stderr.contains("is not a duration"), "{out}");
+    assert!(out.stderr.contains("5m"), "{out}");
+}
+
+#[test]
+fn a_token_needs_only_iam() {
+    let emulator = Emulator::start(0.01);
+    // OS_AUTH_URL and the IAM password, and no ECS endpoint anywhere.
+    let out = reimage(["ecs", "token"])
+        .envs(emulator.iam_env())
+        .env("XDG_CONFIG_HOME", "/nonexistent-reimage-test")
+        .run();
+    out.code(0);
+    assert!(!out.stdout.trim().is_empty(), "{out}");
+}

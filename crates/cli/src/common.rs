@@ -28,14 +28,23 @@ pub(crate) mod exit {
     pub(crate) const TIMEOUT: u8 = 5;
     /// A reinstall or change of OS may or may not have run; it was not retried.
     pub(crate) const UNKNOWN: u8 = 6;
+    /// The person did not confirm; nothing was sent.
+    pub(crate) const NOT_CONFIRMED: u8 = 7;
+    /// The provider could not be reached (connection, TLS, proxy); nothing was sent.
+    pub(crate) const UNREACHABLE: u8 = 8;
 }
 
-/// An error for the person: one line, a hint, and the exit code.
+/// An error for the person: one line, a hint, and the exit code; with `--output json`, also one
+/// JSON document on stdout.
 #[derive(Debug)]
 pub(crate) struct Failure {
     pub(crate) code: u8,
     pub(crate) message: String,
     pub(crate) hint: Option<String>,
+    /// The provider's error code (`Ecs.0011`, a job's `error_code`), when it said one.
+    pub(crate) provider_code: Option<String>,
+    /// The provider's request id, when it gave one.
+    pub(crate) request_id: Option<String>,
 }
 
 impl Failure {
@@ -44,7 +53,38 @@ impl Failure {
             code,
             message: message.into(),
             hint: None,
+            provider_code: None,
+            request_id: None,
         }
+    }
+
+    /// The stable name of the exit code's outcome class, for scripts (`--output json`).
+    pub(crate) fn kind(&self) -> &'static str {
+        match self.code {
+            exit::USAGE => "usage",
+            exit::REFUSED => "user_data_refused",
+            exit::AUTH => "auth",
+            exit::TIMEOUT => "timeout",
+            exit::UNKNOWN => "outcome_unknown",
+            exit::NOT_CONFIRMED => "not_confirmed",
+            exit::UNREACHABLE => "unreachable",
+            _ => "failed",
+        }
+    }
+
+    /// The JSON document `--output json` prints for the failure.
+    pub(crate) fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "ok": false,
+            "exit_code": self.code,
+            "error": {
+                "kind": self.kind(),
+                "message": self.message,
+                "hint": self.hint,
+                "provider_code": self.provider_code,
+                "request_id": self.request_id,
+            },
+        })
     }
 
     pub(crate) fn usage(message: impl Into<String>) -> Self {
@@ -73,11 +113,15 @@ impl Failure {
         self
     }
 
-    /// Prints the error (and hint) on stderr and returns the exit code.
-    pub(crate) fn report(&self, command: &str) -> u8 {
+    /// Prints the error (and hint) on stderr, and with `--output json` its document on stdout;
+    /// returns the exit code.
+    pub(crate) fn report(&self, command: &str, output: Output) -> u8 {
         crate::note(&format!("reimage {command}: error: {}", self.message));
         if let Some(hint) = &self.hint {
             crate::note(&format!("hint: {hint}"));
+        }
+        if output == Output::Json {
+            print_json(&self.to_json());
         }
         self.code
     }
@@ -97,6 +141,11 @@ impl From<reimage_core::ValidationError> for Failure {
 
 impl From<reimage_client::Error> for Failure {
     fn from(e: reimage_client::Error) -> Self {
+        let (provider_code, request_id) = match (&e, e.provider_error()) {
+            (_, Some(p)) => (p.code.clone(), p.request_id.clone()),
+            (reimage_client::Error::JobFailed { job }, None) => (job.error_code.clone(), None),
+            _ => (None, None),
+        };
         let (code, hint) = match e.kind() {
             ErrorKind::Invalid => (exit::USAGE, None),
             ErrorKind::Auth => (
@@ -106,6 +155,10 @@ impl From<reimage_client::Error> for Failure {
             ErrorKind::Timeout => (
                 exit::TIMEOUT,
                 Some("the operation may still finish; look again with the status commands"),
+            ),
+            ErrorKind::Unreachable => (
+                exit::UNREACHABLE,
+                Some("nothing was sent; check the endpoint, the network, the proxy and the CA"),
             ),
             ErrorKind::OutcomeUnknown => (
                 exit::UNKNOWN,
@@ -118,6 +171,8 @@ impl From<reimage_client::Error> for Failure {
         };
         let mut failure = Failure::new(code, e.to_string());
         failure.hint = hint.map(str::to_owned);
+        failure.provider_code = provider_code;
+        failure.request_id = request_id;
         failure
     }
 }
@@ -162,12 +217,13 @@ pub(crate) struct Connection {
     #[arg(long = "allow-http", global = true)]
     pub(crate) allow_http: bool,
 
-    /// How long one HTTP request may take, in seconds.
+    /// How long one HTTP request may take: seconds (`60`) or a duration (`90s`, `2m`).
     #[arg(
         long = "request-timeout",
         global = true,
-        value_name = "SECS",
-        default_value_t = 60
+        value_name = "DURATION",
+        default_value = "60",
+        value_parser = parse_duration_secs
     )]
     pub(crate) request_timeout: u64,
 }
@@ -176,7 +232,7 @@ pub(crate) struct Connection {
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct Behaviour {
     /// `text` for people; `json` prints one JSON document on stdout, for scripts.
-    #[arg(long, value_enum, default_value_t = Output::Text)]
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
     pub(crate) output: Output,
 
     /// Follow the operation to its end. `--wait=ssh` (or `--wait ssh`) also waits for the SSH
@@ -184,9 +240,57 @@ pub(crate) struct Behaviour {
     #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "job", value_name = "WHAT")]
     pub(crate) wait: Option<WaitFor>,
 
-    /// How long `--wait` waits before it gives up (exit code 5), in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 1800)]
+    /// How long `--wait` waits before it gives up (exit code 5): seconds (`1800`) or a duration
+    /// (`90s`, `5m`, `1h`, `1h30m`).
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "1800",
+        value_parser = parse_duration_secs
+    )]
     pub(crate) deadline: u64,
+}
+
+/// A duration on the command line, in whole seconds: a number of seconds (`90`), or numbers with
+/// units `h`, `m` and `s` in that order (`90s`, `5m`, `1h`, `1h30m`).
+pub(crate) fn parse_duration_secs(text: &str) -> Result<u64, String> {
+    let bad = || {
+        format!(
+            "{text:?} is not a duration; write seconds (90) or a duration such as 90s, 5m, 1h or 1h30m"
+        )
+    };
+    if let Ok(secs) = text.parse::<u64>() {
+        return Ok(secs);
+    }
+    let mut total: u64 = 0;
+    let mut number = String::new();
+    let mut last_unit = 0;
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let (rank, factor) = match c {
+            'h' => (1, 3600),
+            'm' => (2, 60),
+            's' => (3, 1),
+            _ => return Err(bad()),
+        };
+        if number.is_empty() || rank <= last_unit {
+            return Err(bad());
+        }
+        let n: u64 = number.parse().map_err(|_| bad())?;
+        total = n
+            .checked_mul(factor)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(bad)?;
+        number.clear();
+        last_unit = rank;
+    }
+    if !number.is_empty() || last_unit == 0 {
+        return Err(bad());
+    }
+    Ok(total)
 }
 
 impl Connection {
@@ -244,12 +348,13 @@ pub(crate) fn confirm(what: &str, yes: bool) -> Result<(), Failure> {
         .lock()
         .read_line(&mut answer)
         .map_err(|e| Failure::usage(format!("could not read the answer: {e}")))?;
-    if answer.trim().eq_ignore_ascii_case("yes") || answer.trim().eq_ignore_ascii_case("y") {
+    // Exactly what the prompt asks for: `y` or `Yes!` is not a yes to a wipe.
+    if answer.trim() == "yes" {
         Ok(())
     } else {
         Err(Failure::new(
-            exit::FAILED,
-            "not confirmed; nothing was sent",
+            exit::NOT_CONFIRMED,
+            "not confirmed (the answer was not `yes`); nothing was sent",
         ))
     }
 }

@@ -49,7 +49,7 @@ pub(crate) struct Args {
     time_scale: f64,
 
     /// `text`: progress and a summary table; `json`: the summary as one JSON document.
-    #[arg(long, value_enum, default_value_t = Output::Text)]
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
     output: Output,
 }
 
@@ -71,12 +71,12 @@ pub(crate) fn run(args: &Args) -> u8 {
         Ok(r) => r,
         Err(e) => {
             return Failure::new(exit::FAILED, format!("could not start the runtime: {e}"))
-                .report("demo");
+                .report("demo", args.output);
         }
     };
     match runtime.block_on(demo(args)) {
         Ok(()) => exit::OK,
-        Err(failure) => failure.report("demo"),
+        Err(failure) => failure.report("demo", args.output),
     }
 }
 

@@ -64,7 +64,7 @@ enum Command {
     /// that is what it is asked for).
     Token {
         /// `text`: the token alone; `json`: the token and its expiry.
-        #[arg(long, value_enum, default_value_t = Output::Text)]
+        #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
         output: Output,
     },
     /// Reinstall the server's OS from its current image (POST …/reinstallos). Destroys the
@@ -87,7 +87,7 @@ enum Command {
         #[arg(long, value_name = "ID")]
         server: String,
         /// `text` or `json`.
-        #[arg(long, value_enum, default_value_t = Output::Text)]
+        #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
         output: Output,
     },
     /// Stop servers (a job).
@@ -188,9 +188,17 @@ pub(crate) fn run(args: &Args) -> u8 {
         Command::Stop { .. } => "ecs stop",
         Command::Start { .. } => "ecs start",
     };
+    let output = match &args.command {
+        Command::Token { output } | Command::Server { output, .. } => *output,
+        Command::Reinstall(rebuild) => rebuild.behaviour.output,
+        Command::ChangeOs(change) => change.rebuild.behaviour.output,
+        Command::Job { behaviour, .. }
+        | Command::Stop { behaviour, .. }
+        | Command::Start { behaviour, .. } => behaviour.output,
+    };
     match common::block_on(dispatch(args)) {
         Ok(()) => exit::OK,
-        Err(failure) => failure.report(name),
+        Err(failure) => failure.report(name, output),
     }
 }
 
@@ -339,9 +347,28 @@ pub(crate) async fn client_on(
     Ok(EcsClient::new(transport, endpoint, project_id, auth)?.with_token(token))
 }
 
+/// A token needs IAM only: no ECS endpoint, and no project id when a project name scopes it.
 async fn token(args: &Args, resolved: &Resolved, output: Output) -> Result<(), Failure> {
-    let client = client(args, resolved).await?;
-    let token = client.token().await?;
+    let project_id = match resolved.ecs.project_id.as_deref() {
+        Some(id) => Some(ProjectId::new(id)?),
+        None => None,
+    };
+    let EcsAuth::Password {
+        credentials,
+        scope,
+        iam_endpoint,
+    } = auth(resolved, project_id.as_ref())?
+    else {
+        return Err(Failure::usage(
+            "credentials: are an AK/SK pair, which signs each request and has no token",
+        )
+        .hint(
+            "give an IAM user name, domain and password (OS_USERNAME, OS_USER_DOMAIN_NAME, \
+             OS_PASSWORD) to get a token",
+        ));
+    };
+    let transport = args.conn.transport(resolved.ecs.ca_file.as_ref())?;
+    let token = EcsClient::fetch_token(&transport, &credentials, &scope, &iam_endpoint).await?;
     match output {
         Output::Text => crate::say(token.secret().expose_secret()),
         Output::Json => common::print_json(&json!({

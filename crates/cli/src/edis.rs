@@ -43,7 +43,7 @@ enum Command {
         #[arg(long, value_name = "ID")]
         kvm: String,
         /// `text` or `json`.
-        #[arg(long, value_enum, default_value_t = Output::Text)]
+        #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
         output: Output,
     },
     /// Reinstall a KVM with an image. Destroys its data.
@@ -58,7 +58,7 @@ enum Command {
         #[arg(value_enum, value_name = "STATE")]
         state: Option<Switch>,
         /// `text` or `json`.
-        #[arg(long, value_enum, default_value_t = Output::Text)]
+        #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
         output: Output,
     },
     /// Show a KVM's power state, host name, hardware and addresses.
@@ -67,7 +67,7 @@ enum Command {
         #[arg(long, value_name = "ID")]
         kvm: String,
         /// `text` or `json`.
-        #[arg(long, value_enum, default_value_t = Output::Text)]
+        #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
         output: Output,
     },
     /// Show which ISO is mounted on a KVM, if any.
@@ -76,7 +76,7 @@ enum Command {
         #[arg(long, value_name = "ID")]
         kvm: String,
         /// `text` or `json`.
-        #[arg(long, value_enum, default_value_t = Output::Text)]
+        #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
         output: Output,
     },
 }
@@ -136,9 +136,16 @@ pub(crate) fn run(args: &Args) -> u8 {
         Command::Status { .. } => "edis status",
         Command::Mount { .. } => "edis mount",
     };
+    let output = match &args.command {
+        Command::Images { output, .. }
+        | Command::Power { output, .. }
+        | Command::Status { output, .. }
+        | Command::Mount { output, .. } => *output,
+        Command::Reinstall(r) => r.behaviour.output,
+    };
     match common::block_on(dispatch(args)) {
         Ok(()) => exit::OK,
-        Err(failure) => failure.for_edis().report(name),
+        Err(failure) => failure.for_edis().report(name, output),
     }
 }
 

@@ -33,6 +33,14 @@ The provider commands (`reimage edis …`, `reimage ecs …`, `reimage demo`):
 | 4 | the credentials were refused or have expired |
 | 5 | a wait or a request ran out of time; the operation may still finish |
 | 6 | outcome unknown, not retried: a reinstall or change of OS was sent, its answer was lost, and the server shows no sign either way. Look at the server before running the command again |
+| 7 | not confirmed: the answer to the prompt was not `yes`; nothing was sent |
+| 8 | the provider could not be reached (connection, TLS, proxy), even after retries; nothing was sent |
+
+With `--output json` (or `-o json`), every outcome prints one JSON document on stdout, errors \
+included: `{"ok": false, "exit_code": N, "error": {"kind", "message", "hint", "provider_code", \
+"request_id"}}`, where `kind` is one of `failed`, `usage`, `user_data_refused`, `auth`, \
+`timeout`, `outcome_unknown`, `not_confirmed`, `unreachable`. Durations (`--deadline`, \
+`--request-timeout`) take seconds or units: `90s`, `5m`, `1h`, `1h30m`.
 
 `reimage validate` keeps its own codes: 0 valid (warnings allowed), 1 invalid, 2 usage or read error. \
 `reimage emulator` exits 0 when stopped by SIGINT or SIGTERM and 2 when it cannot start.

@@ -32,7 +32,7 @@ pub(crate) struct Args {
 
     /// `text`: one line per finding, `FILE:LINE:COL: error|warning[CODE]: PATH: message`.
     /// `json`: JSON Lines, one object per file.
-    #[arg(long, value_enum, default_value_t = Output::Text)]
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
     output: Output,
 
     /// Where the user data goes: `ecs` checks ECS's 32 KB limit (the `size-limit` lint). EDIS

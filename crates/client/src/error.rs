@@ -144,6 +144,8 @@ pub enum ErrorKind {
     Timeout,
     /// A destructive operation may or may not have run.
     OutcomeUnknown,
+    /// The provider could not be reached (no connection, after the retries); nothing was sent.
+    Unreachable,
 }
 
 impl Error {
@@ -156,6 +158,7 @@ impl Error {
             Self::Provider(e) if is_auth_error(e) => ErrorKind::Auth,
             Self::Timeout { .. } | Self::WaitTimeout { .. } => ErrorKind::Timeout,
             Self::Ambiguous { .. } | Self::OutcomeUnknown { .. } => ErrorKind::OutcomeUnknown,
+            Self::Connect { .. } => ErrorKind::Unreachable,
             _ => ErrorKind::Failed,
         }
     }

@@ -132,7 +132,7 @@ pub(crate) fn run(args: &Args) -> u8 {
     };
     match result {
         Ok(code) => code,
-        Err(failure) => failure.report(name),
+        Err(failure) => failure.report(name, Output::Text),
     }
 }
 
