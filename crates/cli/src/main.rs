@@ -37,8 +37,8 @@ The provider commands (`reimage edis …`, `reimage ecs …`, `reimage demo`):
 | 8 | the provider could not be reached (connection, TLS, proxy), even after retries; nothing was sent |
 
 With `--output json` (or `-o json`), every outcome prints one JSON document on stdout, errors \
-included: `{"ok": false, "exit_code": N, "error": {"kind", "message", "hint", "provider_code", \
-"request_id"}}`, where `kind` is one of `failed`, `usage`, `user_data_refused`, `auth`, \
+included: `ok` (false), `exit_code`, and `error` with `kind`, `message`, `hint`, \
+`provider_code` and `request_id`, where `kind` is one of `failed`, `usage`, `user_data_refused`, `auth`, \
 `timeout`, `outcome_unknown`, `not_confirmed`, `unreachable`. Durations (`--deadline`, \
 `--request-timeout`) take seconds or units: `90s`, `5m`, `1h`, `1h30m`.
 
