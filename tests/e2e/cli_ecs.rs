@@ -815,7 +815,11 @@ fn user_data_with_an_image_without_cloud_init_is_refused_by_ecs() {
     .run();
     out.code(1);
     assert!(out.stderr.contains("Ecs.0007"), "{out}");
-    assert!(out.stdout.is_empty(), "no JSON for a failure\n{out}");
+    // One JSON document for the failure too, with the provider's code (issue: `--output json`
+    // printed nothing when it failed).
+    let doc = out.json();
+    assert_eq!(doc["exit_code"], 1, "{out}");
+    assert_eq!(doc["error"]["provider_code"], "Ecs.0007", "{out}");
     let server = emulator.server(SERVER_1);
     assert_eq!(count(&server, "os_changes_applied"), 0, "{server}");
     assert_eq!(server["image_id"], IMAGE_DEBIAN, "{server}");

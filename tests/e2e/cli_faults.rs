@@ -111,7 +111,8 @@ fn a_reset_reinstall_is_outcome_unknown_and_not_retried() {
     let out = reinstall(&emulator, &dir).envs(aksk_env()).run();
     out.code(6);
     assert!(out.stderr.contains("outcome unknown"), "{out}");
-    assert!(out.stdout.is_empty(), "{out}");
+    // `--output json` prints the outcome as a document, exit 6 included.
+    assert_eq!(out.json()["error"]["kind"], "outcome_unknown", "{out}");
     assert_eq!(reinstalls(&emulator), 0, "{out}");
     assert_eq!(
         emulator.requests_of("ecs.reinstallos").len(),

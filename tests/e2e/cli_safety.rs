@@ -471,3 +471,51 @@ fn a_token_needs_only_iam() {
     out.code(0);
     assert!(!out.stdout.trim().is_empty(), "{out}");
 }
+
+#[test]
+fn passwords_say_what_is_wrong_with_them() {
+    let emulator = Emulator::start(0.01);
+    let dir = TempDir::new("passwords");
+    // A weak EDIS root password is refused before anything is sent, unless --weak-password.
+    let weak = dir.write("weak.pw", "abc\n");
+    let edis = |extra: &[&str]| {
+        reimage(["edis", "--auth-url", emulator.base_url()])
+            .args(["reinstall", "--kvm", reimage_e2e::KVM_2])
+            .args(["--image", "debian-bullseye", "--root-password-file"])
+            .arg(weak.to_str().unwrap())
+            .args(["--yes"])
+            .args(extra)
+            .envs(edis_env())
+            .run()
+    };
+    let out = edis(&[]);
+    out.code(2);
+    assert!(out.stderr.contains("shorter than 8"), "{out}");
+    assert!(out.stderr.contains("--weak-password"), "{out}");
+    assert!(emulator.requests().is_empty(), "{:?}", emulator.requests());
+    edis(&["--weak-password"]).code(0);
+    assert_eq!(
+        count(&emulator.kvm(reimage_e2e::KVM_2), "reinstalls_applied"),
+        1
+    );
+
+    // One trailing newline is removed; a second is named as what it is.
+    let two = dir.write("two.pw", format!("{ADMIN_PASSWORD}\n\n"));
+    let out = reimage(["ecs", "--endpoint", emulator.base_url()])
+        .args(["reinstall", "--server", SERVER_1, "--admin-password-file"])
+        .arg(two.to_str().unwrap())
+        .args(["--yes"])
+        .envs(aksk_env())
+        .run();
+    out.code(2);
+    assert!(out.stderr.contains("contains a newline"), "{out}");
+    assert!(!out.stderr.contains(ADMIN_PASSWORD), "{out}");
+    let one = dir.write("one.pw", format!("{ADMIN_PASSWORD}\n"));
+    let out = reimage(["ecs", "--endpoint", emulator.base_url()])
+        .args(["reinstall", "--server", SERVER_1, "--admin-password-file"])
+        .arg(one.to_str().unwrap())
+        .args(["--yes"])
+        .envs(aksk_env())
+        .run();
+    out.code(0);
+}

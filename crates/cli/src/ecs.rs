@@ -119,7 +119,7 @@ struct Rebuild {
     server: String,
 
     /// The new OS's root/Administrator password, read from this file (`-`: stdin). Never on the
-    /// command line.
+    /// command line. One trailing newline is removed.
     #[arg(long = "admin-password-file", value_name = "FILE")]
     admin_password_file: Option<PathBuf>,
 

@@ -102,9 +102,14 @@ struct ReinstallArgs {
     image: String,
 
     /// The new system's root password, read from this file (`-`: stdin). Never on the command
-    /// line.
+    /// line. One trailing newline is removed. EDIS documents no rules, so reimage refuses only
+    /// what no reasonable policy accepts: under 8 characters, or a single class of characters.
     #[arg(long = "root-password-file", value_name = "FILE", required = true)]
     root_password_file: PathBuf,
+
+    /// Accept a root password under 8 characters or of a single class of characters.
+    #[arg(long = "weak-password")]
+    weak_password: bool,
 
     /// cloud-init user data, checked before it is sent. Only `cloudinit_*` images use it.
     #[arg(long = "user-data", value_name = "FILE")]
@@ -265,6 +270,14 @@ async fn reinstall(args: &Args, resolved: &Resolved, r: &ReinstallArgs) -> Resul
     let image = EdisImage::new(r.image.as_str())?;
     let secret = reimage_config::read_secret_source(&r.root_password_file, std::io::stdin)?;
     let password = RootPassword::new(secret.expose_secret())?;
+    if !r.weak_password {
+        password.check_strength().map_err(|e| {
+            Failure::usage(format!("--root-password-file: {}", e.problem())).hint(format!(
+                "{}; or pass --weak-password if you mean it",
+                e.fix()
+            ))
+        })?;
+    }
     let mut input = EdisReinstall::new(image.clone(), password);
     if let Some(path) = &r.user_data {
         if !runs_cloud_init(&image) {

@@ -59,12 +59,24 @@ impl AdminPassword {
                 "use 8 to 26 characters",
             );
         }
-        if p.chars()
-            .any(|c| !(c.is_ascii_alphanumeric() || ADMINPASS_SPECIALS.contains(c)))
+        if let Some((at, c)) = p
+            .chars()
+            .enumerate()
+            .find(|(_, c)| !(c.is_ascii_alphanumeric() || ADMINPASS_SPECIALS.contains(*c)))
         {
+            let fix = if c == '\n' || c == '\r' {
+                "remove it: a password file may end with one newline, which reimage removes, and \
+                 hold nothing else after the password"
+            } else {
+                "use only letters, digits and the specials !@$%^-_=+[{}]:,./?~#*"
+            };
             return fail(
-                "contains a character that ECS does not allow".into(),
-                "use only letters, digits and the specials !@$%^-_=+[{}]:,./?~#*",
+                format!(
+                    "contains {} (character {} of {len}), which ECS does not allow",
+                    describe(c),
+                    at + 1
+                ),
+                fix,
             );
         }
         let classes = [
@@ -120,13 +132,54 @@ impl RootPassword {
                 "use at most 128 characters",
             );
         }
-        if p.chars().any(char::is_control) {
-            return fail(
-                "contains a control character (a newline or tab, perhaps pasted)",
-                "remove the control characters",
-            );
+        if let Some((at, c)) = p.chars().enumerate().find(|(_, c)| c.is_control()) {
+            return Err(ValidationError::new(
+                "password",
+                format!("contains {} (character {})", describe(c), at + 1),
+                "remove it: a password file may end with one newline, which reimage removes, and \
+                 hold nothing else after the password",
+            ));
         }
         Ok(Self(password))
+    }
+
+    /// Refuses a password that no reasonable policy accepts: under 8 characters, or all of one
+    /// class (only lower case, only digits, …). EDIS documents no rules for the root password,
+    /// so [`new`](Self::new) takes any; the CLI calls this unless `--weak-password`.
+    ///
+    /// ```
+    /// use reimage_core::RootPassword;
+    ///
+    /// assert!(RootPassword::new("abc")?.check_strength().is_err());
+    /// assert!(RootPassword::new("abcdefghij")?.check_strength().is_err());
+    /// assert!(RootPassword::new("Edis-Root-Pw-8472")?.check_strength().is_ok());
+    /// # Ok::<(), reimage_core::ValidationError>(())
+    /// ```
+    pub fn check_strength(&self) -> Result<(), ValidationError> {
+        let p = self.0.expose_secret();
+        let len = p.chars().count();
+        if len < 8 {
+            return Err(ValidationError::new(
+                "password",
+                format!("is {len} characters long, shorter than 8"),
+                "use at least 8 characters from two or more classes (upper case, lower case, \
+                 digits, symbols)",
+            ));
+        }
+        let classes = [
+            p.chars().any(|c| c.is_ascii_uppercase()),
+            p.chars().any(|c| c.is_ascii_lowercase()),
+            p.chars().any(|c| c.is_ascii_digit()),
+            p.chars().any(|c| !c.is_ascii_alphanumeric()),
+        ];
+        if classes.iter().filter(|&&used| used).count() < 2 {
+            return Err(ValidationError::new(
+                "password",
+                "uses a single class of characters",
+                "mix at least two of upper case, lower case, digits and symbols",
+            ));
+        }
+        Ok(())
     }
 
     /// The secret, for the encoder that puts it on the wire.
@@ -160,9 +213,15 @@ mod tests {
             ("Aa1!", Err("is shorter")),
             ("Abcdefgh", Err("uses 2 of")),
             ("12345678", Err("uses 1 of")),
-            ("Abcdefg1 ", Err("contains a character")),
-            ("Abcdefg1&", Err("contains a character")),
-            ("Abcdéfg1", Err("contains a character")),
+            ("Abcdefg1 ", Err("contains a space (character 9 of 9)")),
+            ("Abcdefg1&", Err("contains a symbol outside ECS's specials")),
+            (
+                "Abcdéfg1",
+                Err("contains a non-ASCII character (character 5 of 8)"),
+            ),
+            ("Abcdefg1\n", Err("contains a newline (character 9 of 9)")),
+            ("Abcdefg1\r", Err("contains a carriage return")),
+            ("Abc\tdefg1", Err("contains a tab (character 4 of 9)")),
         ];
         for (password, expected) in cases {
             let got = AdminPassword::new(*password);
@@ -193,7 +252,24 @@ mod tests {
     fn root_password_rules() {
         assert!(RootPassword::new("x").is_ok());
         assert!(RootPassword::new("").is_err());
-        assert!(RootPassword::new("abc\n").is_err());
+        let newline = RootPassword::new("abc\n").unwrap_err();
+        assert_eq!(newline.problem(), "contains a newline (character 4)");
+        // EDIS documents no rules; the strength check is the CLI's, and separate.
+        assert!(RootPassword::new("abc").unwrap().check_strength().is_err());
+        assert!(
+            RootPassword::new("correcthorse")
+                .unwrap()
+                .check_strength()
+                .unwrap_err()
+                .problem()
+                .contains("single class")
+        );
+        assert!(
+            RootPassword::new("Edis-Root-Pw-8472")
+                .unwrap()
+                .check_strength()
+                .is_ok()
+        );
         assert!(RootPassword::new("a".repeat(129)).is_err());
         assert_eq!(
             format!("{:?}", RootPassword::new("hunter2").unwrap()),
@@ -212,5 +288,18 @@ mod tests {
                 prop_assert!(!debug.contains(&p));
             }
         }
+    }
+}
+
+/// A character a password may not hold, named without showing it.
+fn describe(c: char) -> &'static str {
+    match c {
+        '\n' => "a newline",
+        '\r' => "a carriage return",
+        '\t' => "a tab",
+        ' ' => "a space",
+        c if c.is_control() => "a control character",
+        c if !c.is_ascii() => "a non-ASCII character",
+        _ => "a symbol outside ECS's specials",
     }
 }
