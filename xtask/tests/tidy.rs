@@ -163,8 +163,9 @@ fn sans_io_and_config_crates_pull_no_runtime_and_no_http_stack() {
 
 /// The layers of docs/ARCHITECTURE.md, as (crate, internal crates it must never depend on,
 /// normally or through others): the client never includes the emulator or the CLI, the emulator
-/// never includes the client, nothing below the CLI includes it, and only the CLI includes
-/// `reimage-config` (which includes none of the provider layers).
+/// never includes the client, nothing below the CLI includes it, only the CLI and the fleet
+/// include `reimage-config` (which includes none of the provider layers), and only the CLI (and
+/// the facade) include `reimage-fleet`, which sits on core, config, cloudinit and the client.
 const FORBIDDEN_LAYERS: &[(&str, &[&str])] = &[
     (
         "reimage-core",
@@ -174,6 +175,7 @@ const FORBIDDEN_LAYERS: &[(&str, &[&str])] = &[
             "reimage-client",
             "reimage-emulator",
             "reimage-config",
+            "reimage-fleet",
             "reimage-cli",
         ],
     ),
@@ -184,6 +186,7 @@ const FORBIDDEN_LAYERS: &[(&str, &[&str])] = &[
             "reimage-client",
             "reimage-emulator",
             "reimage-config",
+            "reimage-fleet",
             "reimage-cli",
         ],
     ),
@@ -193,6 +196,7 @@ const FORBIDDEN_LAYERS: &[(&str, &[&str])] = &[
             "reimage-client",
             "reimage-emulator",
             "reimage-config",
+            "reimage-fleet",
             "reimage-cli",
         ],
     ),
@@ -203,6 +207,7 @@ const FORBIDDEN_LAYERS: &[(&str, &[&str])] = &[
             "reimage-client",
             "reimage-emulator",
             "reimage-config",
+            "reimage-fleet",
             "reimage-cli",
         ],
     ),
@@ -210,6 +215,7 @@ const FORBIDDEN_LAYERS: &[(&str, &[&str])] = &[
         "reimage-client",
         &[
             "reimage-emulator",
+            "reimage-fleet",
             "reimage-cli",
             "reimage-cloudinit",
             "reimage-config",
@@ -219,6 +225,7 @@ const FORBIDDEN_LAYERS: &[(&str, &[&str])] = &[
         "reimage-emulator",
         &[
             "reimage-client",
+            "reimage-fleet",
             "reimage-cli",
             "reimage-cloudinit",
             "reimage-config",
@@ -234,9 +241,13 @@ const FORBIDDEN_LAYERS: &[(&str, &[&str])] = &[
             "reimage-client",
             "reimage-emulator",
             "reimage-cloudinit",
+            "reimage-fleet",
             "reimage-cli",
         ],
     ),
+    // The fleet engine, for the CLI and any program: on top of core, config, cloudinit and the
+    // client; never the emulator (it meets it only in the end-to-end tests) or the CLI.
+    ("reimage-fleet", &["reimage-emulator", "reimage-cli"]),
 ];
 
 #[test]
@@ -268,7 +279,30 @@ fn the_layers_depend_only_downwards() {
     assert!(closure(&id_of("reimage-client")).contains("reimage-wire"));
     let cli = closure(&id_of("reimage-cli"));
     assert!(cli.contains("reimage-client") && cli.contains("reimage-emulator"));
-    assert!(cli.contains("reimage-config"));
+    assert!(cli.contains("reimage-config") && cli.contains("reimage-fleet"));
+    let fleet = closure(&id_of("reimage-fleet"));
+    for layer in [
+        "reimage-core",
+        "reimage-config",
+        "reimage-cloudinit",
+        "reimage-client",
+    ] {
+        assert!(fleet.contains(layer), "reimage-fleet should reach {layer}");
+    }
+    // Nothing but the CLI and the facade includes the fleet engine.
+    let members = meta["workspace_members"]
+        .as_array()
+        .expect("workspace_members");
+    for member in members.iter().map(|m| m.as_str().expect("member id")) {
+        let name = packages[member]["name"].as_str().expect("name");
+        if !["reimage-cli", "reimage", "reimage-fleet"].contains(&name) {
+            assert!(
+                !closure(member).contains("reimage-fleet"),
+                "{name} must not depend on reimage-fleet: only the CLI and the facade do \
+                 (docs/ARCHITECTURE.md)"
+            );
+        }
+    }
     for (name, forbidden) in FORBIDDEN_LAYERS {
         let deps = closure(&id_of(name));
         for f in *forbidden {
@@ -584,28 +618,30 @@ fn rel(path: &Path) -> String {
         .to_string()
 }
 
-/// One road to a request: the CLI builds and signs nothing itself. Its own normal dependencies
-/// hold no `reimage-wire` and no `reimage-auth` (it reaches their types through
-/// `reimage-client`'s re-exports), so a dry run can only be the client's.
+/// One road to a request: the CLI and the fleet engine build and sign nothing themselves. Their
+/// own normal dependencies hold no `reimage-wire` and no `reimage-auth` (they reach their types
+/// through `reimage-client`'s re-exports), so a dry run can only be the client's.
 #[test]
 fn the_cli_has_no_wire_or_auth_of_its_own() {
     let meta = metadata();
     let (packages, normal) = graph(&meta);
-    let cli = packages
-        .iter()
-        .find(|(_, p)| p["name"] == "reimage-cli" && !p["source"].is_string())
-        .map(|(id, _)| id.clone())
-        .expect("reimage-cli is a workspace member");
-    let direct: BTreeSet<&str> = normal[&cli]
-        .iter()
-        .map(|id| packages[id]["name"].as_str().expect("name"))
-        .collect();
-    assert!(direct.contains("reimage-client"), "{direct:?}");
-    for own in ["reimage-wire", "reimage-auth"] {
-        assert!(
-            !direct.contains(own),
-            "reimage-cli depends on {own} directly; use reimage-client (its prepare and dry_run, \
-             and its re-exports) instead"
-        );
+    for name in ["reimage-cli", "reimage-fleet"] {
+        let id = packages
+            .iter()
+            .find(|(_, p)| p["name"] == name && !p["source"].is_string())
+            .map(|(id, _)| id.clone())
+            .unwrap_or_else(|| panic!("{name} is a workspace member"));
+        let direct: BTreeSet<&str> = normal[&id]
+            .iter()
+            .map(|id| packages[id]["name"].as_str().expect("name"))
+            .collect();
+        assert!(direct.contains("reimage-client"), "{name}: {direct:?}");
+        for own in ["reimage-wire", "reimage-auth"] {
+            assert!(
+                !direct.contains(own),
+                "{name} depends on {own} directly; use reimage-client (its prepare and dry_run, \
+                 and its re-exports) instead"
+            );
+        }
     }
 }

@@ -184,13 +184,13 @@ async fn dispatch(args: &Args) -> Result<(), Failure> {
                     "kvm_id": kvm.as_str(),
                     "images": list.images.iter().map(|i| json!({
                         "name": i.as_str(),
-                        "cloud_init": runs_cloud_init(i),
+                        "cloud_init": i.runs_cloud_init(),
                     })).collect::<Vec<_>>(),
                     "unusable": list.unusable,
                 })),
                 Output::Text => {
                     for image in &list.images {
-                        let note = if runs_cloud_init(image) {
+                        let note = if image.runs_cloud_init() {
                             "  (cloud-init)"
                         } else {
                             ""
@@ -260,11 +260,6 @@ async fn dispatch(args: &Args) -> Result<(), Failure> {
     }
 }
 
-/// Whether an EDIS image runs cloud-init: only the `cloudinit_` ones do.
-pub(crate) fn runs_cloud_init(image: &EdisImage) -> bool {
-    image.as_str().starts_with("cloudinit_")
-}
-
 async fn reinstall(args: &Args, resolved: &Resolved, r: &ReinstallArgs) -> Result<(), Failure> {
     let kvm = KvmId::new(r.kvm.as_str())?;
     let image = EdisImage::new(r.image.as_str())?;
@@ -280,7 +275,7 @@ async fn reinstall(args: &Args, resolved: &Resolved, r: &ReinstallArgs) -> Resul
     }
     let mut input = EdisReinstall::new(image.clone(), password);
     if let Some(path) = &r.user_data {
-        if !runs_cloud_init(&image) {
+        if !image.runs_cloud_init() {
             return Err(Failure::new(
                 exit::REFUSED,
                 format!(

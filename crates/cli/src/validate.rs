@@ -1,6 +1,6 @@
 //! `reimage validate`: cloud-init's verdicts and reimage's lints, as text or JSON Lines.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use clap::ValueEnum;
@@ -9,10 +9,6 @@ use reimage_cloudinit::lint::Lint;
 use reimage_cloudinit::schema::Version;
 use reimage_cloudinit::{Finding, Options, Report, Severity};
 use reimage_core::Provider;
-
-/// The largest file `validate` reads. Real user data is kilobytes (ECS takes 32 KB); anything
-/// this large is a mistake, and reading it whole would only waste memory.
-const MAX_FILE_SIZE: u64 = 16 * 1024 * 1024;
 
 /// Exit codes of `reimage validate`.
 pub(crate) mod exit {
@@ -119,48 +115,10 @@ pub(crate) fn run(args: &Args) -> u8 {
     code
 }
 
+/// Reads a user data file (`-`: stdin), at most 16 MiB; the error says what is wrong, without
+/// the path. `reimage-fleet` holds the one copy of the rules, which a plan's files follow too.
 pub(crate) fn read(path: &Path) -> Result<Vec<u8>, String> {
-    if path == Path::new("-") {
-        let mut bytes = Vec::new();
-        io::stdin()
-            .take(MAX_FILE_SIZE + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| format!("cannot read stdin: {e}"))?;
-        return check_size(bytes);
-    }
-    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
-        io::ErrorKind::NotFound => "no such file; check the path".to_owned(),
-        io::ErrorKind::PermissionDenied => {
-            "permission denied; check the file's permissions".to_owned()
-        }
-        _ => format!("cannot read: {e}"),
-    })?;
-    if meta.is_dir() {
-        return Err("is a directory; give the user data file inside it".to_owned());
-    }
-    if meta.len() > MAX_FILE_SIZE {
-        return Err(format!(
-            "is {} bytes, more than the {} MiB that any user data can be; is this the right file?",
-            meta.len(),
-            MAX_FILE_SIZE / (1024 * 1024)
-        ));
-    }
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_FILE_SIZE + 1).read_to_end(&mut bytes))
-        .map_err(|e| format!("cannot read: {e}"))?;
-    check_size(bytes)
-}
-
-fn check_size(bytes: Vec<u8>) -> Result<Vec<u8>, String> {
-    if bytes.len() as u64 > MAX_FILE_SIZE {
-        Err(format!(
-            "is more than the {} MiB that any user data can be",
-            MAX_FILE_SIZE / (1024 * 1024)
-        ))
-    } else {
-        Ok(bytes)
-    }
+    reimage_fleet::user_data::read_user_data_source(path, io::stdin)
 }
 
 fn write_text(out: &mut impl Write, file: &str, report: &Report) -> io::Result<()> {
@@ -182,23 +140,8 @@ fn write_text(out: &mut impl Write, file: &str, report: &Report) -> io::Result<(
 }
 
 /// Escapes control characters (a newline in a YAML key, say), so one finding is always one
-/// line and a crafted key cannot forge another.
-pub(crate) fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
-    if text.chars().any(char::is_control) {
-        text.chars()
-            .map(|c| {
-                if c.is_control() {
-                    c.escape_default().to_string()
-                } else {
-                    c.to_string()
-                }
-            })
-            .collect::<String>()
-            .into()
-    } else {
-        text.into()
-    }
-}
+/// line and a crafted key cannot forge another; `reimage-fleet`'s, shared with the fleet's tables.
+pub(crate) use reimage_fleet::text::one_line;
 
 /// One line of `--output json`, with its fields in the documented order.
 #[derive(serde::Serialize)]

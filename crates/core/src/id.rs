@@ -140,6 +140,22 @@ identifier! {
     }
 }
 
+impl EdisImage {
+    /// Whether the image runs cloud-init, so that user data reaches the new system: only the
+    /// `cloudinit_` images do.
+    ///
+    /// ```
+    /// use reimage_core::EdisImage;
+    ///
+    /// assert!(EdisImage::new("cloudinit_debian-bookworm")?.runs_cloud_init());
+    /// assert!(!EdisImage::new("debian-bullseye")?.runs_cloud_init());
+    /// # Ok::<(), reimage_core::ValidationError>(())
+    /// ```
+    pub fn runs_cloud_init(&self) -> bool {
+        self.as_str().starts_with("cloudinit_")
+    }
+}
+
 identifier! {
     /// An ECS project id: 32 hexadecimal digits.
     ProjectId {

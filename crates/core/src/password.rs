@@ -194,6 +194,19 @@ impl fmt::Debug for RootPassword {
     }
 }
 
+/// A character a password may not hold, named without showing it.
+fn describe(c: char) -> &'static str {
+    match c {
+        '\n' => "a newline",
+        '\r' => "a carriage return",
+        '\t' => "a tab",
+        ' ' => "a space",
+        c if c.is_control() => "a control character",
+        c if !c.is_ascii() => "a non-ASCII character",
+        _ => "a symbol outside ECS's specials",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,18 +301,5 @@ mod tests {
                 prop_assert!(!debug.contains(&p));
             }
         }
-    }
-}
-
-/// A character a password may not hold, named without showing it.
-fn describe(c: char) -> &'static str {
-    match c {
-        '\n' => "a newline",
-        '\r' => "a carriage return",
-        '\t' => "a tab",
-        ' ' => "a space",
-        c if c.is_control() => "a control character",
-        c if !c.is_ascii() => "a non-ASCII character",
-        _ => "a symbol outside ECS's specials",
     }
 }

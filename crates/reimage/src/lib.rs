@@ -18,6 +18,7 @@
 //! | `emulator` | [`emulator`], and what `edis` and `ecs` give | `reimage-emulator`: tokio, hyper | loopback server |
 //! | `cloudinit` | [`cloudinit`] | `reimage-cloudinit` | none |
 //! | `config` | [`config`] | `reimage-config` | reads the config file, secret files and the environment |
+//! | `fleet` | [`fleet`], and what `client`, `config` and `cloudinit` give | `reimage-fleet` | network, the plan's files, its journal |
 //!
 //! The default is `client`, `edis` and `ecs`. Validating cloud-init user data alone needs
 //! neither tokio nor hyper, and neither does `config`:
@@ -124,6 +125,8 @@
 #![cfg_attr(not(feature = "cloudinit"), doc = "[`cloudinit`]: #features")]
 #![cfg_attr(feature = "config", doc = "[`config`]: crate::config")]
 #![cfg_attr(not(feature = "config"), doc = "[`config`]: #features")]
+#![cfg_attr(feature = "fleet", doc = "[`fleet`]: crate::fleet")]
+#![cfg_attr(not(feature = "fleet"), doc = "[`fleet`]: #features")]
 
 #[cfg(any(feature = "edis", feature = "ecs"))]
 pub mod core {
@@ -225,6 +228,18 @@ pub mod client {
     //! Enabled by the `client` feature (a default), which also enables `edis` and `ecs`.
 
     pub use reimage_client::*;
+}
+
+#[cfg(feature = "fleet")]
+pub mod fleet {
+    //! Many servers, of both providers, from one TOML plan: the plan and its offline check, the
+    //! fsynced journal that lets a run resume after a crash, and apply with bounded concurrency
+    //! that never re-images a server twice. Everything of `reimage-fleet`, the engine of
+    //! `reimage fleet`; start with [`plan::load`] and [`apply::run`].
+    //!
+    //! Enabled by the `fleet` feature, which also enables `client`, `config` and `cloudinit`.
+
+    pub use reimage_fleet::*;
 }
 
 #[cfg(feature = "emulator")]

@@ -1,5 +1,6 @@
 //! The facade's features keep their promise: `cloudinit`, `config`, `edis` and `ecs` alone pull in
-//! no async runtime and no HTTP stack, and the default features do (so the check can fail).
+//! no async runtime and no HTTP stack, and the default features do (so the check can fail);
+//! `fleet` brings the fleet engine with what its API takes, and not the emulator.
 //!
 //! The dependency tree comes from `cargo tree` on the committed `Cargo.lock`, with `--locked` and
 //! `--offline`: it needs no network, and it fails rather than resolve anew.
@@ -132,4 +133,21 @@ fn emulator_brings_its_server() {
         assert!(names.contains(name), "{name} missing: {names:?}");
     }
     assert!(!names.contains("reimage-client"), "{names:?}");
+}
+
+#[test]
+fn fleet_brings_its_engine_and_what_its_api_takes() {
+    let names = normal_closure(false, &["fleet"]);
+    for name in [
+        "reimage-fleet",
+        "reimage-client",
+        "reimage-config",
+        "reimage-cloudinit",
+        "tokio",
+    ] {
+        assert!(names.contains(name), "{name} missing: {names:?}");
+    }
+    assert!(!names.contains("reimage-emulator"), "{names:?}");
+    let default = normal_closure(true, &[]);
+    assert!(!default.contains("reimage-fleet"), "{default:?}");
 }

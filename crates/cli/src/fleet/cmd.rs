@@ -1,4 +1,6 @@
-//! The `reimage fleet` command line: `check`, `apply` and `status`.
+//! The `reimage fleet` command line: `check`, `apply` and `status`. Flags, the confirmation
+//! prompt, the live lines and the tables are here; the plan, the journal and apply are
+//! `reimage-fleet`'s.
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -11,9 +13,10 @@ use reimage_client::PollSchedule;
 use reimage_config::{Flags, Resolved};
 use serde_json::json;
 
-use super::apply::{self, Clients, Event, Outcome, Settings};
-use super::journal::{self, Journal, State};
-use super::plan::{self, Plan, Provider};
+use reimage_fleet::apply::{self, Clients, ConnectEcs, ConnectEdis, Event, Outcome, Settings};
+use reimage_fleet::journal::{self, Journal};
+use reimage_fleet::plan::{self, Plan};
+
 use crate::common::{self, Connection, Failure, Output, exit};
 
 #[derive(Debug, clap::Args)]
@@ -34,7 +37,7 @@ enum Command {
         /// The plan file (TOML).
         plan: PathBuf,
         /// `text`: a table; `json`: one document.
-        #[arg(long, value_enum, default_value_t = Output::Text)]
+        #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
         output: Output,
     },
     /// Re-image every target of a plan: bounded concurrency, one rate limit for all, each step
@@ -49,7 +52,7 @@ enum Command {
         #[arg(long = "state-dir", value_name = "DIR")]
         state_dir: Option<PathBuf>,
         /// `text`: a table; `json`: one document.
-        #[arg(long, value_enum, default_value_t = Output::Text)]
+        #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
         output: Output,
     },
 }
@@ -80,8 +83,8 @@ struct ApplyArgs {
     #[arg(long = "state-dir", value_name = "DIR")]
     state_dir: Option<PathBuf>,
 
-    /// How long each target's wait may take, in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 1800)]
+    /// How long each target's wait may take: seconds or a duration (`90s`, `30m`, `1h`).
+    #[arg(long, value_name = "DURATION", default_value = "1800", value_parser = common::parse_duration_secs)]
     deadline: u64,
 
     /// The first interval between polls of a job, in milliseconds (it grows to 7.5 times that).
@@ -90,14 +93,19 @@ struct ApplyArgs {
 
     /// After a crash, how old (in seconds) a send without an answer must be before the provider
     /// is asked whether it arrived.
-    #[arg(long, value_name = "SECS", default_value_t = 5)]
+    #[arg(long, value_name = "DURATION", default_value = "5", value_parser = common::parse_duration_secs)]
     settle: u64,
 
     /// The shortest time an EDIS install takes, in seconds. After a crash, a KVM found powered on
     /// as before is sent again only if the unanswered send is younger than this; otherwise "the
     /// install never began" and "it began and finished" cannot be told apart, and the target is
     /// left unknown rather than re-imaged twice.
-    #[arg(long = "edis-min-install", value_name = "SECS", default_value_t = 120)]
+    #[arg(
+        long = "edis-min-install",
+        value_name = "DURATION",
+        default_value = "120",
+        value_parser = common::parse_duration_secs
+    )]
     edis_min_install: u64,
 
     /// Answer the confirmation with yes (required without a terminal).
@@ -105,7 +113,7 @@ struct ApplyArgs {
     yes: bool,
 
     /// `text`: live lines and a summary table; `json`: the summary as one document.
-    #[arg(long, value_enum, default_value_t = Output::Text)]
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
     output: Output,
 }
 
@@ -121,18 +129,22 @@ fn parse_rate(s: &str) -> Result<f64, String> {
 
 /// Runs `reimage fleet …`.
 pub(crate) fn run(args: &Args) -> u8 {
-    let (name, result) = match &args.command {
-        Command::Check { plan, output } => ("fleet check", check(args, plan, *output)),
-        Command::Apply(a) => ("fleet apply", apply(args, a)),
+    let (name, output, result) = match &args.command {
+        Command::Check { plan, output } => ("fleet check", *output, check(args, plan, *output)),
+        Command::Apply(a) => ("fleet apply", a.output, apply(args, a)),
         Command::Status {
             plan,
             state_dir,
             output,
-        } => ("fleet status", status(plan, state_dir.as_deref(), *output)),
+        } => (
+            "fleet status",
+            *output,
+            status(plan, state_dir.as_deref(), *output),
+        ),
     };
     match result {
         Ok(code) => code,
-        Err(failure) => failure.report(name, Output::Text),
+        Err(failure) => failure.report(name, output),
     }
 }
 
@@ -143,14 +155,7 @@ fn load(plan: &Path) -> Result<Plan, Failure> {
 fn journal_dir(plan: &Path, state_dir: Option<&Path>) -> PathBuf {
     match state_dir {
         Some(dir) => dir.to_owned(),
-        None => {
-            let mut name = plan
-                .file_name()
-                .map(|n| n.to_os_string())
-                .unwrap_or_default();
-            name.push(".journal");
-            plan.with_file_name(name)
-        }
+        None => journal::beside(plan),
     }
 }
 
@@ -179,31 +184,11 @@ fn resolver(
     }
 }
 
-/// Whether a profile has what a provider needs, offline.
-fn credentials_ok(
-    resolve: &apply::Resolve,
-) -> impl Fn(Option<&str>, Provider) -> Result<(), String> + '_ {
-    move |profile, provider| {
-        let r = resolve(profile)?;
-        match provider {
-            Provider::Ecs => {
-                r.ecs_endpoint().map_err(|e| e.to_string())?;
-                r.ecs_auth().map_err(|e| e.to_string())?;
-                if r.ecs.project_id.is_none() && r.ecs.project_name.is_none() {
-                    r.project_id().map_err(|e| e.to_string())?;
-                }
-                Ok(())
-            }
-            Provider::Edis => r.edis_credentials().map(drop).map_err(|e| e.to_string()),
-        }
-    }
-}
-
 fn check(args: &Args, path: &Path, output: Output) -> Result<u8, Failure> {
     let plan = load(path)?;
     let (inputs, _) = plan::Inputs::load(&plan);
     let resolve = resolver(&args.conn);
-    let rows = plan::check(&plan, &inputs, &credentials_ok(&resolve));
+    let rows = plan::check(&plan, &inputs, &plan::credentials_ok(&resolve));
     match output {
         Output::Json => common::print_json(&plan::rows_json(&rows)),
         Output::Text => crate::say(plan::render_table(&rows).trim_end()),
@@ -218,8 +203,8 @@ fn check(args: &Args, path: &Path, output: Output) -> Result<u8, Failure> {
 fn apply(args: &Args, a: &ApplyArgs) -> Result<u8, Failure> {
     let plan = load(&a.plan)?;
     let (inputs, _) = plan::Inputs::load(&plan);
-    let resolve = resolver(&args.conn);
-    let rows = plan::check(&plan, &inputs, &credentials_ok(&resolve));
+    let resolve = Arc::new(resolver(&args.conn));
+    let rows = plan::check(&plan, &inputs, &plan::credentials_ok(&*resolve));
     let problems = rows.iter().filter(|r| !r.problems.is_empty()).count();
     if problems > 0 {
         for row in rows.iter().filter(|r| !r.problems.is_empty()).take(20) {
@@ -273,23 +258,22 @@ fn apply(args: &Args, a: &ApplyArgs) -> Result<u8, Failure> {
     }
     let transport = reimage_client::Transport::new(transport_config)?;
     let initial = Duration::from_millis(a.poll_ms.max(10));
-    let settings = Settings {
-        concurrency: a.concurrency.max(1),
-        fail_fast: a.fail_fast,
-        retry_failed: a.retry_failed,
-        schedule: PollSchedule {
-            initial,
-            max: initial.mul_f64(7.5),
-            factor: 1.5,
-            deadline: Duration::from_secs(a.deadline),
-        },
-        settle: Duration::from_secs(a.settle),
-        edis_min_install: Duration::from_secs(a.edis_min_install),
+    let mut settings = Settings::default();
+    settings.concurrency = a.concurrency.max(1);
+    settings.fail_fast = a.fail_fast;
+    settings.retry_failed = a.retry_failed;
+    settings.schedule = PollSchedule {
+        initial,
+        max: initial.mul_f64(7.5),
+        factor: 1.5,
+        deadline: Duration::from_secs(a.deadline),
     };
+    settings.settle = Duration::from_secs(a.settle);
+    settings.edis_min_install = Duration::from_secs(a.edis_min_install);
     let total = plan.targets.len();
     let display = Arc::new(Display::new(total));
     let shown = display.clone();
-    let clients = Arc::new(Clients::new(transport, Box::new(resolve)));
+    let clients = Arc::new(clients(transport, resolve));
     let started = Instant::now();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -301,7 +285,7 @@ fn apply(args: &Args, a: &ApplyArgs) -> Result<u8, Failure> {
         Arc::new(plan),
         Arc::new(inputs),
         journal.clone(),
-        recovered.into_iter().collect(),
+        recovered,
         clients,
         settings,
         Arc::new(move |event: Event<'_>| shown.event(&event)),
@@ -324,6 +308,28 @@ fn apply(args: &Args, a: &ApplyArgs) -> Result<u8, Failure> {
     } else {
         exit::OK
     })
+}
+
+/// The clients of a run, all on `transport`: each profile's settings from `resolve`, and its
+/// client built as `reimage ecs` and `reimage edis` build theirs.
+fn clients(
+    transport: reimage_client::Transport,
+    resolve: Arc<impl Fn(Option<&str>) -> Result<Resolved, String> + Send + Sync + 'static>,
+) -> Clients {
+    let (ecs_transport, ecs_resolve) = (transport.clone(), resolve.clone());
+    let ecs: Box<ConnectEcs> = Box::new(move |profile| {
+        let transport = ecs_transport.clone();
+        let resolved = ecs_resolve(profile);
+        Box::pin(async move {
+            crate::ecs::client_on(transport, &resolved?)
+                .await
+                .map_err(|f| f.message)
+        })
+    });
+    let edis: Box<ConnectEdis> = Box::new(move |profile| {
+        crate::edis::client_on(transport.clone(), &resolve(profile)?).map_err(|f| f.message)
+    });
+    Clients::new(ecs, edis)
 }
 
 fn summary(outcomes: &[(String, Outcome)], output: Output, took: Duration) {
@@ -391,28 +397,7 @@ fn status(path: &Path, state_dir: Option<&Path>, output: Output) -> Result<u8, F
         .iter()
         .map(|t| match records.get(&t.key) {
             None => (t.key.clone(), "pending", String::new()),
-            Some(r) => {
-                let (word, detail) = match &r.state {
-                    State::Sending { operation, .. } => ("sending", operation.clone()),
-                    State::Sent {
-                        operation,
-                        job_id,
-                        evidence,
-                        ..
-                    } => (
-                        "sent",
-                        match (job_id, evidence) {
-                            (Some(job), _) => format!("{operation}, job {job}"),
-                            (None, Some(e)) => format!("{operation}: {e}"),
-                            (None, None) => operation.clone(),
-                        },
-                    ),
-                    State::Done { summary } => ("done", summary.clone()),
-                    State::Failed { reason } => ("failed", reason.clone()),
-                    State::Unknown { reason } => ("unknown", reason.clone()),
-                };
-                (t.key.clone(), word, detail)
-            }
+            Some(r) => (t.key.clone(), r.state.word(), r.state.detail()),
         })
         .collect();
     let count = |w: &str| rows.iter().filter(|r| r.1 == w).count();
@@ -528,6 +513,8 @@ impl Display {
                     )),
                 }
             }
+            // An event this display does not know of yet shows nothing.
+            _ => {}
         }
     }
 

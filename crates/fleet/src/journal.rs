@@ -1,10 +1,10 @@
-//! The fleet journal: what `reimage fleet apply` has done to each target, made durable before the
-//! provider call that follows it, so that a rerun after a crash, `kill -9` or a power cut resumes
-//! where it stopped and never re-images a server twice.
+//! The fleet journal: what [`apply`](crate::apply) (`reimage fleet apply`) has done to each
+//! target, made durable before the provider call that follows it, so that a rerun after a crash,
+//! `kill -9` or a power cut resumes where it stopped and never re-images a server twice.
 //!
 //! # On disk
 //!
-//! A directory beside the plan (for example `plan.toml.journal/`) holding:
+//! A directory beside the plan (for example `plan.toml.journal/`, see [`beside`]) holding:
 //!
 //! - `journal.log`: JSON Lines, append-only, one [`Record`] per line, for example
 //!   `{"key":"edis:1234","at_ms":1767225600000,"state":"sending","operation":"reinstall","baseline":{"status":"running"}}`.
@@ -54,21 +54,23 @@ const LOCK_ATTEMPTS: usize = 16;
 
 /// One line of the journal: the state of one target at one moment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Record {
+#[non_exhaustive]
+pub struct Record {
     /// The target, unique within the plan (for example `edis:1234` or `ecs:<server id>`).
-    pub(crate) key: String,
+    pub key: String,
     /// When the record was made, in milliseconds since the Unix epoch (see [`now_ms`]).
-    pub(crate) at_ms: u64,
+    pub at_ms: u64,
     /// The state the target reached.
     #[serde(flatten)]
-    pub(crate) state: State,
+    pub state: State,
 }
 
 /// What has happened to one target. On the wire, `"state"` names the variant (snake case) and
 /// the variant's fields sit beside it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
-pub(crate) enum State {
+#[non_exhaustive]
+pub enum State {
     /// Written and synced BEFORE the destructive request is sent. `baseline` is what the target
     /// looked like just before (for the evidence check on resume).
     Sending {
@@ -112,25 +114,72 @@ pub(crate) enum State {
 /// What a target looked like just before the destructive request, as the provider reported it.
 /// Every field is optional because providers report different things.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Baseline {
+#[non_exhaustive]
+pub struct Baseline {
     /// The provider's last-updated time of the server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) updated: Option<String>,
+    pub updated: Option<String>,
     /// When the server was last launched (booted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) launched_at: Option<String>,
+    pub launched_at: Option<String>,
     /// The provider's status of the server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) status: Option<String>,
+    pub status: Option<String>,
     /// The power state of the server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) power: Option<String>,
+    pub power: Option<String>,
+}
+
+impl Record {
+    /// A record of `state` for the target `key`, made at `at_ms` (see [`now_ms`]).
+    pub fn new(key: impl Into<String>, at_ms: u64, state: State) -> Self {
+        Self {
+            key: key.into(),
+            at_ms,
+            state,
+        }
+    }
+}
+
+impl State {
+    /// The state's name, as the journal writes it: `sending`, `sent`, `done`, `failed` or
+    /// `unknown`.
+    pub fn word(&self) -> &'static str {
+        match self {
+            Self::Sending { .. } => "sending",
+            Self::Sent { .. } => "sent",
+            Self::Done { .. } => "done",
+            Self::Failed { .. } => "failed",
+            Self::Unknown { .. } => "unknown",
+        }
+    }
+
+    /// One line about the state, for a status table: the operation (with the job id, or the
+    /// evidence that it took effect, once sent), the summary when done, or the reason.
+    pub fn detail(&self) -> String {
+        match self {
+            Self::Sending { operation, .. } => operation.clone(),
+            Self::Sent {
+                operation,
+                job_id,
+                evidence,
+                ..
+            } => match (job_id, evidence) {
+                (Some(job), _) => format!("{operation}, job {job}"),
+                (None, Some(e)) => format!("{operation}: {e}"),
+                (None, None) => operation.clone(),
+            },
+            Self::Done { summary } => summary.clone(),
+            Self::Failed { reason } | Self::Unknown { reason } => reason.clone(),
+        }
+    }
 }
 
 /// Why the journal could not be opened, read or written. `Display` is one line: the file, what
 /// failed, and the fix.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum JournalError {
+#[non_exhaustive]
+pub enum JournalError {
     /// A file operation failed.
     #[error("journal {}: could not {action}: {source}; {fix}", .path.display())]
     Io {
@@ -222,12 +271,23 @@ fn io_error(path: &Path, action: &'static str, source: io::Error) -> JournalErro
 }
 
 /// Milliseconds since the Unix epoch, for [`Record::at_ms`]; 0 if the clock is before 1970.
-pub(crate) fn now_ms() -> u64 {
+pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |since| {
             u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
         })
+}
+
+/// The journal directory of a plan when none is given: `PLAN.journal` beside the plan file (for
+/// `plans/wave1.toml`, `plans/wave1.toml.journal`), where `reimage fleet apply` and `status` look.
+pub fn beside(plan: &Path) -> PathBuf {
+    let mut name = plan
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(".journal");
+    plan.with_file_name(name)
 }
 
 /// Whether a log of `lines` lines holding `keys` keys is worth compacting.
@@ -310,7 +370,7 @@ fn replay(log: &Path) -> Result<Replay, JournalError> {
 
 /// Reads the latest state per key without opening for writing (for `reimage fleet status`); safe
 /// while an `apply` is writing. A missing directory or log is an empty map.
-pub(crate) fn read(dir: &Path) -> Result<BTreeMap<String, Record>, JournalError> {
+pub fn read(dir: &Path) -> Result<BTreeMap<String, Record>, JournalError> {
     Ok(replay(&dir.join(LOG))?.latest)
 }
 
@@ -615,7 +675,7 @@ impl Writer {
 /// batches. Dropping it without [`Journal::close`] lets the writer finish in the background and
 /// release the lock.
 #[derive(Debug)]
-pub(crate) struct Journal {
+pub struct Journal {
     /// The journal directory.
     #[cfg(test)]
     dir: PathBuf,
@@ -635,7 +695,7 @@ impl Journal {
     /// Opens (creating) the journal directory `dir` (e.g. `<plan>.journal/`), takes its lock,
     /// replays `journal.log` into the latest record per key, cuts off a torn last line, compacts
     /// if the log has more than max(1000, 2 × live keys) lines, and starts the writer thread.
-    pub(crate) fn open(dir: &Path) -> Result<(Journal, BTreeMap<String, Record>), JournalError> {
+    pub fn open(dir: &Path) -> Result<(Journal, BTreeMap<String, Record>), JournalError> {
         if !dir.is_dir() {
             fs::create_dir_all(dir)
                 .map_err(|error| io_error(dir, "create the journal directory", error))?;
@@ -705,7 +765,7 @@ impl Journal {
 
     /// Appends one record; returns once it is durable (synced). Waits for room when the writer is
     /// 1024 records behind. If the future is dropped early the record may still be written.
-    pub(crate) async fn record(&self, record: Record) -> Result<(), JournalError> {
+    pub async fn record(&self, record: Record) -> Result<(), JournalError> {
         if let Some(detail) = self.shared.failure.get() {
             return Err(JournalError::Write {
                 path: self.log.clone(),
@@ -731,7 +791,7 @@ impl Journal {
 
     /// Flushes, compacts the log if it is much longer than the number of keys, stops the writer
     /// thread and removes the lock. Returns the writer's first failure, if any.
-    pub(crate) async fn close(self) -> Result<(), JournalError> {
+    pub async fn close(self) -> Result<(), JournalError> {
         let Journal {
             log,
             requests,
@@ -750,7 +810,7 @@ impl Journal {
 
     /// The journal directory.
     #[cfg(test)]
-    pub(crate) fn path(&self) -> &Path {
+    pub fn path(&self) -> &Path {
         &self.dir
     }
 
@@ -1115,12 +1175,11 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
-    async fn ten_thousand_records_take_seconds_at_most() {
+    async fn ten_thousand_records_from_64_tasks_are_all_kept() {
         let temp = TempDir::new("timing");
         let dir = temp.journal();
         let (journal, _) = Journal::open(&dir).unwrap();
         let journal = Arc::new(journal);
-        let started = Instant::now();
         let tasks: Vec<_> = (0..64_u64)
             .map(|task| {
                 let journal = Arc::clone(&journal);
@@ -1144,16 +1203,14 @@ mod tests {
         for task in tasks {
             task.await.unwrap().unwrap();
         }
-        let elapsed = started.elapsed();
         let syncs = journal.syncs();
         let size = fs::metadata(dir.join(LOG)).unwrap().len();
         eprintln!(
-            "10000 records from 64 tasks: {elapsed:?}, {syncs} syncs, {size} bytes in {}",
+            "10000 records from 64 tasks: {syncs} syncs, {size} bytes in {}",
             dir.display()
         );
         Arc::into_inner(journal).unwrap().close().await.unwrap();
         assert_eq!(read(&dir).unwrap().len(), 10_000);
-        assert!(elapsed.as_secs() < 60, "{elapsed:?}");
     }
 
     #[tokio::test]
@@ -1212,9 +1269,16 @@ mod tests {
         let (journal, _) = Journal::open(&dir).unwrap();
         journal.record(done("a", 1)).await.unwrap();
         drop(journal);
-        let deadline = Instant::now() + std::time::Duration::from_secs(10);
+        // The writer thread finishes in the background: wait for it, but not forever.
+        let limit = std::time::Duration::from_secs(10);
+        let deadline = Instant::now() + limit;
         while dir.join(LOCK).exists() {
-            assert!(Instant::now() < deadline, "the lock is still there");
+            assert!(
+                Instant::now() < deadline,
+                "the lock file {} is still there {limit:?} after the journal was dropped: the \
+                 writer thread did not finish and release it",
+                dir.join(LOCK).display()
+            );
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
         let (journal, latest) = Journal::open(&dir).unwrap();
@@ -1243,5 +1307,36 @@ mod tests {
     fn reading_a_missing_directory_is_empty() {
         let temp = TempDir::new("missing");
         assert!(read(&temp.journal()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_journal_sits_beside_the_plan() {
+        assert_eq!(
+            beside(Path::new("plans/wave1.toml")),
+            Path::new("plans/wave1.toml.journal")
+        );
+        assert_eq!(
+            beside(Path::new("wave1.toml")),
+            Path::new("wave1.toml.journal")
+        );
+    }
+
+    #[test]
+    fn every_state_has_a_word_and_a_detail() {
+        let shown: Vec<(&str, String)> = every_state()
+            .iter()
+            .map(|record| (record.state.word(), record.state.detail()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("sending", "reinstall".to_owned()),
+                ("sent", "change-os, job job-1".to_owned()),
+                ("sent", "reinstall: launched_at changed".to_owned()),
+                ("done", "now ubuntu 24.04".to_owned()),
+                ("failed", "quota \"exceeded\"\nsecond line".to_owned()),
+                ("unknown", "timed out after sending".to_owned()),
+            ]
+        );
     }
 }

@@ -1,13 +1,17 @@
-//! `reimage fleet apply`: every target of a plan, with bounded concurrency and one shared rate
-//! limit, each step journaled before the provider call that follows it, so that a rerun after a
-//! crash resumes and never re-images a server twice.
+//! Applying a plan (`reimage fleet apply`): every target, with bounded concurrency and one shared
+//! rate limit, each step journaled before the provider call that follows it, so that a rerun
+//! after a crash resumes and never re-images a server twice.
+//!
+//! [`run`] takes the plan and its [`Inputs`], the open [`Journal`] and what it held, the
+//! [`Clients`] (built by the caller, per profile, on one shared transport), the [`Settings`], and
+//! a function that is told every [`Event`]; it returns each target's [`Outcome`].
 //!
 //! A target moves through the journal as `sending` (written before the reinstall is sent, with
 //! the server as it was) → `sent` (the provider's job id, or the evidence that it took effect) →
 //! `done`, or `failed` / `unknown`. On a rerun:
 //!
 //! - `done` is skipped; `failed` and `unknown` are reported, not retried (`--retry-failed` tries
-//!   the failed ones again; an unknown outcome is never re-sent);
+//!   the failed ones again, [`Settings::retry_failed`]; an unknown outcome is never re-sent);
 //! - `sent` is followed to its end (by its job, or by the server's state);
 //! - `sending` means the process died around the send: the provider is asked. ECS: a rebuild
 //!   under way, or `updated`/`launched_at` later than the journaled baseline, is evidence, and
@@ -16,8 +20,14 @@
 //!   send is younger than the shortest install (`--edis-min-install`), since no install could
 //!   have begun and finished in that time, and is left `unknown` after; one that was off already
 //!   cannot tell, and is left `unknown`.
+//!
+//! The plan's checks ([`check`](crate::plan::check())) are the caller's to run first: `run`
+//! sends what [`Inputs`] builds for each target, and a target whose inputs cannot be built
+//! fails without anything sent.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -25,37 +35,61 @@ use std::time::Duration;
 use reimage_client::ecs::rebuild_evidence;
 use reimage_client::wire::ecs::{ServerDetails, ServerStatus};
 use reimage_client::wire::edis::PowerState;
-use reimage_client::{EcsClient, EdisClient, EdisStarted, Error, PollSchedule, Started, Transport};
+use reimage_client::{EcsClient, EdisClient, EdisStarted, Error, PollSchedule, Started};
 use reimage_client::{EcsOperation, Evidence};
 use reimage_core::{JobId, ServerId, Timestamp};
 use tokio::sync::{Mutex, Semaphore};
 
-use super::journal::{Baseline, Journal, Record, State, now_ms};
-use super::plan::{Action, Inputs, Plan, Target};
+use crate::journal::{Baseline, Journal, Record, State, now_ms};
+use crate::plan::{Action, Inputs, Plan, Target};
 
-/// How `apply` runs.
+/// How [`run`] runs. [`Settings::default`] holds the defaults of `reimage fleet apply`.
 #[derive(Debug, Clone)]
-pub(crate) struct Settings {
+#[non_exhaustive]
+pub struct Settings {
     /// Targets worked on at once.
-    pub(crate) concurrency: usize,
+    pub concurrency: usize,
     /// Stop starting targets after the first failure.
-    pub(crate) fail_fast: bool,
+    pub fail_fast: bool,
     /// Try targets whose last attempt failed again.
-    pub(crate) retry_failed: bool,
+    pub retry_failed: bool,
     /// How each wait polls.
-    pub(crate) schedule: PollSchedule,
+    pub schedule: PollSchedule,
     /// How long a `sending` record must be old before the provider is asked about it: a request
     /// still in flight when the last run died has arrived (or never will) by then.
-    pub(crate) settle: Duration,
+    pub settle: Duration,
     /// The shortest time an EDIS install takes. A KVM found on, as it was before a send that the
     /// last run did not see answered, is sent again only while the send is younger than this;
     /// later, "never began" and "began and finished" look the same, and it is left unknown.
-    pub(crate) edis_min_install: Duration,
+    pub edis_min_install: Duration,
 }
 
-/// How a target ended in this run.
+impl Default for Settings {
+    /// 8 targets at once, no fail-fast, failed targets not retried, polls from 2 s growing to
+    /// 15 s with a deadline of 30 minutes per target, 5 s of settling, and 2 minutes as the
+    /// shortest EDIS install.
+    fn default() -> Self {
+        let initial = Duration::from_secs(2);
+        Self {
+            concurrency: 8,
+            fail_fast: false,
+            retry_failed: false,
+            schedule: PollSchedule {
+                initial,
+                max: initial.mul_f64(7.5),
+                factor: 1.5,
+                deadline: Duration::from_secs(1800),
+            },
+            settle: Duration::from_secs(5),
+            edis_min_install: Duration::from_secs(120),
+        }
+    }
+}
+
+/// How a target ended in this run. Each variant holds one line: the summary, or the reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Outcome {
+#[non_exhaustive]
+pub enum Outcome {
     /// Re-imaged in this run (or followed to its end after a crash).
     Done(String),
     /// Done in an earlier run.
@@ -69,7 +103,8 @@ pub(crate) enum Outcome {
 }
 
 impl Outcome {
-    pub(crate) fn word(&self) -> &'static str {
+    /// `done`, `done before`, `failed`, `unknown` or `skipped`.
+    pub fn word(&self) -> &'static str {
         match self {
             Self::Done(_) => "done",
             Self::AlreadyDone(_) => "done before",
@@ -79,7 +114,8 @@ impl Outcome {
         }
     }
 
-    pub(crate) fn detail(&self) -> &str {
+    /// The summary or the reason the variant holds.
+    pub fn detail(&self) -> &str {
         match self {
             Self::Done(d)
             | Self::AlreadyDone(d)
@@ -94,24 +130,39 @@ impl Outcome {
     }
 }
 
-/// Resolves a profile (`None`: the default one) to its settings.
-pub(crate) type Resolve =
-    dyn Fn(Option<&str>) -> Result<reimage_config::Resolved, String> + Send + Sync;
+/// A boxed future that can move between threads, as [`ConnectEcs`] returns.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
-/// The clients a run uses, one per profile and provider, built on first use on one shared
-/// transport (one pool, one rate limit, one `Retry-After` pause for all workers).
-pub(crate) struct Clients {
-    transport: Transport,
-    resolve: Box<Resolve>,
+/// Builds the ECS client of a profile (`None`: the default one), on the caller's transport. The
+/// error, one line, becomes the failure of each target of that profile.
+pub type ConnectEcs = dyn Fn(Option<&str>) -> BoxFuture<Result<EcsClient, String>> + Send + Sync;
+
+/// Builds the EDIS client of a profile (`None`: the default one), as [`ConnectEcs`] does.
+pub type ConnectEdis = dyn Fn(Option<&str>) -> Result<EdisClient, String> + Send + Sync;
+
+/// The clients a run uses, one per profile and provider, built on first use by the caller's
+/// [`ConnectEcs`] and [`ConnectEdis`] and kept for the run. Build them all on one shared
+/// [`Transport`](reimage_client::Transport), so that every worker shares one pool, one rate limit
+/// and one `Retry-After` pause.
+pub struct Clients {
+    connect_ecs: Box<ConnectEcs>,
+    connect_edis: Box<ConnectEdis>,
     ecs: Mutex<HashMap<Option<String>, Arc<EcsClient>>>,
     edis: Mutex<HashMap<Option<String>, Arc<EdisClient>>>,
 }
 
+impl std::fmt::Debug for Clients {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Clients").finish_non_exhaustive()
+    }
+}
+
 impl Clients {
-    pub(crate) fn new(transport: Transport, resolve: Box<Resolve>) -> Self {
+    /// Clients that `connect_ecs` and `connect_edis` build, each at most once per profile.
+    pub fn new(connect_ecs: Box<ConnectEcs>, connect_edis: Box<ConnectEdis>) -> Self {
         Self {
-            transport,
-            resolve,
+            connect_ecs,
+            connect_edis,
             ecs: Mutex::new(HashMap::new()),
             edis: Mutex::new(HashMap::new()),
         }
@@ -122,11 +173,7 @@ impl Clients {
         if let Some(client) = map.get(&profile.map(str::to_owned)) {
             return Ok(client.clone());
         }
-        let resolved = (self.resolve)(profile)?;
-        let client = crate::ecs::client_on(self.transport.clone(), &resolved)
-            .await
-            .map_err(|f| f.message)?;
-        let client = Arc::new(client);
+        let client = Arc::new((self.connect_ecs)(profile).await?);
         map.insert(profile.map(str::to_owned), client.clone());
         Ok(client)
     }
@@ -136,37 +183,60 @@ impl Clients {
         if let Some(client) = map.get(&profile.map(str::to_owned)) {
             return Ok(client.clone());
         }
-        let resolved = (self.resolve)(profile)?;
-        let client =
-            crate::edis::client_on(self.transport.clone(), &resolved).map_err(|f| f.message)?;
-        let client = Arc::new(client);
+        let client = Arc::new((self.connect_edis)(profile)?);
         map.insert(profile.map(str::to_owned), client.clone());
         Ok(client)
     }
 }
 
-/// What the display is told.
-pub(crate) enum Event<'a> {
-    /// A target started; `resumed` says what the journal had.
+/// What [`run`] tells the caller as it goes (the command line draws its progress lines from
+/// them). Events of one target come in order: `Started`, any number of `Progress`, `Ended`;
+/// those of different targets interleave.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Event<'a> {
+    /// A target started.
     Started {
+        /// The target's key.
         key: &'a str,
+        /// The state the journal had for it (`sending`, `sent`, `done`, `failed`, `unknown`;
+        /// see [`State::word`]), or `None` for a target the journal has never seen.
         resumed: Option<&'a str>,
     },
-    /// A target's progress.
-    Progress { key: &'a str, line: String },
+    /// A target's progress: one line (`ecs.reinstallos sent`, a job's state), without the
+    /// elapsed time.
+    Progress {
+        /// The target's key.
+        key: &'a str,
+        /// What happened.
+        line: String,
+    },
     /// A target ended.
-    Ended { key: &'a str, outcome: &'a Outcome },
+    Ended {
+        /// The target's key.
+        key: &'a str,
+        /// How it ended; [`run`] returns it too.
+        outcome: &'a Outcome,
+    },
 }
 
-/// Runs every target; returns each target's outcome, in the plan's order.
-pub(crate) async fn run(
+/// The function [`run`] tells every [`Event`], from any of its tasks.
+pub type OnEvent = dyn Fn(Event<'_>) + Send + Sync;
+
+/// Runs every target of `plan` from what `recovered` (the journal's latest record per key, as
+/// [`Journal::open`] returns it) says of it, at most [`Settings::concurrency`] at once; returns
+/// each target's key and outcome, in the plan's order. Every step is journaled before the call
+/// that follows it; the journal stays open for the caller to [`close`](Journal::close).
+///
+/// It needs a tokio runtime with timers, and spawns a task per running target.
+pub async fn run(
     plan: Arc<Plan>,
     inputs: Arc<Inputs>,
     journal: Arc<Journal>,
-    recovered: HashMap<String, Record>,
+    recovered: BTreeMap<String, Record>,
     clients: Arc<Clients>,
     settings: Settings,
-    display: Arc<dyn Fn(Event<'_>) + Send + Sync>,
+    display: Arc<OnEvent>,
 ) -> Vec<(String, Outcome)> {
     let limit = Arc::new(Semaphore::new(settings.concurrency.max(1)));
     let stop = Arc::new(AtomicBool::new(false));
@@ -236,20 +306,16 @@ struct Ctx {
     plan: Arc<Plan>,
     inputs: Arc<Inputs>,
     journal: Arc<Journal>,
-    recovered: Arc<HashMap<String, Record>>,
+    recovered: Arc<BTreeMap<String, Record>>,
     clients: Arc<Clients>,
     settings: Arc<Settings>,
-    display: Arc<dyn Fn(Event<'_>) + Send + Sync>,
+    display: Arc<OnEvent>,
 }
 
 impl Ctx {
     async fn record(&self, key: &str, state: State) -> Result<(), String> {
         self.journal
-            .record(Record {
-                key: key.to_owned(),
-                at_ms: now_ms(),
-                state,
-            })
+            .record(Record::new(key, now_ms(), state))
             .await
             .map_err(|e| format!("the journal could not be written, so nothing more was sent for this target: {e}"))
     }
@@ -263,7 +329,7 @@ impl Ctx {
         let prior = self.recovered.get(&t.key).map(|r| (&r.state, r.at_ms));
         (self.display)(Event::Started {
             key: &t.key,
-            resumed: prior.map(|(s, _)| state_word(s)),
+            resumed: prior.map(|(s, _)| s.word()),
         });
         let result = match prior {
             Some((State::Done { summary }, _)) => return Outcome::AlreadyDone(summary.clone()),
@@ -645,16 +711,6 @@ fn operation_name(t: &Target) -> &'static str {
     }
 }
 
-fn state_word(state: &State) -> &'static str {
-    match state {
-        State::Sending { .. } => "sending",
-        State::Sent { .. } => "sent",
-        State::Done { .. } => "done",
-        State::Failed { .. } => "failed",
-        State::Unknown { .. } => "unknown",
-    }
-}
-
 fn power_word(power: &PowerState) -> &str {
     match power {
         PowerState::On => "server powered on",
@@ -696,5 +752,48 @@ impl ProgressLine for reimage_client::ProgressEvent {
         let line = self.to_string();
         line.split_once("] ")
             .map_or(line.clone(), |(_, rest)| rest.to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_settings_are_those_of_the_command_line() {
+        let s = Settings::default();
+        assert_eq!(s.concurrency, 8);
+        assert!(!s.fail_fast && !s.retry_failed);
+        assert_eq!(s.schedule.initial, Duration::from_secs(2));
+        assert_eq!(s.schedule.max, Duration::from_secs(15));
+        assert!((s.schedule.factor - 1.5).abs() < f64::EPSILON);
+        assert_eq!(s.schedule.deadline, Duration::from_secs(1800));
+        assert_eq!(s.settle, Duration::from_secs(5));
+        assert_eq!(s.edis_min_install, Duration::from_secs(120));
+    }
+
+    #[test]
+    fn outcomes_have_a_word_and_a_detail() {
+        let outcomes = [
+            Outcome::Done("a".to_owned()),
+            Outcome::AlreadyDone("b".to_owned()),
+            Outcome::Failed("c".to_owned()),
+            Outcome::Unknown("d".to_owned()),
+            Outcome::Skipped("e".to_owned()),
+        ];
+        let shown: Vec<(&str, &str, bool)> = outcomes
+            .iter()
+            .map(|o| (o.word(), o.detail(), o.is_failure()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("done", "a", false),
+                ("done before", "b", false),
+                ("failed", "c", true),
+                ("unknown", "d", true),
+                ("skipped", "e", false),
+            ]
+        );
     }
 }

@@ -1,0 +1,1207 @@
+//! The plan's format: the TOML text read into [`Target`]s, with `[defaults]` applied, every key
+//! checked (unknown keys with the nearest known one, values by their type's rules) and every
+//! combination of keys judged, each problem naming its place (`targets[12].ecs (line 57)`) and
+//! its fix. The rules themselves are written in the documentation of [`crate::plan`].
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use reimage_cloudinit::schema::Version;
+use reimage_core::{EdisImage, ImageId, KeyPairName, KvmId, ServerId, UserId};
+use toml::de::{DeTable, DeValue};
+
+use super::{Action, EcsLogin, Target};
+
+/// The keys of the top level.
+const TOP_KEYS: &[&str] = &["defaults", "targets"];
+
+/// The keys of `[defaults]`.
+const DEFAULT_KEYS: &[&str] = &[
+    "profile",
+    "operation",
+    "user_data",
+    "cloud_init",
+    "admin_password_file",
+    "keypair",
+    "user_id",
+    "root_password_file",
+    "mode",
+    "no_validate",
+    "allow_lockout",
+];
+
+/// The keys of a `[[targets]]` entry: the server and its image, then those of `[defaults]`.
+const TARGET_KEYS: &[&str] = &[
+    "ecs",
+    "edis",
+    "image",
+    "profile",
+    "operation",
+    "user_data",
+    "cloud_init",
+    "admin_password_file",
+    "keypair",
+    "user_id",
+    "root_password_file",
+    "mode",
+    "no_validate",
+    "allow_lockout",
+];
+
+/// `reinstall` or `change-os`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Operation {
+    Reinstall,
+    ChangeOs,
+}
+
+impl Operation {
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            Self::Reinstall => "reinstall",
+            Self::ChangeOs => "change-os",
+        }
+    }
+}
+
+/// A key as a layer has it: `None` not written; `Some(None)` written as `""`, which unsets the
+/// default; `Some(Some(v))` a value.
+type Opt<T> = Option<Option<T>>;
+
+/// The keys of `[defaults]` or of one `[[targets]]` entry, each checked on its own.
+#[derive(Debug, Default)]
+struct Layer {
+    profile: Opt<String>,
+    operation: Opt<Operation>,
+    user_data: Opt<PathBuf>,
+    cloud_init: Opt<Version>,
+    admin_password_file: Opt<PathBuf>,
+    keypair: Opt<KeyPairName>,
+    user_id: Opt<UserId>,
+    root_password_file: Opt<PathBuf>,
+    stop: Opt<bool>,
+    no_validate: Option<bool>,
+    allow_lockout: Option<bool>,
+    ecs: Option<ServerId>,
+    edis: Option<KvmId>,
+    image: Option<String>,
+    /// The line of each key written, by its position in [`TARGET_KEYS`]; 0 when not written.
+    lines: [usize; TARGET_KEYS.len()],
+    /// The line of the table itself.
+    line: usize,
+    /// A value was refused: the combination checks would only repeat it.
+    broken: bool,
+}
+
+impl Layer {
+    fn written(&self, key: &str) -> bool {
+        self.line_of(key).is_some()
+    }
+
+    fn line_of(&self, key: &str) -> Option<usize> {
+        TARGET_KEYS
+            .iter()
+            .position(|k| *k == key)
+            .map(|i| self.lines[i])
+            .filter(|&l| l > 0)
+    }
+}
+
+/// Where a merged value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layered {
+    Target,
+    Defaults,
+}
+
+impl Layered {
+    fn suffix(self) -> &'static str {
+        match self {
+            Self::Target => "",
+            Self::Defaults => " (from [defaults])",
+        }
+    }
+}
+
+/// The target's value if it wrote the key (`""` gives none), else the default's.
+fn pick<'a, T>(target: &'a Opt<T>, defaults: &'a Opt<T>) -> Option<(&'a T, Layered)> {
+    match target {
+        Some(value) => value.as_ref().map(|v| (v, Layered::Target)),
+        None => defaults
+            .as_ref()
+            .and_then(Option::as_ref)
+            .map(|v| (v, Layered::Defaults)),
+    }
+}
+
+/// Line numbers by byte offset.
+struct Lines {
+    starts: Vec<usize>,
+}
+
+impl Lines {
+    fn new(text: &str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        Self { starts }
+    }
+
+    /// The line (from 1) of a byte offset.
+    fn line(&self, offset: usize) -> usize {
+        self.starts.partition_point(|&s| s <= offset)
+    }
+
+    /// The line and column (both from 1, the column in characters) of a byte offset.
+    fn position(&self, text: &str, offset: usize) -> (usize, usize) {
+        let line = self.line(offset);
+        let start = self.starts.get(line - 1).copied().unwrap_or(0);
+        let column = text.get(start..offset).map_or(0, |s| s.chars().count()) + 1;
+        (line, column)
+    }
+}
+
+/// Parses and checks the text of a plan; paths are made absolute against `dir`.
+pub(super) fn parse(text: &str, dir: &Path) -> Result<Vec<Target>, Vec<String>> {
+    let lines = Lines::new(text);
+    let document = DeTable::parse(text).map_err(|e| {
+        let at = e
+            .span()
+            .map(|span| {
+                let (line, column) = lines.position(text, span.start);
+                format!(" at line {line}, column {column}")
+            })
+            .unwrap_or_default();
+        // The message alone: the error's `Display` quotes the line, which may be anything.
+        let message = e
+            .message()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join("; ");
+        vec![format!(
+            "is not valid TOML{at}: {message}; fix the syntax (see https://toml.io)"
+        )]
+    })?;
+    let mut problems = Vec::new();
+    let mut defaults = Layer::default();
+    let mut entries = None;
+    for (key, value) in document.get_ref() {
+        let name = key.get_ref().as_ref();
+        let line = lines.line(key.span().start);
+        match (name, value.get_ref()) {
+            ("defaults", DeValue::Table(table)) => {
+                defaults = parse_layer(table, "defaults", DEFAULT_KEYS, dir, &lines, &mut problems);
+                defaults.line = line;
+            }
+            ("defaults", _) => problems.push(format!(
+                "defaults (line {line}): must be a table; write it as [defaults] followed by its keys"
+            )),
+            ("targets", DeValue::Array(array)) => entries = Some(array),
+            ("targets", _) => problems.push(format!(
+                "targets (line {line}): must be an array of tables; write each target as \
+                 [[targets]] followed by its keys"
+            )),
+            _ => {
+                let fix = if TARGET_KEYS.contains(&name) {
+                    format!("{name} belongs in [defaults] or in a [[targets]] entry: move it there")
+                } else {
+                    format!("the top level holds {}; rename or remove it", TOP_KEYS.join(" and "))
+                };
+                problems.push(format!(
+                    "line {line}: unknown key {name:?} at the top level{}; {fix}",
+                    did_you_mean(name, TOP_KEYS)
+                ));
+            }
+        }
+    }
+    let entries: &[_] = entries.map_or(&[], |a| a);
+    if entries.is_empty() && problems.is_empty() {
+        problems.push(
+            "has no targets; add one [[targets]] entry per server, with ecs = \"SERVER-ID\" or \
+             edis = \"kvm_…\""
+                .to_owned(),
+        );
+    }
+    let mut targets = Vec::with_capacity(entries.len());
+    let mut seen: HashMap<String, (usize, usize)> = HashMap::with_capacity(entries.len());
+    for (index, entry) in entries.iter().enumerate() {
+        let prefix = format!("targets[{index}]");
+        let DeValue::Table(table) = entry.get_ref() else {
+            let line = lines.line(entry.span().start);
+            problems.push(format!(
+                "{prefix} (line {line}): must be a table; write each target as [[targets]] \
+                 followed by its keys"
+            ));
+            continue;
+        };
+        let mut layer = parse_layer(table, &prefix, TARGET_KEYS, dir, &lines, &mut problems);
+        layer.line = table_line(table, entry.span().start, &lines);
+        let Some(target) = build(index, &layer, &defaults, &mut problems) else {
+            continue;
+        };
+        if let Some(&(first, first_line)) = seen.get(&target.key) {
+            problems.push(format!(
+                "{prefix} (line {}): {} is already targets[{first}] (line {first_line}); a \
+                 server may appear only once in a plan: remove one of them",
+                target.line, target.key
+            ));
+            continue;
+        }
+        seen.insert(target.key.clone(), (index, target.line));
+        targets.push(target);
+    }
+    if problems.is_empty() {
+        Ok(targets)
+    } else {
+        Err(problems)
+    }
+}
+
+/// The line where a `[[targets]]` entry starts: its header's, which its span starts at; for an
+/// inline table, its first key's.
+fn table_line(table: &DeTable<'_>, start: usize, lines: &Lines) -> usize {
+    let first_key = table.keys().map(|k| k.span().start).min();
+    lines.line(first_key.map_or(start, |k| k.min(start)))
+}
+
+/// Reads the keys of one table into a layer, refusing unknown keys and bad values.
+fn parse_layer(
+    table: &DeTable<'_>,
+    prefix: &str,
+    allowed: &[&str],
+    dir: &Path,
+    lines: &Lines,
+    problems: &mut Vec<String>,
+) -> Layer {
+    let mut layer = Layer::default();
+    for (key, value) in table {
+        let name = key.get_ref().as_ref();
+        let line = lines.line(key.span().start);
+        if !allowed.contains(&name) {
+            problems.push(unknown_key(prefix, name, line, allowed));
+            layer.broken = true;
+            continue;
+        }
+        if let Some(i) = TARGET_KEYS.iter().position(|k| *k == name) {
+            layer.lines[i] = line;
+        }
+        let at = format!("{prefix}.{name} (line {line})");
+        let value = value.get_ref();
+        let mut refuse = |problem: String| {
+            problems.push(format!("{at}: {problem}"));
+            false
+        };
+        let ok = match name {
+            "no_validate" => match value {
+                DeValue::Boolean(b) => {
+                    layer.no_validate = Some(*b);
+                    true
+                }
+                _ => refuse("must be true or false".to_owned()),
+            },
+            "allow_lockout" => match value {
+                DeValue::Boolean(b) => {
+                    layer.allow_lockout = Some(*b);
+                    true
+                }
+                _ => refuse("must be true or false".to_owned()),
+            },
+            "cloud_init" => {
+                // `cloud_init = 22.4` (a float) is read as the text it was written as.
+                let text = match value {
+                    DeValue::String(s) => Some(s.as_ref()),
+                    DeValue::Float(f) => Some(f.as_str()),
+                    _ => None,
+                };
+                match text {
+                    None => {
+                        refuse("must be a string; write it as cloud_init = \"22.4\"".to_owned())
+                    }
+                    Some("") => {
+                        layer.cloud_init = Some(None);
+                        true
+                    }
+                    Some(t) => match t.parse::<Version>() {
+                        Ok(v) => {
+                            layer.cloud_init = Some(Some(v));
+                            true
+                        }
+                        Err(_) => refuse(format!(
+                            "{t:?} is not a cloud-init version reimage has the schema of; use \
+                             \"22.4\" (Debian 12) or \"26.2\" (the latest), whichever is nearer \
+                             to the image's"
+                        )),
+                    },
+                }
+            }
+            _ => match value {
+                DeValue::String(s) => {
+                    let s = s.as_ref();
+                    match string_key(&mut layer, name, s, dir) {
+                        Ok(()) => true,
+                        Err(problem) => refuse(problem),
+                    }
+                }
+                // The value is not shown: an inline password would be quoted.
+                _ => refuse(format!("must be a string; write it as {name} = \"…\"")),
+            },
+        };
+        if !ok {
+            layer.broken = true;
+        }
+    }
+    layer
+}
+
+/// Checks one string value and stores it in the layer.
+fn string_key(layer: &mut Layer, name: &str, s: &str, dir: &Path) -> Result<(), String> {
+    fn id<T>(value: Result<T, reimage_core::ValidationError>) -> Result<T, String> {
+        value.map_err(|e| e.to_string())
+    }
+    fn set<T>(s: &str, f: impl FnOnce(&str) -> Result<T, String>) -> Result<Opt<T>, String> {
+        if s.is_empty() {
+            Ok(Some(None))
+        } else {
+            f(s).map(|v| Some(Some(v)))
+        }
+    }
+    let path = |s: &str| file_path(s, dir);
+    match name {
+        "ecs" => layer.ecs = Some(id(ServerId::new(s))?),
+        "edis" => layer.edis = Some(id(KvmId::new(s))?),
+        "image" => {
+            if s.is_empty() {
+                return Err(
+                    "is empty; give the image (an image id for ECS change-os, an image name for \
+                     EDIS), or remove the key"
+                        .to_owned(),
+                );
+            }
+            layer.image = Some(s.to_owned());
+        }
+        "profile" => layer.profile = set(s, |s| Ok(s.to_owned()))?,
+        "operation" => {
+            layer.operation = set(s, |s| match s {
+                "reinstall" => Ok(Operation::Reinstall),
+                "change-os" => Ok(Operation::ChangeOs),
+                other => Err(format!(
+                    "{other:?} is not an operation{}; use \"reinstall\" or \"change-os\"",
+                    did_you_mean(other, &["reinstall", "change-os"])
+                )),
+            })?;
+        }
+        "mode" => {
+            layer.stop = set(s, |s| match s {
+                "with-stop-server" => Ok(true),
+                other => Err(format!(
+                    "{other:?} is not a mode; use \"with-stop-server\" (stop a running server \
+                     first), or \"\" for none"
+                )),
+            })?;
+        }
+        "user_data" => layer.user_data = set(s, path)?,
+        "admin_password_file" => layer.admin_password_file = set(s, path)?,
+        "root_password_file" => layer.root_password_file = set(s, path)?,
+        "keypair" => layer.keypair = set(s, |s| id(KeyPairName::new(s)))?,
+        "user_id" => layer.user_id = set(s, |s| id(UserId::new(s)))?,
+        _ => {}
+    }
+    Ok(())
+}
+
+/// A file named in the plan, made absolute against the plan's directory.
+fn file_path(s: &str, dir: &Path) -> Result<PathBuf, String> {
+    if s == "-" {
+        return Err("a plan reads files only, not stdin (-); give the file's path".to_owned());
+    }
+    if s == "~" || s.starts_with("~/") {
+        return Err(format!(
+            "{s:?}: ~ is not expanded in a plan; write the full path, or one relative to the \
+             plan's directory"
+        ));
+    }
+    Ok(dir.join(s))
+}
+
+/// The message for a key that is not one of `allowed`.
+fn unknown_key(prefix: &str, key: &str, line: usize, allowed: &[&str]) -> String {
+    let fix = match key {
+        "password" | "admin_password" | "adminpass" | "root_password" | "edis_password" => {
+            "passwords are never written in a plan: put the password in a file and name it with \
+             admin_password_file (ECS) or root_password_file (EDIS)"
+                .to_owned()
+        }
+        "server" | "server_id" | "kvm" | "kvm_id" | "id" => {
+            "name the server with ecs = \"SERVER-ID\" or edis = \"kvm_…\"".to_owned()
+        }
+        "ecs" | "edis" | "image" => {
+            "ecs, edis and image name one server: set them in each [[targets]] entry".to_owned()
+        }
+        _ => {
+            let place = if prefix == "defaults" {
+                "of [defaults]"
+            } else {
+                "of a target"
+            };
+            format!(
+                "the keys {place} are {}; rename or remove it",
+                allowed.join(", ")
+            )
+        }
+    };
+    format!(
+        "{prefix} (line {line}): unknown key {key:?}{}; {fix}",
+        did_you_mean(key, allowed)
+    )
+}
+
+/// ` (did you mean "image"?)` when a known key is near enough to be a typo.
+fn did_you_mean(key: &str, known: &[&str]) -> String {
+    known
+        .iter()
+        .map(|k| (edit_distance(key, k), *k))
+        .filter(|(d, k)| *d > 0 && *d <= 2.max(k.len() / 4))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| format!(" (did you mean {k:?}?)"))
+        .unwrap_or_default()
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+/// Applies the defaults to a target's layer and checks the combination; `None` after reporting
+/// its problems.
+fn build(index: usize, t: &Layer, d: &Layer, problems: &mut Vec<String>) -> Option<Target> {
+    let here = format!("targets[{index}] (line {})", t.line);
+    let at = |key: &str| match t.line_of(key) {
+        Some(line) => format!("targets[{index}].{key} (line {line})"),
+        None => here.clone(),
+    };
+    match (t.written("ecs"), t.written("edis")) {
+        (true, true) => {
+            problems.push(format!(
+                "{here}: has both ecs and edis; a target is one server: split it into two \
+                 [[targets]] entries"
+            ));
+            return None;
+        }
+        (false, false) => {
+            if !t.broken {
+                problems.push(format!(
+                    "{here}: names no server; add ecs = \"SERVER-ID\" (ECS) or edis = \"kvm_…\" \
+                     (EDIS)"
+                ));
+            }
+            return None;
+        }
+        _ => {}
+    }
+    if t.broken || d.broken {
+        // The values' own problems are reported; the combinations would only repeat them.
+        return None;
+    }
+    let before = problems.len();
+    let operation = pick(&t.operation, &d.operation);
+    let user_data = pick(&t.user_data, &d.user_data).map(|(p, _)| p.clone());
+    let (key, action) = if let Some(server) = &t.ecs {
+        let key = format!("ecs:{}", server.as_str().to_ascii_lowercase());
+        if matches!(t.root_password_file, Some(Some(_))) {
+            problems.push(format!(
+                "{}: is for EDIS targets; an ECS server takes admin_password_file, or keypair \
+                 with user_id",
+                at("root_password_file")
+            ));
+        }
+        let login = ecs_login(t, d, user_data.is_some(), &here, &at, problems);
+        let stop = pick(&t.stop, &d.stop).is_some_and(|(s, _)| *s);
+        let action = match (operation.map(|(o, w)| (*o, w)), &t.image) {
+            (Some((Operation::ChangeOs, _)), None) => {
+                problems.push(format!(
+                    "{here}: change-os needs the new image; add image = \"IMAGE-ID\" (an IMS \
+                     image id, e.g. e215580f-73ad-429d-b6f2-5433947433b0)"
+                ));
+                None
+            }
+            (Some((Operation::ChangeOs, _)), Some(image)) => match ImageId::new(image.as_str()) {
+                Ok(image) => login.map(|login| Action::EcsChangeOs {
+                    server: server.clone(),
+                    image,
+                    login,
+                    stop,
+                }),
+                Err(e) => {
+                    problems.push(format!("{}: {e}", at("image")));
+                    None
+                }
+            },
+            (_, Some(_)) => {
+                problems.push(format!(
+                    "{}: is only for change-os: a reinstall keeps the server's current image; to \
+                     install this image, set operation = \"change-os\"",
+                    at("image")
+                ));
+                None
+            }
+            (_, None) => login.map(|login| Action::EcsReinstall {
+                server: server.clone(),
+                login,
+                stop,
+            }),
+        };
+        (key, action)
+    } else if let Some(kvm) = &t.edis {
+        let key = format!("edis:{kvm}");
+        for ecs_only in ["admin_password_file", "keypair", "user_id", "mode"] {
+            let set = match ecs_only {
+                "admin_password_file" => matches!(t.admin_password_file, Some(Some(_))),
+                "keypair" => matches!(t.keypair, Some(Some(_))),
+                "user_id" => matches!(t.user_id, Some(Some(_))),
+                _ => matches!(t.stop, Some(Some(_))),
+            };
+            if set {
+                problems.push(format!(
+                    "{}: is for ECS targets; an EDIS reinstall takes root_password_file",
+                    at(ecs_only)
+                ));
+            }
+        }
+        if let Some((Operation::ChangeOs, from)) = operation.map(|(o, w)| (*o, w)) {
+            let fix = match from {
+                Layered::Target => "set operation = \"reinstall\", or remove the key",
+                Layered::Defaults => "set operation = \"reinstall\" on this target",
+            };
+            problems.push(format!(
+                "{}: operation \"change-os\"{} is not an EDIS operation: an EDIS reinstall \
+                 installs the image you name; {fix}",
+                at("operation"),
+                from.suffix()
+            ));
+        }
+        let image = match &t.image {
+            None => {
+                problems.push(format!(
+                    "{here}: an EDIS reinstall needs the image; add image = \
+                     \"cloudinit_debian-bookworm\" (reimage edis images --kvm {kvm} lists them)"
+                ));
+                None
+            }
+            Some(image) => match EdisImage::new(image.as_str()) {
+                Ok(image) => Some(image),
+                Err(e) => {
+                    problems.push(format!("{}: {e}", at("image")));
+                    None
+                }
+            },
+        };
+        let password = pick(&t.root_password_file, &d.root_password_file);
+        if password.is_none() {
+            problems.push(format!(
+                "{here}: an EDIS reinstall needs root_password_file; name a file that holds the \
+                 new root password, here or in [defaults]"
+            ));
+        }
+        let action = match (image, password) {
+            (Some(image), Some((file, _))) => Some(Action::EdisReinstall {
+                kvm: kvm.clone(),
+                image,
+                root_password_file: file.clone(),
+            }),
+            _ => None,
+        };
+        (key, action)
+    } else {
+        return None;
+    };
+    if problems.len() > before {
+        return None;
+    }
+    Some(Target {
+        index,
+        line: t.line,
+        key,
+        profile: pick(&t.profile, &d.profile).map(|(p, _)| p.clone()),
+        action: action?,
+        user_data,
+        cloud_init: pick(&t.cloud_init, &d.cloud_init).map_or(Version::V26_2, |(v, _)| *v),
+        no_validate: t.no_validate.or(d.no_validate).unwrap_or(false),
+        allow_lockout: t.allow_lockout.or(d.allow_lockout).unwrap_or(false),
+    })
+}
+
+/// The ECS login of a target: a target that sets the password drops the default key pair, and
+/// one that sets the key pair (or its user) drops the default password.
+fn ecs_login(
+    t: &Layer,
+    d: &Layer,
+    has_user_data: bool,
+    here: &str,
+    at: &dyn Fn(&str) -> String,
+    problems: &mut Vec<String>,
+) -> Option<EcsLogin> {
+    let none = None;
+    let target_sets_password = matches!(t.admin_password_file, Some(Some(_)));
+    let target_sets_keypair =
+        matches!(t.keypair, Some(Some(_))) || matches!(t.user_id, Some(Some(_)));
+    let password = pick(
+        &t.admin_password_file,
+        if target_sets_keypair {
+            &none
+        } else {
+            &d.admin_password_file
+        },
+    );
+    let none_key = None;
+    let keypair = pick(
+        &t.keypair,
+        if target_sets_password {
+            &none_key
+        } else {
+            &d.keypair
+        },
+    );
+    let none_user = None;
+    let user_id = pick(
+        &t.user_id,
+        if target_sets_password {
+            &none_user
+        } else {
+            &d.user_id
+        },
+    );
+    match (password, keypair, user_id) {
+        (Some((_, pw_from)), Some((_, key_from)), _) => {
+            problems.push(format!(
+                "{here}: admin_password_file{} and keypair{} are both set; choose one way to log \
+                 in: a password file or a key pair",
+                pw_from.suffix(),
+                key_from.suffix()
+            ));
+            None
+        }
+        (_, Some((_, key_from)), None) => {
+            problems.push(format!(
+                "{}: keypair{} needs user_id; add user_id = \"…\", the id of the IAM user that \
+                 owns the key pair (32 hexadecimal digits)",
+                at("keypair"),
+                key_from.suffix()
+            ));
+            None
+        }
+        (_, None, Some((_, Layered::Target))) => {
+            problems.push(format!(
+                "{}: is set without keypair; user_id names the owner of a key pair: add \
+                 keypair, or remove user_id",
+                at("user_id")
+            ));
+            None
+        }
+        (Some((file, _)), None, _) => Some(EcsLogin::Password(file.clone())),
+        (None, Some((name, _)), Some((user_id, _))) => Some(EcsLogin::KeyPair {
+            name: name.clone(),
+            user_id: user_id.clone(),
+        }),
+        (None, None, _) => {
+            if has_user_data {
+                Some(EcsLogin::UserDataOnly)
+            } else {
+                problems.push(format!(
+                    "{here}: no way to log in to the new OS; set admin_password_file, or keypair \
+                     with user_id, or user_data that sets up a login"
+                ));
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{Dir, IMAGE, SERVER, SERVER2, USER};
+    use super::super::{Plan, PlanError, Provider, load};
+    use super::*;
+
+    /// The module doc's example, with one more target for each override.
+    const EXAMPLE: &str = r#"
+[defaults]
+profile = "prod"
+operation = "reinstall"
+user_data = "cloud-config.yaml"
+cloud_init = "22.4"
+admin_password_file = "ecs-admin.pw"
+keypair = "my-key"
+user_id = "7e25b1da389f4697a79df3a0e5bd494e"
+root_password_file = "edis-root.pw"
+mode = "with-stop-server"
+no_validate = false
+
+[[targets]]
+ecs = "11111111-2222-3333-4444-555555555555"
+operation = "change-os"
+image = "e215580f-73ad-429d-b6f2-5433947433b0"
+keypair = ""
+
+[[targets]]
+ecs = "66666666-7777-8888-9999-000000000000"
+keypair = "ops-key"
+user_data = ""
+
+[[targets]]
+edis = "kvm_100001_200001"
+image = "cloudinit_debian-bookworm"
+profile = "edis-account"
+
+[[targets]]
+ecs = "AAAAAAAA-2222-3333-4444-555555555555"
+admin_password_file = "other.pw"
+cloud_init = "26.2"
+mode = ""
+profile = ""
+no_validate = true
+"#;
+
+    fn problems(result: Result<Plan, PlanError>) -> Vec<String> {
+        match result {
+            Ok(plan) => panic!("expected an error, got {} targets", plan.targets.len()),
+            Err(e) => e.problems,
+        }
+    }
+
+    fn one_problem(dir: &Dir, text: &str) -> String {
+        let problems = problems(dir.plan(text));
+        assert_eq!(problems.len(), 1, "{problems:#?}");
+        problems.into_iter().next().unwrap()
+    }
+
+    #[test]
+    fn the_example_parses_with_defaults_and_overrides() {
+        let dir = Dir::new("example");
+        let plan = dir.plan(EXAMPLE).unwrap();
+        assert_eq!(plan.dir, dir.0);
+        assert_eq!(plan.targets.len(), 4);
+        let [change, keypair, edis, other] = plan.targets.as_slice() else {
+            panic!()
+        };
+
+        assert_eq!(change.index, 0);
+        assert_eq!(change.line, 14);
+        assert_eq!(change.key, format!("ecs:{SERVER}"));
+        assert_eq!(change.profile.as_deref(), Some("prod"));
+        assert_eq!(change.user_data, Some(dir.0.join("cloud-config.yaml")));
+        assert_eq!(change.cloud_init, Version::V22_4);
+        assert!(!change.no_validate);
+        assert_eq!(change.operation(), "change-os");
+        match &change.action {
+            Action::EcsChangeOs {
+                server,
+                image,
+                login: EcsLogin::Password(pw),
+                stop: true,
+            } => {
+                assert_eq!(server.as_str(), SERVER);
+                assert_eq!(image.as_str(), IMAGE);
+                assert_eq!(pw, &dir.0.join("ecs-admin.pw"));
+            }
+            other => panic!("{other:?}"),
+        }
+
+        // keypair replaces the default password; user_id still comes from the defaults.
+        assert_eq!(keypair.user_data, None);
+        assert_eq!(keypair.operation(), "reinstall");
+        match &keypair.action {
+            Action::EcsReinstall {
+                login: EcsLogin::KeyPair { name, user_id },
+                stop: true,
+                ..
+            } => {
+                assert_eq!(name.as_str(), "ops-key");
+                assert_eq!(user_id.as_str(), USER);
+            }
+            other => panic!("{other:?}"),
+        }
+
+        // ECS defaults are ignored for EDIS, and root_password_file applies.
+        assert_eq!(edis.key, "edis:kvm_100001_200001");
+        assert_eq!(edis.profile.as_deref(), Some("edis-account"));
+        assert_eq!(edis.provider(), Provider::Edis);
+        match &edis.action {
+            Action::EdisReinstall {
+                kvm,
+                image,
+                root_password_file,
+            } => {
+                assert_eq!(kvm.as_str(), "kvm_100001_200001");
+                assert_eq!(image.as_str(), "cloudinit_debian-bookworm");
+                assert_eq!(root_password_file, &dir.0.join("edis-root.pw"));
+            }
+            other => panic!("{other:?}"),
+        }
+
+        // "" unsets mode and profile; the key is lower case, the id as written.
+        assert_eq!(other.key, "ecs:aaaaaaaa-2222-3333-4444-555555555555");
+        assert_eq!(other.profile, None);
+        assert_eq!(other.cloud_init, Version::V26_2);
+        assert!(other.no_validate);
+        match &other.action {
+            Action::EcsReinstall {
+                server,
+                login: EcsLogin::Password(pw),
+                stop: false,
+            } => {
+                assert_eq!(server.as_str(), "AAAAAAAA-2222-3333-4444-555555555555");
+                assert_eq!(pw, &dir.0.join("other.pw"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// The module doc's example, taken from this file: it must be a valid plan.
+    fn doc_example() -> String {
+        let source = include_str!("mod.rs");
+        let start = source.find("//! ```toml\n").unwrap() + "//! ```toml\n".len();
+        let end = start + source[start..].find("//! ```\n").unwrap();
+        source[start..end]
+            .lines()
+            .map(|l| {
+                l.strip_prefix("//! ")
+                    .unwrap_or(l.trim_start_matches("//!"))
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn the_documented_example_is_a_valid_plan() {
+        let dir = Dir::new("doc-example");
+        let text = doc_example();
+        assert!(text.contains("[[targets]]"), "{text}");
+        let plan = dir.plan(&text).unwrap();
+        let keys: Vec<&str> = plan.targets.iter().map(|t| t.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "ecs:11111111-2222-3333-4444-555555555555",
+                "ecs:66666666-7777-8888-9999-000000000000",
+                "edis:kvm_100001_200001"
+            ]
+        );
+        assert!(matches!(
+            &plan.targets[0].action,
+            Action::EcsChangeOs { login: EcsLogin::Password(p), stop: true, .. }
+                if p == &dir.0.join("ecs-admin.pw")
+        ));
+        assert!(matches!(
+            &plan.targets[1].action,
+            Action::EcsReinstall { login: EcsLogin::KeyPair { name, user_id }, .. }
+                if name.as_str() == "ops-key" && user_id.as_str() == USER
+        ));
+        assert_eq!(plan.targets[1].user_data, None);
+        assert_eq!(plan.targets[2].profile.as_deref(), Some("edis-account"));
+        assert_eq!(plan.targets[2].cloud_init, Version::V22_4);
+    }
+
+    #[test]
+    fn without_defaults_the_defaults_of_reimage_apply() {
+        let dir = Dir::new("bare");
+        let plan = dir
+            .plan(&format!(
+                "[[targets]]\necs = \"{SERVER}\"\nuser_data = \"/abs/u.yaml\"\n"
+            ))
+            .unwrap();
+        let t = &plan.targets[0];
+        assert_eq!(t.profile, None);
+        assert_eq!(t.cloud_init, Version::V26_2);
+        assert_eq!(t.user_data.as_deref(), Some(Path::new("/abs/u.yaml")));
+        assert!(matches!(
+            t.action,
+            Action::EcsReinstall {
+                login: EcsLogin::UserDataOnly,
+                stop: false,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_the_key_and_the_fix() {
+        let dir = Dir::new("unknown");
+        let p = one_problem(
+            &dir,
+            &format!("[[targets]]\necs = \"{SERVER}\"\nimgae = \"x\"\nuser_data = \"u\"\n"),
+        );
+        assert_eq!(
+            p,
+            "targets[0] (line 3): unknown key \"imgae\" (did you mean \"image\"?); the keys of a \
+             target are ecs, edis, image, profile, operation, user_data, cloud_init, \
+             admin_password_file, keypair, user_id, root_password_file, mode, no_validate, \
+             allow_lockout; rename or remove it"
+        );
+        let p = one_problem(
+            &dir,
+            &format!("[defaults]\nimage = \"x\"\n[[targets]]\necs = \"{SERVER}\"\n"),
+        );
+        assert!(
+            p.starts_with("defaults (line 2): unknown key \"image\""),
+            "{p}"
+        );
+        assert!(p.contains("set them in each [[targets]] entry"), "{p}");
+        let p = one_problem(
+            &dir,
+            &format!("profile = \"x\"\n[[targets]]\necs = \"{SERVER}\"\nuser_data = \"u\"\n"),
+        );
+        assert!(
+            p.contains("unknown key \"profile\" at the top level")
+                && p.contains("belongs in [defaults] or in a [[targets]] entry"),
+            "{p}"
+        );
+        let p = one_problem(&dir, "[default]\nprofile = \"x\"\n");
+        assert!(p.contains("(did you mean \"defaults\"?)"), "{p}");
+    }
+
+    #[test]
+    fn a_target_names_exactly_one_server() {
+        let dir = Dir::new("servers");
+        let p = one_problem(
+            &dir,
+            &format!("[[targets]]\necs = \"{SERVER}\"\nedis = \"kvm_1_2\"\n"),
+        );
+        assert_eq!(
+            p,
+            "targets[0] (line 1): has both ecs and edis; a target is one server: split it into \
+             two [[targets]] entries"
+        );
+        let p = one_problem(&dir, "[[targets]]\nimage = \"debian\"\n");
+        assert!(
+            p.starts_with("targets[0] (line 1): names no server; add ecs = "),
+            "{p}"
+        );
+    }
+
+    #[test]
+    fn a_bad_id_names_the_index_the_key_and_the_line() {
+        let dir = Dir::new("bad-id");
+        let text = format!(
+            "[defaults]\nuser_data = \"u.yaml\"\n\n[[targets]]\necs = \"{SERVER}\"\n\n\
+             [[targets]]\necs = \"not-a-uuid\"\n\n[[targets]]\nedis = \"kvm_x_1\"\nimage = \"d\"\n"
+        );
+        let problems = problems(dir.plan(&text));
+        assert_eq!(
+            problems,
+            [
+                "targets[1].ecs (line 8): server_id: \"not-a-uuid\" is not a server id; expected \
+                 a UUID in 8-4-4-4-12 hex form, e.g. 11111111-2222-3333-4444-555555555555",
+                "targets[2].edis (line 11): kvm_id: \"kvm_x_1\" is not a KVM id; expected \
+                 kvm_<digits>_<digits>, e.g. kvm_12345_67890",
+            ]
+        );
+        let err = dir.plan(&text).unwrap_err().to_string();
+        assert!(err.starts_with("plan "), "{err}");
+        assert!(
+            err.contains(": 2 problems:\n  - targets[1].ecs (line 8)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        let dir = Dir::new("values");
+        let cases = [
+            (
+                "operation = \"changeos\"",
+                "\"changeos\" is not an operation (did you mean \"change-os\"?)",
+            ),
+            (
+                "cloud_init = \"23.1\"",
+                "\"23.1\" is not a cloud-init version",
+            ),
+            ("mode = \"stop\"", "\"stop\" is not a mode"),
+            ("no_validate = \"yes\"", "must be true or false"),
+            (
+                "user_data = 3",
+                "must be a string; write it as user_data = \"…\"",
+            ),
+            ("user_data = \"~/u.yaml\"", "~ is not expanded"),
+            ("admin_password_file = \"-\"", "not stdin"),
+            ("user_id = \"me\"", "userid: \"me\" is not a user id"),
+            (
+                "keypair = \"my key\"",
+                "keyname: \"my key\" is not a key pair name",
+            ),
+        ];
+        for (line, want) in cases {
+            let p = one_problem(&dir, &format!("[[targets]]\necs = \"{SERVER}\"\n{line}\n"));
+            assert!(p.starts_with("targets[0]."), "{line}: {p}");
+            assert!(p.contains("(line 3)"), "{line}: {p}");
+            assert!(p.contains(want), "{line}: {p}");
+        }
+        // cloud_init written as a number is read as written.
+        let plan = dir
+            .plan(&format!(
+                "[[targets]]\necs = \"{SERVER}\"\nuser_data = \"u\"\ncloud_init = 22.4\n"
+            ))
+            .unwrap();
+        assert_eq!(plan.targets[0].cloud_init, Version::V22_4);
+    }
+
+    #[test]
+    fn combinations_are_refused() {
+        let dir = Dir::new("combinations");
+        let ecs = format!("[[targets]]\necs = \"{SERVER}\"\n");
+        let edis = "[[targets]]\nedis = \"kvm_1_2\"\n";
+        let cases: Vec<(String, &str)> = vec![
+            (
+                format!("{ecs}operation = \"change-os\"\nuser_data = \"u\"\n"),
+                "targets[0] (line 1): change-os needs the new image; add image = ",
+            ),
+            (
+                format!("{ecs}image = \"{IMAGE}\"\nuser_data = \"u\"\n"),
+                "targets[0].image (line 3): is only for change-os",
+            ),
+            (
+                format!("{ecs}operation = \"change-os\"\nimage = \"debian\"\nuser_data = \"u\"\n"),
+                "targets[0].image (line 4): imageid: \"debian\" is not an image id",
+            ),
+            (
+                format!(
+                    "{edis}image = \"debian\"\noperation = \"change-os\"\nroot_password_file = \"r\"\n"
+                ),
+                "targets[0].operation (line 4): operation \"change-os\" is not an EDIS operation",
+            ),
+            (
+                format!(
+                    "[defaults]\noperation = \"change-os\"\n{edis}image = \"debian\"\nroot_password_file = \"r\"\n"
+                ),
+                "targets[0] (line 3): operation \"change-os\" (from [defaults]) is not an EDIS operation: an EDIS reinstall installs the image you name; set operation = \"reinstall\" on this target",
+            ),
+            (
+                format!("{edis}image = \"debian\"\n"),
+                "targets[0] (line 1): an EDIS reinstall needs root_password_file",
+            ),
+            (
+                format!("{edis}root_password_file = \"r\"\n"),
+                "targets[0] (line 1): an EDIS reinstall needs the image",
+            ),
+            (
+                format!("{edis}image = \"debian\"\nroot_password_file = \"r\"\nkeypair = \"k\"\n"),
+                "targets[0].keypair (line 5): is for ECS targets",
+            ),
+            (
+                format!("{ecs}admin_password_file = \"a\"\nroot_password_file = \"r\"\n"),
+                "targets[0].root_password_file (line 4): is for EDIS targets",
+            ),
+            (
+                format!("{ecs}keypair = \"k\"\n"),
+                "targets[0].keypair (line 3): keypair needs user_id",
+            ),
+            (
+                format!("[defaults]\nkeypair = \"k\"\n{ecs}"),
+                "targets[0] (line 3): keypair (from [defaults]) needs user_id",
+            ),
+            (
+                format!("{ecs}user_id = \"{USER}\"\nadmin_password_file = \"a\"\n"),
+                "targets[0].user_id (line 3): is set without keypair",
+            ),
+            (
+                format!(
+                    "{ecs}keypair = \"k\"\nuser_id = \"{USER}\"\nadmin_password_file = \"a\"\n"
+                ),
+                "targets[0] (line 1): admin_password_file and keypair are both set",
+            ),
+            (
+                format!(
+                    "[defaults]\nadmin_password_file = \"a\"\nkeypair = \"k\"\nuser_id = \"{USER}\"\n{ecs}"
+                ),
+                "targets[0] (line 5): admin_password_file (from [defaults]) and keypair (from [defaults]) are both set",
+            ),
+            (
+                ecs.clone(),
+                "targets[0] (line 1): no way to log in to the new OS",
+            ),
+            (
+                format!("[defaults]\nuser_data = \"u\"\n{ecs}user_data = \"\"\n"),
+                "targets[0] (line 3): no way to log in to the new OS",
+            ),
+        ];
+        for (text, want) in cases {
+            let p = one_problem(&dir, &text);
+            assert!(p.starts_with(want), "{text}\n=> {p}\nwant {want}");
+        }
+        // A default user_id without a keypair is ignored.
+        let plan = dir
+            .plan(&format!(
+                "[defaults]\nuser_id = \"{USER}\"\nadmin_password_file = \"a\"\n{ecs}"
+            ))
+            .unwrap();
+        assert!(matches!(
+            plan.targets[0].action,
+            Action::EcsReinstall {
+                login: EcsLogin::Password(_),
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_server_appears_once() {
+        let dir = Dir::new("duplicate");
+        let text = format!(
+            "[defaults]\nuser_data = \"u\"\n[[targets]]\necs = \"{SERVER}\"\n[[targets]]\necs = \
+             \"{SERVER2}\"\n[[targets]]\necs = \"{}\"\n",
+            SERVER.to_uppercase()
+        );
+        let p = one_problem(&dir, &text);
+        assert_eq!(
+            p,
+            format!(
+                "targets[2] (line 7): ecs:{SERVER} is already targets[0] (line 3); a server may \
+                 appear only once in a plan: remove one of them"
+            )
+        );
+    }
+
+    #[test]
+    fn an_empty_plan_is_refused() {
+        let dir = Dir::new("empty");
+        for text in ["", "[defaults]\nprofile = \"prod\"\n", "targets = []\n"] {
+            let p = one_problem(&dir, text);
+            assert!(
+                p.starts_with("has no targets; add one [[targets]] entry"),
+                "{p}"
+            );
+        }
+        let e = dir.plan("").unwrap_err().to_string();
+        assert!(
+            e.starts_with("plan ") && e.contains("plan.toml: has no targets"),
+            "{e}"
+        );
+        let p = one_problem(&dir, "targets = 3\n");
+        assert!(p.contains("must be an array of tables"), "{p}");
+    }
+
+    #[test]
+    fn unreadable_and_broken_files() {
+        let dir = Dir::new("unreadable");
+        let e = load(&dir.0.join("missing.toml")).unwrap_err();
+        assert!(
+            e.to_string()
+                .ends_with("missing.toml: does not exist; check the path"),
+            "{e}"
+        );
+        let p = one_problem(&dir, "[[targets]\necs = 1\n");
+        assert!(p.starts_with("is not valid TOML at line 1, column"), "{p}");
+    }
+}
