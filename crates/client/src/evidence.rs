@@ -1,9 +1,9 @@
 //! Evidence that a reinstall or change of OS took effect, and the one safe way to send such a
 //! call.
 //!
-//! A reinstall is never sent twice blindly. [`safe_send`] sends it once; when the answer is lost
-//! (or a gateway refused it) it looks at the server for evidence, by a per-provider rule that
-//! the fleet's resume uses too: [`ecs`] compares two readings of an ECS server, [`edis`] two
+//! A reinstall is never sent twice blindly. The clients send it once, through this module's
+//! `safe_send`; when the answer is lost (or a gateway refused it) that looks at the server for
+//! evidence, by a per-provider rule that the fleet's resume uses too: [`ecs`] compares two readings of an ECS server, [`edis`] two
 //! power states of an EDIS KVM. With evidence the caller follows the server; without, a lost
 //! answer is [`Error::OutcomeUnknown`], and a refusal is sent again only while the server shows
 //! no sign of the first call.
