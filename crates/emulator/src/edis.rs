@@ -7,10 +7,8 @@
 
 use http::{Method, StatusCode};
 use reimage_core::ValidationError;
-use reimage_wire::Operation;
 use reimage_wire::edis::{
-    CreateSession, GetDetails, GetImages, GetMount, GetPower, HardReset, MountStatus, PowerOff,
-    PowerOn, Reinstall, SessionFields,
+    CreateSession, EdisRoute, GetPower, MountStatus, Reinstall, SessionFields,
 };
 use secrecy::ExposeSecret;
 use serde_json::{Map, Value, json};
@@ -22,36 +20,24 @@ use crate::reply::{PLAIN_JSON, Reply, edis_error};
 use crate::state::{Install, KEEP, SessionRecord, World};
 use crate::util::{after, same_secret};
 
-/// The operation a path is, by `reimage-wire`'s names.
+/// The operation a path is, by `reimage-wire`'s names (`edis.unknown` for no route).
 pub(crate) fn operation_name(path: &str) -> &'static str {
-    match path.trim_end_matches('/') {
-        p if p == CreateSession::PATH => CreateSession::NAME,
-        p if p == GetImages::PATH => GetImages::NAME,
-        p if p == Reinstall::PATH => Reinstall::NAME,
-        p if p == GetPower::PATH => GetPower::NAME,
-        p if p == PowerOn::PATH => PowerOn::NAME,
-        p if p == PowerOff::PATH => PowerOff::NAME,
-        p if p == HardReset::PATH => HardReset::NAME,
-        p if p == GetDetails::PATH => GetDetails::NAME,
-        p if p == GetMount::PATH => GetMount::NAME,
-        _ => "edis.unknown",
-    }
+    EdisRoute::parse(path).map_or("edis.unknown", EdisRoute::name)
 }
 
 /// Handles every `/kvm/...` path.
 pub(crate) fn handle(world: &mut World, ctx: &Ctx<'_>) -> Handled {
-    let name = operation_name(ctx.request.uri().path());
-    if name == "edis.unknown" {
+    let Some(route) = EdisRoute::parse(ctx.request.uri().path()) else {
         return Handled::new(edis_error(404, "Not Found", None));
-    }
+    };
     if ctx.request.method() != Method::POST {
         return Handled::new(edis_error(405, "Method Not Allowed", None));
     }
-    if name == CreateSession::NAME {
+    if route == EdisRoute::CreateSession {
         return create_session(world, ctx);
     }
     let body = ctx.request.body();
-    let (fields, reinstall) = if name == Reinstall::NAME {
+    let (fields, reinstall) = if route == EdisRoute::Reinstall {
         match Reinstall::from_form(body) {
             Ok((fields, input)) => (fields, Some(input)),
             Err(e) => return Handled::new(bad_form(&e)),
@@ -68,9 +54,9 @@ pub(crate) fn handle(world: &mut World, ctx: &Ctx<'_>) -> Handled {
         Ok(index) => index,
         Err(reply) => return Handled::new(reply).with_auth(auth),
     };
-    let reply = match (name, reinstall) {
+    let reply = match (route, reinstall) {
         (_, Some(input)) => reinstall_kvm(world, ctx, index, &input),
-        (n, None) if n == GetImages::NAME => {
+        (EdisRoute::GetImages, None) => {
             let images: Vec<&str> = world
                 .fixtures
                 .edis
@@ -80,7 +66,7 @@ pub(crate) fn handle(world: &mut World, ctx: &Ctx<'_>) -> Handled {
                 .collect();
             success(json!({ "data": images }))
         }
-        (n, None) if n == GetPower::NAME => {
+        (EdisRoute::GetPower, None) => {
             let kvm = &world.kvms[index];
             let on = kvm.powered_on && kvm.install.is_none();
             success(json!({
@@ -88,7 +74,7 @@ pub(crate) fn handle(world: &mut World, ctx: &Ctx<'_>) -> Handled {
                 "traffic_suspended": false,
             }))
         }
-        (n, None) if n == PowerOn::NAME || n == PowerOff::NAME => {
+        (EdisRoute::PowerOn | EdisRoute::PowerOff, None) => {
             let kvm = &mut world.kvms[index];
             if kvm.install.is_some() {
                 edis_error(
@@ -96,7 +82,7 @@ pub(crate) fn handle(world: &mut World, ctx: &Ctx<'_>) -> Handled {
                     "A reinstall is in progress; try again when it is done.",
                     None,
                 )
-            } else if n == PowerOn::NAME {
+            } else if route == EdisRoute::PowerOn {
                 kvm.powered_on = true;
                 kvm.counters.power_ons += 1;
                 success(json!({}))
@@ -106,7 +92,7 @@ pub(crate) fn handle(world: &mut World, ctx: &Ctx<'_>) -> Handled {
                 success(json!({}))
             }
         }
-        (n, None) if n == HardReset::NAME => {
+        (EdisRoute::HardReset, None) => {
             let kvm = &mut world.kvms[index];
             if kvm.install.is_some() {
                 edis_error(
@@ -125,17 +111,17 @@ pub(crate) fn handle(world: &mut World, ctx: &Ctx<'_>) -> Handled {
                 success(json!({ "reset_time": at }))
             }
         }
-        (n, None) if n == GetMount::NAME => {
+        (EdisRoute::GetMount, None) => {
             // EDIS writes `"empty"` when no ISO is mounted, as its example answer does.
             let mount = MountStatus::new(world.kvms[index].mounted_iso.clone());
             success(json!({ "current_iso": mount.current_iso_text() }))
         }
-        (n, None) if n == GetDetails::NAME => details(world, index),
-        // Every path `operation_name` knows has its arm above; a new operation without one is
-        // answered as what it is, not as another operation's answer.
-        (n, _) => edis_error(
+        (EdisRoute::GetDetails, None) => details(world, index),
+        // Every route has its arm above; a new one without an arm is answered as what it is,
+        // not as another operation's answer.
+        (other, _) => edis_error(
             501,
-            &format!("the emulator does not implement {n} yet"),
+            &format!("the emulator does not implement {} yet", other.name()),
             None,
         ),
     };

@@ -1016,6 +1016,91 @@ impl Form {
     }
 }
 
+/// An EDIS call, as its path names it: what the emulator dispatches on. Each path is the
+/// operation's own `PATH`, so it is declared once.
+///
+/// ```
+/// use reimage_wire::edis::{EdisRoute, Reinstall};
+///
+/// assert_eq!(EdisRoute::parse("/kvm/v2/set/reinstall/"), Some(EdisRoute::Reinstall));
+/// assert_eq!(EdisRoute::Reinstall.path(), Reinstall::PATH);
+/// assert_eq!(EdisRoute::Reinstall.name(), "edis.reinstall");
+/// assert_eq!(EdisRoute::parse("/kvm/v2/get/nothing"), None);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EdisRoute {
+    /// [`CreateSession`].
+    CreateSession,
+    /// [`GetImages`].
+    GetImages,
+    /// [`Reinstall`].
+    Reinstall,
+    /// [`GetPower`].
+    GetPower,
+    /// [`PowerOn`].
+    PowerOn,
+    /// [`PowerOff`].
+    PowerOff,
+    /// [`HardReset`].
+    HardReset,
+    /// [`GetDetails`].
+    GetDetails,
+    /// [`GetMount`].
+    GetMount,
+}
+
+impl EdisRoute {
+    /// Every route.
+    pub const ALL: [EdisRoute; 9] = [
+        Self::CreateSession,
+        Self::GetImages,
+        Self::Reinstall,
+        Self::GetPower,
+        Self::PowerOn,
+        Self::PowerOff,
+        Self::HardReset,
+        Self::GetDetails,
+        Self::GetMount,
+    ];
+
+    /// The route of a path (one trailing `/` allowed), if it is one.
+    pub fn parse(path: &str) -> Option<Self> {
+        let path = path.strip_suffix('/').unwrap_or(path);
+        Self::ALL.into_iter().find(|route| route.path() == path)
+    }
+
+    /// The path: the operation's `PATH`.
+    pub fn path(self) -> &'static str {
+        match self {
+            Self::CreateSession => CreateSession::PATH,
+            Self::GetImages => GetImages::PATH,
+            Self::Reinstall => Reinstall::PATH,
+            Self::GetPower => GetPower::PATH,
+            Self::PowerOn => PowerOn::PATH,
+            Self::PowerOff => PowerOff::PATH,
+            Self::HardReset => HardReset::PATH,
+            Self::GetDetails => GetDetails::PATH,
+            Self::GetMount => GetMount::PATH,
+        }
+    }
+
+    /// The operation's name, as logs and the emulator's faults know it (`edis.reinstall`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::CreateSession => CreateSession::NAME,
+            Self::GetImages => GetImages::NAME,
+            Self::Reinstall => Reinstall::NAME,
+            Self::GetPower => GetPower::NAME,
+            Self::PowerOn => PowerOn::NAME,
+            Self::PowerOff => PowerOff::NAME,
+            Self::HardReset => HardReset::NAME,
+            Self::GetDetails => GetDetails::NAME,
+            Self::GetMount => GetMount::NAME,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

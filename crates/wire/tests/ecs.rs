@@ -1354,3 +1354,62 @@ proptest! {
         }
     }
 }
+
+/// The route of each operation is declared once: the path each operation sends is
+/// `EcsRoute::path`, and `EcsRoute::parse` (the emulator's dispatch) reads it back to the same
+/// route.
+#[test]
+fn every_operation_path_reads_back_to_its_route() {
+    use reimage_wire::ecs::EcsRoute;
+    let e = endpoint();
+    let servers = vec![server(), server_2()];
+    let cases: Vec<(http::Request<Bytes>, EcsRoute)> = vec![
+        (
+            reinstall(password_spec()).to_request(&e).unwrap(),
+            EcsRoute::ReinstallOs {
+                project_id: project(),
+                server_id: server(),
+            },
+        ),
+        (
+            change_os(password_spec()).to_request(&e).unwrap(),
+            EcsRoute::ChangeOs {
+                project_id: project(),
+                server_id: server(),
+            },
+        ),
+        (
+            ShowJob::new(project(), job()).to_request(&e).unwrap(),
+            EcsRoute::ShowJob {
+                project_id: project(),
+                job_id: job(),
+            },
+        ),
+        (
+            ShowServer::new(project(), server()).to_request(&e).unwrap(),
+            EcsRoute::ShowServer {
+                project_id: project(),
+                server_id: server(),
+            },
+        ),
+        (
+            BatchStop::new(project(), servers.clone(), StopType::Soft)
+                .to_request(&e)
+                .unwrap(),
+            EcsRoute::ServerAction {
+                project_id: project(),
+            },
+        ),
+        (
+            BatchStart::new(project(), servers).to_request(&e).unwrap(),
+            EcsRoute::ServerAction {
+                project_id: project(),
+            },
+        ),
+    ];
+    for (request, route) in cases {
+        assert_eq!(request.uri().path(), route.path());
+        assert_eq!(EcsRoute::parse(request.uri().path()).as_ref(), Some(&route));
+        assert_eq!(request.method(), route.method());
+    }
+}
