@@ -928,3 +928,64 @@ fn a_project_name_is_enough_for_a_token() {
         1
     );
 }
+
+/// `ecs reinstall --without-cloud-init`: ECS's reinstall for images without cloud-init
+/// (`POST /v1/…/reinstallos`), with a key pair, followed to its end; user data is refused
+/// before anything is sent, since nothing on such an image reads it.
+#[test]
+fn reinstall_without_cloud_init_takes_the_v1_call() {
+    let emulator = Emulator::start(0.01);
+    let out = ecs(
+        &emulator,
+        &[
+            "reinstall",
+            "--without-cloud-init",
+            "--server",
+            SERVER_1,
+            "--keypair",
+            KEYPAIR,
+            "--user-id",
+            USER_ID,
+            "--yes",
+            "--wait",
+        ],
+    )
+    .run();
+    out.code(0);
+    assert_eq!(
+        emulator
+            .requests_of("ecs.reinstallos_without_cloud_init")
+            .len(),
+        1
+    );
+    assert!(emulator.requests_of("ecs.reinstallos").is_empty());
+    let server = emulator.server(SERVER_1);
+    assert_eq!(count(&server, "reinstalls_applied"), 1, "{server}");
+
+    let (dir, password) = password_dir();
+    let user_data = dir.write("user-data.yaml", USER_DATA);
+    let out = ecs(
+        &emulator,
+        &[
+            "reinstall",
+            "--without-cloud-init",
+            "--server",
+            SERVER_2,
+            "--admin-password-file",
+            &password,
+            "--user-data",
+            user_data.to_str().unwrap(),
+            "--yes",
+        ],
+    )
+    .run();
+    out.code(3);
+    assert!(out.stderr.contains("takes no user data"), "{out}");
+    assert_eq!(
+        emulator
+            .requests_of("ecs.reinstallos_without_cloud_init")
+            .len(),
+        1,
+        "nothing more was sent"
+    );
+}

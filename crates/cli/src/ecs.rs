@@ -69,7 +69,7 @@ enum Command {
     },
     /// Reinstall the server's OS from its current image (POST …/reinstallos). Destroys the
     /// system disk's data.
-    Reinstall(Rebuild),
+    Reinstall(ReinstallArgs),
     /// Change the server's OS to another image (POST …/changeos). Destroys the system disk's
     /// data.
     ChangeOs(ChangeOsArgs),
@@ -162,6 +162,29 @@ struct Rebuild {
 }
 
 #[derive(Debug, clap::Args)]
+struct ReinstallArgs {
+    /// The server's image has no cloud-init (nor Cloudbase-Init): use ECS's reinstall for such
+    /// images (POST /v1/…/reinstallos), with `--admin-password-file` or `--keypair`, and no
+    /// user data.
+    #[arg(long = "without-cloud-init")]
+    without_cloud_init: bool,
+
+    #[command(flatten)]
+    rebuild: Rebuild,
+}
+
+/// Which destructive call a command makes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Rebuilt {
+    /// Reinstall the current image (cloud-init).
+    Reinstall,
+    /// Reinstall the current image, which has no cloud-init.
+    ReinstallWithoutCloudInit,
+    /// Change to another image.
+    ChangeOs(ImageId),
+}
+
+#[derive(Debug, clap::Args)]
 struct ChangeOsArgs {
     /// The new image's id.
     #[arg(long, value_name = "ID")]
@@ -190,7 +213,7 @@ pub(crate) fn run(args: &Args) -> u8 {
     };
     let output = match &args.command {
         Command::Token { output } | Command::Server { output, .. } => *output,
-        Command::Reinstall(rebuild) => rebuild.behaviour.output,
+        Command::Reinstall(r) => r.rebuild.behaviour.output,
         Command::ChangeOs(change) => change.rebuild.behaviour.output,
         Command::Job { behaviour, .. }
         | Command::Stop { behaviour, .. }
@@ -214,10 +237,17 @@ async fn dispatch(args: &Args) -> Result<(), Failure> {
     let resolved = args.conn.resolve(flags)?;
     match &args.command {
         Command::Token { output } => token(args, &resolved, *output).await,
-        Command::Reinstall(rebuild) => reinstall_or_change(args, &resolved, rebuild, None).await,
+        Command::Reinstall(r) => {
+            let kind = if r.without_cloud_init {
+                Rebuilt::ReinstallWithoutCloudInit
+            } else {
+                Rebuilt::Reinstall
+            };
+            reinstall_or_change(args, &resolved, &r.rebuild, kind).await
+        }
         Command::ChangeOs(change) => {
             let image = ImageId::new(change.image.as_str())?;
-            reinstall_or_change(args, &resolved, &change.rebuild, Some(image)).await
+            reinstall_or_change(args, &resolved, &change.rebuild, Rebuilt::ChangeOs(image)).await
         }
         Command::Job { job, behaviour } => {
             let job_id = JobId::new(job.as_str())?;
@@ -414,26 +444,43 @@ async fn reinstall_or_change(
     args: &Args,
     resolved: &Resolved,
     rebuild: &Rebuild,
-    image: Option<ImageId>,
+    kind: Rebuilt,
 ) -> Result<(), Failure> {
     let server_id = ServerId::new(rebuild.server.as_str())?;
+    if kind == Rebuilt::ReinstallWithoutCloudInit
+        && let Some(path) = &rebuild.user_data
+    {
+        return Err(Failure::new(
+            exit::REFUSED,
+            format!(
+                "--user-data {}: the reinstall without cloud-init takes no user data, since \
+                 nothing on such an image reads it; nothing was sent",
+                path.display()
+            ),
+        )
+        .hint("leave --user-data out, or drop --without-cloud-init if the image has cloud-init"));
+    }
     let spec = spec(rebuild)?;
-    let what = if image.is_some() {
-        "change the OS of"
-    } else {
-        "reinstall"
+    let what = match kind {
+        Rebuilt::ChangeOs(_) => "change the OS of",
+        Rebuilt::Reinstall | Rebuilt::ReinstallWithoutCloudInit => "reinstall",
     };
     let client = client(args, resolved).await?;
     if rebuild.dry_run {
-        let dry = match image {
-            Some(image) => {
+        let dry = match kind {
+            Rebuilt::ChangeOs(image) => {
                 client
                     .dry_run_change_os(&server_id, EcsChangeOs::new(image, spec))
                     .await?
             }
-            None => {
+            Rebuilt::Reinstall => {
                 client
                     .dry_run_reinstall(&server_id, EcsReinstall::new(spec))
+                    .await?
+            }
+            Rebuilt::ReinstallWithoutCloudInit => {
+                client
+                    .dry_run_reinstall_without_cloud_init(&server_id, EcsReinstall::new(spec))
                     .await?
             }
         };
@@ -453,7 +500,7 @@ async fn reinstall_or_change(
         )));
     }
     crate::note(&format!("about to {what} {}", summary(&before)));
-    if let Some(image) = &image {
+    if let Rebuilt::ChangeOs(image) = &kind {
         crate::note(&format!("  new image: {image}"));
     }
     common::confirm(
@@ -463,15 +510,20 @@ async fn reinstall_or_change(
         ),
         rebuild.yes,
     )?;
-    let started = match image {
-        Some(image) => {
+    let started = match kind {
+        Rebuilt::ChangeOs(image) => {
             client
                 .change_os_from(before, EcsChangeOs::new(image, spec))
                 .await?
         }
-        None => {
+        Rebuilt::Reinstall => {
             client
                 .reinstall_from(before, EcsReinstall::new(spec))
+                .await?
+        }
+        Rebuilt::ReinstallWithoutCloudInit => {
+            client
+                .reinstall_without_cloud_init_from(before, EcsReinstall::new(spec))
                 .await?
         }
     };

@@ -16,8 +16,8 @@ use reimage_auth::aksk::AkSk;
 use reimage_auth::iam::{DEFAULT_REFRESH_MARGIN, PasswordCredentials, Token, TokenScope};
 use reimage_core::{EcsChangeOs, EcsReinstall, Job, JobId, JobStatus, ProjectId, ServerId};
 use reimage_wire::ecs::{
-    BatchStart, BatchStop, ChangeOs, ReinstallOs, ServerDetails, ServerStatus, ShowJob, ShowServer,
-    StopType,
+    BatchStart, BatchStop, ChangeOs, ReinstallOs, ReinstallOsWithoutCloudInit, ServerDetails,
+    ServerStatus, ShowJob, ShowServer, StopType,
 };
 use reimage_wire::iam::CreateToken;
 use reimage_wire::{Endpoint, Operation, Provider};
@@ -87,6 +87,9 @@ pub enum EcsOperation {
     Reinstall,
     /// Change the OS to another image (`ecs.changeos`).
     ChangeOs,
+    /// Reinstall the OS of a server whose image has no cloud-init
+    /// (`ecs.reinstallos_without_cloud_init`).
+    ReinstallWithoutCloudInit,
 }
 
 impl EcsOperation {
@@ -95,6 +98,7 @@ impl EcsOperation {
         match self {
             Self::Reinstall => ReinstallOs::NAME,
             Self::ChangeOs => ChangeOs::NAME,
+            Self::ReinstallWithoutCloudInit => ReinstallOsWithoutCloudInit::NAME,
         }
     }
 }
@@ -277,6 +281,17 @@ impl EcsClient {
         self.dry_run(&op).await
     }
 
+    /// [`dry_run_reinstall`](Self::dry_run_reinstall) for a reinstall without cloud-init.
+    pub async fn dry_run_reinstall_without_cloud_init(
+        &self,
+        server_id: &ServerId,
+        input: EcsReinstall,
+    ) -> Result<DryRun, Error> {
+        let op =
+            ReinstallOsWithoutCloudInit::new(self.project_id.clone(), server_id.clone(), input);
+        self.dry_run(&op).await
+    }
+
     /// [`dry_run_reinstall`](Self::dry_run_reinstall) for a change of OS.
     pub async fn dry_run_change_os(
         &self,
@@ -365,6 +380,19 @@ impl EcsClient {
     ) -> Result<Started, Error> {
         let op = ReinstallOs::new(self.project_id.clone(), before.id.clone(), input);
         self.destructive(EcsOperation::Reinstall, &op, before).await
+    }
+
+    /// [`reinstall_from`](Self::reinstall_from) for a server whose image has no cloud-init (nor
+    /// Cloudbase-Init): `POST /v1/…/reinstallos`, with a password or a key pair and no user data.
+    pub async fn reinstall_without_cloud_init_from(
+        &self,
+        before: ServerDetails,
+        input: EcsReinstall,
+    ) -> Result<Started, Error> {
+        let op =
+            ReinstallOsWithoutCloudInit::new(self.project_id.clone(), before.id.clone(), input);
+        self.destructive(EcsOperation::ReinstallWithoutCloudInit, &op, before)
+            .await
     }
 
     /// Changes the server's OS to another image.

@@ -353,3 +353,47 @@ async fn edis_sends_what_the_dry_run_shows() {
         one(&requests, "POST", "/kvm/v2/set/reinstall"),
     );
 }
+
+#[tokio::test]
+async fn ecs_without_cloud_init_sends_what_the_dry_run_shows() {
+    let (_emulator, recorder, transport, clock) = setup().await;
+    let keys = AkSk::new(
+        "REIMAGEEMULATORAK",
+        SecretString::from("reimage-emulator-sk"),
+    )
+    .unwrap();
+    let client = EcsClient::new(
+        transport,
+        Endpoint::parse(&recorder.base_url).unwrap(),
+        ProjectId::new(PROJECT).unwrap(),
+        EcsAuth::AkSk(keys),
+    )
+    .unwrap()
+    .with_clock(clock);
+    let server = ServerId::new(SERVER_1).unwrap();
+    let input = || {
+        EcsReinstall::new(
+            EcsOsSpec::builder()
+                .adminpass(AdminPassword::new(ADMIN_PASSWORD).unwrap())
+                .build()
+                .unwrap(),
+        )
+    };
+    let dry = client
+        .dry_run_reinstall_without_cloud_init(&server, input())
+        .await
+        .unwrap();
+    shows_no_secret(&dry, &[ADMIN_PASSWORD, "reimage-emulator-sk"]);
+    let before = client.server(&server).await.unwrap();
+    client
+        .reinstall_without_cloud_init_from(before, input())
+        .await
+        .unwrap();
+    let requests = recorder.requests();
+    let sent: Vec<&Received> = requests
+        .iter()
+        .filter(|r| r.method == "POST" && r.target.starts_with("/v1/"))
+        .collect();
+    assert_eq!(sent.len(), 1, "{requests:#?}");
+    assert_same(dry.request(), sent[0]);
+}

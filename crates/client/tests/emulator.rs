@@ -206,6 +206,53 @@ async fn a_lost_answer_is_followed_and_never_resent() {
     emu.shutdown().await;
 }
 
+/// The reinstall for an image without cloud-init goes by `/v1/…/reinstallos`, is followed by
+/// its job like the others, and is applied once.
+#[tokio::test]
+async fn a_reinstall_without_cloud_init_takes_the_v1_call() {
+    let emu = emulator().await;
+    let client = aksk_client(&emu);
+    let spec = EcsOsSpec::builder()
+        .keyname(reimage_core::KeyPairName::new("KeyPair-350b").unwrap())
+        .userid(reimage_core::UserId::new("7e25b1da389f4697a79df3a0e5bd494e").unwrap())
+        .build()
+        .unwrap();
+    let before = client
+        .server(&ServerId::new(STOPPED).unwrap())
+        .await
+        .unwrap();
+    let started = client
+        .reinstall_without_cloud_init_from(before, EcsReinstall::new(spec))
+        .await
+        .unwrap();
+    assert_eq!(
+        started.operation.name(),
+        "ecs.reinstallos_without_cloud_init"
+    );
+    assert!(started.job_id.is_some(), "{started:?}");
+    client
+        .follow(&started, &schedule(), &mut |_| {})
+        .await
+        .unwrap();
+    assert_eq!(reinstalls(&emu, STOPPED), 1);
+    let sent: Vec<Value> = emu
+        .requests()
+        .as_array()
+        .expect("the request log is a list")
+        .iter()
+        .filter(|r| r["operation"] == "ecs.reinstallos_without_cloud_init")
+        .cloned()
+        .collect();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(
+        sent[0]["path"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("/v1/")),
+        "{sent:?}"
+    );
+    emu.shutdown().await;
+}
+
 /// A rebuild followed without its job (the answer was lost) that leaves the server in ERROR is
 /// reported as the ECS operation it was, on the server, not as an EDIS reinstall.
 #[tokio::test]

@@ -13,7 +13,7 @@ use reimage_core::{AdminPassword, ImageId, KeyPairName, ServerId, Timestamp, Use
 use reimage_wire::Operation;
 use reimage_wire::ecs::{
     ActionBody, BatchStart, BatchStop, ChangeOs, ChangeOsBody, EcsRoute, MODE_WITH_STOP_SERVER,
-    Metadata, ReinstallBody, ReinstallOs, ShowJob, ShowServer,
+    Metadata, ReinstallBody, ReinstallOs, ReinstallOsWithoutCloudInit, ShowJob, ShowServer,
 };
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -35,6 +35,7 @@ pub(crate) fn operation_name(route: Option<&EcsRoute>, body: &[u8]) -> &'static 
     match route {
         Some(EcsRoute::ReinstallOs { .. }) => ReinstallOs::NAME,
         Some(EcsRoute::ChangeOs { .. }) => ChangeOs::NAME,
+        Some(EcsRoute::ReinstallOsWithoutCloudInit { .. }) => ReinstallOsWithoutCloudInit::NAME,
         Some(EcsRoute::ShowJob { .. }) => ShowJob::NAME,
         Some(EcsRoute::ShowServer { .. }) => ShowServer::NAME,
         Some(EcsRoute::ServerAction { .. }) => match serde_json::from_slice::<ActionBody>(body) {
@@ -75,7 +76,12 @@ pub(crate) fn handle(world: &mut World, ctx: &Ctx<'_>, route: Option<EcsRoute>) 
         Err(handled) => return *handled,
     };
     let reply = match &route {
-        EcsRoute::ReinstallOs { server_id, .. } => reinstall(world, ctx, &caller, server_id),
+        EcsRoute::ReinstallOs { server_id, .. } => {
+            reinstall(world, ctx, &caller, server_id, Api::CloudInit)
+        }
+        EcsRoute::ReinstallOsWithoutCloudInit { server_id, .. } => {
+            reinstall(world, ctx, &caller, server_id, Api::WithoutCloudInit)
+        }
         EcsRoute::ChangeOs { server_id, .. } => change_os(world, ctx, &caller, server_id),
         EcsRoute::ShowServer { server_id, .. } => show_server(world, ctx, server_id),
         EcsRoute::ShowJob { project_id, job_id } => {
@@ -261,9 +267,18 @@ fn aksk_message(error: &VerifyError, headers: &HeaderMap, ctx: &Ctx<'_>) -> Stri
 // Reinstall and change of OS.
 // ---------------------------------------------------------------------------------------------
 
+/// Which API a reinstall came by: the cloud-init one (`/v2/…`, which refuses images without
+/// cloud-init) or the one for images without it (`/v1/…`, which takes no user data).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Api {
+    CloudInit,
+    WithoutCloudInit,
+}
+
 /// The fields `os-reinstall` and `os-change` share, as the wire types decoded them.
 struct OsFields<'a> {
     kind: JobKind,
+    api: Api,
     adminpass: Option<&'a SecretString>,
     keyname: Option<&'a str>,
     userid: Option<&'a str>,
@@ -284,14 +299,25 @@ fn parse_body<T: serde::de::DeserializeOwned>(ctx: &Ctx<'_>) -> Result<T, Reply>
     serde_json::from_slice(body).map_err(|e| invalid(reimage_auth::decode::json_problem(&e)))
 }
 
-fn reinstall(world: &mut World, ctx: &Ctx<'_>, caller: &Caller, server_id: &ServerId) -> Reply {
+fn reinstall(
+    world: &mut World,
+    ctx: &Ctx<'_>,
+    caller: &Caller,
+    server_id: &ServerId,
+    api: Api,
+) -> Reply {
     let parsed: ReinstallBody = match parse_body(ctx) {
         Ok(body) => body,
         Err(reply) => return reply,
     };
     let o = &parsed.os_reinstall;
+    if api == Api::WithoutCloudInit && o.metadata.as_ref().is_some_and(|m| m.user_data.is_some()) {
+        // The `/v1/` API documents no user data: only BYOL in metadata.
+        return invalid("metadata.user_data is not a parameter of this API");
+    }
     let fields = OsFields {
         kind: JobKind::Reinstall,
+        api,
         adminpass: o.adminpass.as_ref(),
         keyname: o.keyname.as_deref(),
         userid: o.userid.as_deref(),
@@ -311,6 +337,7 @@ fn change_os(world: &mut World, ctx: &Ctx<'_>, caller: &Caller, server_id: &Serv
     let o = &parsed.os_change;
     let fields = OsFields {
         kind: JobKind::ChangeOs,
+        api: Api::CloudInit,
         adminpass: o.adminpass.as_ref(),
         keyname: o.keyname.as_deref(),
         userid: o.userid.as_deref(),
@@ -348,7 +375,7 @@ fn find_server<'a>(world: &'a World, id: &str) -> Option<&'a Server> {
 
 /// The checks of a reinstall or change of OS, in this order: the server exists; `mode`;
 /// `adminpass` complexity; the login fields; the user data; (reimage's rules when strict); the
-/// image exists, is active, has cloud-init; the server is not locked, not busy, and stopped (or
+/// image exists, is active, has cloud-init (for the cloud-init API); the server is not locked, not busy, and stopped (or
 /// its last OS job failed) unless `mode` is `withStopServer`.
 fn os_job(
     world: &mut World,
@@ -430,7 +457,7 @@ fn os_job(
     if image.status != "active" {
         return ecs_error(400, "Ecs.0032", "The image is not in Active state.");
     }
-    if !image.cloud_init {
+    if !image.cloud_init && fields.api == Api::CloudInit {
         // No code of its own: "Invalid image attributes" is the closest documented one.
         return ecs_error(
             400,

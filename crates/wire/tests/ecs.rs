@@ -215,6 +215,34 @@ fn golden_changeos() {
     );
 }
 
+/// The reinstall for images without cloud-init: `/v1/`, the same `os-reinstall` object with a
+/// key pair or a password, and never user data.
+#[test]
+fn golden_reinstallos_without_cloud_init() {
+    use reimage_wire::ecs::ReinstallOsWithoutCloudInit;
+    let e = endpoint();
+    let op = |spec| ReinstallOsWithoutCloudInit::new(project(), server(), EcsReinstall::new(spec));
+    let request = op(key_pair_spec()).to_request(&e).unwrap();
+    golden("reinstallos_without_cloud_init.key_pair", &request);
+    assert_eq!(
+        body_json(&request),
+        serde_json::json!({"os-reinstall": {"keyname": KEY, "userid": USER}})
+    );
+    let with_password = op(password_spec());
+    let shown = with_password.to_redacted_request(&e).unwrap();
+    assert_eq!(body_json(&shown)["os-reinstall"]["adminpass"], "[REDACTED]");
+    assert!(!String::from_utf8_lossy(shown.body()).contains(PASSWORD));
+    let refused = op(user_data_spec(LINUX_USER_DATA))
+        .to_request(&e)
+        .unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .starts_with("user_data: cannot go with a reinstall for an image without cloud-init"),
+        "{refused}"
+    );
+}
+
 #[test]
 fn golden_queries() {
     let e = endpoint();
@@ -317,6 +345,17 @@ fn operation_constants() {
         (ChangeOs::NAME, ChangeOs::AUTH, ChangeOs::IDEMPOTENT),
         ("ecs.changeos", AuthScheme::EcsProject, false)
     );
+    {
+        use reimage_wire::ecs::ReinstallOsWithoutCloudInit as V1;
+        assert_eq!(
+            (V1::NAME, V1::AUTH, V1::IDEMPOTENT),
+            (
+                "ecs.reinstallos_without_cloud_init",
+                AuthScheme::EcsProject,
+                false
+            )
+        );
+    }
     assert_eq!(
         (ShowJob::NAME, ShowJob::AUTH, ShowJob::IDEMPOTENT),
         ("ecs.show_job", AuthScheme::EcsProject, true)
@@ -1374,6 +1413,19 @@ fn every_operation_path_reads_back_to_its_route() {
         (
             change_os(password_spec()).to_request(&e).unwrap(),
             EcsRoute::ChangeOs {
+                project_id: project(),
+                server_id: server(),
+            },
+        ),
+        (
+            reimage_wire::ecs::ReinstallOsWithoutCloudInit::new(
+                project(),
+                server(),
+                EcsReinstall::new(key_pair_spec()),
+            )
+            .to_request(&e)
+            .unwrap(),
+            EcsRoute::ReinstallOsWithoutCloudInit {
                 project_id: project(),
                 server_id: server(),
             },

@@ -305,6 +305,25 @@ pub struct OsChange {
     pub mode: Option<String>,
 }
 
+impl ReinstallBody {
+    /// The body of the reinstall for images without cloud-init
+    /// ([`ReinstallOsWithoutCloudInit`](super::ReinstallOsWithoutCloudInit)): the same
+    /// `os-reinstall` object, with a password or a key pair and never user data, since nothing on
+    /// such an image would read it.
+    pub fn without_cloud_init(input: &EcsReinstall) -> Result<Self, EncodeError> {
+        if input.spec().user_data().is_some_and(|d| !d.is_empty()) {
+            return Err(EncodeError::Invalid(ValidationError::new(
+                "user_data",
+                "cannot go with a reinstall for an image without cloud-init: nothing on it reads \
+                 user data",
+                "leave the user data out, or use an image with cloud-init and the ordinary \
+                 reinstall",
+            )));
+        }
+        Self::new(input)
+    }
+}
+
 /// The body of `changeos`: `{"os-change":{...,"imageid":...}}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[non_exhaustive]

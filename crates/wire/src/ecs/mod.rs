@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | [`ReinstallOs`] | `POST /v2/{project_id}/cloudservers/{server_id}/reinstallos`, [`ReinstallBody`] | [`JobId`] |
 //! | [`ChangeOs`] | `POST /v2/{project_id}/cloudservers/{server_id}/changeos`, [`ChangeOsBody`] | [`JobId`] |
+//! | [`ReinstallOsWithoutCloudInit`] | `POST /v1/{project_id}/cloudservers/{server_id}/reinstallos`, [`ReinstallBody`] | [`JobId`] |
 //! | [`ShowJob`] | `GET /v1/{project_id}/jobs/{job_id}` | [`Job`] |
 //! | [`ShowServer`] | `GET /v1/{project_id}/cloudservers/{server_id}` | [`ServerDetails`] |
 //! | [`BatchStop`] | `POST /v1/{project_id}/cloudservers/action`, [`BatchStopBody`] | [`JobId`] |

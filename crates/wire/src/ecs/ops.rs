@@ -131,6 +131,88 @@ impl Operation for ReinstallOs {
     }
 }
 
+/// Reinstalls a server whose image has no cloud-init (nor Cloudbase-Init): `POST
+/// /v1/{project_id}/cloudservers/{server_id}/reinstallos`, answered by the job id. The body is
+/// the same `os-reinstall` object as [`ReinstallOs`]'s, with a password or a key pair
+/// (`keyname` and `userid`; Open Telekom Cloud documents only those) and never user data
+/// ([`ReinstallBody::without_cloud_init`]).
+///
+/// Not idempotent, like [`ReinstallOs`].
+///
+/// ```
+/// use reimage_core::{EcsOsSpec, EcsReinstall, KeyPairName, ProjectId, ServerId, UserId};
+/// use reimage_wire::{Endpoint, Operation, ecs::ReinstallOsWithoutCloudInit};
+///
+/// let spec = EcsOsSpec::builder()
+///     .keyname(KeyPairName::new("KeyPair-350b")?)
+///     .userid(UserId::new("7e25b1da389f4697a79df3a0e5bd494e")?)
+///     .build()?;
+/// let op = ReinstallOsWithoutCloudInit::new(
+///     ProjectId::new("0123456789abcdef0123456789abcdef")?,
+///     ServerId::new("11111111-2222-3333-4444-555555555555")?,
+///     EcsReinstall::new(spec),
+/// );
+/// let request = op.to_request(&Endpoint::parse("https://ecs.example.com")?)?;
+/// assert_eq!(request.uri().path(), "/v1/0123456789abcdef0123456789abcdef/cloudservers/11111111-2222-3333-4444-555555555555/reinstallos");
+/// assert_eq!(
+///     request.body().as_ref(),
+///     br#"{"os-reinstall":{"keyname":"KeyPair-350b","userid":"7e25b1da389f4697a79df3a0e5bd494e"}}"#
+/// );
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct ReinstallOsWithoutCloudInit {
+    project_id: ProjectId,
+    server_id: ServerId,
+    input: EcsReinstall,
+}
+
+impl ReinstallOsWithoutCloudInit {
+    /// Reinstalls `server_id` in `project_id` as `input` says (no user data).
+    pub fn new(project_id: ProjectId, server_id: ServerId, input: EcsReinstall) -> Self {
+        Self {
+            project_id,
+            server_id,
+            input,
+        }
+    }
+
+    /// The body this operation sends.
+    pub fn body(&self) -> Result<ReinstallBody, EncodeError> {
+        ReinstallBody::without_cloud_init(&self.input)
+    }
+
+    fn path(&self) -> String {
+        EcsRoute::ReinstallOsWithoutCloudInit {
+            project_id: self.project_id.clone(),
+            server_id: self.server_id.clone(),
+        }
+        .path()
+    }
+}
+
+impl Operation for ReinstallOsWithoutCloudInit {
+    type Output = JobId;
+
+    const NAME: &'static str = "ecs.reinstallos_without_cloud_init";
+    const AUTH: AuthScheme = AuthScheme::EcsProject;
+    const IDEMPOTENT: bool = false;
+
+    fn to_request(&self, endpoint: &Endpoint) -> Result<Request<Bytes>, EncodeError> {
+        post_json(Self::NAME, endpoint, &self.path(), &self.body()?)
+    }
+
+    fn to_redacted_request(&self, endpoint: &Endpoint) -> Result<Request<Bytes>, EncodeError> {
+        let mut body = self.body()?;
+        redact_secret(&mut body.os_reinstall.adminpass);
+        post_json(Self::NAME, endpoint, &self.path(), &body)
+    }
+
+    fn decode_response(&self, response: Response<Bytes>) -> Result<JobId, ResponseError> {
+        job_id_answer(Self::NAME, response)
+    }
+}
+
 /// Puts [`crate::REDACTED`] in place of a secret that is there.
 pub(super) fn redact_secret(secret: &mut Option<SecretString>) {
     if secret.is_some() {

@@ -34,6 +34,14 @@ pub enum EcsRoute {
         /// The server.
         server_id: ServerId,
     },
+    /// `POST /v1/{project_id}/cloudservers/{server_id}/reinstallos`: the reinstall for images
+    /// without cloud-init.
+    ReinstallOsWithoutCloudInit {
+        /// The project.
+        project_id: ProjectId,
+        /// The server.
+        server_id: ServerId,
+    },
     /// `GET /v1/{project_id}/jobs/{job_id}`.
     ShowJob {
         /// The project.
@@ -70,6 +78,10 @@ impl EcsRoute {
                 server_id: server(s)?,
             },
             ["v2", p, "cloudservers", s, "changeos"] => Self::ChangeOs {
+                project_id: project(p)?,
+                server_id: server(s)?,
+            },
+            ["v1", p, "cloudservers", s, "reinstallos"] => Self::ReinstallOsWithoutCloudInit {
                 project_id: project(p)?,
                 server_id: server(s)?,
             },
@@ -113,6 +125,10 @@ impl EcsRoute {
                 project_id,
                 server_id,
             } => format!("/v2/{project_id}/cloudservers/{server_id}/changeos"),
+            Self::ReinstallOsWithoutCloudInit {
+                project_id,
+                server_id,
+            } => format!("/v1/{project_id}/cloudservers/{server_id}/reinstallos"),
             Self::ShowJob { project_id, job_id } => format!("/v1/{project_id}/jobs/{job_id}"),
             Self::ShowServer {
                 project_id,
@@ -126,9 +142,10 @@ impl EcsRoute {
     pub fn method(&self) -> Method {
         match self {
             Self::ShowJob { .. } | Self::ShowServer { .. } => Method::GET,
-            Self::ReinstallOs { .. } | Self::ChangeOs { .. } | Self::ServerAction { .. } => {
-                Method::POST
-            }
+            Self::ReinstallOs { .. }
+            | Self::ChangeOs { .. }
+            | Self::ReinstallOsWithoutCloudInit { .. }
+            | Self::ServerAction { .. } => Method::POST,
         }
     }
 
@@ -137,6 +154,7 @@ impl EcsRoute {
         match self {
             Self::ReinstallOs { project_id, .. }
             | Self::ChangeOs { project_id, .. }
+            | Self::ReinstallOsWithoutCloudInit { project_id, .. }
             | Self::ShowJob { project_id, .. }
             | Self::ShowServer { project_id, .. }
             | Self::ServerAction { project_id } => project_id,
