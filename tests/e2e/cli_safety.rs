@@ -358,7 +358,14 @@ fn every_exit_code_has_a_json_document() {
         .args(["--yes", "--wait", "--deadline", "1s", "-o", "json"])
         .envs(aksk_env())
         .run();
-    check(&out, 5, "timeout");
+    let doc = check(&out, 5, "timeout");
+    // The exact command that looks again.
+    assert!(
+        doc["error"]["hint"].as_str().is_some_and(|h| h
+            .contains("look again with: reimage ecs job ")
+            && h.ends_with("--wait")),
+        "{out}"
+    );
     // 6: a reinstall whose answer was lost, on a KVM whose power state cannot tell.
     emulator.add_fault(serde_json::json!({
         "operation": "edis.reinstall", "kind": "lost_answer", "calls": [1]
@@ -518,4 +525,149 @@ fn passwords_say_what_is_wrong_with_them() {
         .envs(aksk_env())
         .run();
     out.code(0);
+}
+
+/// Ctrl-C during `--wait` says the job goes on and how to follow it again (exit 130), and
+/// `ecs job JOB --wait` then follows it.
+#[test]
+fn ctrl_c_during_a_wait_gives_the_next_step() {
+    // At time scale 1.0 an ECS reinstall runs for about 90 s: long enough to interrupt.
+    let emulator = Emulator::start(1.0);
+    let dir = TempDir::new("ctrl-c");
+    let password = dir.write("admin.pw", ADMIN_PASSWORD);
+    let child = reimage(["ecs", "--endpoint", emulator.base_url()])
+        .args(["reinstall", "--server", SERVER_1, "--admin-password-file"])
+        .arg(password.to_str().unwrap())
+        .args(["--yes", "--wait"])
+        .envs(aksk_env())
+        .spawn();
+    // Wait (bounded) until the reinstall was accepted, then interrupt the process we started.
+    let mut tries = 0;
+    while emulator
+        .requests_of("ecs.reinstallos")
+        .iter()
+        .all(|r| r["status"] != 200)
+    {
+        tries += 1;
+        assert!(tries < 600, "the reinstall was never sent");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait();
+    out.code(130);
+    assert!(out.stderr.contains("goes on at the provider"), "{out}");
+    let job = emulator.state()["ecs"]["jobs"][0]["job_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        out.stderr.contains(&format!(
+            "follow it again with: reimage ecs job {job} --wait"
+        )),
+        "{out}"
+    );
+}
+
+/// An EDIS install can be followed again after the command that started it is gone:
+/// `reimage edis wait --kvm ID`.
+#[test]
+fn edis_wait_follows_an_install_started_earlier() {
+    let emulator = Emulator::start(0.01);
+    let dir = TempDir::new("edis-wait");
+    let root = dir.write("root.pw", ROOT_PASSWORD);
+    let out = reimage(["edis", "--auth-url", emulator.base_url()])
+        .args([
+            "reinstall",
+            "--kvm",
+            KVM_1,
+            "--image",
+            "cloudinit_debian-bookworm",
+        ])
+        .arg("--root-password-file")
+        .arg(root.to_str().unwrap())
+        .args(["--yes"])
+        .envs(edis_env())
+        .run();
+    out.code(0);
+    assert!(
+        out.stdout
+            .contains(&format!("reimage edis wait --kvm {KVM_1}")),
+        "{out}"
+    );
+    let out = reimage(["edis", "--auth-url", emulator.base_url()])
+        .args(["wait", "--kvm", KVM_1, "-o", "json"])
+        .envs(edis_env())
+        .run();
+    out.code(0);
+    assert_eq!(out.json()["done"], true, "{out}");
+    let kvm = emulator.kvm(KVM_1);
+    assert_eq!(count(&kvm, "reinstalls_applied"), 1, "{kvm}");
+    assert_eq!(
+        emulator.requests_of("edis.reinstall").len(),
+        1,
+        "waiting sends nothing"
+    );
+}
+
+/// Before the prompt, the command names the account, project, endpoint it is about to use; the
+/// outcome is printed once.
+#[test]
+fn the_confirmation_names_the_account_and_the_outcome_is_said_once() {
+    let emulator = Emulator::start(0.01);
+    let dir = TempDir::new("account");
+    let password = dir.write("admin.pw", ADMIN_PASSWORD);
+    let out = reimage(["ecs", "--endpoint", emulator.base_url()])
+        .args(["reinstall", "--server", SERVER_1, "--admin-password-file"])
+        .arg(password.to_str().unwrap())
+        .args(["--yes", "--wait"])
+        .envs(aksk_env())
+        .run();
+    out.code(0);
+    assert!(
+        out.stderr.contains(&format!(
+            "account: access key {}… (from HUAWEICLOUD_SDK_AK), project {PROJECT_ID}",
+            &AK[..4]
+        )),
+        "{out}"
+    );
+    assert!(
+        !out.stderr.contains(AK),
+        "the whole access key is not shown\n{out}"
+    );
+    assert!(
+        out.stderr.contains(&format!(
+            "endpoint: {} (from --endpoint)",
+            emulator.base_url()
+        )),
+        "{out}"
+    );
+    assert_eq!(out.stdout.matches("done").count(), 1, "{out}");
+    assert!(!out.stderr.contains("done:"), "said once, on stdout\n{out}");
+
+    let root = dir.write("root.pw", ROOT_PASSWORD);
+    let out = reimage(["edis", "--auth-url", emulator.base_url()])
+        .args([
+            "reinstall",
+            "--kvm",
+            KVM_1,
+            "--image",
+            "cloudinit_debian-bookworm",
+        ])
+        .arg("--root-password-file")
+        .arg(root.to_str().unwrap())
+        .args(["--yes"])
+        .envs(edis_env())
+        .run();
+    out.code(0);
+    assert!(
+        out.stderr.contains(&format!(
+            "account: {EDIS_EMAIL} (from EDIS_EMAIL), sessions from"
+        )),
+        "{out}"
+    );
 }

@@ -32,7 +32,13 @@ pub(crate) mod exit {
     pub(crate) const NOT_CONFIRMED: u8 = 7;
     /// The provider could not be reached (connection, TLS, proxy); nothing was sent.
     pub(crate) const UNREACHABLE: u8 = 8;
+    /// Interrupted (Ctrl-C) during a wait; what was sent goes on at the provider.
+    pub(crate) const INTERRUPTED: u8 = 130;
 }
+
+/// The hint of an outcome unknown when the command gives no exact next step.
+const ECS_UNKNOWN_HINT: &str =
+    "look at the server (reimage ecs server --server ID) before running the command again";
 
 /// An error for the person: one line, a hint, and the exit code; with `--output json`, also one
 /// JSON document on stdout.
@@ -68,6 +74,7 @@ impl Failure {
             exit::UNKNOWN => "outcome_unknown",
             exit::NOT_CONFIRMED => "not_confirmed",
             exit::UNREACHABLE => "unreachable",
+            exit::INTERRUPTED => "interrupted",
             _ => "failed",
         }
     }
@@ -104,7 +111,8 @@ impl Failure {
             exit::AUTH => {
                 Some("check EDIS_EMAIL and the EDIS password, and this machine's clock".to_owned())
             }
-            exit::UNKNOWN => Some(
+            // The generic ECS hint becomes EDIS's; an exact next step stays.
+            exit::UNKNOWN if self.hint.as_deref() == Some(ECS_UNKNOWN_HINT) => Some(
                 "look at the KVM (reimage edis status --kvm ID) before running the command again"
                     .to_owned(),
             ),
@@ -160,13 +168,7 @@ impl From<reimage_client::Error> for Failure {
                 exit::UNREACHABLE,
                 Some("nothing was sent; check the endpoint, the network, the proxy and the CA"),
             ),
-            ErrorKind::OutcomeUnknown => (
-                exit::UNKNOWN,
-                Some(
-                    "look at the server (reimage ecs server --server ID) before running the \
-                     command again",
-                ),
-            ),
+            ErrorKind::OutcomeUnknown => (exit::UNKNOWN, Some(ECS_UNKNOWN_HINT)),
             _ => (exit::FAILED, None),
         };
         let mut failure = Failure::new(code, e.to_string());
@@ -504,6 +506,50 @@ impl Progress {
             None => crate::note(&format!("  {line}")),
         }
     }
+
+    /// Ends the progress without a line of its own: the command prints the outcome next, once.
+    pub(crate) fn end(self) {
+        if let Some(bar) = self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// Runs a wait, unless the person presses Ctrl-C first: then the wait stops (nothing more is
+/// sent) and the failure says that the operation goes on at the provider, with `next`, the
+/// exact command that follows it again.
+pub(crate) async fn interruptible<T>(
+    wait: impl std::future::Future<Output = Result<T, reimage_client::Error>>,
+    next: &str,
+) -> Result<T, Failure> {
+    tokio::select! {
+        result = wait => result.map_err(|e| Failure::from(e).next_step(next)),
+        _ = tokio::signal::ctrl_c() => Err(Failure::new(
+            exit::INTERRUPTED,
+            "interrupted: the operation goes on at the provider; reimage stopped only waiting for it",
+        )
+        .hint(format!("follow it again with: {next}"))),
+    }
+}
+
+impl Failure {
+    /// For a wait that gave up or could not tell (exit 5 or 6): the hint gives `next`, the exact
+    /// command that looks again.
+    #[must_use]
+    pub(crate) fn next_step(mut self, next: &str) -> Self {
+        match self.code {
+            exit::TIMEOUT => {
+                self.hint = Some(format!(
+                    "the operation may still finish; look again with: {next}"
+                ));
+            }
+            exit::UNKNOWN => {
+                self.hint = Some(format!("look before running the command again: {next}"));
+            }
+            _ => {}
+        }
+        self
+    }
 }
 
 /// Waits until `host:22` accepts a TCP connection, or the deadline passes.
@@ -593,4 +639,57 @@ pub(crate) fn print_dry_run(output: Output, dry: &reimage_client::DryRun) {
             crate::say(&shown.body);
         }
     }
+}
+
+/// Where a resolved setting came from, as ` (from ORIGIN)`, or nothing.
+fn from(resolved: &Resolved, key: &str) -> String {
+    resolved
+        .origins
+        .get(key)
+        .map(|o| format!(" (from {o})"))
+        .unwrap_or_default()
+}
+
+/// The ECS account, project, endpoint and region a command is about to use, as lines for the
+/// person to check before confirming. The access key shows its first four characters only.
+pub(crate) fn ecs_account(resolved: &Resolved, project_id: &str, endpoint: &str) -> Vec<String> {
+    let account = match resolved.ecs_auth() {
+        Ok(reimage_config::EcsAuth::AkSk { ak, .. }) => format!(
+            "access key {}…{}",
+            ak.chars().take(4).collect::<String>(),
+            from(resolved, "ak")
+        ),
+        Ok(reimage_config::EcsAuth::Password {
+            username, domain, ..
+        }) => format!(
+            "IAM user {username}{} of domain {domain}{}",
+            from(resolved, "username"),
+            from(resolved, "domain")
+        ),
+        Err(_) => "unknown credentials".to_owned(),
+    };
+    let region = resolved
+        .ecs
+        .region
+        .as_deref()
+        .map(|r| format!(", region {r}{}", from(resolved, "region")))
+        .unwrap_or_default();
+    vec![
+        format!("  account: {account}, project {project_id}"),
+        format!(
+            "  endpoint: {endpoint}{}{region}",
+            from(resolved, "endpoint")
+        ),
+    ]
+}
+
+/// The EDIS account and the session service a command is about to use.
+pub(crate) fn edis_account(resolved: &Resolved) -> Vec<String> {
+    let email = resolved.edis.email.as_deref().unwrap_or("?");
+    vec![format!(
+        "  account: {email}{}, sessions from {}{}",
+        from(resolved, "edis_email"),
+        resolved.edis.auth_base,
+        from(resolved, "edis_auth_base")
+    )]
 }

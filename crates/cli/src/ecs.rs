@@ -503,6 +503,13 @@ async fn reinstall_or_change(
     if let Rebuilt::ChangeOs(image) = &kind {
         crate::note(&format!("  new image: {image}"));
     }
+    for line in common::ecs_account(
+        resolved,
+        client.project_id().as_str(),
+        &client.endpoint().to_string(),
+    ) {
+        crate::note(&line);
+    }
     common::confirm(
         &format!(
             "{what} server {} ({server_id})",
@@ -510,23 +517,22 @@ async fn reinstall_or_change(
         ),
         rebuild.yes,
     )?;
-    let started = match kind {
+    let sent = match kind {
         Rebuilt::ChangeOs(image) => {
             client
                 .change_os_from(before, EcsChangeOs::new(image, spec))
-                .await?
+                .await
         }
-        Rebuilt::Reinstall => {
-            client
-                .reinstall_from(before, EcsReinstall::new(spec))
-                .await?
-        }
+        Rebuilt::Reinstall => client.reinstall_from(before, EcsReinstall::new(spec)).await,
         Rebuilt::ReinstallWithoutCloudInit => {
             client
                 .reinstall_without_cloud_init_from(before, EcsReinstall::new(spec))
-                .await?
+                .await
         }
     };
+    let started = sent.map_err(|e| {
+        Failure::from(e).next_step(&format!("reimage ecs server --server {server_id}"))
+    })?;
     if let Some(evidence) = &started.evidence {
         crate::note(&format!(
             "the answer was lost, but {evidence}; following the server instead of sending again"
@@ -540,17 +546,23 @@ async fn reinstall_or_change(
         ..PollSchedule::default()
     };
     let mut progress = Progress::new(&format!("{} of server {server_id}", started.operation));
-    let after = client
-        .follow(&started, &schedule, &mut |e| progress.event(e))
-        .await;
+    let next = match &started.job_id {
+        Some(job) => format!("reimage ecs job {job} --wait"),
+        None => format!("reimage ecs server --server {server_id}"),
+    };
+    let after = common::interruptible(
+        client.follow(&started, &schedule, &mut |e| progress.event(e)),
+        &next,
+    )
+    .await;
     let after = match after {
         Ok(after) => after,
         Err(e) => {
             progress.finish("failed");
-            return Err(e.into());
+            return Err(e);
         }
     };
-    progress.finish(&format!("done: {}", summary(&after)));
+    progress.end();
     let mut ssh = None;
     if wait == WaitFor::Ssh {
         let address = public_address(&after).ok_or_else(|| {
@@ -592,19 +604,21 @@ async fn show_job(
         };
         let server = servers.and_then(|s| (s.len() == 1).then(|| s[0].clone()));
         let mut progress = Progress::new(&format!("job {job_id}"));
-        let job = client
-            .wait_job(job_id, server.as_ref(), &schedule, &mut |e| {
+        let job = common::interruptible(
+            client.wait_job(job_id, server.as_ref(), &schedule, &mut |e| {
                 progress.event(e)
-            })
-            .await;
+            }),
+            &format!("reimage ecs job {job_id} --wait"),
+        )
+        .await;
         match job {
             Ok(job) => {
-                progress.finish(&format!("job {job_id}: {}", job.status));
+                progress.end();
                 job
             }
             Err(e) => {
                 progress.finish("failed");
-                return Err(e.into());
+                return Err(e);
             }
         }
     } else {

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use clap::{Subcommand, ValueEnum};
 use reimage_client::auth::edis::EdisCredentials;
-use reimage_client::wire::edis::{KvmDetails, Reinstall};
+use reimage_client::wire::edis::{KvmDetails, PowerState, Reinstall};
 use reimage_client::wire::{Endpoint, Operation};
-use reimage_client::{EdisClient, PollSchedule};
+use reimage_client::{EdisClient, EdisStarted, PollSchedule};
 use reimage_config::{Flags, Resolved};
 use reimage_core::{EdisImage, EdisReinstall, KvmId, RootPassword};
 use secrecy::ExposeSecret;
@@ -48,6 +48,16 @@ enum Command {
     },
     /// Reinstall a KVM with an image. Destroys its data.
     Reinstall(ReinstallArgs),
+    /// Follow an install started earlier (by reimage or anything else) until the KVM runs its
+    /// new system: the KVM is off while it installs and on when it is done. A KVM that is on
+    /// already has finished (the power state cannot tell an install that never began).
+    Wait {
+        /// The KVM.
+        #[arg(long, value_name = "ID")]
+        kvm: String,
+        #[command(flatten)]
+        behaviour: Behaviour,
+    },
     /// Show the power state, or switch it with `on`, `off` or `reset` (a hard reset, as a power
     /// cut would do; it is never sent twice).
     Power {
@@ -137,6 +147,7 @@ pub(crate) fn run(args: &Args) -> u8 {
     let name = match &args.command {
         Command::Images { .. } => "edis images",
         Command::Reinstall(_) => "edis reinstall",
+        Command::Wait { .. } => "edis wait",
         Command::Power { .. } => "edis power",
         Command::Status { .. } => "edis status",
         Command::Mount { .. } => "edis mount",
@@ -147,6 +158,7 @@ pub(crate) fn run(args: &Args) -> u8 {
         | Command::Status { output, .. }
         | Command::Mount { output, .. } => *output,
         Command::Reinstall(r) => r.behaviour.output,
+        Command::Wait { behaviour, .. } => behaviour.output,
     };
     match common::block_on(dispatch(args)) {
         Ok(()) => exit::OK,
@@ -200,6 +212,24 @@ async fn dispatch(args: &Args) -> Result<(), Failure> {
                 }
             }
             Ok(())
+        }
+        Command::Wait { kvm, behaviour } => {
+            let kvm = KvmId::new(kvm.as_str())?;
+            let client = client(args, &resolved)?;
+            let started = EdisStarted {
+                kvm_id: kvm,
+                // Not known: the wait ends when the KVM runs.
+                before: PowerState::Other("unknown".to_owned()),
+                evidence: None,
+            };
+            follow_install(
+                &client,
+                &started,
+                behaviour,
+                behaviour.wait.unwrap_or(WaitFor::Job),
+                None,
+            )
+            .await
         }
         Command::Power { kvm, state, output } => {
             let kvm = KvmId::new(kvm.as_str())?;
@@ -317,6 +347,9 @@ async fn reinstall(args: &Args, resolved: &Resolved, r: &ReinstallArgs) -> Resul
         summary(&kvm, &details),
         power.state
     ));
+    for line in common::edis_account(resolved) {
+        crate::note(&line);
+    }
     common::confirm(
         &format!(
             "reinstall KVM {kvm} ({})",
@@ -324,7 +357,11 @@ async fn reinstall(args: &Args, resolved: &Resolved, r: &ReinstallArgs) -> Resul
         ),
         r.yes,
     )?;
-    let started = client.reinstall(&kvm, input).await?;
+    let started = client.reinstall(&kvm, input).await.map_err(|e| {
+        Failure::from(e)
+            .for_edis()
+            .next_step(&format!("reimage edis status --kvm {kvm}"))
+    })?;
     if let Some(evidence) = &started.evidence {
         crate::note(&format!(
             "the answer was lost, but {evidence}; following it instead of sending again"
@@ -340,27 +377,42 @@ async fn reinstall(args: &Args, resolved: &Resolved, r: &ReinstallArgs) -> Resul
                 "done": false,
             })),
             Output::Text => crate::say(&format!(
-                "reinstall of KVM {kvm} with {image} started (watch it with: reimage edis status --kvm {kvm})"
+                "reinstall of KVM {kvm} with {image} started (follow it with: reimage edis wait --kvm {kvm})"
             )),
         }
         return Ok(());
     };
+    follow_install(&client, &started, &r.behaviour, wait, Some(&image)).await
+}
+
+/// Follows an install to its end (the KVM runs its new system), then prints it; Ctrl-C or a
+/// deadline says how to follow it again.
+async fn follow_install(
+    client: &EdisClient,
+    started: &EdisStarted,
+    behaviour: &Behaviour,
+    wait: WaitFor,
+    image: Option<&EdisImage>,
+) -> Result<(), Failure> {
+    let kvm = &started.kvm_id;
     let schedule = PollSchedule {
-        deadline: Duration::from_secs(r.behaviour.deadline),
+        deadline: Duration::from_secs(behaviour.deadline),
         ..PollSchedule::default()
     };
     let mut progress = Progress::new(&format!("reinstall of KVM {kvm}"));
-    let after = match client
-        .wait_reinstalled(&started, &schedule, &mut |e| progress.event(e))
-        .await
-    {
+    let after = common::interruptible(
+        client.wait_reinstalled(started, &schedule, &mut |e| progress.event(e)),
+        &format!("reimage edis wait --kvm {kvm}"),
+    )
+    .await;
+    let after = match after {
         Ok(after) => after,
         Err(e) => {
             progress.finish("failed");
-            return Err(e.into());
+            return Err(e);
         }
     };
-    progress.finish(&format!("done: {}", summary(&kvm, &after)));
+    progress.end();
     if wait == WaitFor::Ssh {
         let address = after
             .network
@@ -370,21 +422,27 @@ async fn reinstall(args: &Args, resolved: &Resolved, r: &ReinstallArgs) -> Resul
             .ok_or_else(|| {
                 Failure::new(exit::FAILED, "the KVM has no IPv4 address to reach SSH on")
             })?;
-        common::wait_ssh(&address, Duration::from_secs(r.behaviour.deadline)).await?;
+        common::wait_ssh(&address, Duration::from_secs(behaviour.deadline)).await?;
     }
-    match r.behaviour.output {
+    match behaviour.output {
         Output::Json => {
-            let mut value = details_json(&kvm, &after);
+            let mut value = details_json(kvm, &after);
             value["operation"] = json!(Reinstall::NAME);
-            value["image"] = json!(image.as_str());
+            value["image"] = json!(image.map(EdisImage::as_str));
             value["evidence"] = json!(started.evidence.as_ref().map(ToString::to_string));
             value["done"] = json!(true);
             common::print_json(&value);
         }
-        Output::Text => crate::say(&format!(
-            "reinstall of KVM {kvm} with {image} done: {}",
-            summary(&kvm, &after)
-        )),
+        Output::Text => match image {
+            Some(image) => crate::say(&format!(
+                "reinstall of KVM {kvm} with {image} done: {}",
+                summary(kvm, &after)
+            )),
+            None => crate::say(&format!(
+                "reinstall of KVM {kvm} done: {}",
+                summary(kvm, &after)
+            )),
+        },
     }
     Ok(())
 }
