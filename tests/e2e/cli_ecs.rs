@@ -504,7 +504,9 @@ fn a_wrong_secret_key_is_an_auth_error() {
 }
 
 #[test]
-fn a_locked_server_is_refused_with_its_code() {
+fn a_locked_server_is_refused_before_anything_is_sent() {
+    // The server is read first; a lock that ECS would refuse (Ecs.0605) is refused before the
+    // prompt, and nothing is sent.
     let emulator = Emulator::start(0.01);
     let (_dir, password) = password_dir();
     let out = ecs(
@@ -520,13 +522,40 @@ fn a_locked_server_is_refused_with_its_code() {
         ],
     )
     .run();
-    out.code(1);
+    out.code(2);
+    assert!(out.stderr.contains("is locked"), "{out}");
     assert!(out.stderr.contains("Ecs.0605"), "{out}");
     let server = emulator.server(SERVER_LOCKED);
     assert_eq!(count(&server, "reinstalls_applied"), 0, "{server}");
+    assert!(emulator.requests_of("ecs.reinstallos").is_empty());
+}
+
+#[test]
+fn a_provider_refusal_keeps_its_code_and_is_not_retried() {
+    // A key pair the user does not own: only ECS can tell (Ecs.0314).
+    let emulator = Emulator::start(0.01);
+    let out = ecs(
+        &emulator,
+        &[
+            "reinstall",
+            "--server",
+            SERVER_1,
+            "--keypair",
+            "KeyPair-nope",
+            "--user-id",
+            USER_ID,
+            "--yes",
+            "--wait",
+        ],
+    )
+    .run();
+    out.code(1);
+    assert!(out.stderr.contains("Ecs.0314"), "{out}");
+    let server = emulator.server(SERVER_1);
+    assert_eq!(count(&server, "reinstalls_applied"), 0, "{server}");
     let sent = emulator.requests_of("ecs.reinstallos");
     assert_eq!(sent.len(), 1, "sent once, not retried: {sent:?}");
-    assert_eq!(sent[0]["error_code"], "Ecs.0605", "{sent:?}");
+    assert_eq!(sent[0]["error_code"], "Ecs.0314", "{sent:?}");
 }
 
 #[test]
@@ -669,18 +698,24 @@ fn dry_run_redacts_every_secret_and_sends_nothing() {
         assert!(!out.stderr.contains(secret), "{secret} leaked\n{out}");
     }
 
+    // A dry run reads the server (its online checks; with an IAM password, the token that read
+    // needs) and changes nothing.
+    let requests = emulator.requests();
     assert!(
-        emulator.requests().is_empty(),
-        "a dry run sends nothing: {:?}",
-        emulator.requests()
+        requests
+            .iter()
+            .all(|r| r["method"] == "GET" || r["operation"] == "iam.create_token"),
+        "a dry run only reads: {requests:?}"
     );
+    assert!(emulator.requests_of("ecs.reinstallos").is_empty());
+    assert!(emulator.requests_of("ecs.changeos").is_empty());
     let state = emulator.state();
     for id in [SERVER_1, SERVER_2] {
         let server = reimage_e2e::find(&state["ecs"]["servers"], "id", id).unwrap();
         assert_eq!(count(&server, "reinstalls_applied"), 0, "{server}");
         assert_eq!(count(&server, "os_changes_applied"), 0, "{server}");
     }
-    assert!(state["iam"]["tokens"].as_array().unwrap().is_empty());
+    assert!(state["iam"]["tokens"].as_array().unwrap().len() <= 1);
 }
 
 #[test]

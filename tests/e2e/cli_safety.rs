@@ -298,13 +298,15 @@ fn every_exit_code_has_a_json_document() {
         );
         doc
     };
-    // 1: the provider refused (a locked server), with its code and request id.
+    // 1: the provider refused (a key pair the user does not own), with its code and request id.
     let out = ecs(&[
         "reinstall",
         "--server",
-        reimage_e2e::SERVER_LOCKED,
-        "--admin-password-file",
-        password,
+        SERVER_1,
+        "--keypair",
+        "KeyPair-nope",
+        "--user-id",
+        reimage_e2e::USER_ID,
         "--yes",
     ])
     .run();
@@ -669,5 +671,44 @@ fn the_confirmation_names_the_account_and_the_outcome_is_said_once() {
             "account: {EDIS_EMAIL} (from EDIS_EMAIL), sessions from"
         )),
         "{out}"
+    );
+}
+
+/// `--dry-run` runs the same checks as the real command, online ones included (reads only):
+/// a dry run of what ECS would refuse says so, with the real command's exit code.
+#[test]
+fn a_dry_run_checks_what_the_real_command_checks() {
+    let emulator = Emulator::start(0.01);
+    let dir = TempDir::new("dry-checks");
+    let password = dir.write("admin.pw", ADMIN_PASSWORD);
+    for (server, says) in [
+        (reimage_e2e::SERVER_LOCKED, "is locked"),
+        (reimage_e2e::SERVER_RUNNING, "ACTIVE (running)"),
+    ] {
+        let out = reimage(["ecs", "--endpoint", emulator.base_url()])
+            .args(["reinstall", "--server", server, "--admin-password-file"])
+            .arg(password.to_str().unwrap())
+            .arg("--dry-run")
+            .envs(aksk_env())
+            .run();
+        out.code(2);
+        assert!(out.stderr.contains(says), "{out}");
+        assert!(
+            out.stdout.is_empty(),
+            "no request shown for a refusal\n{out}"
+        );
+    }
+    let out = reimage(["ecs", "--endpoint", emulator.base_url()])
+        .args(["reinstall", "--server", SERVER_1, "--admin-password-file"])
+        .arg(password.to_str().unwrap())
+        .arg("--dry-run")
+        .envs(aksk_env())
+        .run();
+    out.code(0);
+    assert!(out.stderr.contains("it can be sent"), "{out}");
+    assert!(
+        emulator.requests().iter().all(|r| r["method"] == "GET"),
+        "{:?}",
+        emulator.requests()
     );
 }

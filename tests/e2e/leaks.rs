@@ -817,7 +817,7 @@ fn ecs_aksk_change_os(ctx: &Ctx) {
         .aksk()
         .args(["start", "--server", SERVER_2, "--wait"])
         .run(0);
-    // Refusals.
+    // Refusals: a lock found before anything is sent (2), and one only ECS can make (1).
     ctx.ecs("aksk locked server")
         .aksk()
         .args([
@@ -827,6 +827,21 @@ fn ecs_aksk_change_os(ctx: &Ctx) {
             "--admin-password-file",
         ])
         .arg_os(&admin)
+        .args(["--yes", "--output", "json"])
+        .run(2);
+    ctx.ecs("aksk key pair not owned")
+        .aksk()
+        .args([
+            "reinstall",
+            "--server",
+            SERVER_2,
+            "--keypair",
+            "KeyPair-nope",
+            "--user-id",
+            "7e25b1da389f4697a79df3a0e5bd494e",
+            "--mode",
+            "with-stop-server",
+        ])
         .args(["--yes", "--output", "json"])
         .run(1);
     ctx.ecs("aksk unknown server")

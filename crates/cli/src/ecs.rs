@@ -409,6 +409,32 @@ async fn token(args: &Args, resolved: &Resolved, output: Output) -> Result<(), F
     Ok(())
 }
 
+/// What ECS would refuse, found in the server as read just now: a locked server, a running one
+/// without `--mode with-stop-server`. Exit 2, nothing sent. (A server busy with another
+/// operation is left to ECS, which refuses it with `Ecs.0603`; reimage does not retry it.)
+fn check_online(before: &ServerDetails, rebuild: &Rebuild, what: &str) -> Result<(), Failure> {
+    let id = &before.id;
+    if before.locked == Some(true) {
+        return Err(Failure::usage(format!(
+            "server {id} is locked, and ECS refuses to {what} a locked server (Ecs.0605); \
+             nothing was sent"
+        ))
+        .hint("unlock it in the console (or ask whoever locked it), then run the command again"));
+    }
+    if before.status == Some(ServerStatus::Active) && rebuild.mode != Some(Mode::WithStopServer) {
+        // ECS refuses a running server (Ecs.0100): say so before asking, and send nothing.
+        return Err(Failure::usage(format!(
+            "server {id} is ACTIVE (running), and ECS refuses to {what} a running server; \
+             nothing was sent"
+        ))
+        .hint(format!(
+            "add --mode with-stop-server to stop it first, or stop it yourself (reimage ecs stop \
+             --server {id} --wait)"
+        )));
+    }
+    Ok(())
+}
+
 /// The spec of a reinstall or change of OS, from the flags.
 fn spec(rebuild: &Rebuild) -> Result<EcsOsSpec, Failure> {
     let mut builder = EcsOsSpec::builder();
@@ -466,7 +492,11 @@ async fn reinstall_or_change(
         Rebuilt::Reinstall | Rebuilt::ReinstallWithoutCloudInit => "reinstall",
     };
     let client = client(args, resolved).await?;
+    // The online checks, before anything is shown or asked: a read, never a change.
+    let before = client.server(&server_id).await?;
+    check_online(&before, rebuild, what)?;
     if rebuild.dry_run {
+        crate::note(&format!("checked: {}; it can be sent", summary(&before)));
         let dry = match kind {
             Rebuilt::ChangeOs(image) => {
                 client
@@ -486,18 +516,6 @@ async fn reinstall_or_change(
         };
         common::print_dry_run(rebuild.behaviour.output, &dry);
         return Ok(());
-    }
-    let before = client.server(&server_id).await?;
-    if before.status == Some(ServerStatus::Active) && rebuild.mode != Some(Mode::WithStopServer) {
-        // ECS refuses a running server (Ecs.0100): say so before asking, and send nothing.
-        return Err(Failure::usage(format!(
-            "server {server_id} is ACTIVE (running), and ECS refuses to {what} a running server; \
-             nothing was sent"
-        ))
-        .hint(format!(
-            "add --mode with-stop-server to stop it first, or stop it yourself (reimage ecs stop \
-             --server {server_id} --wait)"
-        )));
     }
     crate::note(&format!("about to {what} {}", summary(&before)));
     if let Rebuilt::ChangeOs(image) = &kind {
