@@ -712,3 +712,32 @@ fn a_dry_run_checks_what_the_real_command_checks() {
         emulator.requests()
     );
 }
+
+/// `--dry-run` shows user data apart, decoded, with every password in it hidden: the request
+/// carries it redacted, not as base64 anyone can decode.
+#[test]
+fn a_dry_run_hides_the_passwords_inside_user_data() {
+    let emulator = Emulator::start(0.01);
+    let dir = TempDir::new("dry-user-data");
+    let password = dir.write("admin.pw", ADMIN_PASSWORD);
+    let user_data = dir.write(
+        "u.yaml",
+        "#cloud-config\nchpasswd:\n  list: |\n    root:Hunter2-in-user-data\nssh_pwauth: true\npackages: [nginx]\n",
+    );
+    for output in ["text", "json"] {
+        let out = reimage(["ecs", "--endpoint", emulator.base_url()])
+            .args(["reinstall", "--server", SERVER_1, "--admin-password-file"])
+            .arg(password.to_str().unwrap())
+            .arg("--user-data")
+            .arg(user_data.to_str().unwrap())
+            .args(["--dry-run", "-o", output])
+            .envs(aksk_env())
+            .run();
+        out.code(0);
+        assert!(!out.stdout.contains("Hunter2-in-user-data"), "{out}");
+        // Nor as base64 (of the whole file or of any part that holds it).
+        assert!(!out.stdout.contains("SHVudGVy"), "{out}");
+        assert!(out.stdout.contains("root:[REDACTED]"), "{out}");
+        assert!(out.stdout.contains("packages: [nginx]"), "{out}");
+    }
+}

@@ -605,9 +605,17 @@ pub(crate) fn block_on<F: std::future::Future<Output = Result<(), Failure>>>(
     runtime.block_on(future)
 }
 
-/// Prints a `--dry-run` request, as the client prepared it, with its secrets redacted.
-pub(crate) fn print_dry_run(output: Output, dry: &reimage_client::DryRun) {
+/// Prints a `--dry-run` request, as the client prepared it, with its secrets redacted. The user
+/// data, redacted in the request, is shown apart: a cloud-config decoded, with every password
+/// hidden; any other kind not at all (a script may hold secrets anywhere).
+pub(crate) fn print_dry_run(
+    output: Output,
+    dry: &reimage_client::DryRun,
+    user_data: Option<&UserData>,
+) {
     let shown = dry.shown();
+    let user_data_shown =
+        user_data.map(|u| (u.len(), reimage_cloudinit::redact::passwords(u.as_bytes())));
     match output {
         Output::Json => {
             let headers: serde_json::Map<String, serde_json::Value> = shown
@@ -624,6 +632,10 @@ pub(crate) fn print_dry_run(output: Output, dry: &reimage_client::DryRun) {
                     "headers": headers,
                     "body": shown.body,
                 },
+                "user_data": user_data_shown.as_ref().map(|(bytes, text)| serde_json::json!({
+                    "bytes": bytes,
+                    "shown": text,
+                })),
             }));
         }
         Output::Text => {
@@ -637,6 +649,20 @@ pub(crate) fn print_dry_run(output: Output, dry: &reimage_client::DryRun) {
             }
             crate::say("");
             crate::say(&shown.body);
+            match &user_data_shown {
+                Some((bytes, Some(text))) => {
+                    crate::say("");
+                    crate::say(&format!(
+                        "user data ({bytes} bytes; passwords redacted), in place of [REDACTED] above:"
+                    ));
+                    crate::say(text.trim_end());
+                }
+                Some((bytes, None)) => crate::say(&format!(
+                    "\nuser data: {bytes} bytes, not a cloud-config, so not shown (a script may \
+                     hold secrets anywhere)"
+                )),
+                None => {}
+            }
         }
     }
 }

@@ -497,6 +497,7 @@ async fn reinstall_or_change(
     check_online(&before, rebuild, what)?;
     if rebuild.dry_run {
         crate::note(&format!("checked: {}; it can be sent", summary(&before)));
+        let user_data = spec.user_data().cloned();
         let dry = match kind {
             Rebuilt::ChangeOs(image) => {
                 client
@@ -514,7 +515,7 @@ async fn reinstall_or_change(
                     .await?
             }
         };
-        common::print_dry_run(rebuild.behaviour.output, &dry);
+        common::print_dry_run(rebuild.behaviour.output, &dry, user_data.as_ref());
         return Ok(());
     }
     crate::note(&format!("about to {what} {}", summary(&before)));

@@ -330,7 +330,7 @@ async fn reinstall(args: &Args, resolved: &Resolved, r: &ReinstallArgs) -> Resul
     let client = client(args, resolved)?;
     if r.dry_run {
         let dry = client.dry_run_reinstall(&kvm, input.clone()).await?;
-        common::print_dry_run(r.behaviour.output, &dry);
+        common::print_dry_run(r.behaviour.output, &dry, input.user_data());
         return Ok(());
     }
     let offered = client.images(&kvm).await?;

@@ -30,6 +30,7 @@ pub mod encode;
 pub mod finding;
 pub mod kind;
 pub mod lint;
+pub mod redact;
 pub mod schema;
 mod validate;
 pub mod yaml;

@@ -149,7 +149,7 @@ fn get<'a>(node: &'a Node, key: &str) -> Option<&'a Node> {
     }
 }
 
-fn text(node: &Node) -> Option<&str> {
+pub(crate) fn text(node: &Node) -> Option<&str> {
     match &node.value {
         Value::Str(s) => Some(s),
         _ => None,
@@ -171,7 +171,7 @@ fn truthy(node: &Node) -> Option<bool> {
     }
 }
 
-fn items(node: &Node) -> &[Node] {
+pub(crate) fn items(node: &Node) -> &[Node] {
     match &node.value {
         Value::Seq(items) => items,
         _ => &[],

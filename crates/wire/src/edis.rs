@@ -193,7 +193,8 @@ impl CreateSession {
     }
 }
 
-/// Whether a form shows its secrets (to send) or [`crate::REDACTED`] in their place (to show).
+/// Whether a form shows its secrets (to send) or [`crate::REDACTED`] in their place (to show);
+/// user data counts as a secret, since it often holds passwords.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Exposure {
     Exposed,
@@ -366,7 +367,12 @@ impl Reinstall<'_> {
         form.append_pair("image", self.input.image().as_str())
             .append_pair("password", exposure.show(self.input.password().secret()));
         if let Some(user_data) = user_data {
-            form.append_pair("cloudinit_user_data", user_data);
+            // User data often holds passwords: a dry run shows it apart, with them hidden.
+            let shown = match exposure {
+                Exposure::Exposed => user_data,
+                Exposure::Redacted => crate::REDACTED,
+            };
+            form.append_pair("cloudinit_user_data", shown);
         }
         post_form(Self::NAME, endpoint, Self::PATH, form.finish())
     }

@@ -88,7 +88,8 @@ pub trait Operation {
     fn to_request(&self, endpoint: &Endpoint) -> Result<Request<Bytes>, EncodeError>;
 
     /// Encodes the same request with every secret of its body (a password, an EDIS session's
-    /// signature) written as [`REDACTED`], for a dry run or a log to show. Everything else is
+    /// signature, and user data, which often holds passwords) written as [`REDACTED`], for a dry
+    /// run or a log to show. Everything else is
     /// byte for byte what [`to_request`](Self::to_request) gives. It is a required method, so
     /// that an operation cannot forget its secrets: one without any returns `to_request`.
     fn to_redacted_request(&self, endpoint: &Endpoint) -> Result<Request<Bytes>, EncodeError>;

@@ -123,6 +123,7 @@ impl Operation for ReinstallOs {
     fn to_redacted_request(&self, endpoint: &Endpoint) -> Result<Request<Bytes>, EncodeError> {
         let mut body = self.body()?;
         redact_secret(&mut body.os_reinstall.adminpass);
+        redact_user_data(body.os_reinstall.metadata.as_mut());
         post_json(Self::NAME, endpoint, &self.path(), &body)
     }
 
@@ -205,11 +206,20 @@ impl Operation for ReinstallOsWithoutCloudInit {
     fn to_redacted_request(&self, endpoint: &Endpoint) -> Result<Request<Bytes>, EncodeError> {
         let mut body = self.body()?;
         redact_secret(&mut body.os_reinstall.adminpass);
+        redact_user_data(body.os_reinstall.metadata.as_mut());
         post_json(Self::NAME, endpoint, &self.path(), &body)
     }
 
     fn decode_response(&self, response: Response<Bytes>) -> Result<JobId, ResponseError> {
         job_id_answer(Self::NAME, response)
+    }
+}
+
+/// Puts [`crate::REDACTED`] in place of user data that is there: it often holds passwords, so a
+/// dry run shows it apart, decoded, with its passwords hidden.
+fn redact_user_data(metadata: Option<&mut Metadata>) {
+    if let Some(user_data) = metadata.and_then(|m| m.user_data.as_mut()) {
+        *user_data = crate::REDACTED.to_owned();
     }
 }
 
@@ -269,6 +279,7 @@ impl Operation for ChangeOs {
     fn to_redacted_request(&self, endpoint: &Endpoint) -> Result<Request<Bytes>, EncodeError> {
         let mut body = self.body()?;
         redact_secret(&mut body.os_change.adminpass);
+        redact_user_data(body.os_change.metadata.as_mut());
         post_json(Self::NAME, endpoint, &self.path(), &body)
     }
 
