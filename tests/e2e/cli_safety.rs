@@ -741,3 +741,57 @@ fn a_dry_run_hides_the_passwords_inside_user_data() {
         assert!(out.stdout.contains("packages: [nginx]"), "{out}");
     }
 }
+
+/// `reimage config show` prints every setting with where it came from, and never a secret.
+#[test]
+fn config_show_says_where_each_setting_came_from() {
+    let emulator = Emulator::start(0.01);
+    let dir = TempDir::new("config-show");
+    let config = lab_config(&dir, &emulator);
+    let out = reimage(["config", "show", "--profile", "lab"])
+        .env("REIMAGE_CONFIG", config.to_str().unwrap())
+        .env("REIMAGE_ECS_ENDPOINT", "https://stray.example.com")
+        .run();
+    out.code(0);
+    assert!(
+        out.stdout.contains(&format!(
+            "endpoint        {}  (from key endpoint of profile \"lab\"",
+            emulator.base_url()
+        )),
+        "{out}"
+    );
+    assert!(
+        out.stdout.contains(&format!(
+            "access_key      {}…  (from key access_key",
+            &AK[..4]
+        )),
+        "{out}"
+    );
+    assert!(
+        out.stdout.contains("secret_key      (set, hidden)"),
+        "{out}"
+    );
+    assert!(
+        !out.stdout.contains(SK) && !out.stdout.contains(EDIS_PASSWORD),
+        "{out}"
+    );
+    assert!(!out.stdout.contains("stray.example.com"), "{out}");
+    assert!(
+        out.stderr.contains("REIMAGE_ECS_ENDPOINT"),
+        "the warning\n{out}"
+    );
+
+    let out = reimage(["config", "show", "-o", "json"])
+        .env("REIMAGE_CONFIG", config.to_str().unwrap())
+        .env("REIMAGE_PROFILE", "lab")
+        .env("OS_REGION_NAME", "eu-de")
+        .run();
+    out.code(0);
+    let doc = out.json();
+    assert_eq!(doc["settings"]["region"]["value"], "eu-de", "{out}");
+    assert_eq!(doc["settings"]["region"]["from"], "OS_REGION_NAME", "{out}");
+    assert_eq!(
+        doc["settings"]["edis_password"]["value"], "(set, hidden)",
+        "{out}"
+    );
+}

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser, Subcommand};
 
 mod common;
+mod config_cmd;
 mod demo;
 mod ecs;
 mod edis;
@@ -68,6 +69,10 @@ refused, never mixed; a `--*-file` flag completes the credential of either place
 - EDIS: `EDIS_EMAIL`, `EDIS_PASSWORD`, `EDIS_AUTH_URL`.
 - `--region` (with `--cloud huawei|otc`, or `cloud` in a profile) builds the public endpoints. \
 `HTTPS_PROXY`, `ALL_PROXY` and `NO_PROXY` are honoured; loopback is never proxied.
+
+`reimage config show [--profile NAME]` prints every setting with where it came from, secrets \
+masked. The config file and every one of its keys, with an example of each: \
+[config.md](config.md).
 
 Passwords are read from files or stdin (`--admin-password-file -`), never from the command line. \
 A config file that holds secrets and that others can read gets a warning.
@@ -129,6 +134,9 @@ enum Command {
     /// invalid, 2 on a usage or read error.
     #[command(after_long_help = VALIDATE_AFTER_HELP)]
     Validate(validate::Args),
+    /// Show the settings the provider commands would use: `reimage config show [--profile NAME]`
+    /// prints each with where it came from, secrets masked.
+    Config(config_cmd::Args),
     /// Run the local EDIS + ECS + IAM emulator in the foreground. Its first line on stdout is
     /// `listening on http://ADDR`; it stops cleanly on SIGINT and SIGTERM.
     Emulator(emulator::Args),
@@ -146,6 +154,7 @@ fn main() -> ExitCode {
         Command::Ecs(args) => ecs::run(args),
         Command::Fleet(args) => fleet::cmd::run(args),
         Command::Validate(args) => validate::run(args),
+        Command::Config(args) => config_cmd::run(args),
         Command::Emulator(args) => emulator::run(args),
         Command::Reference => {
             let text = reference::markdown(&Cli::command());
