@@ -795,3 +795,40 @@ fn config_show_says_where_each_setting_came_from() {
         "{out}"
     );
 }
+
+/// Messages name what the person typed: the flags, not the API's fields.
+#[test]
+fn messages_speak_the_command_lines_language() {
+    let emulator = Emulator::start(0.01);
+    let dir = TempDir::new("words");
+    let weak = dir.write("weak.pw", "abcdefgh");
+    let out = reimage(["ecs", "--endpoint", emulator.base_url()])
+        .args(["reinstall", "--server", SERVER_1, "--admin-password-file"])
+        .arg(weak.to_str().unwrap())
+        .args([
+            "--keypair",
+            "KeyPair-350b",
+            "--user-id",
+            reimage_e2e::USER_ID,
+            "--yes",
+        ])
+        .envs(aksk_env())
+        .run();
+    out.code(2);
+    assert!(out.stderr.contains("--admin-password-file"), "{out}");
+    for api in ["adminpass", "keyname", "userid"] {
+        assert!(!out.stderr.contains(api), "{api} in\n{out}");
+    }
+    let out = reimage(["ecs", "--endpoint", emulator.base_url()])
+        .args(["reinstall", "--server", SERVER_1, "--yes"])
+        .envs(aksk_env())
+        .run();
+    out.code(2);
+    assert!(
+        out.stderr.contains(
+            "--user-data: is missing, and neither --admin-password-file nor --keypair is set"
+        ),
+        "{out}"
+    );
+    assert!(emulator.requests().is_empty(), "{:?}", emulator.requests());
+}

@@ -441,15 +441,15 @@ fn spec(rebuild: &Rebuild) -> Result<EcsOsSpec, Failure> {
     let mut login = false;
     if let Some(file) = &rebuild.admin_password_file {
         let secret: SecretString = reimage_config::read_secret_source(file, std::io::stdin)?;
-        builder = builder.adminpass(AdminPassword::new(secret.expose_secret())?);
+        builder = builder.adminpass(AdminPassword::new(secret.expose_secret()).map_err(in_flags)?);
         login = true;
     }
     if let Some(name) = &rebuild.keypair {
-        builder = builder.keyname(KeyPairName::new(name.as_str())?);
+        builder = builder.keyname(KeyPairName::new(name.as_str()).map_err(in_flags)?);
         login = true;
     }
     if let Some(user) = &rebuild.user_id {
-        builder = builder.userid(UserId::new(user.as_str())?);
+        builder = builder.userid(UserId::new(user.as_str()).map_err(in_flags)?);
     }
     if let Some(path) = &rebuild.user_data {
         builder = builder.user_data(common::user_data(
@@ -463,7 +463,26 @@ fn spec(rebuild: &Rebuild) -> Result<EcsOsSpec, Failure> {
         )?);
     }
     builder = builder.stop_server(rebuild.mode == Some(Mode::WithStopServer));
-    Ok(builder.build()?)
+    builder.build().map_err(in_flags)
+}
+
+/// A rule of the ECS request, told in the command line's words: the flag the person typed
+/// (`--admin-password-file`, `--keypair`, `--user-id`, `--user-data`), not the API's field
+/// (`adminpass`, `keyname`, `userid`, `user_data`).
+fn in_flags(e: reimage_core::ValidationError) -> Failure {
+    let words = |text: &str| {
+        text.replace("adminpass", "--admin-password-file")
+            .replace("keyname", "--keypair")
+            .replace("userid", "--user-id")
+            .replace("user_data", "--user-data")
+            .replace("withStopServer", "--mode with-stop-server")
+    };
+    Failure::usage(format!(
+        "{}: {}; {}",
+        words(e.field()),
+        words(e.problem()),
+        words(e.fix())
+    ))
 }
 
 async fn reinstall_or_change(
