@@ -31,8 +31,8 @@ pub(crate) struct Args {
     #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
     output: Output,
 
-    /// Where the user data goes: `ecs` checks ECS's 32 KB limit (the `size-limit` lint). EDIS
-    /// documents no limit.
+    /// Where the user data goes: `ecs` checks ECS's 32 KB limit (`size-limit`, an error with the
+    /// provider known: ECS refuses such user data). EDIS documents no limit.
     #[arg(
         long,
         value_name = "PROVIDER",
@@ -99,7 +99,14 @@ pub(crate) fn run(args: &Args) -> u8 {
                 continue;
             }
         };
-        let report = reimage_cloudinit::validate(&bytes, &options);
+        let mut report = reimage_cloudinit::validate(&bytes, &options);
+        // With the provider known, user data over its limit is an error: cloud-init would take
+        // it, but the provider refuses it.
+        for finding in &mut report.findings {
+            if finding.code == reimage_cloudinit::Code::Lint(Lint::SizeLimit) {
+                finding.severity = Severity::Error;
+            }
+        }
         if !report.valid() && code == exit::VALID {
             code = exit::INVALID;
         }
