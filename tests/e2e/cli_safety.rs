@@ -832,3 +832,27 @@ fn messages_speak_the_command_lines_language() {
     );
     assert!(emulator.requests().is_empty(), "{:?}", emulator.requests());
 }
+
+/// The HTTP span's fields follow the OpenTelemetry HTTP conventions, so log tooling reads them;
+/// the URL has no query and no secret.
+#[test]
+fn logs_use_the_opentelemetry_field_names() {
+    let emulator = Emulator::start(0.01);
+    let out = reimage(["ecs", "--endpoint", emulator.base_url()])
+        .args(["server", "--server", SERVER_1])
+        .envs(aksk_env())
+        .env("RUST_LOG", "reimage_client=debug")
+        .run();
+    out.code(0);
+    for field in [
+        "http.request.method=GET",
+        &format!("url.full={}/v1/", emulator.base_url()),
+        "server.address=127.0.0.1",
+        "http.request.resend_count=0",
+        "http.response.status_code=200",
+        "operation=\"ecs.show_server\"",
+    ] {
+        assert!(out.stderr.contains(field), "{field} in\n{out}");
+    }
+    assert!(!out.stderr.contains(SK), "{out}");
+}

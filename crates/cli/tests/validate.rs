@@ -273,7 +273,11 @@ fn the_ecs_size_limit_and_the_provider_login() {
     // With the provider known, its limit is an error: ECS refuses the user data, whatever
     // cloud-init would say.
     let out = reimage(&["validate", "--provider", "ecs", &big]);
-    assert_eq!(out.status.code(), Some(1), "an error, the provider refuses it");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "an error, the provider refuses it"
+    );
     assert!(
         stdout(&out).contains("error[size-limit]"),
         "{}",
