@@ -26,7 +26,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, Status
 use reimage_auth::aksk::{self, AkSk};
 use reimage_auth::edis::{DEFAULT_FRESHNESS_MARGIN, FreshSession};
 use reimage_auth::iam::{PasswordCredentials, TokenScope};
-use reimage_auth::{EdisCredentials, EdisSession, decode};
+use reimage_auth::{EdisCredentials, EdisSession};
 use reimage_cloudinit::encode;
 use reimage_cloudinit::kind;
 use reimage_cloudinit::schema::Version;
@@ -37,7 +37,6 @@ use reimage_core::{
     Provider, ResponseError, ServerId, Timestamp,
 };
 use reimage_emulator::FaultRule;
-use reimage_wire::Operation;
 use reimage_wire::ecs::{
     ActionBody, BatchStart, BatchStop, ChangeOs, ChangeOsBody, EcsRoute, ReinstallBody,
     ReinstallOs, ShowJob, ShowServer, StopType,
@@ -47,6 +46,7 @@ use reimage_wire::edis::{
     Reinstall,
 };
 use reimage_wire::iam::CreateToken;
+use reimage_wire::{Operation, decode};
 use secrecy::{ExposeSecret, SecretString};
 
 // ---------------------------------------------------------------------------------------------
@@ -195,7 +195,7 @@ pub const WITH_JSON_TYPE: u8 = 8;
 /// Every decoder of a provider answer. The input is `[op, status, flags, n, header (n bytes),
 /// body…]`: byte 0 picks the operation ([`DECODERS`]), byte 1 the status ([`STATUSES`]), byte 2
 /// the headers (`WITH_*`), and the `n` bytes after byte 3 are their value. The operation's
-/// `decode_response` runs, and so do `reimage_auth`'s decoders of the same answer.
+/// `decode_response` runs, and so do `reimage_wire`'s own readers of the same answer.
 pub fn wire_decoders(data: &[u8]) {
     let Some((&[op, status, flags, n], rest)) = data.split_first_chunk::<4>() else {
         return;
@@ -209,10 +209,10 @@ pub fn wire_decoders(data: &[u8]) {
     let value = HeaderValue::from_bytes(header).ok();
     if let Some(value) = &value {
         if flags & WITH_SUBJECT_TOKEN != 0 {
-            headers.append(reimage_auth::iam::X_SUBJECT_TOKEN, value.clone());
+            headers.append(reimage_wire::iam::X_SUBJECT_TOKEN, value.clone());
         }
         if flags & WITH_TWO_TOKENS != 0 {
-            headers.append(reimage_auth::iam::X_SUBJECT_TOKEN, value.clone());
+            headers.append(reimage_wire::iam::X_SUBJECT_TOKEN, value.clone());
         }
         if flags & WITH_REQUEST_ID != 0 {
             headers.append("x-request-id", value.clone());
@@ -232,7 +232,7 @@ pub fn wire_decoders(data: &[u8]) {
         response
     };
 
-    // The auth crate's readers, on every answer.
+    // The wire crate's readers of error bodies, on every answer.
     let _ = decode::request_id(&headers);
     let _ = decode::huawei_error(Provider::Ecs, status.as_u16(), &headers, &body);
     let _ = decode::edis_error(status.as_u16(), &headers, &body);
@@ -379,7 +379,7 @@ fn decode_as(op: &str, response: Response<Bytes>) -> Result<(), ResponseError> {
     let session = fresh(&f.session);
     match op {
         CreateSession::NAME => {
-            let _ = reimage_auth::edis::decode_sessions(&response);
+            let _ = reimage_wire::edis::decode_sessions(&response);
             f.create_session.decode_response(response).map(|sessions| {
                 for s in sessions.iter() {
                     let _ = reimage_wire::edis::api_endpoint(s);
@@ -403,7 +403,7 @@ fn decode_as(op: &str, response: Response<Bytes>) -> Result<(), ResponseError> {
         CreateToken::NAME => {
             let (parts, body) = response.into_parts();
             let direct =
-                reimage_auth::iam::decode_token_response(parts.status, &parts.headers, &body);
+                reimage_wire::iam::decode_token_response(parts.status, &parts.headers, &body);
             let op = f
                 .create_token
                 .decode_response(Response::from_parts(parts, body));

@@ -669,7 +669,7 @@ impl Transport {
             };
             let span = tracing::Span::current();
             span.record("http.response.status_code", response.status().as_u16());
-            if let Some(id) = reimage_auth::decode::request_id(response.headers()) {
+            if let Some(id) = reimage_wire::decode::request_id(response.headers()) {
                 span.record("request_id", id.as_str());
             }
             let declared = response

@@ -176,7 +176,7 @@ fn rows() -> Vec<Row> {
             carries_credentials: false,
             ..read(
                 "`iam.create_token` (then `show_server`)",
-                reimage_auth::iam::CREATE_TOKEN,
+                reimage_wire::iam::CREATE_TOKEN,
                 Run::ShowServer,
             )
         },

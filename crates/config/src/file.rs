@@ -319,40 +319,13 @@ fn not_a_string(key: &str, place: &str) -> (String, String) {
 }
 
 fn unknown_key(key: &str, place: &str, known: &[&str]) -> (String, String) {
-    let hint = closest(key, known)
+    let hint = crate::text::closest(key, known)
         .map(|k| format!(" (did you mean {k:?}?)"))
         .unwrap_or_default();
     (
         format!("unknown key {key:?} {place}{hint}"),
         format!("the keys are {}; rename or remove it", known.join(", ")),
     )
-}
-
-/// The known key nearest to `key` by edit distance, if it is near enough to be a typo.
-fn closest<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
-    known
-        .iter()
-        .map(|k| (edit_distance(key, k), *k))
-        .filter(|(d, k)| *d <= 2.max(k.len() / 4))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1)
-                .min(row[j] + 1)
-                .min(diagonal + usize::from(ca != *cb));
-            diagonal = above;
-        }
-    }
-    row[b.len()]
 }
 
 /// `path` with the home directory shown as `~`.

@@ -148,6 +148,9 @@
 //! errors about them name only where they came from. Nothing is printed: warnings are returned
 //! in [`Resolved::warnings`] for the caller to show.
 //!
+//! An unknown key of the config file is named with the known key nearest to it, if it looks like
+//! a typo ([`text::closest`], which the fleet plan of `reimage-fleet` uses too).
+//!
 //! A config file given to [`resolve`], with the profile named explicitly:
 //!
 //! ```
@@ -192,6 +195,7 @@ mod resolve;
 mod secret;
 #[cfg(test)]
 mod test_support;
+pub mod text;
 
 use std::io;
 

@@ -113,7 +113,7 @@ fn add_faults(world: &mut World, body: &[u8]) -> Reply {
                 400,
                 format!(
                     "the body is not JSON: {}",
-                    reimage_auth::decode::json_problem(&e)
+                    reimage_wire::decode::json_problem(&e)
                 ),
             );
         }

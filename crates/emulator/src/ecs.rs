@@ -296,7 +296,7 @@ fn parse_body<T: serde::de::DeserializeOwned>(ctx: &Ctx<'_>) -> Result<T, Reply>
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(empty_body());
     }
-    serde_json::from_slice(body).map_err(|e| invalid(reimage_auth::decode::json_problem(&e)))
+    serde_json::from_slice(body).map_err(|e| invalid(reimage_wire::decode::json_problem(&e)))
 }
 
 fn reinstall(

@@ -1,6 +1,6 @@
 //! IAM: `POST /v3/auth/tokens` with a password, answered 201 with `X-Subject-Token`.
 //!
-//! `reimage-auth` only encodes this request (its body types are private and serialise only), so
+//! `reimage-wire` only encodes this request (its body types are private and serialise only), so
 //! the emulator reads it with its own types, in the Keystone form IAM documents.
 
 use http::header::HeaderName;
@@ -15,7 +15,7 @@ use crate::state::{KEEP, TokenRecord, World};
 use crate::util::{after, iam_time, same_secret};
 
 /// The operation name of the token call, as `reimage-wire` names it.
-pub(crate) const CREATE_TOKEN: &str = reimage_auth::iam::CREATE_TOKEN;
+pub(crate) const CREATE_TOKEN: &str = reimage_wire::iam::CREATE_TOKEN;
 
 #[derive(Deserialize)]
 struct AuthRequest {
@@ -69,7 +69,7 @@ struct Scope {
 
 /// Handles `/v3/auth/tokens`.
 pub(crate) fn handle(world: &mut World, ctx: &Ctx<'_>) -> Handled {
-    if ctx.request.uri().path().trim_end_matches('/') != reimage_auth::iam::TOKENS_PATH {
+    if ctx.request.uri().path().trim_end_matches('/') != reimage_wire::iam::TOKENS_PATH {
         return Handled::new(iam_error(404, "The resource could not be found."));
     }
     if ctx.request.method() != Method::POST {
@@ -85,7 +85,7 @@ pub(crate) fn handle(world: &mut World, ctx: &Ctx<'_>) -> Handled {
                 400,
                 format!(
                     "The request body is not a token request: {}",
-                    reimage_auth::decode::json_problem(&e)
+                    reimage_wire::decode::json_problem(&e)
                 ),
             ));
         }

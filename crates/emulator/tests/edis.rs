@@ -21,7 +21,7 @@ use serde_json::json;
 const KVM1: &str = "kvm_100001_200001";
 const KVM2: &str = "kvm_100002_200002";
 
-async fn sessions(emu: &Emu, kvm: Option<&str>) -> reimage_auth::edis::EdisSessions {
+async fn sessions(emu: &Emu, kvm: Option<&str>) -> reimage_wire::edis::EdisSessions {
     let mut op =
         CreateSession::new(EdisCredentials::new("demo@example.com", "emulator-pw").unwrap());
     if let Some(kvm) = kvm {

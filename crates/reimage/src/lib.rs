@@ -141,7 +141,9 @@ pub mod core {
 #[cfg(any(feature = "edis", feature = "ecs"))]
 pub mod auth {
     //! Credentials, with no IO and no clock: the EDIS session and its freshness check, the ECS
-    //! IAM token, and the `SDK-HMAC-SHA256` AK/SK signer. Everything of `reimage-auth`.
+    //! IAM token, and the `SDK-HMAC-SHA256` AK/SK signer. Everything of `reimage-auth`. What
+    //! goes over the wire to get a session or a token, and the reading of the answers, is in
+    //! [`wire`](crate::wire).
     //!
     //! Enabled by the `edis` or `ecs` feature (so also by `client` and `emulator`). The same
     //! items, gathered by provider, are in `reimage::edis` and `reimage::ecs`.
@@ -152,7 +154,8 @@ pub mod auth {
 #[cfg(any(feature = "edis", feature = "ecs"))]
 pub mod wire {
     //! The one seam, with no IO: the [`Operation`] trait, [`Endpoint`], and every EDIS, ECS and
-    //! IAM operation as an `http::Request<Bytes>` and back. Everything of `reimage-wire`.
+    //! IAM operation as an `http::Request<Bytes>` and back, with the providers' error bodies
+    //! ([`decode`]). All encoding is here. Everything of `reimage-wire`.
     //!
     //! Enabled by the `edis` or `ecs` feature (so also by `client` and `emulator`). The same
     //! items, gathered by provider, are in `reimage::edis` and `reimage::ecs`.
@@ -164,8 +167,9 @@ pub mod wire {
 pub mod edis {
     //! EDIS Global KVM in one place, with no IO: the operations of
     //! [`wire::edis`](crate::wire::edis) (`CreateSession`, `GetImages`, `Reinstall`, power and
-    //! details) and the session of [`auth::edis`](crate::auth::edis) (`EdisCredentials`,
-    //! `EdisSession` and its `ensure_fresh` guard). The client for them is
+    //! details) with the reading of their answers (`EdisSessions`, `decode_success`), and the
+    //! session of [`auth::edis`](crate::auth::edis) (`EdisCredentials`, `EdisSession` and its
+    //! `ensure_fresh` guard). The client for them is
     //! `reimage::client::EdisClient`.
     //!
     //! Enabled by the `edis` feature.
@@ -181,7 +185,9 @@ pub mod ecs {
     //! ECS (Huawei Cloud, Open Telekom Cloud) in one place, with no IO: the operations of
     //! [`wire::ecs`](crate::wire::ecs) (`ReinstallOs`, `ChangeOs`, `ShowJob`, `ShowServer`,
     //! `BatchStop`, `BatchStart`), and the two ways to authenticate them: an IAM token
-    //! ([`iam`]: the token request and the [`Token`]) or AK/SK signing ([`aksk`], [`AkSk`]).
+    //! ([`CreateToken`], for [`PasswordCredentials`] and a [`TokenScope`], answered with a
+    //! [`Token`]; the request and answer are in [`wire::iam`](crate::wire::iam), the credentials
+    //! in [`iam`]) or AK/SK signing ([`aksk`], [`AkSk`]).
     //! The client for them is `reimage::client::EcsClient`.
     //!
     //! Enabled by the `ecs` feature.

@@ -9,7 +9,7 @@ use std::error::Error;
 
 use bytes::Bytes;
 use reimage_auth::aksk::{self, AkSk};
-use reimage_auth::edis::{DEFAULT_FRESHNESS_MARGIN, decode_sessions};
+use reimage_auth::edis::DEFAULT_FRESHNESS_MARGIN;
 use reimage_core::{
     AdminPassword, EcsChangeOs, EcsOsSpec, EdisImage, EdisReinstall, ImageId, KvmId, ProjectId,
     RootPassword, ServerId, Timestamp, UserData,
@@ -29,7 +29,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let auth_answer = http::Response::builder().status(200).body(Bytes::from_static(
         br#"{"data":{"kvm_12345_67890":{"api_host":"12345.edisglobal.com","kvm_id":"kvm_12345_67890","valid_until":1737476000,"signature":"session_signature_12345"}},"status":"success"}"#,
     ))?;
-    let sessions = decode_sessions(&auth_answer)?;
+    let sessions = edis::decode_sessions(&auth_answer)?;
     let session = sessions.pick(&KvmId::new("kvm_12345_67890")?)?;
     let fresh = session.ensure_fresh(now, DEFAULT_FRESHNESS_MARGIN)?;
     let input = EdisReinstall::new(

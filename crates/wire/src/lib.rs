@@ -10,7 +10,14 @@
 //!   form-urlencoded and carry the session (`signature`, `kvm_id`, `valid_until`).
 //! - [`ecs`]: ECS: reinstallos, changeos, the job query, server details, batch stop and start.
 //!   Bodies are JSON; auth headers are added afterwards by the client (token or AK/SK signing).
-//! - [`iam`]: the IAM token that ECS calls can carry as `X-Auth-Token`.
+//! - [`iam`]: the IAM token that ECS calls can carry as `X-Auth-Token`: the `/v3/auth/tokens`
+//!   request body and the reading of IAM's answer into a [`Token`](reimage_auth::Token).
+//! - [`decode`]: the providers' error bodies, in every documented form, the request id, and JSON
+//!   failures described without quoting the body.
+//!
+//! **This crate owns all encoding**: every request body, every answer and every error body is
+//! written or read here. `reimage-auth` holds only what they carry or become (credentials, the
+//! EDIS session and its freshness, the token) and the pure AK/SK signer.
 //!
 //! Errors keep what happened apart: [`EncodeError`] is what the caller got wrong before anything
 //! was sent, and [`ResponseError`] is what the provider said ([`ProviderError`], with its code,
@@ -22,6 +29,7 @@ use http::{HeaderValue, Request, Response, Uri, header};
 use reimage_core::ValidationError;
 pub use reimage_core::error::{DecodeError, Provider, ProviderError, ResponseError};
 
+pub mod decode;
 pub mod ecs;
 pub mod edis;
 pub mod iam;
@@ -225,7 +233,7 @@ impl std::fmt::Display for Endpoint {
     }
 }
 
-pub use reimage_auth::decode::request_id;
+pub use decode::request_id;
 
 /// Builds a request with `body` and its content type; used by every encoder.
 pub(crate) fn build_request(

@@ -212,7 +212,7 @@ impl Raw {
 
     /// The provider's code of an ECS/IAM/gateway error body.
     pub fn code(&self) -> Option<String> {
-        reimage_auth::decode::huawei_error(
+        reimage_wire::decode::huawei_error(
             reimage_core::Provider::Ecs,
             self.status,
             &self.headers,

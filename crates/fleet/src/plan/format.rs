@@ -458,30 +458,9 @@ fn unknown_key(prefix: &str, key: &str, line: usize, allowed: &[&str]) -> String
 
 /// ` (did you mean "image"?)` when a known key is near enough to be a typo.
 fn did_you_mean(key: &str, known: &[&str]) -> String {
-    known
-        .iter()
-        .map(|k| (edit_distance(key, k), *k))
-        .filter(|(d, k)| *d > 0 && *d <= 2.max(k.len() / 4))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| format!(" (did you mean {k:?}?)"))
+    reimage_config::text::closest(key, known)
+        .map(|k| format!(" (did you mean {k:?}?)"))
         .unwrap_or_default()
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1)
-                .min(row[j] + 1)
-                .min(diagonal + usize::from(ca != *cb));
-            diagonal = above;
-        }
-    }
-    row[b.len()]
 }
 
 /// Applies the defaults to a target's layer and checks the combination; `None` after reporting

@@ -32,7 +32,6 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, Response, StatusCode};
-use reimage_auth::decode::{huawei_error, json_problem, request_id};
 use reimage_core::{
     AdminPassword, EcsChangeOs, EcsOsSpec, EcsReinstall, ImageId, Job, JobId, JobStatus,
     KeyPairName, Login, ProjectId, ServerId, SubJob, Timestamp, UserData, UserId, ValidationError,
@@ -41,6 +40,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::decode::{huawei_error, json_problem, request_id};
 use crate::{
     AuthScheme, DecodeError, EncodeError, Endpoint, JSON_CONTENT_TYPE, Operation, Provider,
     ResponseError, build_request,

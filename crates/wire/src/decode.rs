@@ -19,7 +19,7 @@ pub fn request_id(headers: &HeaderMap) -> Option<String> {
 ///
 /// ```
 /// let err = serde_json::from_str::<u32>("\"s3cr3t\"").unwrap_err();
-/// let problem = reimage_auth::decode::json_problem(&err);
+/// let problem = reimage_wire::decode::json_problem(&err);
 /// assert!(!problem.contains("s3cr3t"), "{problem}");
 /// assert!(problem.contains("line 1 column 8"), "{problem}");
 /// ```

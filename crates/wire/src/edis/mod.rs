@@ -13,6 +13,8 @@
 //!
 //! Answers are `{"status":"success",...}`; anything else is a [`ResponseError`]: what EDIS said
 //! (an error status, or a `status` other than `success`) or why the answer could not be read.
+//! [`decode_success`] reads that envelope for every operation, and [`decode_sessions`] reads the
+//! auth answer into [`EdisSessions`] (the session itself, [`EdisSession`], is `reimage-auth`'s).
 //!
 //! For the emulator, every operation also reads its form body back (`from_form`), refusing
 //! missing, repeated and unknown fields.
@@ -64,10 +66,7 @@ use std::fmt;
 
 use bytes::Bytes;
 use http::{Method, Request, Response};
-use reimage_auth::edis::{
-    AUTH_OPERATION, EdisCredentials, EdisSession, EdisSessions, FreshSession, decode_sessions,
-    decode_success, parse_valid_until,
-};
+use reimage_auth::edis::{EdisCredentials, EdisSession, FreshSession, parse_valid_until};
 use reimage_core::{
     EdisImage, EdisReinstall, KvmId, RootPassword, Timestamp, UserData, ValidationError,
 };
@@ -78,6 +77,13 @@ use serde::de::IgnoredAny;
 use crate::{
     AuthScheme, EncodeError, Endpoint, FORM_CONTENT_TYPE, Operation, ResponseError, build_request,
 };
+
+mod answer;
+
+pub use answer::{EdisSessions, decode_sessions, decode_success};
+
+/// The name of the auth call in logs and errors.
+pub const AUTH_OPERATION: &str = "edis.create_session";
 
 /// The host of the auth call.
 pub const SESSION_HOST: &str = "session.edisglobal.com";
