@@ -441,12 +441,62 @@ fn a_bad_server_id_is_a_usage_error_that_names_it() {
     out.code(2);
     assert!(out.stderr.contains("server"), "{out}");
     assert!(out.stderr.contains("2222-not-a-uuid"), "{out}");
-    assert!(emulator.requests().is_empty(), "nothing sent");
+    // Not an id, so it may be a name: it is looked up (a read), and no server has it.
+    assert!(
+        out.stderr
+            .contains("is neither a server id nor the name of a server of this project"),
+        "{out}"
+    );
+    let only_reads = |emulator: &Emulator| {
+        emulator
+            .requests()
+            .iter()
+            .all(|r| r["operation"] == "ecs.list_servers")
+    };
+    assert!(only_reads(&emulator), "nothing but the lookup was sent");
 
     let out = ecs(&emulator, &["server", "--server", "x"]).run();
     out.code(2);
     assert!(out.stderr.contains("server"), "{out}");
-    assert!(emulator.requests().is_empty(), "nothing sent");
+    assert!(only_reads(&emulator), "nothing but the lookup was sent");
+}
+
+/// `--server` takes a server's exact name too, and `ecs servers` lists them.
+#[test]
+fn servers_are_found_by_name_and_listed() {
+    let emulator = Emulator::start(0.01);
+    let (_dir, password) = password_dir();
+    let out = ecs(&emulator, &["servers", "-o", "json"]).run();
+    out.code(0);
+    let list = out.json();
+    let name = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == SERVER_1)
+        .map(|s| s["name"].as_str().unwrap().to_owned())
+        .unwrap();
+    assert!(list.as_array().unwrap().len() >= 4, "{out}");
+    let out = ecs(
+        &emulator,
+        &[
+            "reinstall",
+            "--server",
+            &name,
+            "--admin-password-file",
+            &password,
+            "--yes",
+            "--wait",
+        ],
+    )
+    .run();
+    out.code(0);
+    assert_eq!(count(&emulator.server(SERVER_1), "reinstalls_applied"), 1);
+    // A name held by no server, and a part of a name, are not a match.
+    let part = &name[..name.len() - 1];
+    let out = ecs(&emulator, &["server", "--server", part]).run();
+    out.code(2);
+    assert!(out.stderr.contains("reimage ecs servers"), "{out}");
 }
 
 #[test]

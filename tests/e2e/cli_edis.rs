@@ -419,13 +419,15 @@ fn dry_run_redacts_the_passwords_and_sends_only_the_auth_call() {
             assert_eq!(out.json()["dry_run"], true, "{out}");
         }
     }
+    // Only reads: the auth call, and the images the dry run checks the image against.
     let requests = emulator.requests();
     assert!(
         requests
             .iter()
-            .all(|r| r["operation"] == "edis.create_session"),
-        "only the auth call: {requests:?}"
+            .all(|r| r["operation"] == "edis.create_session" || r["operation"] == "edis.get_images"),
+        "only the auth call and the image check: {requests:?}"
     );
+    assert!(emulator.requests_of("edis.reinstall").is_empty());
     let kvm = emulator.kvm(KVM_1);
     assert_eq!(count(&kvm, "reinstalls_applied"), 0, "{kvm}");
     assert_eq!(kvm["powered_on"], true, "{kvm}");

@@ -856,3 +856,36 @@ fn logs_use_the_opentelemetry_field_names() {
     }
     assert!(!out.stderr.contains(SK), "{out}");
 }
+
+/// `edis kvms` lists the account's KVMs, and `--kvm` takes a KVM's exact host name too.
+#[test]
+fn kvms_are_listed_and_found_by_host_name() {
+    let emulator = Emulator::start(0.01);
+    let out = reimage(["edis", "--auth-url", emulator.base_url()])
+        .args(["kvms", "-o", "json"])
+        .envs(edis_env())
+        .run();
+    out.code(0);
+    let list = out.json();
+    let kvm = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kvm_id"] == KVM_1)
+        .unwrap_or_else(|| panic!("{KVM_1} listed\n{out}"))
+        .clone();
+    let host = kvm["hostname"].as_str().unwrap().to_owned();
+    assert!(kvm["power"].as_str().is_some(), "{out}");
+    let out = reimage(["edis", "--auth-url", emulator.base_url()])
+        .args(["status", "--kvm", &host])
+        .envs(edis_env())
+        .run();
+    out.code(0);
+    assert!(out.stdout.contains(KVM_1), "{out}");
+    let out = reimage(["edis", "--auth-url", emulator.base_url()])
+        .args(["status", "--kvm", "no-such-host.example"])
+        .envs(edis_env())
+        .run();
+    out.code(2);
+    assert!(out.stderr.contains("reimage edis kvms"), "{out}");
+}

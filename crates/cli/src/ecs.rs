@@ -81,10 +81,20 @@ enum Command {
         #[command(flatten)]
         behaviour: Behaviour,
     },
+    /// List the project's servers (GET /v1/{project_id}/cloudservers/detail): id, name, status,
+    /// image and addresses.
+    Servers {
+        /// Only the servers whose name holds this (ECS matches names by part).
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
+        /// `text`: one line per server; `json`: a list.
+        #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
     /// Show a server's details.
     Server {
-        /// The server's id.
-        #[arg(long, value_name = "ID")]
+        /// The server's id, or its exact name.
+        #[arg(long, value_name = "ID|NAME")]
         server: String,
         /// `text` or `json`.
         #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
@@ -92,8 +102,8 @@ enum Command {
     },
     /// Stop servers (a job).
     Stop {
-        /// The server's id (repeatable).
-        #[arg(long, value_name = "ID", required = true)]
+        /// The server's id, or its exact name (repeatable).
+        #[arg(long, value_name = "ID|NAME", required = true)]
         server: Vec<String>,
         /// Stop at once (HARD) instead of shutting down (SOFT).
         #[arg(long)]
@@ -103,8 +113,8 @@ enum Command {
     },
     /// Start servers (a job).
     Start {
-        /// The server's id (repeatable).
-        #[arg(long, value_name = "ID", required = true)]
+        /// The server's id, or its exact name (repeatable).
+        #[arg(long, value_name = "ID|NAME", required = true)]
         server: Vec<String>,
         #[command(flatten)]
         behaviour: Behaviour,
@@ -114,8 +124,9 @@ enum Command {
 /// What a reinstall and a change of OS share.
 #[derive(Debug, clap::Args)]
 struct Rebuild {
-    /// The server's id.
-    #[arg(long, value_name = "ID")]
+    /// The server's id, or its exact name (looked up with the list call; a name that several
+    /// servers have is refused, with their ids).
+    #[arg(long, value_name = "ID|NAME")]
     server: String,
 
     /// The new OS's root/Administrator password, read from this file (`-`: stdin). Never on the
@@ -208,11 +219,14 @@ pub(crate) fn run(args: &Args) -> u8 {
         Command::ChangeOs(_) => "ecs change-os",
         Command::Job { .. } => "ecs job",
         Command::Server { .. } => "ecs server",
+        Command::Servers { .. } => "ecs servers",
         Command::Stop { .. } => "ecs stop",
         Command::Start { .. } => "ecs start",
     };
     let output = match &args.command {
-        Command::Token { output } | Command::Server { output, .. } => *output,
+        Command::Token { output }
+        | Command::Server { output, .. }
+        | Command::Servers { output, .. } => *output,
         Command::Reinstall(r) => r.rebuild.behaviour.output,
         Command::ChangeOs(change) => change.rebuild.behaviour.output,
         Command::Job { behaviour, .. }
@@ -254,9 +268,24 @@ async fn dispatch(args: &Args) -> Result<(), Failure> {
             let client = client(args, &resolved).await?;
             show_job(&client, &job_id, None, behaviour).await
         }
+        Command::Servers { name, output } => {
+            let client = client(args, &resolved).await?;
+            let servers = client.servers(name.as_deref()).await?;
+            match output {
+                Output::Json => {
+                    common::print_json(&Value::Array(servers.iter().map(server_json).collect()))
+                }
+                Output::Text => {
+                    for server in &servers {
+                        crate::say(&summary(server));
+                    }
+                }
+            }
+            Ok(())
+        }
         Command::Server { server, output } => {
             let client = client(args, &resolved).await?;
-            let details = client.server(&ServerId::new(server.as_str())?).await?;
+            let details = client.find_server(server).await?;
             match output {
                 Output::Json => common::print_json(&server_json(&details)),
                 Output::Text => crate::say(&summary(&details)),
@@ -268,8 +297,8 @@ async fn dispatch(args: &Args) -> Result<(), Failure> {
             force,
             behaviour,
         } => {
-            let ids = ids(server)?;
             let client = client(args, &resolved).await?;
+            let ids = ids(&client, server).await?;
             let stop = if *force {
                 StopType::Hard
             } else {
@@ -279,19 +308,24 @@ async fn dispatch(args: &Args) -> Result<(), Failure> {
             follow_batch(&client, &job, &ids, behaviour, "stop").await
         }
         Command::Start { server, behaviour } => {
-            let ids = ids(server)?;
             let client = client(args, &resolved).await?;
+            let ids = ids(&client, server).await?;
             let job = client.start(ids.clone()).await?;
             follow_batch(&client, &job, &ids, behaviour, "start").await
         }
     }
 }
 
-fn ids(servers: &[String]) -> Result<Vec<ServerId>, Failure> {
-    servers
-        .iter()
-        .map(|s| ServerId::new(s.as_str()).map_err(Failure::from))
-        .collect()
+/// The servers that `--server` names, by id or by exact name.
+async fn ids(client: &EcsClient, servers: &[String]) -> Result<Vec<ServerId>, Failure> {
+    let mut ids = Vec::with_capacity(servers.len());
+    for server in servers {
+        ids.push(match ServerId::new(server.as_str()) {
+            Ok(id) => id,
+            Err(_) => client.find_server(server).await?.id,
+        });
+    }
+    Ok(ids)
 }
 
 /// The credentials, as the client takes them. `project_id` scopes a token; without it, the
@@ -491,7 +525,6 @@ async fn reinstall_or_change(
     rebuild: &Rebuild,
     kind: Rebuilt,
 ) -> Result<(), Failure> {
-    let server_id = ServerId::new(rebuild.server.as_str())?;
     if kind == Rebuilt::ReinstallWithoutCloudInit
         && let Some(path) = &rebuild.user_data
     {
@@ -511,8 +544,10 @@ async fn reinstall_or_change(
         Rebuilt::Reinstall | Rebuilt::ReinstallWithoutCloudInit => "reinstall",
     };
     let client = client(args, resolved).await?;
-    // The online checks, before anything is shown or asked: a read, never a change.
-    let before = client.server(&server_id).await?;
+    // The online checks, before anything is shown or asked: a read, never a change. `--server`
+    // is an id, or the exact name of one server.
+    let before = client.find_server(&rebuild.server).await?;
+    let server_id = before.id.clone();
     check_online(&before, rebuild, what)?;
     if rebuild.dry_run {
         crate::note(&format!("checked: {}; it can be sent", summary(&before)));

@@ -37,10 +37,16 @@ pub(crate) struct Args {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// List the account's KVMs: id, host name, power state.
+    Kvms {
+        /// `text`: one line per KVM; `json`: a list.
+        #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
     /// List the images a KVM can be reinstalled with. Only `cloudinit_*` images run cloud-init.
     Images {
-        /// The KVM (`kvm_<digits>_<digits>`).
-        #[arg(long, value_name = "ID")]
+        /// The KVM: its id (`kvm_<digits>_<digits>`), or its exact host name.
+        #[arg(long, value_name = "ID|NAME")]
         kvm: String,
         /// `text` or `json`.
         #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
@@ -52,8 +58,8 @@ enum Command {
     /// new system: the KVM is off while it installs and on when it is done. A KVM that is on
     /// already has finished (the power state cannot tell an install that never began).
     Wait {
-        /// The KVM.
-        #[arg(long, value_name = "ID")]
+        /// The KVM: its id, or its exact host name.
+        #[arg(long, value_name = "ID|NAME")]
         kvm: String,
         #[command(flatten)]
         behaviour: Behaviour,
@@ -61,8 +67,8 @@ enum Command {
     /// Show the power state, or switch it with `on`, `off` or `reset` (a hard reset, as a power
     /// cut would do; it is never sent twice).
     Power {
-        /// The KVM.
-        #[arg(long, value_name = "ID")]
+        /// The KVM: its id, or its exact host name.
+        #[arg(long, value_name = "ID|NAME")]
         kvm: String,
         /// `on`, `off` or `reset`; without it, the state is shown.
         #[arg(value_enum, value_name = "STATE")]
@@ -73,8 +79,8 @@ enum Command {
     },
     /// Show a KVM's power state, host name, hardware and addresses.
     Status {
-        /// The KVM.
-        #[arg(long, value_name = "ID")]
+        /// The KVM: its id, or its exact host name.
+        #[arg(long, value_name = "ID|NAME")]
         kvm: String,
         /// `text` or `json`.
         #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
@@ -82,8 +88,8 @@ enum Command {
     },
     /// Show which ISO is mounted on a KVM, if any.
     Mount {
-        /// The KVM.
-        #[arg(long, value_name = "ID")]
+        /// The KVM: its id, or its exact host name.
+        #[arg(long, value_name = "ID|NAME")]
         kvm: String,
         /// `text` or `json`.
         #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
@@ -103,8 +109,8 @@ enum Switch {
 
 #[derive(Debug, clap::Args)]
 struct ReinstallArgs {
-    /// The KVM (`kvm_<digits>_<digits>`).
-    #[arg(long, value_name = "ID")]
+    /// The KVM: its id (`kvm_<digits>_<digits>`), or its exact host name.
+    #[arg(long, value_name = "ID|NAME")]
     kvm: String,
 
     /// The image, as `reimage edis images` lists it (such as `cloudinit_debian-bookworm`).
@@ -146,6 +152,7 @@ struct ReinstallArgs {
 pub(crate) fn run(args: &Args) -> u8 {
     let name = match &args.command {
         Command::Images { .. } => "edis images",
+        Command::Kvms { .. } => "edis kvms",
         Command::Reinstall(_) => "edis reinstall",
         Command::Wait { .. } => "edis wait",
         Command::Power { .. } => "edis power",
@@ -153,7 +160,8 @@ pub(crate) fn run(args: &Args) -> u8 {
         Command::Mount { .. } => "edis mount",
     };
     let output = match &args.command {
-        Command::Images { output, .. }
+        Command::Kvms { output }
+        | Command::Images { output, .. }
         | Command::Power { output, .. }
         | Command::Status { output, .. }
         | Command::Mount { output, .. } => *output,
@@ -189,8 +197,9 @@ async fn dispatch(args: &Args) -> Result<(), Failure> {
     let resolved = args.conn.resolve(flags)?;
     match &args.command {
         Command::Images { kvm, output } => {
-            let kvm = KvmId::new(kvm.as_str())?;
-            let list = client(args, &resolved)?.images(&kvm).await?;
+            let client = client(args, &resolved)?;
+            let kvm = client.find_kvm(kvm).await?;
+            let list = client.images(&kvm).await?;
             match output {
                 Output::Json => common::print_json(&json!({
                     "kvm_id": kvm.as_str(),
@@ -213,9 +222,35 @@ async fn dispatch(args: &Args) -> Result<(), Failure> {
             }
             Ok(())
         }
-        Command::Wait { kvm, behaviour } => {
-            let kvm = KvmId::new(kvm.as_str())?;
+        Command::Kvms { output } => {
             let client = client(args, &resolved)?;
+            let mut rows = Vec::new();
+            for kvm in client.kvms().await? {
+                let details = client.details(&kvm).await?;
+                let power = client.power(&kvm).await?;
+                rows.push((kvm, details, power.state));
+            }
+            match output {
+                Output::Json => common::print_json(&Value::Array(
+                    rows.iter()
+                        .map(|(kvm, details, power)| {
+                            let mut value = details_json(kvm, details);
+                            value["power"] = json!(power.to_string());
+                            value
+                        })
+                        .collect(),
+                )),
+                Output::Text => {
+                    for (kvm, details, power) in &rows {
+                        crate::say(&format!("{}, {power}", summary(kvm, details)));
+                    }
+                }
+            }
+            Ok(())
+        }
+        Command::Wait { kvm, behaviour } => {
+            let client = client(args, &resolved)?;
+            let kvm = client.find_kvm(kvm).await?;
             let started = EdisStarted {
                 kvm_id: kvm,
                 // Not known: the wait ends when the KVM runs.
@@ -232,8 +267,8 @@ async fn dispatch(args: &Args) -> Result<(), Failure> {
             .await
         }
         Command::Power { kvm, state, output } => {
-            let kvm = KvmId::new(kvm.as_str())?;
             let client = client(args, &resolved)?;
+            let kvm = client.find_kvm(kvm).await?;
             match state {
                 Some(Switch::On) => client.power_on(&kvm).await?,
                 Some(Switch::Off) => client.power_off(&kvm).await?,
@@ -254,8 +289,8 @@ async fn dispatch(args: &Args) -> Result<(), Failure> {
             Ok(())
         }
         Command::Status { kvm, output } => {
-            let kvm = KvmId::new(kvm.as_str())?;
             let client = client(args, &resolved)?;
+            let kvm = client.find_kvm(kvm).await?;
             let power = client.power(&kvm).await?;
             let details = client.details(&kvm).await?;
             match output {
@@ -271,8 +306,9 @@ async fn dispatch(args: &Args) -> Result<(), Failure> {
             Ok(())
         }
         Command::Mount { kvm, output } => {
-            let kvm = KvmId::new(kvm.as_str())?;
-            let mount = client(args, &resolved)?.mount(&kvm).await?;
+            let client = client(args, &resolved)?;
+            let kvm = client.find_kvm(kvm).await?;
+            let mount = client.mount(&kvm).await?;
             match output {
                 Output::Json => common::print_json(&json!({
                     "kvm_id": kvm.as_str(),
@@ -291,7 +327,6 @@ async fn dispatch(args: &Args) -> Result<(), Failure> {
 }
 
 async fn reinstall(args: &Args, resolved: &Resolved, r: &ReinstallArgs) -> Result<(), Failure> {
-    let kvm = KvmId::new(r.kvm.as_str())?;
     let image = EdisImage::new(r.image.as_str())?;
     let secret = reimage_config::read_secret_source(&r.root_password_file, std::io::stdin)?;
     let password = RootPassword::new(secret.expose_secret())?;
@@ -328,17 +363,23 @@ async fn reinstall(args: &Args, resolved: &Resolved, r: &ReinstallArgs) -> Resul
         )?);
     }
     let client = client(args, resolved)?;
-    if r.dry_run {
-        let dry = client.dry_run_reinstall(&kvm, input.clone()).await?;
-        common::print_dry_run(r.behaviour.output, &dry, input.user_data());
-        return Ok(());
-    }
+    // The online checks, before anything is shown or asked (reads only): the KVM (by id or host
+    // name) and its images.
+    let kvm = client.find_kvm(&r.kvm).await?;
     let offered = client.images(&kvm).await?;
     if !offered.contains(&image) {
         return Err(Failure::usage(format!(
             "--image {image}: this KVM does not offer that image"
         ))
         .hint(format!("list them with: reimage edis images --kvm {kvm}")));
+    }
+    if r.dry_run {
+        crate::note(&format!(
+            "checked: KVM {kvm} offers {image}; it can be sent"
+        ));
+        let dry = client.dry_run_reinstall(&kvm, input.clone()).await?;
+        common::print_dry_run(r.behaviour.output, &dry, input.user_data());
+        return Ok(());
     }
     let details = client.details(&kvm).await?;
     let power = client.power(&kvm).await?;

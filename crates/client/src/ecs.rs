@@ -16,8 +16,8 @@ use reimage_auth::aksk::AkSk;
 use reimage_auth::iam::{DEFAULT_REFRESH_MARGIN, PasswordCredentials, Token, TokenScope};
 use reimage_core::{EcsChangeOs, EcsReinstall, Job, JobId, JobStatus, ProjectId, ServerId};
 use reimage_wire::ecs::{
-    BatchStart, BatchStop, ChangeOs, ReinstallOs, ReinstallOsWithoutCloudInit, ServerDetails,
-    ServerStatus, ShowJob, ShowServer, StopType,
+    BatchStart, BatchStop, ChangeOs, ListServers, ReinstallOs, ReinstallOsWithoutCloudInit,
+    ServerDetails, ServerStatus, ShowJob, ShowServer, StopType,
 };
 use reimage_wire::iam::CreateToken;
 use reimage_wire::{Endpoint, Operation, Provider};
@@ -317,6 +317,53 @@ impl EcsClient {
                 let header = cached.unwrap_or(HeaderValue::from_static("[token]"));
                 let auth = RequestAuth::Token(&header);
                 self.transport.dry_run(op, &self.endpoint, &auth, now)
+            }
+        }
+    }
+
+    /// The project's servers with their details; with `name`, those whose name matches it as
+    /// ECS matches names (loosely: by part).
+    pub async fn servers(&self, name: Option<&str>) -> Result<Vec<ServerDetails>, Error> {
+        let mut op = ListServers::new(self.project_id.clone());
+        if let Some(name) = name {
+            op = op.with_name(name);
+        }
+        self.call(&op).await
+    }
+
+    /// The server that `id_or_name` names: its id, or else its exact name, looked up with
+    /// [`servers`](Self::servers). No server of that name, or more than one, is an
+    /// [`Error::Invalid`] that lists what was found.
+    pub async fn find_server(&self, id_or_name: &str) -> Result<ServerDetails, Error> {
+        if let Ok(id) = ServerId::new(id_or_name) {
+            return self.server(&id).await;
+        }
+        let mut found: Vec<ServerDetails> = self
+            .servers(Some(id_or_name))
+            .await?
+            .into_iter()
+            .filter(|s| s.name.as_deref() == Some(id_or_name))
+            .collect();
+        match found.len() {
+            1 => Ok(found.remove(0)),
+            0 => Err(Error::Invalid(reimage_core::ValidationError::new(
+                "server",
+                format!(
+                    "{id_or_name:?} is neither a server id nor the name of a server of this project"
+                ),
+                "give the server's id or its exact name (reimage ecs servers lists them)",
+            ))),
+            _ => {
+                let ids: Vec<&str> = found.iter().map(|s| s.id.as_str()).collect();
+                Err(Error::Invalid(reimage_core::ValidationError::new(
+                    "server",
+                    format!(
+                        "{id_or_name:?} is the name of {} servers: {}",
+                        found.len(),
+                        ids.join(", ")
+                    ),
+                    "give the id of the one you mean",
+                )))
             }
         }
     }

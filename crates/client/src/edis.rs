@@ -220,6 +220,59 @@ impl EdisClient {
             })
     }
 
+    /// The KVMs of the account: an auth call without a `kvm_id` answers with a session for each.
+    pub async fn kvms(&self) -> Result<Vec<KvmId>, Error> {
+        let op = CreateSession::new(self.credentials.clone());
+        let all = self
+            .transport
+            .execute(
+                &op,
+                &self.auth_endpoint,
+                Provider::Edis,
+                &RequestAuth::None,
+                &*self.clock,
+            )
+            .await?;
+        Ok(all.iter().map(|s| s.kvm_id().clone()).collect())
+    }
+
+    /// The KVM that `id_or_name` names: its id, or else its exact host name among the account's
+    /// KVMs ([`kvms`](Self::kvms), then each one's details). No KVM of that name, or more than
+    /// one, is an [`Error::Invalid`] that lists what was found.
+    pub async fn find_kvm(&self, id_or_name: &str) -> Result<KvmId, Error> {
+        if let Ok(id) = KvmId::new(id_or_name) {
+            return Ok(id);
+        }
+        let mut found = Vec::new();
+        for kvm in self.kvms().await? {
+            if self.details(&kvm).await?.hostname.as_deref() == Some(id_or_name) {
+                found.push(kvm);
+            }
+        }
+        match found.len() {
+            1 => Ok(found.remove(0)),
+            0 => Err(Error::Invalid(reimage_core::ValidationError::new(
+                "kvm",
+                format!(
+                    "{id_or_name:?} is neither a KVM id nor the host name of a KVM of this account"
+                ),
+                "give the KVM's id (kvm_<digits>_<digits>) or its exact host name (reimage edis kvms lists them)",
+            ))),
+            _ => {
+                let ids: Vec<&str> = found.iter().map(KvmId::as_str).collect();
+                Err(Error::Invalid(reimage_core::ValidationError::new(
+                    "kvm",
+                    format!(
+                        "{id_or_name:?} is the host name of {} KVMs: {}",
+                        found.len(),
+                        ids.join(", ")
+                    ),
+                    "give the id of the one you mean",
+                )))
+            }
+        }
+    }
+
     /// The images that can be installed.
     pub async fn images(&self, kvm_id: &KvmId) -> Result<ImageList, Error> {
         session_call!(self, kvm_id, |fresh| GetImages::new(fresh))

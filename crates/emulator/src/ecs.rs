@@ -12,8 +12,9 @@ use reimage_auth::aksk::{self, VerifyError};
 use reimage_core::{AdminPassword, ImageId, KeyPairName, ServerId, Timestamp, UserId};
 use reimage_wire::Operation;
 use reimage_wire::ecs::{
-    ActionBody, BatchStart, BatchStop, ChangeOs, ChangeOsBody, EcsRoute, MODE_WITH_STOP_SERVER,
-    Metadata, ReinstallBody, ReinstallOs, ReinstallOsWithoutCloudInit, ShowJob, ShowServer,
+    ActionBody, BatchStart, BatchStop, ChangeOs, ChangeOsBody, EcsRoute, ListServers,
+    MODE_WITH_STOP_SERVER, Metadata, ReinstallBody, ReinstallOs, ReinstallOsWithoutCloudInit,
+    ShowJob, ShowServer,
 };
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -38,6 +39,7 @@ pub(crate) fn operation_name(route: Option<&EcsRoute>, body: &[u8]) -> &'static 
         Some(EcsRoute::ReinstallOsWithoutCloudInit { .. }) => ReinstallOsWithoutCloudInit::NAME,
         Some(EcsRoute::ShowJob { .. }) => ShowJob::NAME,
         Some(EcsRoute::ShowServer { .. }) => ShowServer::NAME,
+        Some(EcsRoute::ListServers { .. }) => ListServers::NAME,
         Some(EcsRoute::ServerAction { .. }) => match serde_json::from_slice::<ActionBody>(body) {
             Ok(ActionBody::Stop(_)) => BatchStop::NAME,
             Ok(ActionBody::Start(_)) => BatchStart::NAME,
@@ -84,6 +86,7 @@ pub(crate) fn handle(world: &mut World, ctx: &Ctx<'_>, route: Option<EcsRoute>) 
         }
         EcsRoute::ChangeOs { server_id, .. } => change_os(world, ctx, &caller, server_id),
         EcsRoute::ShowServer { server_id, .. } => show_server(world, ctx, server_id),
+        EcsRoute::ListServers { .. } => list_servers(world, ctx),
         EcsRoute::ShowJob { project_id, job_id } => {
             show_job(world, ctx, project_id.as_str(), job_id.as_str())
         }
@@ -603,6 +606,26 @@ fn show_server(world: &World, ctx: &Ctx<'_>, server_id: &ServerId) -> Reply {
     // Moved in, not through `json!`, which would copy the whole tree.
     let mut body = serde_json::Map::new();
     body.insert("server".into(), server_json(world, server, ctx));
+    Reply::json(StatusCode::OK, HUAWEI_JSON, &Value::Object(body))
+}
+
+/// `GET /v1/{project_id}/cloudservers/detail[?name=…]`: every server whose name holds `name` (ECS
+/// matches names loosely), with `count`.
+fn list_servers(world: &World, ctx: &Ctx<'_>) -> Reply {
+    let name = ctx.request.uri().query().and_then(|q| {
+        form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "name")
+            .map(|(_, v)| v.into_owned())
+    });
+    let servers: Vec<Value> = world
+        .servers
+        .iter()
+        .filter(|s| name.as_deref().is_none_or(|n| s.fixture.name.contains(n)))
+        .map(|s| server_json(world, s, ctx))
+        .collect();
+    let mut body = serde_json::Map::new();
+    body.insert("count".into(), json!(servers.len()));
+    body.insert("servers".into(), Value::Array(servers));
     Reply::json(StatusCode::OK, HUAWEI_JSON, &Value::Object(body))
 }
 

@@ -431,14 +431,14 @@ impl Operation for ShowJob {
         get(Self::NAME, endpoint, &path)
     }
 
-    /// Reads the job. A missing or `null` `job_id` is the one asked for; a missing `status` is
-    /// [`JobStatus::Unknown`] with an empty text. A 2xx answer that holds only an error (`code`
-    /// and `message`, as the job query documents) is what ECS said, not a job.
     fn to_redacted_request(&self, endpoint: &Endpoint) -> Result<Request<Bytes>, EncodeError> {
         // No secret in the request: the signature or token is added by the client.
         self.to_request(endpoint)
     }
 
+    /// Reads the job. A missing or `null` `job_id` is the one asked for; a missing `status` is
+    /// [`JobStatus::Unknown`] with an empty text. A 2xx answer that holds only an error (`code`
+    /// and `message`, as the job query documents) is what ECS said, not a job.
     fn decode_response(&self, response: Response<Bytes>) -> Result<Job, ResponseError> {
         let answer = success_json(Self::NAME, response)?;
         let fail = |problem: String| answer.fail(Self::NAME, problem);
@@ -486,12 +486,12 @@ impl Operation for ShowServer {
         get(Self::NAME, endpoint, &path)
     }
 
-    /// Reads `server`. Only `server.id` is required; see [`ServerDetails::unreadable`].
     fn to_redacted_request(&self, endpoint: &Endpoint) -> Result<Request<Bytes>, EncodeError> {
         // No secret in the request: the signature or token is added by the client.
         self.to_request(endpoint)
     }
 
+    /// Reads `server`. Only `server.id` is required; see [`ServerDetails::unreadable`].
     fn decode_response(&self, response: Response<Bytes>) -> Result<ServerDetails, ResponseError> {
         let answer = success_json(Self::NAME, response)?;
         let fail = |problem: String| answer.fail(Self::NAME, problem);
@@ -504,5 +504,106 @@ impl Operation for ShowServer {
             .map_err(fail)?
             .ok_or_else(|| fail("the answer has no `server` object".to_owned()))?;
         read_server(&server).map_err(fail)
+    }
+}
+
+/// Lists the project's servers with their details: `GET
+/// /v1/{project_id}/cloudservers/detail[?name=NAME]`. ECS matches `name` loosely (as a pattern,
+/// by part), so a caller that wants one server by its name keeps the exact matches.
+///
+/// ```
+/// use reimage_core::ProjectId;
+/// use reimage_wire::{Endpoint, Operation, ecs::ListServers};
+///
+/// let op = ListServers::new(ProjectId::new("0123456789abcdef0123456789abcdef")?).with_name("web 1");
+/// let request = op.to_request(&Endpoint::parse("https://ecs.example.com")?)?;
+/// assert_eq!(
+///     request.uri(),
+///     "https://ecs.example.com/v1/0123456789abcdef0123456789abcdef/cloudservers/detail?name=web%201&limit=1000"
+/// );
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct ListServers {
+    project_id: ProjectId,
+    name: Option<String>,
+}
+
+/// The most servers one [`ListServers`] page holds (ECS's maximum).
+pub const LIST_LIMIT: u32 = 1000;
+
+impl ListServers {
+    /// Every server of `project_id` (up to [`LIST_LIMIT`]).
+    pub fn new(project_id: ProjectId) -> Self {
+        Self {
+            project_id,
+            name: None,
+        }
+    }
+
+    /// Only the servers whose name matches `name` (as ECS matches it: loosely).
+    #[must_use]
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+}
+
+impl Operation for ListServers {
+    type Output = Vec<ServerDetails>;
+
+    const NAME: &'static str = "ecs.list_servers";
+    const AUTH: AuthScheme = AuthScheme::EcsProject;
+    const IDEMPOTENT: bool = true;
+
+    fn to_request(&self, endpoint: &Endpoint) -> Result<Request<Bytes>, EncodeError> {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        if let Some(name) = &self.name {
+            query.append_pair("name", name);
+        }
+        query.append_pair("limit", &LIST_LIMIT.to_string());
+        let path = format!(
+            "{}?{}",
+            EcsRoute::ListServers {
+                project_id: self.project_id.clone(),
+            }
+            .path(),
+            query.finish().replace('+', "%20")
+        );
+        get(Self::NAME, endpoint, &path)
+    }
+
+    fn to_redacted_request(&self, endpoint: &Endpoint) -> Result<Request<Bytes>, EncodeError> {
+        // No secret in the request: the signature or token is added by the client.
+        self.to_request(endpoint)
+    }
+
+    /// Reads `servers`, each as [`ShowServer`] reads one.
+    fn decode_response(
+        &self,
+        response: Response<Bytes>,
+    ) -> Result<Vec<ServerDetails>, ResponseError> {
+        let answer = success_json(Self::NAME, response)?;
+        let fail = |problem: String| answer.fail(Self::NAME, problem);
+        let top = Obj::root(&answer.value).map_err(fail)?;
+        if top.is_error_only("servers") {
+            return Err(answer.refusal());
+        }
+        let servers = top
+            .array("servers")
+            .map_err(fail)?
+            .ok_or_else(|| fail("the answer has no `servers` list".to_owned()))?;
+        servers
+            .iter()
+            .enumerate()
+            .map(|(i, server)| {
+                let name = format!("servers[{i}]");
+                let server = server
+                    .as_object()
+                    .map(|map| Obj::new(map, format!("{name}.")))
+                    .ok_or_else(|| fail(format!("{name} is not an object")))?;
+                read_server(&server).map_err(fail)
+            })
+            .collect()
     }
 }

@@ -56,6 +56,12 @@ pub enum EcsRoute {
         /// The server.
         server_id: ServerId,
     },
+    /// `GET /v1/{project_id}/cloudservers/detail`: the servers of the project, with details (a
+    /// query may filter them by name).
+    ListServers {
+        /// The project.
+        project_id: ProjectId,
+    },
     /// `POST /v1/{project_id}/cloudservers/action`: batch stop or start, as [`ActionBody`] says.
     ServerAction {
         /// The project.
@@ -88,6 +94,9 @@ impl EcsRoute {
             ["v1", p, "jobs", j] => Self::ShowJob {
                 project_id: project(p)?,
                 job_id: JobId::new(*j).ok()?,
+            },
+            ["v1", p, "cloudservers", "detail"] => Self::ListServers {
+                project_id: project(p)?,
             },
             ["v1", p, "cloudservers", "action"] => Self::ServerAction {
                 project_id: project(p)?,
@@ -134,6 +143,7 @@ impl EcsRoute {
                 project_id,
                 server_id,
             } => format!("/v1/{project_id}/cloudservers/{server_id}"),
+            Self::ListServers { project_id } => format!("/v1/{project_id}/cloudservers/detail"),
             Self::ServerAction { project_id } => format!("/v1/{project_id}/cloudservers/action"),
         }
     }
@@ -141,7 +151,9 @@ impl EcsRoute {
     /// The method the route takes.
     pub fn method(&self) -> Method {
         match self {
-            Self::ShowJob { .. } | Self::ShowServer { .. } => Method::GET,
+            Self::ShowJob { .. } | Self::ShowServer { .. } | Self::ListServers { .. } => {
+                Method::GET
+            }
             Self::ReinstallOs { .. }
             | Self::ChangeOs { .. }
             | Self::ReinstallOsWithoutCloudInit { .. }
@@ -157,6 +169,7 @@ impl EcsRoute {
             | Self::ReinstallOsWithoutCloudInit { project_id, .. }
             | Self::ShowJob { project_id, .. }
             | Self::ShowServer { project_id, .. }
+            | Self::ListServers { project_id }
             | Self::ServerAction { project_id } => project_id,
         }
     }
