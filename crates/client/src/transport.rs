@@ -6,6 +6,8 @@
 //!
 //! - a connection that was never made (nothing was sent), for every operation;
 //! - `429 Too Many Requests`, for every operation: the gateway refused it before anything ran;
+//! - ECS's `Common.0024` ("Flow limit exceeded", sent with a 2xx and no job), for every
+//!   operation: the back end refused it before anything ran;
 //! - `502`/`503`/`504`, a timeout, a reset, a cut answer or an unreadable success, for idempotent
 //!   operations only.
 //!
@@ -573,6 +575,18 @@ impl Transport {
                     } else {
                         match op.decode_response(response) {
                             Ok(output) => return Ok(output),
+                            // ECS's back end over its flow limit answers 2xx with Common.0024
+                            // and no job: nothing ran, so any call may wait and go again, and
+                            // every request of this transport waits with it.
+                            Err(ResponseError::Provider(e))
+                                if is_flow_limit(&e) && attempt < policy.max_attempts() =>
+                            {
+                                self.inner.gate.pause(delay);
+                                Some((
+                                    delay,
+                                    format!("{} (flow limit)", e.code.as_deref().unwrap_or("")),
+                                ))
+                            }
                             // An unreadable success of a safe call is a cut answer: try again.
                             Err(ResponseError::Decode(e))
                                 if O::IDEMPOTENT
@@ -722,6 +736,11 @@ fn too_large(limit: usize) -> String {
 
 /// A provider's refusal or an unreadable answer, as a client error. An unreadable answer to a
 /// non-idempotent call is ambiguous: the call may have run.
+/// ECS's "Flow limit exceeded" (`Common.0024`): the call was not run.
+fn is_flow_limit(e: &reimage_core::ProviderError) -> bool {
+    e.code.as_deref() == Some("Common.0024")
+}
+
 fn classify_response(error: ResponseError, idempotent: bool) -> Error {
     match error {
         ResponseError::Provider(e) => Error::Provider(e),

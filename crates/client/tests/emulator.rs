@@ -253,6 +253,45 @@ async fn a_reinstall_without_cloud_init_takes_the_v1_call() {
     emu.shutdown().await;
 }
 
+/// ECS's back end over its flow limit answers `202` with `Common.0024` and no job: nothing ran,
+/// so the reinstall waits and goes again, and is applied once.
+#[tokio::test]
+async fn a_flow_limit_is_waited_out_and_the_reinstall_applied_once() {
+    let emu = emulator().await;
+    emu.add_fault(
+        FaultRule::new(FaultKind::FlowLimit)
+            .operation("ecs.reinstallos")
+            .calls([1, 2]),
+    );
+    let client = aksk_client(&emu);
+    let started = client
+        .reinstall(&ServerId::new(STOPPED).unwrap(), reinstall_input())
+        .await
+        .unwrap();
+    assert!(started.job_id.is_some(), "{started:?}");
+    client
+        .follow(&started, &schedule(), &mut |_| {})
+        .await
+        .unwrap();
+    assert_eq!(reinstalls(&emu, STOPPED), 1);
+    let sent: Vec<Value> = emu
+        .requests()
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["operation"] == "ecs.reinstallos")
+        .cloned()
+        .collect();
+    assert_eq!(
+        sent.len(),
+        3,
+        "two refusals, then the one that ran: {sent:?}"
+    );
+    assert_eq!(sent[0]["status"], 202, "{sent:?}");
+    assert_eq!(sent[0]["error_code"], "Common.0024", "{sent:?}");
+    emu.shutdown().await;
+}
+
 /// A rebuild followed without its job (the answer was lost) that leaves the server in ERROR is
 /// reported as the ECS operation it was, on the server, not as an EDIS reinstall.
 #[tokio::test]

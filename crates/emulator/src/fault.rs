@@ -19,6 +19,7 @@
 //! |---|---|---|
 //! | `latency` | `ms` | the answer waits `ms` milliseconds (real time, at most an hour), then the call goes on |
 //! | `throttle` | `retry_after_secs` (1) | 429 with `Retry-After`; nothing is applied |
+//! | `flow_limit` | | ECS: `202` with `Common.0024` ("Flow limit exceeded") and no `job_id`; nothing is applied |
 //! | `server_error` | `status` (503): 500, 502, 503 or 504 | that status and the provider's error body; nothing is applied |
 //! | `reset` | | the connection is reset (RST) before anything is applied or answered |
 //! | `lost_answer` | | the call is applied, then the connection is closed without an answer |
@@ -51,6 +52,9 @@ pub enum FaultKind {
         /// The `Retry-After` the answer carries.
         retry_after: Duration,
     },
+    /// `flow_limit`: ECS's back end answers `202` with `Common.0024` ("Flow limit exceeded") and
+    /// no `job_id`, as it does when a user's calls go over its limit; nothing is applied.
+    FlowLimit,
     /// `server_error`: a 500, 502, 503 or 504 with the provider's error body; nothing is applied.
     ServerError {
         /// The HTTP status.
@@ -87,6 +91,7 @@ impl FaultKind {
         match self {
             Self::Latency { .. } => "latency",
             Self::Throttle { .. } => "throttle",
+            Self::FlowLimit => "flow_limit",
             Self::ServerError { .. } => "server_error",
             Self::Reset => "reset",
             Self::LostAnswer => "lost_answer",
@@ -122,6 +127,7 @@ impl FaultKind {
                 Some(json!({ "lifetime_ms": millis(*lifetime) }))
             }
             Self::Reset
+            | Self::FlowLimit
             | Self::LostAnswer
             | Self::TruncatedBody
             | Self::InvalidJson
@@ -437,10 +443,12 @@ fn parse_kind(kind: &str, params: Value) -> Result<FaultKind, FaultError> {
                 lifetime: Duration::from_millis(p.lifetime_ms),
             }
         }
-        "reset" | "lost_answer" | "truncated_body" | "invalid_json" | "expire_credentials" => {
+        "reset" | "flow_limit" | "lost_answer" | "truncated_body" | "invalid_json"
+        | "expire_credentials" => {
             let _: Nothing = read(kind, params)?;
             match kind {
                 "reset" => FaultKind::Reset,
+                "flow_limit" => FaultKind::FlowLimit,
                 "lost_answer" => FaultKind::LostAnswer,
                 "truncated_body" => FaultKind::TruncatedBody,
                 "invalid_json" => FaultKind::InvalidJson,
@@ -450,7 +458,7 @@ fn parse_kind(kind: &str, params: Value) -> Result<FaultKind, FaultError> {
         other => {
             let shown: String = other.chars().take(40).collect();
             return Err(FaultError::new(format!(
-                "unknown kind {shown:?}; expected latency, throttle, server_error, reset, \
+                "unknown kind {shown:?}; expected latency, throttle, flow_limit, server_error, reset, \
                  lost_answer, truncated_body, invalid_json, job_fail, expire_credentials or \
                  short_lived_credentials"
             )));

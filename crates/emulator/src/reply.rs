@@ -191,6 +191,17 @@ impl Side {
         )
     }
 
+    /// ECS's back end over its flow limit: `202` with `Common.0024` and no `job_id` (the
+    /// gateway let the call through; nothing was applied). EDIS has no such answer: a 429.
+    pub(crate) fn flow_limited(self, request_id: &str) -> Reply {
+        match self {
+            Self::Ecs | Self::Iam => {
+                ecs_error(202, "Common.0024", "Flow limit exceeded. Try again later.")
+            }
+            Self::Edis | Self::Admin => self.throttled(1, request_id),
+        }
+    }
+
     /// A 500, 502, 503 or 504.
     pub(crate) fn server_error(self, status: u16, request_id: &str) -> Reply {
         match (self, status) {

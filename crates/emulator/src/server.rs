@@ -487,7 +487,10 @@ impl Plan {
                 FaultKind::Latency { delay } => {
                     plan.delay = plan.delay.saturating_add(delay).min(MAX_LATENCY);
                 }
-                FaultKind::Throttle { .. } | FaultKind::ServerError { .. } | FaultKind::Reset => {
+                FaultKind::Throttle { .. }
+                | FaultKind::FlowLimit
+                | FaultKind::ServerError { .. }
+                | FaultKind::Reset => {
                     plan.before.get_or_insert(kind);
                 }
                 FaultKind::LostAnswer | FaultKind::TruncatedBody | FaultKind::InvalidJson => {
@@ -605,6 +608,9 @@ async fn respond(shared: &Shared, request: Request<Incoming>) -> Outcome {
                 Some(FaultKind::Throttle { retry_after }) => {
                     let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
                     Some((Some(side.throttled(secs, request_id.as_str())), "throttled"))
+                }
+                Some(FaultKind::FlowLimit) => {
+                    Some((Some(side.flow_limited(request_id.as_str())), "flow_limited"))
                 }
                 Some(FaultKind::ServerError { status }) => Some((
                     Some(side.server_error(*status, request_id.as_str())),
