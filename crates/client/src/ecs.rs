@@ -30,6 +30,9 @@ use crate::retry::PollSchedule;
 use crate::transport::{DryRun, RequestAuth, Transport};
 use crate::{Error, Progress, ProgressEvent};
 
+/// ECS's answer to a job it does not have (any more): `Common.0011`.
+const JOB_GONE: &str = "Common.0011";
+
 /// How an [`EcsClient`] proves who it is.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -516,9 +519,29 @@ impl EcsClient {
     ) -> Result<ServerDetails, Error> {
         match &started.job_id {
             Some(job_id) => {
-                self.wait_job(job_id, Some(&started.server_id), schedule, on_progress)
-                    .await?;
-                self.server(&started.server_id).await
+                match self
+                    .wait_job(job_id, Some(&started.server_id), schedule, on_progress)
+                    .await
+                {
+                    Ok(_) => self.server(&started.server_id).await,
+                    // ECS deletes a finished job a day later: followed again after that (a fleet
+                    // resumed the next day), the job is gone, and the server tells instead.
+                    Err(Error::Provider(e)) if e.code.as_deref() == Some(JOB_GONE) => {
+                        tracing::info!(
+                            job_id = job_id.as_str(),
+                            "the job is gone (ECS deletes finished jobs a day later); following \
+                             the server"
+                        );
+                        self.wait_rebuilt_by(
+                            started.operation.name(),
+                            &started.before,
+                            schedule,
+                            on_progress,
+                        )
+                        .await
+                    }
+                    Err(e) => Err(e),
+                }
             }
             None => {
                 self.wait_rebuilt_by(

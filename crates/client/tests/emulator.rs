@@ -253,6 +253,45 @@ async fn a_reinstall_without_cloud_init_takes_the_v1_call() {
     emu.shutdown().await;
 }
 
+/// ECS deletes a finished job a day later: a reinstall followed again after that (a fleet
+/// resumed the next day) finds the job gone (`Common.0011`) and follows the server instead.
+#[tokio::test]
+async fn a_job_gone_a_day_later_is_followed_by_the_server() {
+    let mut timings = reimage_emulator::Timings::default();
+    // At time scale 0.002: the job runs 180 ms, and is deleted 2 ms after it ends.
+    timings.job_retention = Duration::from_secs(1);
+    let config = Config::builder()
+        .time_scale(0.002)
+        .timings(timings)
+        .build()
+        .unwrap();
+    let emu = reimage_emulator::start(config).await.unwrap();
+    let client = aksk_client(&emu);
+    let started = client
+        .reinstall(&ServerId::new(STOPPED).unwrap(), reinstall_input())
+        .await
+        .unwrap();
+    let job = started.job_id.clone().unwrap();
+    // Wait (bounded) until the job has ended and been deleted.
+    let mut tries = 0;
+    loop {
+        match client.job(&job).await {
+            Err(Error::Provider(e)) if e.code.as_deref() == Some("Common.0011") => break,
+            _ => {}
+        }
+        tries += 1;
+        assert!(tries < 500, "the job was never deleted");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let after = client
+        .follow(&started, &schedule(), &mut |_| {})
+        .await
+        .unwrap();
+    assert_eq!(after.id.as_str(), STOPPED);
+    assert_eq!(reinstalls(&emu, STOPPED), 1);
+    emu.shutdown().await;
+}
+
 /// ECS's back end over its flow limit answers `202` with `Common.0024` and no job: nothing ran,
 /// so the reinstall waits and goes again, and is applied once.
 #[tokio::test]

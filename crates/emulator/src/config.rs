@@ -46,6 +46,9 @@ pub struct Timings {
     pub ecs_start: Duration,
     /// An EDIS reinstall, during which the KVM is powered off (300 s).
     pub edis_reinstall: Duration,
+    /// How long a finished (`SUCCESS` or `FAIL`) ECS job can still be queried: ECS deletes it
+    /// a day later (24 h), and the job query then answers `Common.0011`.
+    pub job_retention: Duration,
 }
 
 impl Default for Timings {
@@ -56,6 +59,7 @@ impl Default for Timings {
             ecs_stop: Duration::from_secs(10),
             ecs_start: Duration::from_secs(15),
             edis_reinstall: Duration::from_secs(300),
+            job_retention: Duration::from_secs(24 * 60 * 60),
         }
     }
 }

@@ -743,11 +743,16 @@ fn server_json(world: &World, server: &Server, ctx: &Ctx<'_>) -> Value {
 }
 
 fn show_job(world: &World, ctx: &Ctx<'_>, project: &str, job_id: &str) -> Reply {
-    let Some(job) = world
-        .jobs
-        .iter()
-        .find(|j| j.id.eq_ignore_ascii_case(job_id) && j.project_id.eq_ignore_ascii_case(project))
-    else {
+    // A finished job is deleted after the retention (scaled like every duration): ECS then
+    // answers as for a job it never had.
+    let retention = ctx.config.scaled(ctx.config.timings.job_retention);
+    let Some(job) = world.jobs.iter().find(|j| {
+        j.id.eq_ignore_ascii_case(job_id)
+            && j.project_id.eq_ignore_ascii_case(project)
+            && (ctx.now - j.end)
+                .try_into()
+                .map_or(true, |ended: std::time::Duration| ended < retention)
+    }) else {
         return ecs_error(400, "Common.0011", "Failed to query system tasks.");
     };
     Reply::bytes(StatusCode::OK, HUAWEI_JSON, job_body(job, ctx.now))
