@@ -889,3 +889,29 @@ fn kvms_are_listed_and_found_by_host_name() {
     out.code(2);
     assert!(out.stderr.contains("reimage edis kvms"), "{out}");
 }
+
+/// ECS fails a reinstall that another operation interrupts: stopping or starting a server while
+/// it is rebuilt is refused before anything is sent.
+#[test]
+fn a_server_being_rebuilt_is_not_stopped_or_started() {
+    let emulator = Emulator::start(1.0);
+    let dir = TempDir::new("rebuilding");
+    let password = dir.write("admin.pw", ADMIN_PASSWORD);
+    let out = reimage(["ecs", "--endpoint", emulator.base_url()])
+        .args(["reinstall", "--server", SERVER_1, "--admin-password-file"])
+        .arg(password.to_str().unwrap())
+        .arg("--yes")
+        .envs(aksk_env())
+        .run();
+    out.code(0);
+    for command in ["stop", "start"] {
+        let out = reimage(["ecs", "--endpoint", emulator.base_url()])
+            .args([command, "--server", SERVER_1])
+            .envs(aksk_env())
+            .run();
+        out.code(2);
+        assert!(out.stderr.contains("is being rebuilt"), "{out}");
+    }
+    assert!(emulator.requests_of("ecs.batch_stop").is_empty());
+    assert!(emulator.requests_of("ecs.batch_start").is_empty());
+}

@@ -316,14 +316,30 @@ async fn dispatch(args: &Args) -> Result<(), Failure> {
     }
 }
 
-/// The servers that `--server` names, by id or by exact name.
+/// The servers that `--server` names, by id or by exact name, each read: one being rebuilt is
+/// refused (exit 2), since ECS fails a reinstall or change of OS that another operation
+/// interrupts.
 async fn ids(client: &EcsClient, servers: &[String]) -> Result<Vec<ServerId>, Failure> {
     let mut ids = Vec::with_capacity(servers.len());
     for server in servers {
-        ids.push(match ServerId::new(server.as_str()) {
-            Ok(id) => id,
-            Err(_) => client.find_server(server).await?.id,
-        });
+        let details = client.find_server(server).await?;
+        let rebuilding = details.status == Some(ServerStatus::Rebuild)
+            || details
+                .task_state
+                .as_deref()
+                .is_some_and(|t| t.eq_ignore_ascii_case("rebuilding"));
+        if rebuilding {
+            return Err(Failure::usage(format!(
+                "server {} is being rebuilt (a reinstall or change of OS runs), and ECS fails a \
+                 rebuild that another operation interrupts; nothing was sent",
+                details.id
+            ))
+            .hint(format!(
+                "wait for it to end: reimage ecs server --server {}",
+                details.id
+            )));
+        }
+        ids.push(details.id);
     }
     Ok(ids)
 }
