@@ -915,3 +915,54 @@ fn a_server_being_rebuilt_is_not_stopped_or_started() {
     assert!(emulator.requests_of("ecs.batch_stop").is_empty());
     assert!(emulator.requests_of("ecs.batch_start").is_empty());
 }
+
+/// A second `fleet apply` of a plan another run is applying is refused with its own exit code
+/// (9, busy), not the provider's-refusal code, and sends nothing.
+#[test]
+fn a_held_journal_is_busy_not_a_failure() {
+    let emulator = Emulator::start(1.0);
+    let dir = TempDir::new("busy");
+    let config = lab_config(&dir, &emulator);
+    dir.write("admin.pw", ADMIN_PASSWORD);
+    let plan = dir.write(
+        "wave.toml",
+        format!(
+            "[defaults]\nprofile = \"lab\"\nadmin_password_file = \"admin.pw\"\n\
+             [[targets]]\necs = \"{SERVER_1}\"\n"
+        ),
+    );
+    let first = reimage(["fleet", "apply", plan.to_str().unwrap(), "--yes"])
+        .args(["--poll-ms", "200"])
+        .env("REIMAGE_CONFIG", config.to_str().unwrap())
+        .spawn();
+    let mut tries = 0;
+    while emulator.requests_of("ecs.reinstallos").is_empty() {
+        tries += 1;
+        assert!(tries < 600, "the first run never sent");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = reimage([
+        "fleet",
+        "apply",
+        plan.to_str().unwrap(),
+        "--yes",
+        "-o",
+        "json",
+    ])
+    .env("REIMAGE_CONFIG", config.to_str().unwrap())
+    .run();
+    out.code(9);
+    assert!(out.stderr.contains("held by"), "{out}");
+    assert_eq!(out.json()["error"]["kind"], "busy", "{out}");
+    assert_eq!(
+        emulator.requests_of("ecs.reinstallos").len(),
+        1,
+        "sent once"
+    );
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &first.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    first.wait();
+}

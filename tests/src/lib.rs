@@ -10,7 +10,8 @@
 //! - For `reimage fleet`: [`write_fleet_fixtures`] (a fixture file of many servers and KVMs,
 //!   for [`Emulator::start_with_fixtures`]), [`write_config`] (a profile pointing at the
 //!   emulator), [`write_fleet_plan`], the journal ([`append_journal`], [`journal_latest`]), and
-//!   [`Reimage::spawn`] for a run to kill.
+//!   [`Reimage::spawn`] for a run to kill ([`Spawned::kill`]) or interrupt
+//!   ([`Spawned::interrupt`], Ctrl-C).
 //!
 //! Nothing here uses an async runtime: `std::process` and `std::net` only.
 
@@ -662,6 +663,21 @@ impl Spawned {
             }
         };
         self.finish(status)
+    }
+
+    /// Sends SIGINT to the process, as Ctrl-C in a terminal would (with `kill -INT PID`, to this
+    /// process only), and returns at once; [`wait`](Self::wait) then gives its end.
+    ///
+    /// # Panics
+    ///
+    /// When `kill` cannot be run or fails (the process has ended and been reaped, say).
+    pub fn interrupt(&mut self) {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap_or_else(|e| panic!("run kill -INT {pid}: {e}"));
+        assert!(status.success(), "kill -INT {pid}: {status}");
     }
 
     /// Kills the process with SIGKILL (on Unix: [`Child::kill`]), as a crash or `kill -9`

@@ -32,6 +32,8 @@ pub(crate) mod exit {
     pub(crate) const NOT_CONFIRMED: u8 = 7;
     /// The provider could not be reached (connection, TLS, proxy); nothing was sent.
     pub(crate) const UNREACHABLE: u8 = 8;
+    /// Another run holds what this one needs (a fleet's journal); nothing was sent.
+    pub(crate) const BUSY: u8 = 9;
     /// Interrupted (Ctrl-C) during a wait; what was sent goes on at the provider.
     pub(crate) const INTERRUPTED: u8 = 130;
 }
@@ -74,6 +76,7 @@ impl Failure {
             exit::UNKNOWN => "outcome_unknown",
             exit::NOT_CONFIRMED => "not_confirmed",
             exit::UNREACHABLE => "unreachable",
+            exit::BUSY => "busy",
             exit::INTERRUPTED => "interrupted",
             _ => "failed",
         }

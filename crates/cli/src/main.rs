@@ -36,6 +36,7 @@ The provider commands (`reimage edis …`, `reimage ecs …`, `reimage demo`):
 | 6 | outcome unknown, not retried: a reinstall or change of OS was sent, its answer was lost, and the server shows no sign either way. Look at the server before running the command again |
 | 7 | not confirmed: the answer to the prompt was not `yes`; nothing was sent |
 | 8 | the provider could not be reached (connection, TLS, proxy), even after retries; nothing was sent |
+| 9 | busy: another run holds what this one needs (`fleet apply` of the same plan holds its journal); nothing was sent |
 | 130 | interrupted (Ctrl-C) during a wait: what was sent goes on at the provider, and the message gives the command that follows it again |
 
 Every timeout (5), outcome unknown (6) and interruption (130) prints the exact command that \
@@ -47,7 +48,7 @@ the endpoint and the region, each with where it came from.
 With `--output json` (or `-o json`), every outcome prints one JSON document on stdout, errors \
 included: `ok` (false), `exit_code`, and `error` with `kind`, `message`, `hint`, \
 `provider_code` and `request_id`, where `kind` is one of `failed`, `usage`, `user_data_refused`, `auth`, \
-`timeout`, `outcome_unknown`, `not_confirmed`, `unreachable`, `interrupted`. Durations (`--deadline`, \
+`timeout`, `outcome_unknown`, `not_confirmed`, `unreachable`, `busy`, `interrupted`. Durations (`--deadline`, \
 `--request-timeout`) take seconds or units: `90s`, `5m`, `1h`, `1h30m`.
 
 `reimage validate` keeps its own codes: 0 valid (warnings allowed), 1 invalid, 2 usage or read error. \

@@ -12,6 +12,10 @@
 //!
 //! - `done` is skipped; `failed` and `unknown` are reported, not retried (`--retry-failed` tries
 //!   the failed ones again, [`Settings::retry_failed`]; an unknown outcome is never re-sent);
+//! - `done`, `sending` or `sent` with a [`Fingerprint`] other than the plan's now is
+//!   [`Outcome::Changed`]: the plan was edited since, and nothing is sent (the caller should
+//!   stop before the run, with [`fingerprint::changed`]);
+//! - `pending` (put back by hand) is sent as if it had never been started;
 //! - `sent` is followed to its end (by its job, or by the server's state);
 //! - `sending` means the process died around the send: the provider is asked. ECS: a rebuild
 //!   under way, or `updated`/`launched_at` later than the journaled baseline, is evidence, and
@@ -24,6 +28,16 @@
 //! The plan's checks ([`check`](crate::plan::check())) are the caller's to run first: `run`
 //! sends what [`Inputs`] builds for each target, and a target whose inputs cannot be built
 //! fails without anything sent.
+//!
+//! # Stopping early
+//!
+//! [`Stop::stop`] (on a clone of [`Settings::stop`]; `reimage fleet apply` calls it on Ctrl-C)
+//! starts no more targets and ends each running one at its next safe point, as
+//! [`Outcome::Interrupted`]: before its `sending` record (nothing sent), or once its `sent`
+//! record is durable (the wait is dropped; a rerun follows it). Between the two, the request in
+//! flight gets its answer and its record: a stop never leaves a send without its `sent` (or
+//! `failed`, `unknown`) record. Reads (the server before the send, the evidence after a crash,
+//! the polls of a job) are dropped at once; they change nothing.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -38,8 +52,9 @@ use reimage_client::wire::edis::PowerState;
 use reimage_client::{EcsClient, EdisClient, EdisStarted, Error, PollSchedule, Started};
 use reimage_client::{EcsOperation, Evidence};
 use reimage_core::{JobId, ServerId, Timestamp};
-use tokio::sync::{Mutex, Semaphore};
+use tokio::sync::{Mutex, Semaphore, watch};
 
+use crate::fingerprint::{self, Fingerprint};
 use crate::journal::{Baseline, Journal, Record, State, now_ms};
 use crate::plan::{Action, Inputs, Plan, Target};
 
@@ -62,6 +77,45 @@ pub struct Settings {
     /// last run did not see answered, is sent again only while the send is younger than this;
     /// later, "never began" and "began and finished" look the same, and it is left unknown.
     pub edis_min_install: Duration,
+    /// Stops the run early when [`Stop::stop`] is called on a clone of it (see the module
+    /// documentation); a fresh one by default.
+    pub stop: Stop,
+}
+
+/// Asks a [`run`] to stop early, from any thread (a Ctrl-C handler): clone it into
+/// [`Settings::stop`], keep a clone, and call [`Stop::stop`]. Clones share one state.
+#[derive(Debug, Clone)]
+pub struct Stop(Arc<watch::Sender<bool>>);
+
+impl Default for Stop {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Stop {
+    /// A handle that has not been stopped.
+    pub fn new() -> Self {
+        Self(Arc::new(watch::Sender::new(false)))
+    }
+
+    /// Stops the run: no target starts after this, and the running ones end at their next safe
+    /// point. Calling it again does nothing more.
+    pub fn stop(&self) {
+        self.0.send_replace(true);
+    }
+
+    /// Whether [`stop`](Self::stop) has been called.
+    pub fn is_stopped(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Returns once [`stop`](Self::stop) has been called (at once if it has).
+    pub async fn stopped(&self) {
+        let mut seen = self.0.subscribe();
+        // The sender is held by `self`, so this cannot end with an error.
+        let _ = seen.wait_for(|stopped| *stopped).await;
+    }
 }
 
 impl Default for Settings {
@@ -82,6 +136,7 @@ impl Default for Settings {
             },
             settle: Duration::from_secs(5),
             edis_min_install: Duration::from_secs(120),
+            stop: Stop::new(),
         }
     }
 }
@@ -100,10 +155,16 @@ pub enum Outcome {
     Unknown(String),
     /// Not started: `--fail-fast` stopped the run, or an earlier failure is not retried.
     Skipped(String),
+    /// Not sent: the plan asks for something other than what the journal says was sent (see
+    /// [`fingerprint::changed`]).
+    Changed(String),
+    /// The run was stopped ([`Stop`]) before this target ended: not started, not sent, or sent
+    /// and not followed to its end (a rerun follows it).
+    Interrupted(String),
 }
 
 impl Outcome {
-    /// `done`, `done before`, `failed`, `unknown` or `skipped`.
+    /// `done`, `done before`, `failed`, `unknown`, `skipped`, `changed` or `interrupted`.
     pub fn word(&self) -> &'static str {
         match self {
             Self::Done(_) => "done",
@@ -111,6 +172,8 @@ impl Outcome {
             Self::Failed(_) => "failed",
             Self::Unknown(_) => "unknown",
             Self::Skipped(_) => "skipped",
+            Self::Changed(_) => "changed",
+            Self::Interrupted(_) => "interrupted",
         }
     }
 
@@ -121,12 +184,14 @@ impl Outcome {
             | Self::AlreadyDone(d)
             | Self::Failed(d)
             | Self::Unknown(d)
-            | Self::Skipped(d) => d,
+            | Self::Skipped(d)
+            | Self::Changed(d)
+            | Self::Interrupted(d) => d,
         }
     }
 
     fn is_failure(&self) -> bool {
-        matches!(self, Self::Failed(_) | Self::Unknown(_))
+        matches!(self, Self::Failed(_) | Self::Unknown(_) | Self::Changed(_))
     }
 }
 
@@ -168,7 +233,8 @@ impl Clients {
         }
     }
 
-    async fn ecs(&self, profile: Option<&str>) -> Result<Arc<EcsClient>, String> {
+    /// The ECS client of `profile`, built on first use.
+    pub(crate) async fn ecs(&self, profile: Option<&str>) -> Result<Arc<EcsClient>, String> {
         let mut map = self.ecs.lock().await;
         if let Some(client) = map.get(&profile.map(str::to_owned)) {
             return Ok(client.clone());
@@ -178,7 +244,8 @@ impl Clients {
         Ok(client)
     }
 
-    async fn edis(&self, profile: Option<&str>) -> Result<Arc<EdisClient>, String> {
+    /// The EDIS client of `profile`, built on first use.
+    pub(crate) async fn edis(&self, profile: Option<&str>) -> Result<Arc<EdisClient>, String> {
         let mut map = self.edis.lock().await;
         if let Some(client) = map.get(&profile.map(str::to_owned)) {
             return Ok(client.clone());
@@ -240,6 +307,7 @@ pub async fn run(
 ) -> Vec<(String, Outcome)> {
     let limit = Arc::new(Semaphore::new(settings.concurrency.max(1)));
     let stop = Arc::new(AtomicBool::new(false));
+    let interrupt = settings.stop.clone();
     let recovered = Arc::new(recovered);
     let settings = Arc::new(settings);
     let mut tasks = tokio::task::JoinSet::new();
@@ -247,7 +315,11 @@ pub async fn run(
     for index in 0..plan.targets.len() {
         // At most `concurrency` targets are alive: the loop waits for a permit before spawning,
         // so neither tasks nor queues grow with the plan.
-        let Ok(permit) = limit.clone().acquire_owned().await else {
+        let permit = tokio::select! {
+            permit = limit.clone().acquire_owned() => permit,
+            () = interrupt.stopped() => break,
+        };
+        let Ok(permit) = permit else {
             break;
         };
         // Collect what has finished, to keep the set small.
@@ -256,7 +328,7 @@ pub async fn run(
                 outcomes[i] = Some(outcome);
             }
         }
-        if stop.load(Ordering::SeqCst) {
+        if stop.load(Ordering::SeqCst) || interrupt.is_stopped() {
             drop(permit);
             break;
         }
@@ -268,6 +340,7 @@ pub async fn run(
             clients: clients.clone(),
             settings: settings.clone(),
             display: display.clone(),
+            applied: std::sync::Mutex::new(None),
         };
         let stop = stop.clone();
         tasks.spawn(async move {
@@ -294,7 +367,11 @@ pub async fn run(
         .zip(outcomes)
         .map(|(t, o)| {
             let outcome = o.unwrap_or_else(|| {
-                Outcome::Skipped("not started: --fail-fast stopped the run".to_owned())
+                if interrupt.is_stopped() {
+                    Outcome::Interrupted("not started: the run was interrupted".to_owned())
+                } else {
+                    Outcome::Skipped("not started: --fail-fast stopped the run".to_owned())
+                }
             });
             (t.key.clone(), outcome)
         })
@@ -310,12 +387,56 @@ struct Ctx {
     clients: Arc<Clients>,
     settings: Arc<Settings>,
     display: Arc<OnEvent>,
+    /// The fingerprint of what was sent to this target, for its records: the plan's once this
+    /// run sends, the journal's for a send of an earlier run; `None` while nothing is known.
+    applied: std::sync::Mutex<Option<Fingerprint>>,
 }
 
 impl Ctx {
+    /// The fingerprint of what was sent (see [`Ctx::applied`]).
+    fn applied(&self) -> Option<Fingerprint> {
+        self.applied
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Records that this run sends what the plan asks for now, before its `sending` record.
+    fn sends(&self, t: &Target) {
+        let planned = Fingerprint::of(t, &self.inputs).ok();
+        *self
+            .applied
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = planned;
+    }
+
+    /// `work`, unless the run is stopped first: then [`Ending::Interrupted`] with `why`, and
+    /// `work` is dropped. Only for what may be dropped half-way: reads and waits.
+    async fn unless_stopped<T>(
+        &self,
+        why: &str,
+        work: impl Future<Output = Result<T, Ending>>,
+    ) -> Result<T, Ending> {
+        tokio::select! {
+            result = work => result,
+            () = self.settings.stop.stopped() => Err(Ending::Interrupted(why.to_owned())),
+        }
+    }
+
+    /// Stopped before the `sending` record: nothing was sent.
+    fn before_sending(&self) -> Result<(), Ending> {
+        if self.settings.stop.is_stopped() {
+            Err(Ending::Interrupted(
+                "not sent: the run was interrupted".to_owned(),
+            ))
+        } else {
+            Ok(())
+        }
+    }
+
     async fn record(&self, key: &str, state: State) -> Result<(), String> {
         self.journal
-            .record(Record::new(key, now_ms(), state))
+            .record(Record::new(key, now_ms(), state).with_fingerprint(self.applied()))
             .await
             .map_err(|e| format!("the journal could not be written, so nothing more was sent for this target: {e}"))
     }
@@ -326,16 +447,41 @@ impl Ctx {
 
     /// One target, from whatever the journal says, to its end.
     async fn target(&self, t: &Target) -> Outcome {
-        let prior = self.recovered.get(&t.key).map(|r| (&r.state, r.at_ms));
+        let record = self
+            .recovered
+            .get(&t.key)
+            .filter(|r| !matches!(r.state, State::Pending { .. } | State::Forgotten { .. }));
+        let prior = record.map(|r| (&r.state, r.at_ms));
         (self.display)(Event::Started {
             key: &t.key,
             resumed: prior.map(|(s, _)| s.word()),
         });
+        if let Some(record) = record
+            && let Ok(now) = Fingerprint::of(t, &self.inputs)
+            && let Some(was) = fingerprint::changed_from(record, &now)
+        {
+            return Outcome::Changed(format!(
+                "the plan changed since it was {}: {}; nothing was sent",
+                record.state.word(),
+                was.differences(&now).join("; ")
+            ));
+        }
+        if let Some(record) = record
+            && matches!(record.state, State::Sending { .. } | State::Sent { .. })
+        {
+            // Following a send of an earlier run: its records keep what that run sent.
+            *self
+                .applied
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = record.fingerprint.clone();
+        }
         let result = match prior {
             Some((State::Done { summary }, _)) => return Outcome::AlreadyDone(summary.clone()),
             Some((State::Unknown { reason }, _)) => {
                 return Outcome::Unknown(format!(
-                    "{reason} (from an earlier run; check the server, then remove it from the plan or the journal)"
+                    "{reason} (from an earlier run; check the server, then settle it with \
+                     `reimage fleet resolve PLAN {} --done` or `--retry`)",
+                    t.key
                 ));
             }
             Some((State::Failed { reason }, _)) if !self.settings.retry_failed => {
@@ -358,12 +504,14 @@ impl Ctx {
             Some((State::Sending { baseline, .. }, at_ms)) => {
                 self.resume_sending(t, baseline, at_ms).await
             }
-            Some((State::Failed { .. }, _)) | None => self.fresh(t).await,
+            Some((State::Failed { .. } | State::Pending { .. } | State::Forgotten { .. }, _))
+            | None => self.fresh(t).await,
         };
         let outcome = match result {
             Ok(summary) => Outcome::Done(summary),
             Err(Ending::Failed(reason)) => Outcome::Failed(reason),
             Err(Ending::Unknown(reason)) => Outcome::Unknown(reason),
+            Err(Ending::Interrupted(reason)) => Outcome::Interrupted(reason),
         };
         let state = match &outcome {
             Outcome::Done(summary) => Some(State::Done {
@@ -387,23 +535,34 @@ impl Ctx {
 
     /// A target the journal has never seen: read it, journal the baseline, send, follow.
     async fn fresh(&self, t: &Target) -> Result<String, Ending> {
+        const NOT_STARTED: &str = "not sent: the run was interrupted while reading the target";
         match &t.action {
             Action::EcsReinstall { server, .. } | Action::EcsChangeOs { server, .. } => {
-                let client = self
-                    .clients
-                    .ecs(t.profile.as_deref())
-                    .await
-                    .map_err(Ending::Failed)?;
-                let before = client.server(server).await.map_err(ending)?;
+                let (client, before) = self
+                    .unless_stopped(NOT_STARTED, async {
+                        let client = self
+                            .clients
+                            .ecs(t.profile.as_deref())
+                            .await
+                            .map_err(Ending::Failed)?;
+                        let before = client.server(server).await.map_err(ending)?;
+                        Ok((client, before))
+                    })
+                    .await?;
                 self.send_ecs(t, &client, before).await
             }
             Action::EdisReinstall { kvm, .. } => {
-                let client = self
-                    .clients
-                    .edis(t.profile.as_deref())
-                    .await
-                    .map_err(Ending::Failed)?;
-                let power = client.power(kvm).await.map_err(ending)?.state;
+                let (client, power) = self
+                    .unless_stopped(NOT_STARTED, async {
+                        let client = self
+                            .clients
+                            .edis(t.profile.as_deref())
+                            .await
+                            .map_err(Ending::Failed)?;
+                        let power = client.power(kvm).await.map_err(ending)?.state;
+                        Ok((client, power))
+                    })
+                    .await?;
                 self.send_edis(t, &client, power).await
             }
         }
@@ -417,6 +576,10 @@ impl Ctx {
     ) -> Result<String, Ending> {
         let baseline = ecs_baseline(&before);
         let operation = operation_name(t);
+        // From the `sending` record to the `sent` one, a stop waits: the request in flight gets
+        // its answer and its record.
+        self.before_sending()?;
+        self.sends(t);
         self.record(
             &t.key,
             State::Sending {
@@ -465,6 +628,8 @@ impl Ctx {
             power: Some(power_word(&power).to_owned()),
             ..Baseline::default()
         };
+        self.before_sending()?;
+        self.sends(t);
         self.record(
             &t.key,
             State::Sending {
@@ -498,19 +663,30 @@ impl Ctx {
         baseline: &Baseline,
         at_ms: u64,
     ) -> Result<String, Ending> {
+        const ASKING: &str = "not settled: the run was interrupted while asking the provider \
+                              about the last run's send; the rerun asks again";
         // A request in flight when the last run died has arrived, or never will, after this.
         let age = Duration::from_millis(now_ms().saturating_sub(at_ms));
         if age < self.settings.settle {
-            tokio::time::sleep(self.settings.settle - age).await;
+            self.unless_stopped(ASKING, async {
+                tokio::time::sleep(self.settings.settle - age).await;
+                Ok(())
+            })
+            .await?;
         }
         match &t.action {
             Action::EcsReinstall { server, .. } | Action::EcsChangeOs { server, .. } => {
-                let client = self
-                    .clients
-                    .ecs(t.profile.as_deref())
-                    .await
-                    .map_err(Ending::Failed)?;
-                let now = client.server(server).await.map_err(ending)?;
+                let (client, now) = self
+                    .unless_stopped(ASKING, async {
+                        let client = self
+                            .clients
+                            .ecs(t.profile.as_deref())
+                            .await
+                            .map_err(Ending::Failed)?;
+                        let now = client.server(server).await.map_err(ending)?;
+                        Ok((client, now))
+                    })
+                    .await?;
                 let then = baseline_details(server, baseline);
                 match rebuild_evidence(&then, &now) {
                     Some(evidence) => {
@@ -547,13 +723,18 @@ impl Ctx {
                 }
             }
             Action::EdisReinstall { kvm, .. } => {
-                let client = self
-                    .clients
-                    .edis(t.profile.as_deref())
-                    .await
-                    .map_err(Ending::Failed)?;
+                let (client, now) = self
+                    .unless_stopped(ASKING, async {
+                        let client = self
+                            .clients
+                            .edis(t.profile.as_deref())
+                            .await
+                            .map_err(Ending::Failed)?;
+                        let now = client.power(kvm).await.map_err(ending)?.state;
+                        Ok((client, now))
+                    })
+                    .await?;
                 let before = PowerState::parse(baseline.power.as_deref().unwrap_or(""));
-                let now = client.power(kvm).await.map_err(ending)?.state;
                 let age = Duration::from_millis(now_ms().saturating_sub(at_ms));
                 // The client's own rule: a KVM that was on and is not has begun its install.
                 if let Some(evidence) = reimage_client::evidence::edis(&before, &now) {
@@ -649,12 +830,16 @@ impl Ctx {
         client: &EcsClient,
         started: &Started,
     ) -> Result<String, Ending> {
-        let after = client
-            .follow(started, &self.settings.schedule, &mut |e| {
-                self.progress(&t.key, e.progress_line());
+        let after = self
+            .unless_stopped(FOLLOW_STOPPED, async {
+                client
+                    .follow(started, &self.settings.schedule, &mut |e| {
+                        self.progress(&t.key, e.progress_line());
+                    })
+                    .await
+                    .map_err(ending)
             })
-            .await
-            .map_err(ending)?;
+            .await?;
         Ok(format!(
             "{}, image {}",
             after.status.as_ref().map_or("?", ServerStatus::as_str),
@@ -668,12 +853,15 @@ impl Ctx {
         client: &EdisClient,
         started: &EdisStarted,
     ) -> Result<String, Ending> {
-        client
-            .wait_reinstalled(started, &self.settings.schedule, &mut |e| {
-                self.progress(&t.key, e.progress_line());
-            })
-            .await
-            .map_err(ending)?;
+        self.unless_stopped(FOLLOW_STOPPED, async {
+            client
+                .wait_reinstalled(started, &self.settings.schedule, &mut |e| {
+                    self.progress(&t.key, e.progress_line());
+                })
+                .await
+                .map_err(ending)
+        })
+        .await?;
         let image = match &t.action {
             Action::EdisReinstall { image, .. } => image.as_str().to_owned(),
             _ => "?".to_owned(),
@@ -682,10 +870,16 @@ impl Ctx {
     }
 }
 
+/// Why a target stopped while its send is followed.
+const FOLLOW_STOPPED: &str = "sent, not followed to its end: the run was interrupted; the rerun \
+                              follows it";
+
 /// How a target's work ended, short of done.
 enum Ending {
     Failed(String),
     Unknown(String),
+    /// The run was stopped at a safe point.
+    Interrupted(String),
 }
 
 fn ending(e: Error) -> Ending {
@@ -703,7 +897,9 @@ fn ecs_operation(t: &Target) -> EcsOperation {
     }
 }
 
-fn operation_name(t: &Target) -> &'static str {
+/// The operation a target sends, as the journal names it: `ecs.reinstallos`, `ecs.changeos` or
+/// `edis.reinstall`.
+pub(crate) fn operation_name(t: &Target) -> &'static str {
     match t.action {
         Action::EcsReinstall { .. } => "ecs.reinstallos",
         Action::EcsChangeOs { .. } => "ecs.changeos",
@@ -731,7 +927,7 @@ fn ecs_baseline(s: &ServerDetails) -> Baseline {
 }
 
 /// The server as the baseline describes it, for the evidence check.
-fn baseline_details(server: &ServerId, b: &Baseline) -> ServerDetails {
+pub(crate) fn baseline_details(server: &ServerId, b: &Baseline) -> ServerDetails {
     let mut d = ServerDetails::new(server.clone());
     d.updated = b.updated.as_deref().and_then(|t| Timestamp::parse(t).ok());
     d.launched_at = b
@@ -780,6 +976,8 @@ mod tests {
             Outcome::Failed("c".to_owned()),
             Outcome::Unknown("d".to_owned()),
             Outcome::Skipped("e".to_owned()),
+            Outcome::Changed("f".to_owned()),
+            Outcome::Interrupted("g".to_owned()),
         ];
         let shown: Vec<(&str, &str, bool)> = outcomes
             .iter()
@@ -793,7 +991,31 @@ mod tests {
                 ("failed", "c", true),
                 ("unknown", "d", true),
                 ("skipped", "e", false),
+                ("changed", "f", true),
+                ("interrupted", "g", false),
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn a_stop_is_seen_by_every_clone_before_and_after_it_is_waited_for() {
+        let stop = Stop::new();
+        let clone = Settings {
+            stop: stop.clone(),
+            ..Settings::default()
+        }
+        .stop;
+        assert!(!clone.is_stopped());
+        let waiting = tokio::spawn({
+            let clone = clone.clone();
+            async move { clone.stopped().await }
+        });
+        stop.stop();
+        waiting.await.unwrap();
+        assert!(clone.is_stopped());
+        // Already stopped: returns at once; stopping again changes nothing.
+        clone.stopped().await;
+        stop.stop();
+        assert!(stop.is_stopped());
     }
 }

@@ -6,10 +6,17 @@
 //!   ([`Inputs`], each read once), and the offline [`check`](plan::check()) of every target, shown
 //!   by [`render_table`](plan::render_table) or [`rows_json`](plan::rows_json);
 //! - [`journal`]: the append-only, fsynced [`Journal`] beside the plan, with group commit,
-//!   compaction and an OS lock;
+//!   compaction and an OS lock; the journals of earlier runs kept beside it
+//!   ([`archive`](journal::archive), for `apply --new-run`);
+//! - [`fingerprint`]: what each target asks for, without a secret, recorded with what is sent,
+//!   so that a plan edited after a run is [`changed`](fingerprint::changed), not silently
+//!   skipped;
 //! - [`apply`]: the [`run`](apply::run) of every target with bounded concurrency on the caller's
-//!   [`Clients`], each step journaled before the call that follows it, and the evidence check
-//!   that settles, after a crash, a send whose answer was lost;
+//!   [`Clients`], each step journaled before the call that follows it, the evidence check
+//!   that settles, after a crash, a send whose answer was lost, and a [`Stop`]
+//!   that ends a run early without leaving a send unrecorded;
+//! - [`resolve`]: settling by hand a target that apply will not settle itself (an unknown
+//!   outcome, a changed plan entry): its evidence, then its record;
 //! - [`text`] and [`user_data`]: the one-line escaping of what is shown, and the capped reading of
 //!   user data, shared with the command line.
 //!
@@ -109,6 +116,28 @@
 //! }
 //! ```
 //!
+//! # A plan that changed
+//!
+//! Each record of a send holds the [`Fingerprint`] of what the plan asked for. Before sending,
+//! compare the plan with the journal: a target done with another image, other user data or
+//! another login is [`Changed`], and [`apply::run`] would report it as
+//! [`Outcome::Changed`] without sending. Start a new run ([`journal::archive`], then a fresh
+//! journal) or settle the target ([`resolve`]).
+//!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use reimage_fleet::{fingerprint, journal, plan};
+//!
+//! let path = std::path::Path::new("wave1.toml");
+//! let plan = plan::load(path)?;
+//! let (inputs, _) = plan::Inputs::load(&plan);
+//! for changed in fingerprint::changed(&plan, &inputs, &journal::read(&journal::beside(path))?) {
+//!     println!("{}: {}", changed.key, changed.line());
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Errors
 //!
 //! [`PlanError`] lists every problem of a plan file that cannot be used; [`JournalError`] says
@@ -116,11 +145,14 @@
 //! run: it is its [`Outcome`], and the journal keeps it.
 
 pub mod apply;
+pub mod fingerprint;
 pub mod journal;
 pub mod plan;
+pub mod resolve;
 pub mod text;
 pub mod user_data;
 
-pub use apply::{Clients, Event, Outcome, Settings};
+pub use apply::{Clients, Event, Outcome, Settings, Stop};
+pub use fingerprint::{Changed, Fingerprint};
 pub use journal::{Journal, JournalError, Record, State};
 pub use plan::{CheckRow, Inputs, Plan, PlanError, Target};

@@ -1,6 +1,6 @@
-//! The `reimage fleet` command line: `check`, `apply` and `status`. Flags, the confirmation
-//! prompt, the live lines and the tables are here; the plan, the journal and apply are
-//! `reimage-fleet`'s.
+//! The `reimage fleet` command line: `check`, `apply`, `status` and `resolve`. Flags, the
+//! confirmation prompt (after the accounts it will use), the live lines, the tables and Ctrl-C
+//! are here; the plan, the journal, the fingerprints and apply are `reimage-fleet`'s.
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -13,11 +13,18 @@ use reimage_client::PollSchedule;
 use reimage_config::{Flags, Resolved};
 use serde_json::json;
 
-use reimage_fleet::apply::{self, Clients, ConnectEcs, ConnectEdis, Event, Outcome, Settings};
-use reimage_fleet::journal::{self, Journal};
+use reimage_fleet::apply::{
+    self, Clients, ConnectEcs, ConnectEdis, Event, Outcome, Settings, Stop,
+};
+use reimage_fleet::fingerprint::{self, Changed};
+use reimage_fleet::journal::{self, Journal, JournalError};
 use reimage_fleet::plan::{self, Plan};
 
 use crate::common::{self, Connection, Failure, Output, exit};
+
+/// `fleet apply` stopped by Ctrl-C: 128 + SIGINT, as a shell reports a process that SIGINT
+/// ended.
+const INTERRUPTED: u8 = 130;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -31,11 +38,15 @@ pub(crate) struct Args {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Validate a plan offline (ids, images, user data with the image's cloud-init version,
-    /// passwords, credentials of each profile) and print what would happen. Exit code 3 if any
-    /// target has a problem.
+    /// passwords, credentials of each profile) and print what would happen. A target whose plan
+    /// entry changed since the journal beside the plan says it was sent is a problem too. Exit
+    /// code 3 if any target has a problem.
     Check {
         /// The plan file (TOML).
         plan: PathBuf,
+        /// Where the journal is (default: `PLAN.journal/` beside the plan), if there is one.
+        #[arg(long = "state-dir", value_name = "DIR")]
+        state_dir: Option<PathBuf>,
         /// `text`: a table; `json`: one document.
         #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
         output: Output,
@@ -43,8 +54,37 @@ enum Command {
     /// Re-image every target of a plan: bounded concurrency, one rate limit for all, each step
     /// journaled before the call that follows it. Rerun after a crash to resume; no server is
     /// re-imaged twice.
+    ///
+    /// Before it asks, it lists the accounts it will use (endpoint, project, the IAM domain or
+    /// the first 4 characters of the access key, the EDIS e-mail) with the number of targets of
+    /// each. A target done (or sent) with another image, user data, login or mode than the plan
+    /// now says is changed: apply then sends nothing and exits 2, naming them; `--new-run`
+    /// starts the plan again, `reimage fleet resolve` settles one target. Ctrl-C starts no more
+    /// targets, lets each request in flight get its answer and its journal record, prints the
+    /// summary and the command that resumes, and exits 130 (a second Ctrl-C quits at once; the
+    /// journal is safe either way).
+    ///
+    /// Exit codes: 0 all done; 1 a target failed or was skipped; 2 usage, or changed targets;
+    /// 3 the plan has problems, or `--new-run` while a target of the last run is not settled;
+    /// 6 an outcome is unknown; 7 not confirmed; 130 interrupted by Ctrl-C.
     Apply(ApplyArgs),
-    /// Show the journal of a plan: each target's last state.
+    /// Settle by hand a target that apply will not: one whose outcome is unknown (sent, and
+    /// nothing says whether it took effect), or one whose plan entry changed since it was done.
+    ///
+    /// It shows the evidence first: the target's records in the journal, what the plan asks for
+    /// now, and (for `--done` and `--retry`) what the provider says of the server now, read with
+    /// the target's profile. Then it asks (`--yes` for scripts) and appends one record to the
+    /// journal, under its lock: `--done` (done, with the plan's fingerprint: apply skips it),
+    /// `--retry` (pending: the next apply sends it) or `--forget` (the journal drops it; the one
+    /// choice for a target no longer in the plan).
+    ///
+    /// Exit codes: 0 recorded; 1 the journal could not be read or written; 9 another run holds
+    /// it; 2 usage (a target neither in the plan nor in its journal, no `--yes` without a
+    /// terminal); 3 refused (nothing to settle: no record, done already as the plan asks, or a
+    /// target in flight that apply settles itself); 7 not confirmed.
+    Resolve(super::resolve::Args),
+    /// Show the journal of a plan: each target's last state, and which targets changed in the
+    /// plan since they were sent.
     Status {
         /// The plan file (TOML).
         plan: PathBuf,
@@ -112,6 +152,12 @@ struct ApplyArgs {
     #[arg(long, short = 'y')]
     yes: bool,
 
+    /// Start the plan again: the journal of the last run is kept beside it (`PLAN.journal.1`,
+    /// then `.2`, …, never overwritten), and every target is re-imaged again, the ones done
+    /// before too. Refused while a target of the last run is `sending`, `sent` or `unknown`.
+    #[arg(long = "new-run")]
+    new_run: bool,
+
     /// `text`: live lines and a summary table; `json`: the summary as one document.
     #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
     output: Output,
@@ -130,8 +176,21 @@ fn parse_rate(s: &str) -> Result<f64, String> {
 /// Runs `reimage fleet …`.
 pub(crate) fn run(args: &Args) -> u8 {
     let (name, output, result) = match &args.command {
-        Command::Check { plan, output } => ("fleet check", *output, check(args, plan, *output)),
+        Command::Check {
+            plan,
+            state_dir,
+            output,
+        } => (
+            "fleet check",
+            *output,
+            check(args, plan, state_dir.as_deref(), *output),
+        ),
         Command::Apply(a) => ("fleet apply", a.output, apply(args, a)),
+        Command::Resolve(r) => (
+            "fleet resolve",
+            r.output,
+            super::resolve::run(&args.conn, r),
+        ),
         Command::Status {
             plan,
             state_dir,
@@ -148,11 +207,37 @@ pub(crate) fn run(args: &Args) -> u8 {
     }
 }
 
-fn load(plan: &Path) -> Result<Plan, Failure> {
+pub(super) fn load(plan: &Path) -> Result<Plan, Failure> {
     plan::load(plan).map_err(|e| Failure::usage(e.to_string()))
 }
 
-fn journal_dir(plan: &Path, state_dir: Option<&Path>) -> PathBuf {
+/// A journal error: exit 1, its one line.
+pub(super) fn journal_failure(error: &JournalError) -> Failure {
+    let code = match error {
+        // Another run holds the journal: nothing was sent; not a provider's refusal.
+        JournalError::Locked { .. } => exit::BUSY,
+        _ => exit::FAILED,
+    };
+    Failure::new(code, error.to_string())
+}
+
+/// A word as a POSIX shell reads it back: as it is when it holds only safe characters, else in
+/// single quotes.
+pub(super) fn shell_word(word: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c);
+    if !word.is_empty() && word.chars().all(safe) {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
+/// The plan's path, as a shell word for the commands the hints show.
+fn plan_word(plan: &Path) -> String {
+    shell_word(&plan.display().to_string())
+}
+
+pub(super) fn journal_dir(plan: &Path, state_dir: Option<&Path>) -> PathBuf {
     match state_dir {
         Some(dir) => dir.to_owned(),
         None => journal::beside(plan),
@@ -160,7 +245,7 @@ fn journal_dir(plan: &Path, state_dir: Option<&Path>) -> PathBuf {
 }
 
 /// Resolves a profile's settings; each profile is read once.
-fn resolver(
+pub(super) fn resolver(
     conn: &Connection,
 ) -> impl Fn(Option<&str>) -> Result<Resolved, String> + Send + Sync + 'static {
     let conn = conn.clone();
@@ -184,11 +269,31 @@ fn resolver(
     }
 }
 
-fn check(args: &Args, path: &Path, output: Output) -> Result<u8, Failure> {
+fn check(
+    args: &Args,
+    path: &Path,
+    state_dir: Option<&Path>,
+    output: Output,
+) -> Result<u8, Failure> {
     let plan = load(path)?;
     let (inputs, _) = plan::Inputs::load(&plan);
     let resolve = resolver(&args.conn);
-    let rows = plan::check(&plan, &inputs, &plan::credentials_ok(&resolve));
+    let mut rows = plan::check(&plan, &inputs, &plan::credentials_ok(&resolve));
+    // The journal beside the plan, if there is one: a target changed since it was sent is a
+    // problem, as `apply` refuses it.
+    let latest = journal::read(&journal_dir(path, state_dir)).map_err(|e| journal_failure(&e))?;
+    for changed in fingerprint::changed(&plan, &inputs, &latest) {
+        if let Some(row) = rows.iter_mut().find(|r| r.key == changed.key) {
+            row.problems.push(format!(
+                "{}; `reimage fleet apply` sends nothing while it differs: `--new-run` starts \
+                 the plan again, `reimage fleet resolve {} {} --retry` re-images this target, \
+                 `--done` keeps it as it is",
+                changed.line(),
+                plan_word(path),
+                changed.key
+            ));
+        }
+    }
     match output {
         Output::Json => common::print_json(&plan::rows_json(&rows)),
         Output::Text => crate::say(plan::render_table(&rows).trim_end()),
@@ -219,17 +324,66 @@ fn apply(args: &Args, a: &ApplyArgs) -> Result<u8, Failure> {
             a.plan.display()
         )));
     }
-    common::confirm(
-        &format!(
-            "re-image the {} target(s) of {}",
+    // What the journal says, before asking: a changed plan, or a new run that cannot start, is
+    // refused without a question. Both are checked again once the journal is held.
+    let dir = journal_dir(&a.plan, a.state_dir.as_deref());
+    let journaled = journal::read(&dir).map_err(|e| journal_failure(&e))?;
+    if a.new_run {
+        let targets = journal::unsettled(&journaled);
+        if !targets.is_empty() {
+            let error = JournalError::Unsettled { path: dir, targets };
+            return Err(Failure::new(exit::REFUSED, error.to_string()));
+        }
+    } else {
+        let changed = fingerprint::changed(&plan, &inputs, &journaled);
+        if !changed.is_empty() {
+            return Err(changed_failure(&a.plan, &changed));
+        }
+    }
+    crate::note("the accounts this run uses:");
+    for line in super::accounts::lines(&plan, &*resolve) {
+        crate::note(&line);
+    }
+    let what = if a.new_run && !journaled.is_empty() {
+        format!(
+            "start a new run of {}: re-image its {} target(s) again, with the accounts above \
+             (the journal of the last run is kept beside it)",
+            a.plan.display(),
+            plan.targets.len()
+        )
+    } else {
+        format!(
+            "re-image the {} target(s) of {} with the accounts above",
             plan.targets.len(),
             a.plan.display()
-        ),
-        a.yes,
-    )?;
-    let dir = journal_dir(&a.plan, a.state_dir.as_deref());
-    let (journal, recovered) =
-        Journal::open(&dir).map_err(|e| Failure::new(exit::FAILED, e.to_string()))?;
+        )
+    };
+    common::confirm(&what, a.yes)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::new(exit::FAILED, format!("could not start the runtime: {e}")))?;
+    if a.new_run {
+        match journal::archive(&dir) {
+            Ok(Some(kept)) => crate::note(&format!(
+                "the journal of the last run is kept in {}; this run starts a new one",
+                kept.display()
+            )),
+            Ok(None) => {}
+            Err(e @ JournalError::Unsettled { .. }) => {
+                return Err(Failure::new(exit::REFUSED, e.to_string()));
+            }
+            Err(e) => return Err(journal_failure(&e)),
+        }
+    }
+    let (journal, recovered) = Journal::open(&dir).map_err(|e| journal_failure(&e))?;
+    let changed = fingerprint::changed(&plan, &inputs, &recovered);
+    if !changed.is_empty() {
+        // Another run wrote the journal between the first look and now.
+        let _ = runtime.block_on(journal.close());
+        return Err(changed_failure(&a.plan, &changed));
+    }
     if !recovered.is_empty() {
         crate::note(&format!(
             "resuming from the journal {} ({} target(s) recorded)",
@@ -270,16 +424,12 @@ fn apply(args: &Args, a: &ApplyArgs) -> Result<u8, Failure> {
     };
     settings.settle = Duration::from_secs(a.settle);
     settings.edis_min_install = Duration::from_secs(a.edis_min_install);
+    on_ctrl_c(&runtime, settings.stop.clone())?;
     let total = plan.targets.len();
     let display = Arc::new(Display::new(total));
     let shown = display.clone();
     let clients = Arc::new(clients(transport, resolve));
     let started = Instant::now();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::new(exit::FAILED, format!("could not start the runtime: {e}")))?;
     let journal = Arc::new(journal);
     let outcomes = runtime.block_on(apply::run(
         Arc::new(plan),
@@ -294,13 +444,25 @@ fn apply(args: &Args, a: &ApplyArgs) -> Result<u8, Failure> {
         let _ = runtime.block_on(journal.close());
     }
     display.finish();
-    summary(&outcomes, a.output, started.elapsed());
+    // Ctrl-C after the last target ended leaves nothing to resume.
+    let interrupted = outcomes
+        .iter()
+        .any(|(_, o)| matches!(o, Outcome::Interrupted(_)));
+    let resume = interrupted.then(resume_command);
+    summary(&outcomes, a.output, started.elapsed(), resume.as_deref());
+    if let Some(command) = resume {
+        crate::note(&format!(
+            "interrupted: every request sent has its record in the journal {}; resume with:\n  {command}",
+            dir.display()
+        ));
+        return Ok(INTERRUPTED);
+    }
     let unknown = outcomes
         .iter()
         .any(|(_, o)| matches!(o, Outcome::Unknown(_)));
     let failed = outcomes
         .iter()
-        .any(|(_, o)| matches!(o, Outcome::Failed(_) | Outcome::Skipped(_)));
+        .any(|(_, o)| !matches!(o, Outcome::Done(_) | Outcome::AlreadyDone(_)));
     Ok(if unknown {
         exit::UNKNOWN
     } else if failed {
@@ -310,9 +472,89 @@ fn apply(args: &Args, a: &ApplyArgs) -> Result<u8, Failure> {
     })
 }
 
+/// The refusal of a plan whose targets changed since they were sent: each one on its own line,
+/// then the error (exit 2) and the ways out.
+fn changed_failure(plan: &Path, changed: &[Changed]) -> Failure {
+    const SHOWN: usize = 20;
+    for c in changed.iter().take(SHOWN) {
+        crate::note(&format!("{}: {}", c.key, c.line()));
+    }
+    if changed.len() > SHOWN {
+        crate::note(&format!("… and {} more", changed.len() - SHOWN));
+    }
+    let mut keys: Vec<&str> = changed.iter().take(3).map(|c| c.key.as_str()).collect();
+    if changed.len() > 3 {
+        keys.push("…");
+    }
+    let plan = plan_word(plan);
+    Failure::usage(format!(
+        "{} target(s) changed in the plan since the journal says they were sent ({}): they \
+         were re-imaged with something else; nothing was sent",
+        changed.len(),
+        keys.join(", ")
+    ))
+    .hint(format!(
+        "to re-image every target again, start a new run (the journal is kept beside it): \
+         reimage fleet apply {plan} --new-run; to settle one target: reimage fleet resolve \
+         {plan} TARGET --retry (re-image it) or --done (keep it as it is); or restore the plan"
+    ))
+}
+
+/// The command that resumes this run: the arguments it was given, without `--new-run` (the
+/// new run has started: resuming continues it), each quoted for a shell.
+fn resume_command() -> String {
+    let mut words = vec!["reimage".to_owned()];
+    words.extend(
+        std::env::args_os()
+            .skip(1)
+            .map(|a| a.to_string_lossy().into_owned())
+            .filter(|a| a != "--new-run")
+            .map(|a| shell_word(&a)),
+    );
+    words.join(" ")
+}
+
+/// Ctrl-C during a run: the first stops it at the next safe point of each target (see
+/// `reimage_fleet::apply`), the second quits at once (the journal's torn last line, if any, is
+/// cut off by the next run). The handler is in place when this returns.
+fn on_ctrl_c(runtime: &tokio::runtime::Runtime, stop: Stop) -> Result<(), Failure> {
+    let first = move || {
+        stop.stop();
+        crate::note(
+            "interrupted: no more targets start; each request in flight gets its answer and its \
+             journal record (Ctrl-C again quits at once)",
+        );
+    };
+    let _inside = runtime.enter();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupts = signal(SignalKind::interrupt())
+            .map_err(|e| Failure::new(exit::FAILED, format!("could not handle Ctrl-C: {e}")))?;
+        runtime.spawn(async move {
+            if interrupts.recv().await.is_some() {
+                first();
+            }
+            if interrupts.recv().await.is_some() {
+                std::process::exit(i32::from(INTERRUPTED));
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    runtime.spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            first();
+        }
+        if tokio::signal::ctrl_c().await.is_ok() {
+            std::process::exit(i32::from(INTERRUPTED));
+        }
+    });
+    Ok(())
+}
+
 /// The clients of a run, all on `transport`: each profile's settings from `resolve`, and its
 /// client built as `reimage ecs` and `reimage edis` build theirs.
-fn clients(
+pub(super) fn clients(
     transport: reimage_client::Transport,
     resolve: Arc<impl Fn(Option<&str>) -> Result<Resolved, String> + Send + Sync + 'static>,
 ) -> Clients {
@@ -332,7 +574,9 @@ fn clients(
     Clients::new(ecs, edis)
 }
 
-fn summary(outcomes: &[(String, Outcome)], output: Output, took: Duration) {
+/// The table (or JSON document) at the end of a run; `resume` is the command that resumes an
+/// interrupted one.
+fn summary(outcomes: &[(String, Outcome)], output: Output, took: Duration, resume: Option<&str>) {
     let count = |word: &str| outcomes.iter().filter(|(_, o)| o.word() == word).count();
     match output {
         Output::Json => common::print_json(&json!({
@@ -344,6 +588,9 @@ fn summary(outcomes: &[(String, Outcome)], output: Output, took: Duration) {
             "failed": count("failed"),
             "unknown": count("unknown"),
             "skipped": count("skipped"),
+            "changed": count("changed"),
+            "interrupted": count("interrupted"),
+            "resume": resume,
             "seconds": took.as_secs_f64(),
         })),
         Output::Text => {
@@ -374,7 +621,7 @@ fn summary(outcomes: &[(String, Outcome)], output: Output, took: Duration) {
             if ok_shown > 20 {
                 crate::say(&format!("… and {} more done", ok_shown - 20));
             }
-            crate::say(&format!(
+            let mut last = format!(
                 "\n{} targets in {}: {} done, {} done before, {} failed, {} unknown, {} skipped",
                 outcomes.len(),
                 reimage_client::show_duration(took),
@@ -383,37 +630,62 @@ fn summary(outcomes: &[(String, Outcome)], output: Output, took: Duration) {
                 count("failed"),
                 count("unknown"),
                 count("skipped"),
-            ));
+            );
+            for word in ["changed", "interrupted"] {
+                if count(word) > 0 {
+                    last.push_str(&format!(", {} {word}", count(word)));
+                }
+            }
+            crate::say(&last);
         }
     }
 }
 
 fn status(path: &Path, state_dir: Option<&Path>, output: Output) -> Result<u8, Failure> {
     let plan = load(path)?;
+    let (inputs, _) = plan::Inputs::load(&plan);
     let dir = journal_dir(path, state_dir);
-    let records = journal::read(&dir).map_err(|e| Failure::new(exit::FAILED, e.to_string()))?;
-    let rows: Vec<(String, &'static str, String)> = plan
+    let records = journal::read(&dir).map_err(|e| journal_failure(&e))?;
+    let changed: HashMap<String, Changed> = fingerprint::changed(&plan, &inputs, &records)
+        .into_iter()
+        .map(|c| (c.key.clone(), c))
+        .collect();
+    let rows: Vec<(String, &'static str, String, Option<&Changed>)> = plan
         .targets
         .iter()
-        .map(|t| match records.get(&t.key) {
-            None => (t.key.clone(), "pending", String::new()),
-            Some(r) => (t.key.clone(), r.state.word(), r.state.detail()),
+        .map(|t| {
+            let (word, detail) = match records.get(&t.key) {
+                None => ("pending", String::new()),
+                Some(r) => (r.state.word(), r.state.detail()),
+            };
+            (t.key.clone(), word, detail, changed.get(&t.key))
         })
         .collect();
+    let earlier = journal::earlier_runs(&dir);
     let count = |w: &str| rows.iter().filter(|r| r.1 == w).count();
     match output {
         Output::Json => common::print_json(&json!({
             "journal": dir.display().to_string(),
-            "targets": rows.iter().map(|(k, w, d)| json!({"target": k, "state": w, "detail": d})).collect::<Vec<_>>(),
+            "targets": rows.iter().map(|(k, w, d, c)| json!({
+                "target": k,
+                "state": w,
+                "detail": d,
+                "changed": c.map(|c| c.differences()),
+            })).collect::<Vec<_>>(),
+            "earlier_runs": earlier.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
         })),
         Output::Text => {
             let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(6).max(6);
             crate::say(&format!("{:<width$}  {:<8}  detail", "target", "state"));
-            for (k, w, d) in &rows {
+            for (k, w, d, c) in &rows {
+                let d = match c {
+                    Some(c) => format!("{}; {d}", c.line()),
+                    None => d.clone(),
+                };
                 crate::say(&format!("{k:<width$}  {w:<8}  {d}"));
             }
             crate::say(&format!(
-                "\n{} targets: {} pending, {} sending, {} sent, {} done, {} failed, {} unknown",
+                "\n{} targets: {} pending, {} sending, {} sent, {} done, {} failed, {} unknown, {} changed",
                 rows.len(),
                 count("pending"),
                 count("sending"),
@@ -421,7 +693,20 @@ fn status(path: &Path, state_dir: Option<&Path>, output: Output) -> Result<u8, F
                 count("done"),
                 count("failed"),
                 count("unknown"),
+                changed.len(),
             ));
+            if !changed.is_empty() {
+                crate::say(&format!(
+                    "`reimage fleet apply` sends nothing while a target is changed: `--new-run` \
+                     starts the plan again, `reimage fleet resolve {} TARGET --retry|--done` \
+                     settles one",
+                    plan_word(path)
+                ));
+            }
+            if !earlier.is_empty() {
+                let shown: Vec<String> = earlier.iter().map(|p| p.display().to_string()).collect();
+                crate::say(&format!("earlier runs: {}", shown.join(", ")));
+            }
         }
     }
     Ok(exit::OK)
@@ -535,6 +820,15 @@ mod tests {
         assert_eq!(parse_rate("2.5/s"), Ok(2.5));
         assert!(parse_rate("0").is_err());
         assert!(parse_rate("fast").is_err());
+    }
+
+    #[test]
+    fn resume_words_read_back_as_they_were() {
+        assert_eq!(shell_word("plans/wave-1.toml"), "plans/wave-1.toml");
+        assert_eq!(shell_word("--rate=10/s"), "--rate=10/s");
+        assert_eq!(shell_word("my plan.toml"), "'my plan.toml'");
+        assert_eq!(shell_word("it's"), "'it'\\''s'");
+        assert_eq!(shell_word(""), "''");
     }
 
     #[test]

@@ -32,6 +32,8 @@ pub struct Inputs {
     pub(super) user_data: HashMap<PathBuf, Result<UserData, String>>,
     pub(super) admin: HashMap<PathBuf, Result<AdminPassword, String>>,
     pub(super) root: HashMap<PathBuf, Result<RootPassword, String>>,
+    /// The SHA-256 of each user data file read, `sha256:<hex>`, for the fingerprints.
+    digests: HashMap<PathBuf, String>,
     reads: usize,
 }
 
@@ -66,6 +68,11 @@ impl Inputs {
                     let read = crate::user_data::read_user_data_file(path)
                         .map(UserData::from)
                         .map_err(|m| format!("user_data {}: {m}", shown(plan, path)));
+                    if let Ok(bytes) = &read {
+                        inputs
+                            .digests
+                            .insert(path.clone(), crate::fingerprint::digest(bytes.as_bytes()));
+                    }
                     inputs.user_data.insert(path.clone(), read);
                 }
                 if let Some(Err(m)) = inputs.user_data.get(path.as_path()) {
@@ -115,6 +122,19 @@ impl Inputs {
             }
         }
         (inputs, problems)
+    }
+
+    /// The digest of the user data file `path` (see [`crate::fingerprint`]), or why there is
+    /// none.
+    pub(crate) fn user_data_digest(&self, path: &Path) -> Result<&str, String> {
+        match (self.digests.get(path), self.user_data.get(path)) {
+            (Some(digest), _) => Ok(digest),
+            (None, Some(Err(message))) => Err(message.clone()),
+            (None, _) => Err(format!(
+                "user_data {}: was not loaded (Inputs::load of another plan?)",
+                path.display()
+            )),
+        }
     }
 
     /// How many files were read.

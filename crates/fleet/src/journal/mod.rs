@@ -19,6 +19,17 @@
 //!   dies, so a lock left by `kill -9` or a power cut is taken over and a live one is refused.
 //!   Removed on [`Journal::close`] and when the journal is dropped.
 //!
+//! The records a run writes for a target carry the [`Fingerprint`] of what the plan asked for
+//! (`"fingerprint":{…}`, see [`crate::fingerprint`]): the operation, the image, a SHA-256 of the
+//! user data, the kind of login and the mode, never a password. A record without one (written
+//! by reimage 0.1, or one that nothing was sent for) has an unknown fingerprint.
+//!
+//! # Earlier runs
+//!
+//! `reimage fleet apply --new-run` starts the plan again: [`archive`] renames the journal
+//! directory to `DIR.1` (then `DIR.2`, …, never over an existing one), under the journal's lock,
+//! and the new run starts a fresh journal. [`earlier_runs`] lists them; nothing reads them again.
+//!
 //! # Durability and throughput
 //!
 //! One writer thread owns `journal.log`. [`Journal::record`] sends its line over a bounded
@@ -36,6 +47,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
+
+pub use crate::fingerprint::Fingerprint;
+
+mod runs;
+
+pub use runs::{archive, earlier_runs, history, unsettled};
 
 /// The log, inside the journal directory.
 const LOG: &str = "journal.log";
@@ -63,6 +80,10 @@ pub struct Record {
     /// The state the target reached.
     #[serde(flatten)]
     pub state: State,
+    /// What the plan asked of the target when it was sent (see [`crate::fingerprint`]); `None`
+    /// when unknown: a record that reimage 0.1 wrote, or one written before anything was sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<Fingerprint>,
 }
 
 /// What has happened to one target. On the wire, `"state"` names the variant (snake case) and
@@ -109,6 +130,18 @@ pub enum State {
         /// Why the outcome is unknown, in one line.
         reason: String,
     },
+    /// Put back by hand (`reimage fleet resolve --retry`): the next run sends it as if it had
+    /// never been started.
+    Pending {
+        /// Who put it back and what it was before, in one line.
+        reason: String,
+    },
+    /// Forgotten by hand (`reimage fleet resolve --forget`): reading the journal drops the
+    /// target, as if no record of it had ever been written.
+    Forgotten {
+        /// Who forgot it and what it was before, in one line.
+        reason: String,
+    },
 }
 
 /// What a target looked like just before the destructive request, as the provider reported it.
@@ -137,13 +170,21 @@ impl Record {
             key: key.into(),
             at_ms,
             state,
+            fingerprint: None,
         }
+    }
+
+    /// The record with the fingerprint of what was sent (see [`Record::fingerprint`]).
+    #[must_use]
+    pub fn with_fingerprint(mut self, fingerprint: Option<Fingerprint>) -> Self {
+        self.fingerprint = fingerprint;
+        self
     }
 }
 
 impl State {
-    /// The state's name, as the journal writes it: `sending`, `sent`, `done`, `failed` or
-    /// `unknown`.
+    /// The state's name, as the journal writes it: `sending`, `sent`, `done`, `failed`,
+    /// `unknown`, `pending` or `forgotten`.
     pub fn word(&self) -> &'static str {
         match self {
             Self::Sending { .. } => "sending",
@@ -151,6 +192,8 @@ impl State {
             Self::Done { .. } => "done",
             Self::Failed { .. } => "failed",
             Self::Unknown { .. } => "unknown",
+            Self::Pending { .. } => "pending",
+            Self::Forgotten { .. } => "forgotten",
         }
     }
 
@@ -170,7 +213,10 @@ impl State {
                 (None, None) => operation.clone(),
             },
             Self::Done { summary } => summary.clone(),
-            Self::Failed { reason } | Self::Unknown { reason } => reason.clone(),
+            Self::Failed { reason }
+            | Self::Unknown { reason }
+            | Self::Pending { reason }
+            | Self::Forgotten { reason } => reason.clone(),
         }
     }
 }
@@ -235,6 +281,21 @@ pub enum JournalError {
     Stopped {
         /// The log.
         path: PathBuf,
+    },
+    /// A new run was asked for while targets of the last one may still be at work.
+    #[error(
+        "journal {}: {} target(s) of the last run are not settled ({}): a new run could re-image \
+         them while the last one is still at work; resume the run with `reimage fleet apply` \
+         (without --new-run) until they end, or settle each with `reimage fleet resolve`",
+        .path.display(),
+        .targets.len(),
+        runs::shown_targets(.targets)
+    )]
+    Unsettled {
+        /// The journal directory.
+        path: PathBuf,
+        /// Each target that is not settled, with its state (`sending`, `sent` or `unknown`).
+        targets: Vec<(String, &'static str)>,
     },
     /// A record could not be turned into JSON (a bug: every field is a string or a number).
     #[error(
@@ -310,9 +371,15 @@ struct Replay {
     exists: bool,
 }
 
-/// Reads `log`, keeping only the latest record per key. A missing log is empty; a torn last line
-/// is set aside (see the module documentation); any other bad line is [`JournalError::Corrupt`].
+/// Reads `log`, keeping only the latest record per key (a `forgotten` record drops its key). A
+/// missing log is empty; a torn last line is set aside (see the module documentation); any other
+/// bad line is [`JournalError::Corrupt`].
 fn replay(log: &Path) -> Result<Replay, JournalError> {
+    replay_each(log, &mut |_| {})
+}
+
+/// [`replay`], telling `each` every record read, in order.
+fn replay_each(log: &Path, each: &mut dyn FnMut(&Record)) -> Result<Replay, JournalError> {
     let file = match File::open(log) {
         Ok(file) => file,
         Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Replay::default()),
@@ -357,7 +424,12 @@ fn replay(log: &Path) -> Result<Replay, JournalError> {
             Ok(record) => {
                 replay.lines += 1;
                 replay.good_len += read as u64;
-                replay.latest.insert(record.key.clone(), record);
+                each(&record);
+                if matches!(record.state, State::Forgotten { .. }) {
+                    replay.latest.remove(&record.key);
+                } else {
+                    replay.latest.insert(record.key.clone(), record);
+                }
             }
             Err(error) => bad = Some((number, error.to_string())),
         }
@@ -871,11 +943,7 @@ mod tests {
     }
 
     fn record(key: &str, at_ms: u64, state: State) -> Record {
-        Record {
-            key: key.to_owned(),
-            at_ms,
-            state,
-        }
+        Record::new(key, at_ms, state)
     }
 
     fn done(key: &str, at_ms: u64) -> Record {
@@ -1338,5 +1406,37 @@ mod tests {
                 ("unknown", "timed out after sending".to_owned()),
             ]
         );
+    }
+
+    #[test]
+    fn a_fingerprint_follows_the_state_and_may_be_absent() {
+        let fingerprint = Fingerprint {
+            operation: "edis.reinstall".to_owned(),
+            image: Some("cloudinit_debian-bookworm".to_owned()),
+            login: "root-password".to_owned(),
+            ..Fingerprint::default()
+        };
+        let with = done("a", 1).with_fingerprint(Some(fingerprint));
+        let line = serde_json::to_string(&with).unwrap();
+        assert_eq!(
+            line,
+            r#"{"key":"a","at_ms":1,"state":"done","summary":"a done","fingerprint":{"operation":"edis.reinstall","image":"cloudinit_debian-bookworm","login":"root-password"}}"#
+        );
+        assert_eq!(serde_json::from_str::<Record>(&line).unwrap(), with);
+        let without = serde_json::to_string(&done("a", 1)).unwrap();
+        assert!(!without.contains("fingerprint"), "{without}");
+        for state in [
+            State::Pending {
+                reason: "by hand".to_owned(),
+            },
+            State::Forgotten {
+                reason: "by hand".to_owned(),
+            },
+        ] {
+            let by_hand = record("b", 2, state);
+            let line = serde_json::to_string(&by_hand).unwrap();
+            assert_eq!(serde_json::from_str::<Record>(&line).unwrap(), by_hand);
+            assert_eq!(by_hand.state.detail(), "by hand");
+        }
     }
 }
