@@ -1074,3 +1074,42 @@ fn reinstall_without_cloud_init_takes_the_v1_call() {
         "nothing more was sent"
     );
 }
+
+/// `ecs change-os --without-cloud-init`: the image without cloud-init that the ordinary change of
+/// OS refuses (Ecs.0007) is taken by ECS's `/v1/…/changeos`.
+#[test]
+fn change_os_without_cloud_init_takes_the_v1_call() {
+    let emulator = Emulator::start(0.01);
+    let out = ecs(
+        &emulator,
+        &[
+            "change-os",
+            "--without-cloud-init",
+            "--server",
+            SERVER_1,
+            "--image",
+            reimage_e2e::IMAGE_NO_CLOUD_INIT,
+            "--keypair",
+            KEYPAIR,
+            "--user-id",
+            USER_ID,
+            "--yes",
+            "--wait",
+        ],
+    )
+    .run();
+    out.code(0);
+    assert_eq!(
+        emulator
+            .requests_of("ecs.changeos_without_cloud_init")
+            .len(),
+        1
+    );
+    let server = emulator.server(SERVER_1);
+    assert_eq!(count(&server, "os_changes_applied"), 1, "{server}");
+    assert_eq!(
+        server["image_id"],
+        reimage_e2e::IMAGE_NO_CLOUD_INIT,
+        "{server}"
+    );
+}

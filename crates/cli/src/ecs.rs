@@ -193,6 +193,8 @@ enum Rebuilt {
     ReinstallWithoutCloudInit,
     /// Change to another image.
     ChangeOs(ImageId),
+    /// Change to another image, which has no cloud-init.
+    ChangeOsWithoutCloudInit(ImageId),
 }
 
 #[derive(Debug, clap::Args)]
@@ -200,6 +202,12 @@ struct ChangeOsArgs {
     /// The new image's id.
     #[arg(long, value_name = "ID")]
     image: String,
+
+    /// The new image has no cloud-init (nor Cloudbase-Init): use ECS's change of OS for such
+    /// images (POST /v1/…/changeos), with `--admin-password-file` or `--keypair`, and no user
+    /// data.
+    #[arg(long = "without-cloud-init")]
+    without_cloud_init: bool,
 
     #[command(flatten)]
     rebuild: Rebuild,
@@ -261,7 +269,12 @@ async fn dispatch(args: &Args) -> Result<(), Failure> {
         }
         Command::ChangeOs(change) => {
             let image = ImageId::new(change.image.as_str())?;
-            reinstall_or_change(args, &resolved, &change.rebuild, Rebuilt::ChangeOs(image)).await
+            let kind = if change.without_cloud_init {
+                Rebuilt::ChangeOsWithoutCloudInit(image)
+            } else {
+                Rebuilt::ChangeOs(image)
+            };
+            reinstall_or_change(args, &resolved, &change.rebuild, kind).await
         }
         Command::Job { job, behaviour } => {
             let job_id = JobId::new(job.as_str())?;
@@ -541,14 +554,16 @@ async fn reinstall_or_change(
     rebuild: &Rebuild,
     kind: Rebuilt,
 ) -> Result<(), Failure> {
-    if kind == Rebuilt::ReinstallWithoutCloudInit
-        && let Some(path) = &rebuild.user_data
-    {
+    let without_cloud_init = matches!(
+        kind,
+        Rebuilt::ReinstallWithoutCloudInit | Rebuilt::ChangeOsWithoutCloudInit(_)
+    );
+    if without_cloud_init && let Some(path) = &rebuild.user_data {
         return Err(Failure::new(
             exit::REFUSED,
             format!(
-                "--user-data {}: the reinstall without cloud-init takes no user data, since \
-                 nothing on such an image reads it; nothing was sent",
+                "--user-data {}: --without-cloud-init takes no user data, since nothing on such \
+                 an image reads it; nothing was sent",
                 path.display()
             ),
         )
@@ -556,7 +571,7 @@ async fn reinstall_or_change(
     }
     let spec = spec(rebuild)?;
     let what = match kind {
-        Rebuilt::ChangeOs(_) => "change the OS of",
+        Rebuilt::ChangeOs(_) | Rebuilt::ChangeOsWithoutCloudInit(_) => "change the OS of",
         Rebuilt::Reinstall | Rebuilt::ReinstallWithoutCloudInit => "reinstall",
     };
     let client = client(args, resolved).await?;
@@ -584,12 +599,17 @@ async fn reinstall_or_change(
                     .dry_run_reinstall_without_cloud_init(&server_id, EcsReinstall::new(spec))
                     .await?
             }
+            Rebuilt::ChangeOsWithoutCloudInit(image) => {
+                client
+                    .dry_run_change_os_without_cloud_init(&server_id, EcsChangeOs::new(image, spec))
+                    .await?
+            }
         };
         common::print_dry_run(rebuild.behaviour.output, &dry, user_data.as_ref());
         return Ok(());
     }
     crate::note(&format!("about to {what} {}", summary(&before)));
-    if let Rebuilt::ChangeOs(image) = &kind {
+    if let Rebuilt::ChangeOs(image) | Rebuilt::ChangeOsWithoutCloudInit(image) = &kind {
         crate::note(&format!("  new image: {image}"));
     }
     for line in common::ecs_account(
@@ -616,6 +636,11 @@ async fn reinstall_or_change(
         Rebuilt::ReinstallWithoutCloudInit => {
             client
                 .reinstall_without_cloud_init_from(before, EcsReinstall::new(spec))
+                .await
+        }
+        Rebuilt::ChangeOsWithoutCloudInit(image) => {
+            client
+                .change_os_without_cloud_init_from(before, EcsChangeOs::new(image, spec))
                 .await
         }
     };

@@ -16,8 +16,8 @@ use reimage_auth::aksk::AkSk;
 use reimage_auth::iam::{DEFAULT_REFRESH_MARGIN, PasswordCredentials, Token, TokenScope};
 use reimage_core::{EcsChangeOs, EcsReinstall, Job, JobId, JobStatus, ProjectId, ServerId};
 use reimage_wire::ecs::{
-    BatchStart, BatchStop, ChangeOs, ListServers, ReinstallOs, ReinstallOsWithoutCloudInit,
-    ServerDetails, ServerStatus, ShowJob, ShowServer, StopType,
+    BatchStart, BatchStop, ChangeOs, ChangeOsWithoutCloudInit, ListServers, ReinstallOs,
+    ReinstallOsWithoutCloudInit, ServerDetails, ServerStatus, ShowJob, ShowServer, StopType,
 };
 use reimage_wire::iam::CreateToken;
 use reimage_wire::{Endpoint, Operation, Provider};
@@ -93,6 +93,8 @@ pub enum EcsOperation {
     /// Reinstall the OS of a server whose image has no cloud-init
     /// (`ecs.reinstallos_without_cloud_init`).
     ReinstallWithoutCloudInit,
+    /// Change the OS to an image without cloud-init (`ecs.changeos_without_cloud_init`).
+    ChangeOsWithoutCloudInit,
 }
 
 impl EcsOperation {
@@ -102,6 +104,7 @@ impl EcsOperation {
             Self::Reinstall => ReinstallOs::NAME,
             Self::ChangeOs => ChangeOs::NAME,
             Self::ReinstallWithoutCloudInit => ReinstallOsWithoutCloudInit::NAME,
+            Self::ChangeOsWithoutCloudInit => ChangeOsWithoutCloudInit::NAME,
         }
     }
 }
@@ -295,6 +298,17 @@ impl EcsClient {
         self.dry_run(&op).await
     }
 
+    /// [`dry_run_reinstall`](Self::dry_run_reinstall) for a change of OS to an image without
+    /// cloud-init.
+    pub async fn dry_run_change_os_without_cloud_init(
+        &self,
+        server_id: &ServerId,
+        input: EcsChangeOs,
+    ) -> Result<DryRun, Error> {
+        let op = ChangeOsWithoutCloudInit::new(self.project_id.clone(), server_id.clone(), input);
+        self.dry_run(&op).await
+    }
+
     /// [`dry_run_reinstall`](Self::dry_run_reinstall) for a change of OS.
     pub async fn dry_run_change_os(
         &self,
@@ -442,6 +456,18 @@ impl EcsClient {
         let op =
             ReinstallOsWithoutCloudInit::new(self.project_id.clone(), before.id.clone(), input);
         self.destructive(EcsOperation::ReinstallWithoutCloudInit, &op, before)
+            .await
+    }
+
+    /// [`change_os_from`](Self::change_os_from) to an image without cloud-init (nor
+    /// Cloudbase-Init): `POST /v1/…/changeos`, with a password or a key pair and no user data.
+    pub async fn change_os_without_cloud_init_from(
+        &self,
+        before: ServerDetails,
+        input: EcsChangeOs,
+    ) -> Result<Started, Error> {
+        let op = ChangeOsWithoutCloudInit::new(self.project_id.clone(), before.id.clone(), input);
+        self.destructive(EcsOperation::ChangeOsWithoutCloudInit, &op, before)
             .await
     }
 

@@ -12,9 +12,9 @@ use reimage_auth::aksk::{self, VerifyError};
 use reimage_core::{AdminPassword, ImageId, KeyPairName, ServerId, Timestamp, UserId};
 use reimage_wire::Operation;
 use reimage_wire::ecs::{
-    ActionBody, BatchStart, BatchStop, ChangeOs, ChangeOsBody, EcsRoute, ListServers,
-    MODE_WITH_STOP_SERVER, Metadata, ReinstallBody, ReinstallOs, ReinstallOsWithoutCloudInit,
-    ShowJob, ShowServer,
+    ActionBody, BatchStart, BatchStop, ChangeOs, ChangeOsBody, ChangeOsWithoutCloudInit, EcsRoute,
+    ListServers, MODE_WITH_STOP_SERVER, Metadata, ReinstallBody, ReinstallOs,
+    ReinstallOsWithoutCloudInit, ShowJob, ShowServer,
 };
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -37,6 +37,7 @@ pub(crate) fn operation_name(route: Option<&EcsRoute>, body: &[u8]) -> &'static 
         Some(EcsRoute::ReinstallOs { .. }) => ReinstallOs::NAME,
         Some(EcsRoute::ChangeOs { .. }) => ChangeOs::NAME,
         Some(EcsRoute::ReinstallOsWithoutCloudInit { .. }) => ReinstallOsWithoutCloudInit::NAME,
+        Some(EcsRoute::ChangeOsWithoutCloudInit { .. }) => ChangeOsWithoutCloudInit::NAME,
         Some(EcsRoute::ShowJob { .. }) => ShowJob::NAME,
         Some(EcsRoute::ShowServer { .. }) => ShowServer::NAME,
         Some(EcsRoute::ListServers { .. }) => ListServers::NAME,
@@ -84,7 +85,12 @@ pub(crate) fn handle(world: &mut World, ctx: &Ctx<'_>, route: Option<EcsRoute>) 
         EcsRoute::ReinstallOsWithoutCloudInit { server_id, .. } => {
             reinstall(world, ctx, &caller, server_id, Api::WithoutCloudInit)
         }
-        EcsRoute::ChangeOs { server_id, .. } => change_os(world, ctx, &caller, server_id),
+        EcsRoute::ChangeOs { server_id, .. } => {
+            change_os(world, ctx, &caller, server_id, Api::CloudInit)
+        }
+        EcsRoute::ChangeOsWithoutCloudInit { server_id, .. } => {
+            change_os(world, ctx, &caller, server_id, Api::WithoutCloudInit)
+        }
         EcsRoute::ShowServer { server_id, .. } => show_server(world, ctx, server_id),
         EcsRoute::ListServers { .. } => list_servers(world, ctx),
         EcsRoute::ShowJob { project_id, job_id } => {
@@ -332,15 +338,25 @@ fn reinstall(
     os_job(world, ctx, caller, server_id, fields)
 }
 
-fn change_os(world: &mut World, ctx: &Ctx<'_>, caller: &Caller, server_id: &ServerId) -> Reply {
+fn change_os(
+    world: &mut World,
+    ctx: &Ctx<'_>,
+    caller: &Caller,
+    server_id: &ServerId,
+    api: Api,
+) -> Reply {
     let parsed: ChangeOsBody = match parse_body(ctx) {
         Ok(body) => body,
         Err(reply) => return reply,
     };
     let o = &parsed.os_change;
+    if api == Api::WithoutCloudInit && o.metadata.as_ref().is_some_and(|m| m.user_data.is_some()) {
+        // The `/v1/` API documents no user data: only BYOL in metadata.
+        return invalid("metadata.user_data is not a parameter of this API");
+    }
     let fields = OsFields {
         kind: JobKind::ChangeOs,
-        api: Api::CloudInit,
+        api,
         adminpass: o.adminpass.as_ref(),
         keyname: o.keyname.as_deref(),
         userid: o.userid.as_deref(),

@@ -33,7 +33,7 @@
 //! | `POST /v3/auth/tokens` | IAM: a password gives 201, `X-Subject-Token`, and the token's `expires_at` |
 //! | `POST /v2/{project_id}/cloudservers/{server_id}/reinstallos` | ECS reinstall (a job) |
 //! | `POST /v2/{project_id}/cloudservers/{server_id}/changeos` | ECS change of OS (a job) |
-//! | `POST /v1/{project_id}/cloudservers/{server_id}/reinstallos` | ECS reinstall for images without cloud-init (a job; no user data) |
+//! | `POST /v1/{project_id}/cloudservers/{server_id}/reinstallos`, `/changeos` | ECS reinstall and change of OS for images without cloud-init (a job; no user data) |
 //! | `GET /v1/{project_id}/cloudservers/detail[?name=…]` | ECS servers with details, `name` matched by part |
 //! | `POST /v1/{project_id}/cloudservers/action` | ECS batch stop (`os-stop`) and start (`os-start`), jobs too |
 //! | `GET /v1/{project_id}/cloudservers/{server_id}` | ECS server details |

@@ -243,6 +243,41 @@ fn golden_reinstallos_without_cloud_init() {
     );
 }
 
+/// The change of OS to an image without cloud-init: `/v1/`, the spec's example body byte for
+/// byte, and never user data.
+#[test]
+fn golden_changeos_without_cloud_init() {
+    use reimage_wire::ecs::ChangeOsWithoutCloudInit;
+    let e = endpoint();
+    let op =
+        |spec| ChangeOsWithoutCloudInit::new(project(), server(), EcsChangeOs::new(image(), spec));
+    let with_stop = EcsOsSpec::builder()
+        .keyname(KeyPairName::new(KEY).unwrap())
+        .userid(UserId::new(USER).unwrap())
+        .stop_server(true)
+        .build()
+        .unwrap();
+    let request = op(with_stop).to_request(&e).unwrap();
+    golden("changeos_without_cloud_init.key_pair", &request);
+    assert_eq!(
+        body_json(&request),
+        serde_json::json!({"os-change": {
+            "keyname": KEY, "userid": USER, "imageid": IMAGE, "mode": "withStopServer"
+        }})
+    );
+    let shown = op(password_spec()).to_redacted_request(&e).unwrap();
+    assert_eq!(body_json(&shown)["os-change"]["adminpass"], "[REDACTED]");
+    let refused = op(user_data_spec(LINUX_USER_DATA))
+        .to_request(&e)
+        .unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .starts_with("user_data: cannot go with a change of OS to an image without cloud-init"),
+        "{refused}"
+    );
+}
+
 #[test]
 fn golden_queries() {
     let e = endpoint();
@@ -1428,6 +1463,27 @@ fn every_operation_path_reads_back_to_its_route() {
             EcsRoute::ReinstallOsWithoutCloudInit {
                 project_id: project(),
                 server_id: server(),
+            },
+        ),
+        (
+            reimage_wire::ecs::ChangeOsWithoutCloudInit::new(
+                project(),
+                server(),
+                EcsChangeOs::new(image(), key_pair_spec()),
+            )
+            .to_request(&e)
+            .unwrap(),
+            EcsRoute::ChangeOsWithoutCloudInit {
+                project_id: project(),
+                server_id: server(),
+            },
+        ),
+        (
+            reimage_wire::ecs::ListServers::new(project())
+                .to_request(&e)
+                .unwrap(),
+            EcsRoute::ListServers {
+                project_id: project(),
             },
         ),
         (

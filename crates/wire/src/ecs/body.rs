@@ -349,6 +349,22 @@ impl ChangeOsBody {
         })
     }
 
+    /// The body of the change of OS for images without cloud-init
+    /// ([`ChangeOsWithoutCloudInit`](super::ChangeOsWithoutCloudInit)): the same `os-change`
+    /// object, never with user data, since nothing on such an image would read it.
+    pub fn without_cloud_init(input: &EcsChangeOs) -> Result<Self, EncodeError> {
+        if input.spec().user_data().is_some_and(|d| !d.is_empty()) {
+            return Err(EncodeError::Invalid(ValidationError::new(
+                "user_data",
+                "cannot go with a change of OS to an image without cloud-init: nothing on it \
+                 reads user data",
+                "leave the user data out, or use an image with cloud-init and the ordinary \
+                 change of OS",
+            )));
+        }
+        Self::new(input)
+    }
+
     /// Reads the body back into the input it encodes, checking every rule reimage checks.
     pub fn to_input(&self) -> Result<EcsChangeOs, ValidationError> {
         let o = &self.os_change;

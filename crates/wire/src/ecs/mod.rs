@@ -6,6 +6,8 @@
 //! | [`ReinstallOs`] | `POST /v2/{project_id}/cloudservers/{server_id}/reinstallos`, [`ReinstallBody`] | [`JobId`] |
 //! | [`ChangeOs`] | `POST /v2/{project_id}/cloudservers/{server_id}/changeos`, [`ChangeOsBody`] | [`JobId`] |
 //! | [`ReinstallOsWithoutCloudInit`] | `POST /v1/{project_id}/cloudservers/{server_id}/reinstallos`, [`ReinstallBody`] | [`JobId`] |
+//! | [`ChangeOsWithoutCloudInit`] | `POST /v1/{project_id}/cloudservers/{server_id}/changeos`, [`ChangeOsBody`] | [`JobId`] |
+//! | [`ListServers`] | `GET /v1/{project_id}/cloudservers/detail` | a list of [`ServerDetails`] |
 //! | [`ShowJob`] | `GET /v1/{project_id}/jobs/{job_id}` | [`Job`] |
 //! | [`ShowServer`] | `GET /v1/{project_id}/cloudservers/{server_id}` | [`ServerDetails`] |
 //! | [`BatchStop`] | `POST /v1/{project_id}/cloudservers/action`, [`BatchStopBody`] | [`JobId`] |

@@ -215,6 +215,66 @@ impl Operation for ReinstallOsWithoutCloudInit {
     }
 }
 
+/// Changes a server's OS to an image without cloud-init (nor Cloudbase-Init): `POST
+/// /v1/{project_id}/cloudservers/{server_id}/changeos`, answered by the job id. The body is the
+/// same `os-change` object as [`ChangeOs`]'s, with a password or a key pair and never user data
+/// ([`ChangeOsBody::without_cloud_init`]).
+///
+/// Not idempotent, like [`ChangeOs`].
+#[derive(Debug, Clone)]
+pub struct ChangeOsWithoutCloudInit {
+    project_id: ProjectId,
+    server_id: ServerId,
+    input: EcsChangeOs,
+}
+
+impl ChangeOsWithoutCloudInit {
+    /// Changes the OS of `server_id` in `project_id` as `input` says (no user data).
+    pub fn new(project_id: ProjectId, server_id: ServerId, input: EcsChangeOs) -> Self {
+        Self {
+            project_id,
+            server_id,
+            input,
+        }
+    }
+
+    /// The body this operation sends.
+    pub fn body(&self) -> Result<ChangeOsBody, EncodeError> {
+        ChangeOsBody::without_cloud_init(&self.input)
+    }
+
+    fn path(&self) -> String {
+        EcsRoute::ChangeOsWithoutCloudInit {
+            project_id: self.project_id.clone(),
+            server_id: self.server_id.clone(),
+        }
+        .path()
+    }
+}
+
+impl Operation for ChangeOsWithoutCloudInit {
+    type Output = JobId;
+
+    const NAME: &'static str = "ecs.changeos_without_cloud_init";
+    const AUTH: AuthScheme = AuthScheme::EcsProject;
+    const IDEMPOTENT: bool = false;
+
+    fn to_request(&self, endpoint: &Endpoint) -> Result<Request<Bytes>, EncodeError> {
+        post_json(Self::NAME, endpoint, &self.path(), &self.body()?)
+    }
+
+    fn to_redacted_request(&self, endpoint: &Endpoint) -> Result<Request<Bytes>, EncodeError> {
+        let mut body = self.body()?;
+        redact_secret(&mut body.os_change.adminpass);
+        redact_user_data(body.os_change.metadata.as_mut());
+        post_json(Self::NAME, endpoint, &self.path(), &body)
+    }
+
+    fn decode_response(&self, response: Response<Bytes>) -> Result<JobId, ResponseError> {
+        job_id_answer(Self::NAME, response)
+    }
+}
+
 /// Puts [`crate::REDACTED`] in place of user data that is there: it often holds passwords, so a
 /// dry run shows it apart, decoded, with its passwords hidden.
 fn redact_user_data(metadata: Option<&mut Metadata>) {

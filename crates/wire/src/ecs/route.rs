@@ -42,6 +42,14 @@ pub enum EcsRoute {
         /// The server.
         server_id: ServerId,
     },
+    /// `POST /v1/{project_id}/cloudservers/{server_id}/changeos`: the change of OS for images
+    /// without cloud-init.
+    ChangeOsWithoutCloudInit {
+        /// The project.
+        project_id: ProjectId,
+        /// The server.
+        server_id: ServerId,
+    },
     /// `GET /v1/{project_id}/jobs/{job_id}`.
     ShowJob {
         /// The project.
@@ -88,6 +96,10 @@ impl EcsRoute {
                 server_id: server(s)?,
             },
             ["v1", p, "cloudservers", s, "reinstallos"] => Self::ReinstallOsWithoutCloudInit {
+                project_id: project(p)?,
+                server_id: server(s)?,
+            },
+            ["v1", p, "cloudservers", s, "changeos"] => Self::ChangeOsWithoutCloudInit {
                 project_id: project(p)?,
                 server_id: server(s)?,
             },
@@ -138,6 +150,10 @@ impl EcsRoute {
                 project_id,
                 server_id,
             } => format!("/v1/{project_id}/cloudservers/{server_id}/reinstallos"),
+            Self::ChangeOsWithoutCloudInit {
+                project_id,
+                server_id,
+            } => format!("/v1/{project_id}/cloudservers/{server_id}/changeos"),
             Self::ShowJob { project_id, job_id } => format!("/v1/{project_id}/jobs/{job_id}"),
             Self::ShowServer {
                 project_id,
@@ -157,6 +173,7 @@ impl EcsRoute {
             Self::ReinstallOs { .. }
             | Self::ChangeOs { .. }
             | Self::ReinstallOsWithoutCloudInit { .. }
+            | Self::ChangeOsWithoutCloudInit { .. }
             | Self::ServerAction { .. } => Method::POST,
         }
     }
@@ -167,6 +184,7 @@ impl EcsRoute {
             Self::ReinstallOs { project_id, .. }
             | Self::ChangeOs { project_id, .. }
             | Self::ReinstallOsWithoutCloudInit { project_id, .. }
+            | Self::ChangeOsWithoutCloudInit { project_id, .. }
             | Self::ShowJob { project_id, .. }
             | Self::ShowServer { project_id, .. }
             | Self::ListServers { project_id }
