@@ -12,6 +12,16 @@ use crate::{Provider, ValidationError};
 pub const ECS_USER_DATA_LIMIT: usize = 32 * 1024;
 
 impl Provider {
+    /// The provider's name in lower case, as plans, logs and flags write it: `ecs`, `edis`,
+    /// `iam` (its `Display` is the upper-case `ECS`, `EDIS`, `IAM`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ecs => "ecs",
+            Self::Edis => "edis",
+            Self::Iam => "iam",
+        }
+    }
+
     /// The most user data the provider takes, in bytes before any encoding, where it documents a
     /// limit: ECS 32 KB; EDIS documents none; IAM takes no user data.
     ///

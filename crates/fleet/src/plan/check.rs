@@ -76,7 +76,9 @@ pub fn credentials_ok(
     move |profile, provider| {
         let r = resolve(profile)?;
         match provider {
-            Provider::Ecs => {
+            Provider::Edis => r.edis_credentials().map(drop).map_err(|e| e.to_string()),
+            // ECS (a plan has no other): its endpoint, credentials and project.
+            _ => {
                 r.ecs_endpoint().map_err(|e| e.to_string())?;
                 r.ecs_auth().map_err(|e| e.to_string())?;
                 if r.ecs.project_id.is_none() && r.ecs.project_name.is_none() {
@@ -84,7 +86,6 @@ pub fn credentials_ok(
                 }
                 Ok(())
             }
-            Provider::Edis => r.edis_credentials().map(drop).map_err(|e| e.to_string()),
         }
     }
 }
@@ -234,7 +235,7 @@ fn verdict(
     provider: Provider,
     login: bool,
 ) -> Verdict {
-    let limit = provider.core().user_data_limit();
+    let limit = provider.user_data_limit();
     let options = Options::default()
         .with_version(version)
         .with_provider_login(login)
@@ -722,8 +723,8 @@ mod tests {
                 .borrow_mut()
                 .push((profile.map(str::to_owned), provider));
             match provider {
-                Provider::Ecs => Ok(()),
                 Provider::Edis => Err("no EDIS credentials (profile x): set EDIS_EMAIL".to_owned()),
+                _ => Ok(()),
             }
         });
         assert_eq!(asked.borrow().len(), 3);

@@ -186,33 +186,9 @@ pub enum EcsLogin {
     UserDataOnly,
 }
 
-/// A cloud provider.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-#[non_exhaustive]
-pub enum Provider {
-    /// ECS on Huawei Cloud or Open Telekom Cloud.
-    Ecs,
-    /// EDIS Global KVM.
-    Edis,
-}
-
-impl Provider {
-    /// `ecs` or `edis`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Ecs => "ecs",
-            Self::Edis => "edis",
-        }
-    }
-
-    /// The provider as `reimage-core` names it, where its limits live.
-    fn core(self) -> reimage_core::Provider {
-        match self {
-            Self::Ecs => reimage_core::Provider::Ecs,
-            Self::Edis => reimage_core::Provider::Edis,
-        }
-    }
-}
+/// A cloud provider: `reimage-core`'s, the one enum every crate uses (a plan's targets are ECS
+/// or EDIS).
+pub use reimage_core::Provider;
 
 impl Target {
     /// The provider of the target's server.
