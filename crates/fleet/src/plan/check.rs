@@ -132,8 +132,21 @@ pub fn check(plan: &Plan, inputs: &Inputs, credentials_ok: &CredentialsOk<'_>) -
                 root_password_file,
                 ..
             } => {
-                if let Err(m) = cached(&inputs.root, root_password_file, "root_password_file") {
-                    problems.push(m);
+                match cached(&inputs.root, root_password_file, "root_password_file") {
+                    Err(m) => problems.push(m),
+                    // EDIS documents no rules: what no reasonable policy accepts is refused,
+                    // unless the plan says `weak_password = true`.
+                    Ok(password) if !t.weak_password => {
+                        if let Err(e) = password.check_strength() {
+                            problems.push(format!(
+                                "root_password_file {}: {}; {}, or set weak_password = true",
+                                shown(plan, root_password_file),
+                                e.problem(),
+                                e.fix()
+                            ));
+                        }
+                    }
+                    Ok(_) => {}
                 }
                 (
                     image.to_string(),
@@ -664,6 +677,33 @@ mod tests {
             inputs.ecs_change_os(&plan.targets[0]).is_err(),
             "not a change-os"
         );
+    }
+
+    #[test]
+    fn a_weak_edis_root_password_is_a_problem_unless_weak_password() {
+        let dir = Dir::new("weak-root");
+        dir.write("r.pw", "abc");
+        let text = |extra: &str| {
+            format!(
+                "[defaults]\nroot_password_file = \"r.pw\"\n{extra}\
+                 [[targets]]\nedis = \"kvm_1_2\"\nimage = \"debian-bullseye\"\n"
+            )
+        };
+        let ok = |_: Option<&str>, _: Provider| Ok(());
+        let plan = dir.plan(&text("")).unwrap();
+        let (inputs, _) = Inputs::load(&plan);
+        let rows = check(&plan, &inputs, &ok);
+        assert_eq!(
+            rows[0].problems,
+            [
+                "root_password_file r.pw: is 3 characters long, shorter than 8; use at least 8 \
+              characters from two or more classes (upper case, lower case, digits, symbols), or \
+              set weak_password = true"
+            ]
+        );
+        let plan = dir.plan(&text("weak_password = true\n")).unwrap();
+        let (inputs, _) = Inputs::load(&plan);
+        assert!(check(&plan, &inputs, &ok)[0].ready());
     }
 
     #[test]

@@ -28,6 +28,7 @@ const DEFAULT_KEYS: &[&str] = &[
     "mode",
     "no_validate",
     "allow_lockout",
+    "weak_password",
 ];
 
 /// The keys of a `[[targets]]` entry: the server and its image, then those of `[defaults]`.
@@ -46,6 +47,7 @@ const TARGET_KEYS: &[&str] = &[
     "mode",
     "no_validate",
     "allow_lockout",
+    "weak_password",
 ];
 
 /// `reinstall` or `change-os`.
@@ -82,6 +84,7 @@ struct Layer {
     stop: Opt<bool>,
     no_validate: Option<bool>,
     allow_lockout: Option<bool>,
+    weak_password: Option<bool>,
     ecs: Option<ServerId>,
     edis: Option<KvmId>,
     image: Option<String>,
@@ -303,6 +306,13 @@ fn parse_layer(
             "allow_lockout" => match value {
                 DeValue::Boolean(b) => {
                     layer.allow_lockout = Some(*b);
+                    true
+                }
+                _ => refuse("must be true or false".to_owned()),
+            },
+            "weak_password" => match value {
+                DeValue::Boolean(b) => {
+                    layer.weak_password = Some(*b);
                     true
                 }
                 _ => refuse("must be true or false".to_owned()),
@@ -619,6 +629,7 @@ fn build(index: usize, t: &Layer, d: &Layer, problems: &mut Vec<String>) -> Opti
         cloud_init: pick(&t.cloud_init, &d.cloud_init).map_or(Version::V26_2, |(v, _)| *v),
         no_validate: t.no_validate.or(d.no_validate).unwrap_or(false),
         allow_lockout: t.allow_lockout.or(d.allow_lockout).unwrap_or(false),
+        weak_password: t.weak_password.or(d.weak_password).unwrap_or(false),
     })
 }
 
@@ -927,7 +938,7 @@ no_validate = true
             "targets[0] (line 3): unknown key \"imgae\" (did you mean \"image\"?); the keys of a \
              target are ecs, edis, image, profile, operation, user_data, cloud_init, \
              admin_password_file, keypair, user_id, root_password_file, mode, no_validate, \
-             allow_lockout; rename or remove it"
+             allow_lockout, weak_password; rename or remove it"
         );
         let p = one_problem(
             &dir,

@@ -22,6 +22,8 @@
 //! allow_lockout = false                   # true: send user data that leaves no way to log in
 //!                                         # (refused by default when no password or key pair is
 //!                                         # given to the provider)
+//! weak_password = false                   # true: accept an EDIS root password under 8
+//!                                         # characters or of a single class of characters
 //!
 //! [[targets]]
 //! ecs = "11111111-2222-3333-4444-555555555555"    # an ECS server id…
@@ -132,6 +134,8 @@ pub struct Target {
     pub no_validate: bool,
     /// Send user data that leaves no way to log in.
     pub allow_lockout: bool,
+    /// Accept an EDIS root password under 8 characters or of one class of characters.
+    pub weak_password: bool,
 }
 
 /// What a target asks for.
