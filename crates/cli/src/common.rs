@@ -525,8 +525,17 @@ pub(crate) async fn interruptible<T>(
     wait: impl std::future::Future<Output = Result<T, reimage_client::Error>>,
     next: &str,
 ) -> Result<T, Failure> {
+    interruptible_with(wait, next, Failure::from).await
+}
+
+/// [`interruptible`], with `failure` turning the wait's error into the failure to show.
+pub(crate) async fn interruptible_with<T>(
+    wait: impl std::future::Future<Output = Result<T, reimage_client::Error>>,
+    next: &str,
+    failure: impl FnOnce(reimage_client::Error) -> Failure,
+) -> Result<T, Failure> {
     tokio::select! {
-        result = wait => result.map_err(|e| Failure::from(e).next_step(next)),
+        result = wait => result.map_err(|e| failure(e).next_step(next)),
         _ = tokio::signal::ctrl_c() => Err(Failure::new(
             exit::INTERRUPTED,
             "interrupted: the operation goes on at the provider; reimage stopped only waiting for it",

@@ -472,9 +472,8 @@ async fn token(args: &Args, resolved: &Resolved, output: Output) -> Result<(), F
     Ok(())
 }
 
-/// What ECS would refuse, found in the server as read just now: a locked server, a running one
-/// without `--mode with-stop-server`. Exit 2, nothing sent. (A server busy with another
-/// operation is left to ECS, which refuses it with `Ecs.0603`; reimage does not retry it.)
+/// What ECS would refuse, found in the server as read just now: a locked server, one being
+/// rebuilt already, a running one without `--mode with-stop-server`. Exit 2, nothing sent.
 fn check_online(before: &ServerDetails, rebuild: &Rebuild, what: &str) -> Result<(), Failure> {
     let id = &before.id;
     if before.locked == Some(true) {
@@ -483,6 +482,21 @@ fn check_online(before: &ServerDetails, rebuild: &Rebuild, what: &str) -> Result
              nothing was sent"
         ))
         .hint("unlock it in the console (or ask whoever locked it), then run the command again"));
+    }
+    let rebuilding = before.status == Some(ServerStatus::Rebuild)
+        || before
+            .task_state
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case("rebuilding"));
+    if rebuilding {
+        return Err(Failure::usage(format!(
+            "server {id} is being rebuilt already (a reinstall or change of OS runs), and ECS \
+             refuses another operation meanwhile (Ecs.0603), or fails the running one; nothing \
+             was sent"
+        ))
+        .hint(format!(
+            "wait for it to end (reimage ecs server --server {id}), then run the command again"
+        )));
     }
     if before.status == Some(ServerStatus::Active) && rebuild.mode != Some(Mode::WithStopServer) {
         // ECS refuses a running server (Ecs.0100): say so before asking, and send nothing.
@@ -705,6 +719,29 @@ async fn reinstall_or_change(
     Ok(())
 }
 
+/// A job query's failure; `Common.0011` says the job is gone: ECS deletes a finished job a day
+/// later, so the server, not the job, tells what happened.
+fn job_failure(e: reimage_client::Error, job_id: &JobId) -> Failure {
+    let gone = e
+        .provider_error()
+        .is_some_and(|p| p.code.as_deref() == Some("Common.0011"));
+    let failure = Failure::from(e);
+    if gone {
+        let mut failure = failure;
+        failure.message = format!(
+            "job {job_id} is not known to ECS (Common.0011): ECS deletes a finished job a day \
+             later, so it has most likely expired (or it belongs to another project); {}",
+            failure.message
+        );
+        failure.hint(
+            "look at the server instead: reimage ecs server --server ID (its status and \
+             launched_at say whether the operation ran)",
+        )
+    } else {
+        failure
+    }
+}
+
 async fn show_job(
     client: &EcsClient,
     job_id: &JobId,
@@ -718,11 +755,12 @@ async fn show_job(
         };
         let server = servers.and_then(|s| (s.len() == 1).then(|| s[0].clone()));
         let mut progress = Progress::new(&format!("job {job_id}"));
-        let job = common::interruptible(
+        let job = common::interruptible_with(
             client.wait_job(job_id, server.as_ref(), &schedule, &mut |e| {
                 progress.event(e)
             }),
             &format!("reimage ecs job {job_id} --wait"),
+            |e| job_failure(e, job_id),
         )
         .await;
         match job {
@@ -736,7 +774,10 @@ async fn show_job(
             }
         }
     } else {
-        client.job(job_id).await?
+        client
+            .job(job_id)
+            .await
+            .map_err(|e| job_failure(e, job_id))?
     };
     let (done, total) = job.progress();
     match behaviour.output {

@@ -253,6 +253,36 @@ async fn a_reinstall_without_cloud_init_takes_the_v1_call() {
     emu.shutdown().await;
 }
 
+/// A second reinstall while the first runs: ECS answers 501 `Ecs.0603`, the provider's refusal,
+/// which is returned with its code and never retried.
+#[tokio::test]
+async fn a_busy_server_is_refused_and_not_retried() {
+    let config = Config::builder().time_scale(1.0).build().unwrap();
+    let emu = reimage_emulator::start(config).await.unwrap();
+    let client = aksk_client(&emu);
+    let server = ServerId::new(STOPPED).unwrap();
+    client.reinstall(&server, reinstall_input()).await.unwrap();
+    let before = client.server(&server).await.unwrap();
+    let error = client
+        .reinstall_from(before, reinstall_input())
+        .await
+        .unwrap_err();
+    let provider = error
+        .provider_error()
+        .unwrap_or_else(|| panic!("{error:?}"));
+    assert_eq!(provider.status, 501, "{error}");
+    assert_eq!(provider.code.as_deref(), Some("Ecs.0603"), "{error}");
+    let sent = emu
+        .requests()
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["operation"] == "ecs.reinstallos")
+        .count();
+    assert_eq!(sent, 2, "one each, the 501 not retried");
+    emu.shutdown().await;
+}
+
 /// ECS deletes a finished job a day later: a reinstall followed again after that (a fleet
 /// resumed the next day) finds the job gone (`Common.0011`) and follows the server instead.
 #[tokio::test]
