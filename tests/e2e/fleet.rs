@@ -637,3 +637,60 @@ fn resume_unknown_is_reported_and_never_sent() {
     assert_eq!(f.reinstalls(SERVER_1), 0);
     assert_eq!(count(&f.emulator.kvm(KVM_2), "reinstalls_applied"), 0);
 }
+
+/// ECS deletes a finished job a day later: a fleet resumed after that, with `sent` records whose
+/// jobs are gone, follows the servers instead and finishes with every server re-imaged once.
+#[test]
+fn a_fleet_resumed_after_its_jobs_expired_finishes_without_a_second_reinstall() {
+    // The emulator deletes finished jobs 1 s (emulated; 5 ms here) after they end.
+    let emulator = Emulator::start_with_args(TIME_SCALE, &["--job-retention", "1s"]);
+    let dir = TempDir::new("fleet-expired");
+    write_config(&dir.path().join("config"), &emulator);
+    let f = Fleet { emulator, dir };
+    let targets = [ecs(SERVER_1)];
+    let plan = f.plan("plan.toml", &targets);
+    let password = f.dir.path().join("admin.pw");
+    let baseline = f.server(SERVER_1);
+    let out = reimage(["ecs", "--endpoint", f.emulator.base_url(), "reinstall"])
+        .args(["--server", SERVER_1, "--yes", "--output", "json"])
+        .arg("--admin-password-file")
+        .arg(&password)
+        .envs(aksk_env())
+        .run();
+    out.code(0);
+    let job = out.json()["job_id"].as_str().unwrap().to_owned();
+    append_journal(&plan, &ecs_sending(&targets[0], &baseline, 60_000));
+    append_journal(
+        &plan,
+        &json!({
+            "key": targets[0].key(),
+            "at_ms": now_ms() - 59_000,
+            "state": "sent",
+            "operation": "ecs.reinstallos",
+            "job_id": job,
+            "baseline": {
+                "updated": baseline["updated"],
+                "launched_at": baseline["launched_at"],
+                "status": baseline["status"],
+            },
+        }),
+    );
+    // Wait (bounded) until ECS no longer knows the job.
+    let mut tries = 0;
+    loop {
+        let out = reimage(["ecs", "--endpoint", f.emulator.base_url(), "job", &job])
+            .envs(aksk_env())
+            .run();
+        if out.stderr.contains("most likely expired") {
+            break;
+        }
+        tries += 1;
+        assert!(tries < 200, "the job never expired\n{out}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = f.apply(&plan, &[]);
+    out.code(0);
+    assert_eq!(outcome(&out, &targets[0]).0, "done", "{out}");
+    assert_eq!(f.reinstalls(SERVER_1), 1, "not sent again");
+    assert_eq!(f.emulator.requests_of("ecs.reinstallos").len(), 1);
+}

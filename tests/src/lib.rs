@@ -268,10 +268,24 @@ impl Emulator {
     }
 
     fn spawn(time_scale: f64, fixtures: Option<&Path>) -> Self {
+        Self::spawn_with(time_scale, fixtures, &[])
+    }
+
+    /// [`start`](Self::start), with more `reimage emulator` flags (`--job-retention 1s`, say).
+    ///
+    /// # Panics
+    ///
+    /// When the emulator does not start or its first line is not the expected one.
+    pub fn start_with_args(time_scale: f64, args: &[&str]) -> Self {
+        Self::spawn_with(time_scale, None, args)
+    }
+
+    fn spawn_with(time_scale: f64, fixtures: Option<&Path>, args: &[&str]) -> Self {
         let mut command = Command::new(binary());
         command
             .args(["emulator", "--listen", "127.0.0.1:0", "--time-scale"])
-            .arg(time_scale.to_string());
+            .arg(time_scale.to_string())
+            .args(args);
         if let Some(file) = fixtures {
             command.arg("--fixtures").arg(file);
         }

@@ -31,6 +31,17 @@ pub(crate) struct Args {
     /// credentials: expose it only on a network you trust.
     #[arg(long = "allow-remote")]
     allow_remote: bool,
+
+    /// How long a finished ECS job can still be queried, in emulated time (scaled like every
+    /// duration): ECS deletes a job a day later, then answers `Common.0011`. Seconds or a
+    /// duration (`90s`, `1h`).
+    #[arg(
+        long = "job-retention",
+        value_name = "DURATION",
+        default_value = "24h",
+        value_parser = crate::common::parse_duration_secs
+    )]
+    job_retention: u64,
 }
 
 /// Runs the emulator until SIGINT or SIGTERM and returns the exit code.
@@ -48,11 +59,14 @@ pub(crate) fn run(args: &Args) -> u8 {
             }
         }
     };
+    let mut timings = reimage_emulator::Timings::default();
+    timings.job_retention = std::time::Duration::from_secs(args.job_retention);
     let config = match Config::builder()
         .listen(args.listen)
         .allow_remote(args.allow_remote)
         .time_scale(args.time_scale)
         .fixtures(fixtures)
+        .timings(timings)
         .build()
     {
         Ok(config) => config,
