@@ -454,10 +454,25 @@ fn os_job(
             Some(String::from(name))
         }
     };
+    if fields
+        .metadata
+        .and_then(|m| m.byol.as_deref())
+        .is_some_and(|b| b != "true")
+    {
+        // ECS documents `BYOL: "true"` only; anything else is refused, not read as false.
+        return invalid("metadata.BYOL must be \"true\" or absent");
+    }
     let user_data = match fields.metadata.map(Metadata::decode_user_data).transpose() {
         Ok(data) => data.flatten(),
         Err(e) => return invalid(format!("{}: {}", e.field(), e.problem())),
     };
+    if fields.adminpass.is_none()
+        && fields.keyname.is_none()
+        && user_data.as_ref().is_none_or(|d| d.is_empty())
+    {
+        // Nothing to log in with: ECS refuses such a body (`{"os-reinstall":{}}`).
+        return invalid("one of adminpass, keyname or metadata.user_data is required");
+    }
     if ctx.config.strict_inputs
         && let Err(e) = &fields.strict
     {

@@ -10,7 +10,8 @@ use super::*;
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Metadata {
-    /// `BYOL`: `"true"` when the user brings the image's licence; any other value means no.
+    /// `BYOL`: `"true"` when the user brings the image's licence, else absent. reimage only ever
+    /// sends `"true"`; the service refuses other values (`Ecs.0005`).
     #[serde(rename = "BYOL", default, skip_serializing_if = "Option::is_none")]
     pub byol: Option<String>,
     /// `user_data`: the user data, base64-encoded (standard alphabet, padded).
