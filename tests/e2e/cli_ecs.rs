@@ -908,6 +908,13 @@ fn user_data_with_an_image_without_cloud_init_is_refused_by_ecs() {
     let doc = out.json();
     assert_eq!(doc["exit_code"], 1, "{out}");
     assert_eq!(doc["error"]["provider_code"], "Ecs.0007", "{out}");
+    // The way out is named: the call for images without cloud-init.
+    assert!(
+        doc["error"]["hint"]
+            .as_str()
+            .is_some_and(|h| h.contains("--without-cloud-init")),
+        "{out}"
+    );
     let server = emulator.server(SERVER_1);
     assert_eq!(count(&server, "os_changes_applied"), 0, "{server}");
     assert_eq!(server["image_id"], IMAGE_DEBIAN, "{server}");

@@ -176,6 +176,13 @@ impl From<reimage_client::Error> for Failure {
         };
         let mut failure = Failure::new(code, e.to_string());
         failure.hint = hint.map(str::to_owned);
+        if failure.hint.is_none() && provider_code.as_deref() == Some("Ecs.0007") {
+            // What ECS answers when the image has no cloud-init for the cloud-init call.
+            failure.hint = Some(
+                "if the image has no cloud-init, run the command again with --without-cloud-init                  (which takes no user data); otherwise pick an image that is offered to this                  server"
+                    .to_owned(),
+            );
+        }
         failure.provider_code = provider_code;
         failure.request_id = request_id;
         failure

@@ -336,11 +336,7 @@ async fn ids(client: &EcsClient, servers: &[String]) -> Result<Vec<ServerId>, Fa
     let mut ids = Vec::with_capacity(servers.len());
     for server in servers {
         let details = client.find_server(server).await?;
-        let rebuilding = details.status == Some(ServerStatus::Rebuild)
-            || details
-                .task_state
-                .as_deref()
-                .is_some_and(|t| t.eq_ignore_ascii_case("rebuilding"));
+        let rebuilding = details.is_rebuilding();
         if rebuilding {
             return Err(Failure::usage(format!(
                 "server {} is being rebuilt (a reinstall or change of OS runs), and ECS fails a \
@@ -483,11 +479,7 @@ fn check_online(before: &ServerDetails, rebuild: &Rebuild, what: &str) -> Result
         ))
         .hint("unlock it in the console (or ask whoever locked it), then run the command again"));
     }
-    let rebuilding = before.status == Some(ServerStatus::Rebuild)
-        || before
-            .task_state
-            .as_deref()
-            .is_some_and(|t| t.eq_ignore_ascii_case("rebuilding"));
+    let rebuilding = before.is_rebuilding();
     if rebuilding {
         return Err(Failure::usage(format!(
             "server {id} is being rebuilt already (a reinstall or change of OS runs), and ECS \

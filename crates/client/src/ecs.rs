@@ -624,7 +624,7 @@ impl EcsClient {
             poll_until(&rest, origin, &what, on_progress, || async {
                 let now = self.server(&server).await?;
                 let progress = Some(server_progress(&now));
-                if is_rebuilding(&now) {
+                if now.is_rebuilding() {
                     Ok((Step::Wait(shown_state(&now)), progress))
                 } else {
                     Ok((Step::Done(()), progress))
@@ -667,8 +667,9 @@ impl EcsClient {
                 });
             }
             let moved = later(before.launched_at, server.launched_at)
-                || later(before.updated, server.updated);
-            if !is_rebuilding(&server) && moved {
+                || later(before.updated, server.updated)
+                || crate::evidence::new_system_disk(before, &server);
+            if !server.is_rebuilding() && moved {
                 Ok((Step::Done(server), progress))
             } else {
                 Ok((Step::Wait(shown_state(&server)), progress))
@@ -676,14 +677,6 @@ impl EcsClient {
         })
         .await
     }
-}
-
-fn is_rebuilding(server: &ServerDetails) -> bool {
-    server.status == Some(ServerStatus::Rebuild)
-        || server
-            .task_state
-            .as_deref()
-            .is_some_and(|t| t.eq_ignore_ascii_case("rebuilding"))
 }
 
 fn shown_state(server: &ServerDetails) -> String {

@@ -24,12 +24,21 @@ use crate::Error;
 pub enum Evidence {
     /// ECS: the server's status is `REBUILD`.
     Rebuilding,
-    /// ECS: the server's task state is `rebuilding`.
+    /// ECS: the server's task state is one of the rebuild (`rebuild_block_device_mapping`,
+    /// `rebuilding`, `rebuild_spawning`).
     RebuildTask,
+    /// ECS: the server was `ACTIVE` with no task under way and is now powering off or `SHUTOFF`:
+    /// the first step of a `withStopServer` rebuild (ECS and reimage refuse any other rebuild of
+    /// a running server). A stop by someone else at that very moment looks the same; the
+    /// follow then ends in a timeout rather than a second send.
+    StoppingForRebuild,
     /// ECS: `OS-SRV-USG:launched_at` is later than before.
     Launched,
     /// ECS: `updated` is later than before.
     Updated,
+    /// ECS: the system disk (the volume at boot index 0) is another one: the OS was rebuilt,
+    /// even where `updated` and `launched_at` did not move.
+    SystemDisk,
     /// EDIS: the KVM was powered on before and is not now: the install began.
     PoweredOff {
         /// The power state now.
@@ -43,9 +52,13 @@ impl fmt::Display for Evidence {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Rebuilding => f.write_str("the server's status is now REBUILD"),
-            Self::RebuildTask => f.write_str("the server's task state is now rebuilding"),
+            Self::RebuildTask => f.write_str("the server's task state is now a rebuild's"),
+            Self::StoppingForRebuild => {
+                f.write_str("the server was running and is now powering off (withStopServer)")
+            }
             Self::Launched => f.write_str("the server's OS-SRV-USG:launched_at moved on"),
             Self::Updated => f.write_str("the server's `updated` moved on"),
+            Self::SystemDisk => f.write_str("the server's system disk is a new one"),
             Self::PoweredOff { now } => write!(
                 f,
                 "the KVM was powered on before and is now {now}: the install began"
@@ -56,16 +69,13 @@ impl fmt::Display for Evidence {
 }
 
 /// The evidence, in `now` compared with `before`, that an ECS rebuild began or ended in between:
-/// status `REBUILD`, task state `rebuilding`, or a later `launched_at` or `updated`.
+/// status `REBUILD`, a rebuild task state, a later `launched_at` or `updated`, or a server that
+/// was running idle and now powers off (a `withStopServer` rebuild's first step).
 pub fn ecs(before: &ServerDetails, now: &ServerDetails) -> Option<Evidence> {
     if now.status == Some(ServerStatus::Rebuild) {
         return Some(Evidence::Rebuilding);
     }
-    if now
-        .task_state
-        .as_deref()
-        .is_some_and(|t| t.eq_ignore_ascii_case("rebuilding"))
-    {
+    if now.is_rebuilding() {
         return Some(Evidence::RebuildTask);
     }
     if later(before.launched_at, now.launched_at) {
@@ -74,7 +84,28 @@ pub fn ecs(before: &ServerDetails, now: &ServerDetails) -> Option<Evidence> {
     if later(before.updated, now.updated) {
         return Some(Evidence::Updated);
     }
+    if new_system_disk(before, now) {
+        return Some(Evidence::SystemDisk);
+    }
+    let was_idle = before.status == Some(ServerStatus::Active)
+        && before.task_state.as_deref().is_none_or(str::is_empty);
+    let powers_off = now.status == Some(ServerStatus::Shutoff)
+        || now
+            .task_state
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case("powering-off"));
+    if was_idle && powers_off {
+        return Some(Evidence::StoppingForRebuild);
+    }
     None
+}
+
+/// Whether `now` has another system disk than `before` (both known).
+pub(crate) fn new_system_disk(before: &ServerDetails, now: &ServerDetails) -> bool {
+    matches!(
+        (&before.system_disk, &now.system_disk),
+        (Some(old), Some(new)) if old != new
+    )
 }
 
 /// The evidence that an EDIS install began: a KVM that was on before and is not now. A KVM
@@ -216,6 +247,31 @@ mod tests {
         let mut other_task = before.clone();
         other_task.task_state = Some("powering-on".into());
         assert_eq!(ecs(&before, &other_task), None);
+        let mut spawning = before.clone();
+        spawning.task_state = Some("rebuild_spawning".into());
+        assert_eq!(ecs(&before, &spawning), Some(Evidence::RebuildTask));
+        // A stopped server that powers off again is no sign; a running idle one is.
+        let mut powering_off = before.clone();
+        powering_off.task_state = Some("powering-off".into());
+        assert_eq!(ecs(&before, &powering_off), None);
+        let mut running = before.clone();
+        running.status = Some(ServerStatus::Active);
+        let mut stopping = running.clone();
+        stopping.task_state = Some("powering-off".into());
+        assert_eq!(ecs(&running, &stopping), Some(Evidence::StoppingForRebuild));
+        let mut stopped = running.clone();
+        stopped.status = Some(ServerStatus::Shutoff);
+        assert_eq!(ecs(&running, &stopped), Some(Evidence::StoppingForRebuild));
+        let mut disk = before.clone();
+        disk.system_disk = Some("0d150001-aaaa".into());
+        let mut new_disk = disk.clone();
+        assert_eq!(ecs(&disk, &new_disk), None);
+        new_disk.system_disk = Some("0d150002-aaaa".into());
+        assert_eq!(ecs(&disk, &new_disk), Some(Evidence::SystemDisk));
+        assert_eq!(ecs(&before, &new_disk), None, "unknown before: no sign");
+        let mut busy = running.clone();
+        busy.task_state = Some("powering-off".into());
+        assert_eq!(ecs(&busy, &stopping), None, "it was powering off already");
     }
 
     #[test]

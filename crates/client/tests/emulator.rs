@@ -27,6 +27,7 @@ use serde_json::Value;
 const PROJECT: &str = "0123456789abcdef0123456789abcdef";
 const STOPPED: &str = "11111111-2222-3333-4444-555555555555";
 const STOPPED_2: &str = "22222222-3333-4444-5555-666666666666";
+const RUNNING: &str = "33333333-4444-5555-6666-777777777777";
 const UBUNTU: &str = "1a2b3c4d-0000-4000-8000-000000000001";
 const KVM: &str = "kvm_100001_200001";
 
@@ -129,6 +130,16 @@ fn kvm_state(emu: &Running, id: &str) -> Value {
         .expect("the KVM is in the state")
 }
 
+/// How many requests of `operation` reached the emulator.
+fn sent(emu: &Running, operation: &str) -> usize {
+    emu.requests()
+        .as_array()
+        .expect("the request log is a list")
+        .iter()
+        .filter(|r| r["operation"] == operation)
+        .count()
+}
+
 fn reinstalls(emu: &Running, id: &str) -> u64 {
     server_state(emu, id)["reinstalls_applied"]
         .as_u64()
@@ -206,6 +217,99 @@ async fn a_lost_answer_is_followed_and_never_resent() {
     emu.shutdown().await;
 }
 
+/// Real ECS has reported a job's SUCCESS while the work still ran, and SUCCESS then RUNNING
+/// again: the follow ends only when the server is out of REBUILD on its new system disk.
+#[tokio::test]
+async fn a_job_that_reports_success_early_is_followed_to_the_end() {
+    for kind in [FaultKind::EarlySuccess, FaultKind::SuccessFlap] {
+        let emu = emulator().await;
+        emu.add_fault(
+            FaultRule::new(kind.clone())
+                .operation("ecs.reinstallos")
+                .calls([1]),
+        );
+        let client = aksk_client(&emu);
+        let server = ServerId::new(STOPPED).unwrap();
+        let before = client.server(&server).await.unwrap();
+        let started = client.reinstall(&server, reinstall_input()).await.unwrap();
+        client
+            .follow(&started, &schedule(), &mut |_| {})
+            .await
+            .unwrap();
+        let after = client.server(&server).await.unwrap();
+        assert_eq!(after.status, Some(ServerStatus::Active), "{kind:?}");
+        assert!(!after.is_rebuilding(), "{kind:?}");
+        assert_ne!(after.system_disk, before.system_disk, "{kind:?}");
+        assert_eq!(reinstalls(&emu, STOPPED), 1, "{kind:?}");
+        emu.shutdown().await;
+    }
+}
+
+/// A reinstall that swaps the system disk may leave `updated` and `launched_at` as they were:
+/// after a lost answer, the new system disk is the evidence that it ended, and the reinstall is
+/// neither sent again nor left waiting until the deadline.
+#[tokio::test]
+async fn a_lost_answer_with_frozen_timestamps_is_followed_by_the_system_disk() {
+    let emu = emulator().await;
+    for kind in [FaultKind::LostAnswer, FaultKind::FrozenTimestamps] {
+        emu.add_fault(FaultRule::new(kind).operation("ecs.reinstallos").calls([1]));
+    }
+    let client = aksk_client(&emu);
+    let server = ServerId::new(STOPPED).unwrap();
+    let before = client.server(&server).await.unwrap();
+    assert!(before.system_disk.is_some(), "{before:?}");
+    let started = client.reinstall(&server, reinstall_input()).await.unwrap();
+    assert_eq!(started.job_id, None);
+    client
+        .follow(&started, &schedule(), &mut |_| {})
+        .await
+        .unwrap();
+    let after = client.server(&server).await.unwrap();
+    assert_eq!(after.launched_at, before.launched_at, "the fault froze it");
+    assert_eq!(after.updated, before.updated, "the fault froze it");
+    assert_ne!(after.system_disk, before.system_disk);
+    assert_eq!(reinstalls(&emu, STOPPED), 1);
+    emu.shutdown().await;
+}
+
+/// A `withStopServer` reinstall of a running server first powers it off (`ACTIVE`,
+/// `powering-off`, then `SHUTOFF`), as ECS does: an answer lost then is followed on that
+/// evidence, never sent again (which ECS would refuse with `Ecs.0603`, or, after the job, run
+/// twice).
+#[tokio::test]
+async fn a_lost_answer_while_a_running_server_powers_off_is_never_resent() {
+    // At time scale 1 the reinstall powers the server off for its first 9 s.
+    let config = Config::builder().time_scale(1.0).build().unwrap();
+    let emu = reimage_emulator::start(config).await.unwrap();
+    emu.add_fault(
+        FaultRule::new(FaultKind::LostAnswer)
+            .operation("ecs.reinstallos")
+            .calls([1]),
+    );
+    let client = aksk_client(&emu);
+    let server = ServerId::new(RUNNING).unwrap();
+    let before = client.server(&server).await.unwrap();
+    assert_eq!(before.status, Some(ServerStatus::Active));
+    let spec = EcsOsSpec::builder()
+        .adminpass(AdminPassword::new("Reimage-Test-Pw1!").unwrap())
+        .stop_server(true)
+        .build()
+        .unwrap();
+    let started = client
+        .reinstall(&server, EcsReinstall::new(spec))
+        .await
+        .unwrap();
+    assert_eq!(started.job_id, None);
+    assert_eq!(
+        started.evidence,
+        Some(reimage_client::Evidence::StoppingForRebuild),
+        "{started:?}"
+    );
+    let sent = sent(&emu, "ecs.reinstallos");
+    assert_eq!(sent, 1, "the reinstall was sent once");
+    emu.shutdown().await;
+}
+
 /// The reinstall for an image without cloud-init goes by `/v1/…/reinstallos`, is followed by
 /// its job like the others, and is applied once.
 #[tokio::test]
@@ -272,13 +376,7 @@ async fn a_busy_server_is_refused_and_not_retried() {
         .unwrap_or_else(|| panic!("{error:?}"));
     assert_eq!(provider.status, 501, "{error}");
     assert_eq!(provider.code.as_deref(), Some("Ecs.0603"), "{error}");
-    let sent = emu
-        .requests()
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["operation"] == "ecs.reinstallos")
-        .count();
+    let sent = sent(&emu, "ecs.reinstallos");
     assert_eq!(sent, 2, "one each, the 501 not retried");
     emu.shutdown().await;
 }

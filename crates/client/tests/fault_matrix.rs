@@ -283,10 +283,13 @@ enum Col {
     Truncated,
     InvalidJson,
     JobFail,
+    EarlySuccess,
+    SuccessFlap,
+    FrozenTimestamps,
     Expire,
 }
 
-const COLUMNS: [Col; 10] = [
+const COLUMNS: [Col; 13] = [
     Col::Latency,
     Col::Throttle,
     Col::Error500,
@@ -296,6 +299,9 @@ const COLUMNS: [Col; 10] = [
     Col::Truncated,
     Col::InvalidJson,
     Col::JobFail,
+    Col::EarlySuccess,
+    Col::SuccessFlap,
+    Col::FrozenTimestamps,
     Col::Expire,
 ];
 
@@ -311,6 +317,9 @@ impl Col {
             Self::Truncated => "truncated body",
             Self::InvalidJson => "invalid JSON",
             Self::JobFail => "job FAIL",
+            Self::EarlySuccess => "early SUCCESS",
+            Self::SuccessFlap => "SUCCESS, RUNNING, SUCCESS",
+            Self::FrozenTimestamps => "timestamps frozen",
             Self::Expire => "credentials expire",
         }
     }
@@ -331,6 +340,9 @@ impl Col {
                 error_code: None,
                 fail_reason: None,
             },
+            Self::EarlySuccess => FaultKind::EarlySuccess,
+            Self::SuccessFlap => FaultKind::SuccessFlap,
+            Self::FrozenTimestamps => FaultKind::FrozenTimestamps,
             Self::Expire => FaultKind::ExpireCredentials,
         }
     }
@@ -338,6 +350,10 @@ impl Col {
     fn applies_to(self, row: &Row) -> bool {
         match self {
             Self::JobFail => row.starts_job,
+            // What an ECS reinstall or change of OS reports over time.
+            Self::EarlySuccess | Self::SuccessFlap | Self::FrozenTimestamps => {
+                matches!(row.target, "ecs.reinstallos" | "ecs.changeos")
+            }
             Self::Expire => row.carries_credentials,
             _ => true,
         }
@@ -560,6 +576,16 @@ async fn run_cell(row_index: usize, row: Row, col_index: usize, col: Col) -> Cel
         Ok(Ok(())) => {
             if applied == Some(0) {
                 violations.push("recovered, but the operation never took effect".to_owned());
+            }
+            if let Some(Counter::Server(id, _)) = row.counter {
+                // A follow that ends while the server is still being rebuilt ended early (the
+                // `early_success` and `success_flap` columns are there to try it).
+                let server = state["ecs"]["servers"]
+                    .as_array()
+                    .and_then(|list| list.iter().find(|s| s["id"] == id));
+                if server.is_some_and(|s| s["status"] == "REBUILD") {
+                    violations.push("recovered while the server was still in REBUILD".to_owned());
+                }
             }
             (times("recovered"), Class::Recovered)
         }

@@ -96,6 +96,7 @@ pub struct Config {
     pub(crate) edis_session_lifetime: Duration,
     pub(crate) edis_api_host: Option<String>,
     pub(crate) strict_inputs: bool,
+    pub(crate) interruptions_fail_rebuilds: bool,
 }
 
 impl Default for Config {
@@ -114,6 +115,7 @@ impl Default for Config {
             edis_session_lifetime: DEFAULT_EDIS_SESSION_LIFETIME,
             edis_api_host: None,
             strict_inputs: false,
+            interruptions_fail_rebuilds: false,
         }
     }
 }
@@ -302,10 +304,20 @@ impl ConfigBuilder {
 
     /// Also applies reimage's own cross-field rules (`ReinstallBody::to_input`) to ECS reinstall
     /// and change-OS bodies, refusing with `Ecs.0005` what the providers accept but reimage never
-    /// sends (`userid` without `keyname`; no login and no user data). Off by default.
+    /// sends (`userid` with `adminpass`, `keyname` without `userid`). Off by default.
     #[must_use]
     pub fn strict_inputs(mut self, strict: bool) -> Self {
         self.config.strict_inputs = strict;
+        self
+    }
+
+    /// Makes another operation on a server being rebuilt (a stop, a start, a second reinstall or
+    /// change of OS) fail the running rebuild, as the ECS API pages warn that it does: the
+    /// operation is still answered 501 `Ecs.0603`, and the rebuild's job ends at once in `FAIL`,
+    /// leaving the server in `ERROR`. Off by default (the rebuild goes on).
+    #[must_use]
+    pub fn interruptions_fail_rebuilds(mut self, fail: bool) -> Self {
+        self.config.interruptions_fail_rebuilds = fail;
         self
     }
 

@@ -308,6 +308,80 @@ fn parse_body<T: serde::de::DeserializeOwned>(ctx: &Ctx<'_>) -> Result<T, Reply>
     serde_json::from_slice(body).map_err(|e| invalid(reimage_wire::decode::json_problem(&e)))
 }
 
+/// The fields the ECS API (and the official SDK's models) define for a reinstall or change of
+/// OS body: anything else is refused, as ECS does.
+struct KnownFields {
+    root: &'static str,
+    option: &'static [&'static str],
+    metadata: &'static [&'static str],
+}
+
+const METADATA_FIELDS: &[&str] = &[
+    "user_data",
+    "BYOL",
+    "__system__encrypted",
+    "__system__cmkid",
+];
+const METADATA_FIELDS_V1: &[&str] = &["BYOL", "__system__encrypted", "__system__cmkid"];
+const REINSTALL_FIELDS: &[&str] = &["adminpass", "keyname", "userid", "metadata", "mode"];
+const CHANGE_OS_FIELDS: &[&str] = &[
+    "adminpass",
+    "keyname",
+    "userid",
+    "imageid",
+    "metadata",
+    "mode",
+    "isAutoPay",
+];
+
+impl KnownFields {
+    fn of(kind: JobKind, api: Api) -> Self {
+        let metadata = if api == Api::WithoutCloudInit {
+            METADATA_FIELDS_V1
+        } else {
+            METADATA_FIELDS
+        };
+        match kind {
+            JobKind::ChangeOs => Self {
+                root: "os-change",
+                option: CHANGE_OS_FIELDS,
+                metadata,
+            },
+            _ => Self {
+                root: "os-reinstall",
+                option: REINSTALL_FIELDS,
+                metadata,
+            },
+        }
+    }
+
+    /// The first field of `body` (already read by the wire types) that the API does not define,
+    /// as a path (`os-reinstall.metadata.foo`).
+    fn unknown(&self, body: &[u8]) -> Option<String> {
+        let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+        let top = value.as_object()?;
+        if let Some(key) = top.keys().find(|k| *k != self.root) {
+            return Some(key.clone());
+        }
+        let option = top.get(self.root)?.as_object()?;
+        if let Some(key) = option.keys().find(|k| !self.option.contains(&k.as_str())) {
+            return Some(format!("{}.{key}", self.root));
+        }
+        let metadata = option.get("metadata")?.as_object()?;
+        metadata
+            .keys()
+            .find(|k| !self.metadata.contains(&k.as_str()))
+            .map(|key| format!("{}.metadata.{key}", self.root))
+    }
+}
+
+/// Refuses a body with a field the API does not define (`Ecs.0005`).
+fn refuse_unknown(ctx: &Ctx<'_>, kind: JobKind, api: Api) -> Option<Reply> {
+    KnownFields::of(kind, api)
+        .unknown(ctx.request.body())
+        .map(|path| invalid(format!("{path} is not a parameter of this API")))
+}
+
 fn reinstall(
     world: &mut World,
     ctx: &Ctx<'_>,
@@ -320,6 +394,9 @@ fn reinstall(
         Err(reply) => return reply,
     };
     let o = &parsed.os_reinstall;
+    if let Some(reply) = refuse_unknown(ctx, JobKind::Reinstall, api) {
+        return reply;
+    }
     if api == Api::WithoutCloudInit && o.metadata.as_ref().is_some_and(|m| m.user_data.is_some()) {
         // The `/v1/` API documents no user data: only BYOL in metadata.
         return invalid("metadata.user_data is not a parameter of this API");
@@ -350,6 +427,9 @@ fn change_os(
         Err(reply) => return reply,
     };
     let o = &parsed.os_change;
+    if let Some(reply) = refuse_unknown(ctx, JobKind::ChangeOs, api) {
+        return reply;
+    }
     if api == Api::WithoutCloudInit && o.metadata.as_ref().is_some_and(|m| m.user_data.is_some()) {
         // The `/v1/` API documents no user data: only BYOL in metadata.
         return invalid("metadata.user_data is not a parameter of this API");
@@ -504,12 +584,8 @@ fn os_job(
     if server.locked {
         return ecs_error(400, "Ecs.0605", "ECS locked.");
     }
-    if server.job.is_some() {
-        return ecs_error(
-            501,
-            "Ecs.0603",
-            "The commands are being executed. Try again later.",
-        );
+    if let Some(job) = server.job.clone() {
+        return busy(world, ctx, &job);
     }
     if server.running && !server.failed_os_job && !stop_first {
         return ecs_error(
@@ -530,6 +606,9 @@ fn os_job(
         image: image_id,
         key_name,
         user_data: user_data.map(|d| d.as_bytes().to_vec()),
+        stops_first: stop_first && server.running && !server.failed_os_job,
+        quirk: ctx.flags.job_quirk,
+        keep_timestamps: ctx.flags.frozen_timestamps,
     };
     let project = world.fixtures.ecs.project_id.clone();
     let job_id = world.start_job(
@@ -542,6 +621,29 @@ fn os_job(
         Some(effect),
     );
     Reply::json(StatusCode::OK, HUAWEI_JSON, &json!({ "job_id": job_id }))
+}
+
+/// The answer to an operation on a server whose job `job_id` runs: 501 `Ecs.0603`. With
+/// [`interruptions_fail_rebuilds`](crate::ConfigBuilder::interruptions_fail_rebuilds), a running
+/// reinstall or change of OS also ends now, in `FAIL`.
+fn busy(world: &mut World, ctx: &Ctx<'_>, job_id: &str) -> Reply {
+    if ctx.config.interruptions_fail_rebuilds
+        && let Some(job) = world.jobs.iter_mut().find(|j| j.id == job_id && !j.settled)
+        && matches!(job.kind, JobKind::Reinstall | JobKind::ChangeOs)
+        && job.failure.is_none()
+    {
+        job.failure = Some((
+            job.kind.default_failure().0.to_owned(),
+            "The operation was interrupted by another operation on the ECS.".to_owned(),
+        ));
+        job.running_at = job.running_at.min(ctx.now);
+        job.end = job.end.min(ctx.now);
+    }
+    ecs_error(
+        501,
+        "Ecs.0603",
+        "The commands are being executed. Try again later.",
+    )
 }
 
 /// The failure a `job_fail` fault asks for, with the kind's defaults.
@@ -596,12 +698,8 @@ fn action(world: &mut World, ctx: &Ctx<'_>) -> Reply {
         if server.locked {
             return ecs_error(400, "Ecs.0605", "ECS locked.");
         }
-        if server.job.is_some() {
-            return ecs_error(
-                501,
-                "Ecs.0603",
-                "The commands are being executed. Try again later.",
-            );
+        if let Some(job) = server.job.clone() {
+            return busy(world, ctx, &job);
         }
         let id = server.fixture.id.as_str().to_owned();
         if !servers.contains(&id) {
@@ -736,7 +834,8 @@ fn server_json(world: &World, server: &Server, ctx: &Ctx<'_>) -> Value {
         "user_id": owner,
         "key_name": server.key_name,
         "os-extended-volumes:volumes_attached": [{
-            "id": format!("0d15c000-{tail}"),
+            // A new system disk for each reinstall or change of OS.
+            "id": format!("0d15{:04x}-{tail}", server.system_disk & 0xffff),
             "delete_on_termination": "true",
             "device": "/dev/vda",
             "bootIndex": "0",

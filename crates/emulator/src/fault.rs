@@ -26,6 +26,9 @@
 //! | `truncated_body` | | the call is applied; the answer stops halfway through its body |
 //! | `invalid_json` | | the call is applied; the answer's body is not JSON |
 //! | `job_fail` | `error_code`, `fail_reason` | the ECS job this call starts ends in `FAIL`; an EDIS reinstall fails (the KVM stays off, on its old image) |
+//! | `early_success` | | the ECS reinstall or change of OS this call starts reads `SUCCESS` from 60% of its duration, while the server is still `REBUILD` |
+//! | `success_flap` | | that job reads `SUCCESS` from 50% to 60% of its duration, then `RUNNING` again, then `SUCCESS` at its end |
+//! | `frozen_timestamps` | | that job, when it succeeds, leaves the server's `updated` and `OS-SRV-USG:launched_at` as they were (only the system disk changes) |
 //! | `expire_credentials` | | the token or EDIS session this call carries expires now, before it is checked |
 //! | `short_lived_credentials` | `lifetime_ms` | the token or EDIS session this call issues lives only that long |
 //!
@@ -76,6 +79,15 @@ pub enum FaultKind {
         /// The job's `fail_reason`; a per-job default when `None`.
         fail_reason: Option<String>,
     },
+    /// `early_success`: the ECS OS job the call starts reads `SUCCESS` from 60% of its duration,
+    /// while the server is still `REBUILD`.
+    EarlySuccess,
+    /// `success_flap`: the ECS OS job the call starts reads `SUCCESS`, then `RUNNING` again, then
+    /// `SUCCESS`.
+    SuccessFlap,
+    /// `frozen_timestamps`: the ECS OS job the call starts leaves `updated` and
+    /// `OS-SRV-USG:launched_at` unchanged, as a reinstall that swaps the system disk may.
+    FrozenTimestamps,
     /// `expire_credentials`: the IAM token or EDIS session the call carries expires now.
     ExpireCredentials,
     /// `short_lived_credentials`: the IAM token or EDIS session the call issues lives `lifetime`.
@@ -98,6 +110,9 @@ impl FaultKind {
             Self::TruncatedBody => "truncated_body",
             Self::InvalidJson => "invalid_json",
             Self::JobFail { .. } => "job_fail",
+            Self::EarlySuccess => "early_success",
+            Self::SuccessFlap => "success_flap",
+            Self::FrozenTimestamps => "frozen_timestamps",
             Self::ExpireCredentials => "expire_credentials",
             Self::ShortLivedCredentials { .. } => "short_lived_credentials",
         }
@@ -131,6 +146,9 @@ impl FaultKind {
             | Self::LostAnswer
             | Self::TruncatedBody
             | Self::InvalidJson
+            | Self::EarlySuccess
+            | Self::SuccessFlap
+            | Self::FrozenTimestamps
             | Self::ExpireCredentials => None,
         }
     }
@@ -444,7 +462,7 @@ fn parse_kind(kind: &str, params: Value) -> Result<FaultKind, FaultError> {
             }
         }
         "reset" | "flow_limit" | "lost_answer" | "truncated_body" | "invalid_json"
-        | "expire_credentials" => {
+        | "early_success" | "success_flap" | "frozen_timestamps" | "expire_credentials" => {
             let _: Nothing = read(kind, params)?;
             match kind {
                 "reset" => FaultKind::Reset,
@@ -452,6 +470,9 @@ fn parse_kind(kind: &str, params: Value) -> Result<FaultKind, FaultError> {
                 "lost_answer" => FaultKind::LostAnswer,
                 "truncated_body" => FaultKind::TruncatedBody,
                 "invalid_json" => FaultKind::InvalidJson,
+                "early_success" => FaultKind::EarlySuccess,
+                "success_flap" => FaultKind::SuccessFlap,
+                "frozen_timestamps" => FaultKind::FrozenTimestamps,
                 _ => FaultKind::ExpireCredentials,
             }
         }
@@ -459,8 +480,8 @@ fn parse_kind(kind: &str, params: Value) -> Result<FaultKind, FaultError> {
             let shown: String = other.chars().take(40).collect();
             return Err(FaultError::new(format!(
                 "unknown kind {shown:?}; expected latency, throttle, flow_limit, server_error, reset, \
-                 lost_answer, truncated_body, invalid_json, job_fail, expire_credentials or \
-                 short_lived_credentials"
+                 lost_answer, truncated_body, invalid_json, job_fail, early_success, success_flap, \
+                 frozen_timestamps, expire_credentials or short_lived_credentials"
             )));
         }
     })

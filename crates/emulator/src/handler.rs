@@ -21,6 +21,10 @@ pub(crate) struct CallFlags {
     pub(crate) expire_credentials: bool,
     /// `short_lived_credentials`: the credentials the call issues live this long.
     pub(crate) short_lived: Option<Duration>,
+    /// `early_success` / `success_flap`: how the OS job this call starts reports its status.
+    pub(crate) job_quirk: crate::state::JobQuirk,
+    /// `frozen_timestamps`: the OS job this call starts leaves `updated`/`launched_at` alone.
+    pub(crate) frozen_timestamps: bool,
 }
 
 /// A call, as a handler sees it.

@@ -55,10 +55,14 @@
 //! deterministic. Credential lifetimes (token 24 h, EDIS session 1 h), `Retry-After`, latency
 //! faults and the AK/SK 15-minute window are not scaled: clients apply fixed margins to them.
 //!
-//! While an ECS reinstall or change of OS runs, the server shows `REBUILD` with task state
-//! `rebuilding` and power state 4; afterwards it is `ACTIVE` (running, so that cloud-init runs at
-//! boot) on the new image (change of OS) or the same one (reinstall), with the new user data,
-//! key pair, `updated` and `OS-SRV-USG:launched_at`. A failed one leaves it `ERROR` (vm_state
+//! While an ECS reinstall or change of OS runs, the server shows `REBUILD` and power state 4,
+//! with the task states the ECS statuses page lists: `rebuild_block_device_mapping` for the
+//! rebuild's first fifth, `rebuilding`, then `rebuild_spawning` for its last fifth. A
+//! `withStopServer` job on a running server first shows `ACTIVE`/`powering-off` (its first
+//! tenth), then `SHUTOFF` (the next twentieth), then `REBUILD`. Afterwards it is `ACTIVE`
+//! (running, so that cloud-init runs at boot) on the new image (change of OS) or the same one
+//! (reinstall), with the new user data, key pair, `updated`, `OS-SRV-USG:launched_at` and a new
+//! system disk (the volume id at `bootIndex` 0). A failed one leaves it `ERROR` (vm_state
 //! `error`), from which a new reinstall or change of OS is allowed, as the specs say. A stop
 //! shows `powering-off` then `SHUTOFF`; a start `powering-on` then `ACTIVE`. An EDIS reinstall
 //! answers `success` at once; the KVM is then powered off while it installs, and runs the new
@@ -146,25 +150,27 @@
 //! |---|---|
 //! | an empty body | 400 `Common.0002` |
 //! | a body that does not decode (`ReinstallBody`, `ChangeOsBody`) | 400 `Ecs.0005` |
+//! | a field the API (and the official SDK's models) does not define, at any level | 400 `Ecs.0005` |
 //! | the server exists | 404 `Ecs.0114` |
 //! | `mode` is absent or `withStopServer` | 400 `Ecs.0005` |
 //! | `adminpass` is 8–26 characters of 3 classes, specials from `!@$%^-_=+[{}]:,./?~#*` | 400 `Ecs.0011` |
 //! | not both `adminpass` and `keyname`; `keyname` is a name; `userid` comes with it (reinstall) | 400 `Ecs.0005` |
 //! | the key pair belongs to `userid` (or, for `changeos` without `userid`, to the caller) | 400 `Ecs.0314` |
+//! | `metadata.BYOL` is absent or `"true"` | 400 `Ecs.0005` |
 //! | `user_data` is base64 of at most 32 KB | 400 `Ecs.0005` |
+//! | something to log in with: `adminpass`, `keyname` or user data | 400 `Ecs.0005` |
 //! | (with [`strict_inputs`](ConfigBuilder::strict_inputs)) reimage's own rules | 400 `Ecs.0005` |
 //! | the image exists (`imageid`, or the server's own image) | 400 `Ecs.0031` (a malformed `imageid`: `Ecs.0005`) |
 //! | the image is active | 400 `Ecs.0032` |
 //! | the image has cloud-init | 400 `Ecs.0007` |
 //! | the server is not locked | 400 `Ecs.0605` |
-//! | the server is not busy with another job | 501 `Ecs.0603` |
+//! | the server is not busy with another job | 501 `Ecs.0603` (with [`interruptions_fail_rebuilds`](ConfigBuilder::interruptions_fail_rebuilds), a running rebuild then ends in `FAIL`) |
 //! | the server is stopped (or its last OS job failed), unless `mode` is `withStopServer` | 400 `Ecs.0100` |
 //!
 //! The specs give no code of their own for an image without cloud-init; the emulator answers
 //! `Ecs.0007`, "Invalid image attributes", the closest documented one. Where the provider is more
 //! lenient than reimage, the emulator follows the provider: `userid` with `adminpass` (as in the
-//! provider's own example) is accepted and ignored, a request with neither `adminpass` nor
-//! `keyname` nor user data is accepted, and `changeos` takes `keyname` without `userid` (the
+//! provider's own example) is accepted and ignored, and `changeos` takes `keyname` without `userid` (the
 //! caller's user is used, as documented). [`strict_inputs`](ConfigBuilder::strict_inputs) refuses
 //! them instead.
 //!

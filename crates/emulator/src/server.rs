@@ -35,7 +35,7 @@ use crate::config::{Config, ConfigError};
 use crate::fault::{FaultKind, FaultRule};
 use crate::handler::{CallFlags, Ctx, Handled, LogAuth};
 use crate::reply::{Reply, Side};
-use crate::state::{LogEntry, World};
+use crate::state::{JobQuirk, LogEntry, World};
 use crate::{admin, ecs, edis, iam, redact};
 
 /// How long [`Running::shutdown`] lets calls under way finish before it cuts them.
@@ -501,6 +501,9 @@ impl Plan {
                     fail_reason,
                 } => plan.flags.job_fail = Some((error_code, fail_reason)),
                 FaultKind::ExpireCredentials => plan.flags.expire_credentials = true,
+                FaultKind::EarlySuccess => plan.flags.job_quirk = JobQuirk::EarlySuccess,
+                FaultKind::SuccessFlap => plan.flags.job_quirk = JobQuirk::SuccessFlap,
+                FaultKind::FrozenTimestamps => plan.flags.frozen_timestamps = true,
                 FaultKind::ShortLivedCredentials { lifetime } => {
                     plan.flags.short_lived = Some(lifetime);
                 }

@@ -47,6 +47,9 @@ pub(crate) struct Server {
     /// The job under way, if any.
     pub(crate) job: Option<String>,
     pub(crate) counters: ServerCounters,
+    /// How many system disks replaced this one: each reinstall or change of OS that succeeds
+    /// attaches a new one (a new volume id at boot index 0).
+    pub(crate) system_disk: u32,
 }
 
 /// The kinds of ECS job.
@@ -101,6 +104,25 @@ pub(crate) struct OsEffect {
     pub(crate) image: ImageId,
     pub(crate) key_name: Option<String>,
     pub(crate) user_data: Option<Vec<u8>>,
+    /// The server was running and `withStopServer` was sent: the job powers it off first.
+    pub(crate) stops_first: bool,
+    /// How the job's status runs ahead of the work (the `early_success` and `success_flap`
+    /// faults).
+    pub(crate) quirk: JobQuirk,
+    /// The `frozen_timestamps` fault: `updated` and `OS-SRV-USG:launched_at` do not move.
+    pub(crate) keep_timestamps: bool,
+}
+
+/// How an OS job's status may run ahead of the work, as real ECS has been seen to do.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum JobQuirk {
+    /// The status follows the work.
+    #[default]
+    None,
+    /// `SUCCESS` from 60% of the duration, while the server is still `REBUILD`.
+    EarlySuccess,
+    /// `SUCCESS` from 50% to 60%, `RUNNING` again until the end, then `SUCCESS`.
+    SuccessFlap,
 }
 
 /// An ECS job.
@@ -143,6 +165,18 @@ impl Phase {
 
 impl Job {
     pub(crate) fn phase(&self, now: OffsetDateTime) -> Phase {
+        let quirk = self.effect.as_ref().map_or(JobQuirk::None, |e| e.quirk);
+        let at = |percent: i32| self.begin + (self.end - self.begin) * percent / 100;
+        if self.failure.is_none() && now < self.end {
+            let early = match quirk {
+                JobQuirk::None => false,
+                JobQuirk::EarlySuccess => now >= at(60),
+                JobQuirk::SuccessFlap => now >= at(50) && now < at(60),
+            };
+            if early {
+                return Phase::Success;
+            }
+        }
         if now < self.running_at {
             Phase::Init
         } else if now < self.end {
@@ -344,6 +378,7 @@ impl World {
                 launched_at: s.created.to_offset_date_time(),
                 job: None,
                 counters: ServerCounters::default(),
+                system_disk: 0,
             })
             .collect();
         self.kvms = fixtures
@@ -582,7 +617,10 @@ impl World {
 
 /// Applies a job that has just ended to one of its servers.
 fn apply(server: &mut Server, job: &Job) {
-    server.updated = job.end;
+    let keep_timestamps = job.effect.as_ref().is_some_and(|e| e.keep_timestamps);
+    if !keep_timestamps {
+        server.updated = job.end;
+    }
     let failed = job.failure.is_some();
     match job.kind {
         JobKind::Reinstall | JobKind::ChangeOs => {
@@ -597,7 +635,10 @@ fn apply(server: &mut Server, job: &Job) {
                 }
                 server.running = true;
                 server.failed_os_job = false;
-                server.launched_at = job.end;
+                server.system_disk += 1;
+                if !keep_timestamps {
+                    server.launched_at = job.end;
+                }
             }
         }
         JobKind::Stop => {
@@ -626,6 +667,43 @@ pub(crate) struct ServerView {
     pub(crate) progress: u64,
 }
 
+/// Where a reinstall or change of OS is, as the server shows it.
+enum OsJobStage {
+    /// `withStopServer` on a running server: `ACTIVE`, task state `powering-off`.
+    PoweringOff,
+    /// Powered off, the rebuild not begun: `SHUTOFF`, no task state.
+    Stopped,
+    /// `REBUILD` with this task state.
+    Rebuild(&'static str),
+}
+
+/// The stage of `job` at `percent` (0 to 100) of its duration. A job that stops the server
+/// first spends its first tenth powering off and the next twentieth stopped; the rebuild's
+/// first fifth prepares the disks (`rebuild_block_device_mapping`) and its last fifth boots
+/// the new OS (`rebuild_spawning`), as the ECS statuses page lists the task states of `REBUILD`.
+fn os_job_stage(job: &Job, percent: i128) -> OsJobStage {
+    let stops_first = job.effect.as_ref().is_some_and(|e| e.stops_first);
+    let rebuild_from = if stops_first {
+        if percent < 10 {
+            return OsJobStage::PoweringOff;
+        }
+        if percent < 15 {
+            return OsJobStage::Stopped;
+        }
+        15
+    } else {
+        0
+    };
+    let into = (percent - rebuild_from) * 100 / (100 - rebuild_from);
+    OsJobStage::Rebuild(if into < 20 {
+        "rebuild_block_device_mapping"
+    } else if into < 80 {
+        "rebuilding"
+    } else {
+        "rebuild_spawning"
+    })
+}
+
 /// The server as the ECS statuses page maps vm_state and task_state to status.
 pub(crate) fn server_view(server: &Server, jobs: &[Job], now: OffsetDateTime) -> ServerView {
     let job = server
@@ -643,16 +721,34 @@ pub(crate) fn server_view(server: &Server, jobs: &[Job], now: OffsetDateTime) ->
         Some((JobKind::Reinstall | JobKind::ChangeOs, j)) => {
             let total = (j.end - j.begin).whole_milliseconds().max(1);
             let done = (now - j.begin).whole_milliseconds().clamp(0, total);
-            ServerView {
-                status: "REBUILD",
-                vm_state: if server.failed_os_job {
-                    "error"
-                } else {
-                    "stopped"
+            let progress = u64::try_from(done * 100 / total).unwrap_or(0);
+            let vm_state = if server.failed_os_job {
+                "error"
+            } else {
+                "stopped"
+            };
+            match os_job_stage(j, done * 100 / total) {
+                OsJobStage::PoweringOff => ServerView {
+                    status: "ACTIVE",
+                    vm_state: "active",
+                    task_state: Some("powering-off"),
+                    power_state: 1,
+                    progress,
                 },
-                task_state: Some("rebuilding"),
-                power_state: 4,
-                progress: u64::try_from(done * 100 / total).unwrap_or(0),
+                OsJobStage::Stopped => ServerView {
+                    status: "SHUTOFF",
+                    vm_state,
+                    task_state: None,
+                    power_state: 4,
+                    progress,
+                },
+                OsJobStage::Rebuild(task) => ServerView {
+                    status: "REBUILD",
+                    vm_state,
+                    task_state: Some(task),
+                    power_state: 4,
+                    progress,
+                },
             }
         }
         Some((JobKind::Stop, _)) => ServerView {

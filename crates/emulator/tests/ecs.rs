@@ -365,6 +365,10 @@ async fn reinstall_and_change_os_refusals() {
         ("nothing to log in with", reinstall_path(STOPPED), r#"{"os-reinstall":{}}"#.into(), 400, "Ecs.0005"),
         ("nothing to log in with, change OS", changeos_path(STOPPED), format!(r#"{{"os-change":{{"imageid":"{UBUNTU}"}}}}"#), 400, "Ecs.0005"),
         ("BYOL not \"true\"", reinstall_path(STOPPED), r#"{"os-reinstall":{"adminpass":"Sup3r-secret","metadata":{"BYOL":"false"}}}"#.into(), 400, "Ecs.0005"),
+        ("unknown field", reinstall_path(STOPPED), r#"{"os-reinstall":{"adminpass":"Sup3r-secret","password":"x"}}"#.into(), 400, "Ecs.0005"),
+        ("unknown metadata field", reinstall_path(STOPPED), r#"{"os-reinstall":{"adminpass":"Sup3r-secret","metadata":{"userdata":"eA=="}}}"#.into(), 400, "Ecs.0005"),
+        ("unknown top-level field", changeos_path(STOPPED), format!(r#"{{"os-change":{{"adminpass":"Sup3r-secret","imageid":"{UBUNTU}"}},"dry_run":true}}"#), 400, "Ecs.0005"),
+        ("isAutoPay is for a change of OS only", reinstall_path(STOPPED), r#"{"os-reinstall":{"adminpass":"Sup3r-secret","isAutoPay":"true"}}"#.into(), 400, "Ecs.0005"),
         ("malformed imageid", changeos_path(STOPPED), r#"{"os-change":{"adminpass":"Sup3r-secret","imageid":"debian"}}"#.into(), 400, "Ecs.0005"),
         ("unknown image", changeos_path(STOPPED), r#"{"os-change":{"adminpass":"Sup3r-secret","imageid":"0a0a0a0a-0000-4000-8000-000000000000"}}"#.into(), 400, "Ecs.0031"),
         ("image not active", changeos_path(STOPPED), format!(r#"{{"os-change":{{"adminpass":"Sup3r-secret","imageid":"{QUEUED}"}}}}"#), 400, "Ecs.0032"),
@@ -453,6 +457,69 @@ async fn reinstall_and_change_os_refusals() {
     assert_eq!(emu.server_state(STOPPED).await["reinstalls_applied"], 1);
 }
 
+/// The ECS pages warn that another operation interrupts a rebuild. By default the emulator
+/// answers it 501 `Ecs.0603` and lets the rebuild go on; set to, it also fails the rebuild at
+/// once, leaving the server in ERROR.
+#[tokio::test]
+async fn an_operation_during_a_rebuild_can_be_set_to_fail_it() {
+    for fail in [false, true] {
+        let emu = Emu::with(Config::builder().interruptions_fail_rebuilds(fail)).await;
+        let token = emu.token().await;
+        let op = ReinstallOs::new(
+            project(),
+            server(STOPPED),
+            EcsReinstall::new(key_spec("#cloud-config\n")),
+        );
+        let job_id = emu.call(&op, &token).await.unwrap();
+        emu.advance(30);
+        let err = emu.call(&op, &token).await.unwrap_err();
+        assert_eq!(
+            err.provider_error().and_then(|p| p.code.as_deref()),
+            Some("Ecs.0603"),
+            "{err}"
+        );
+        let job = emu
+            .call(&ShowJob::new(project(), job_id), &token)
+            .await
+            .unwrap();
+        let details = emu
+            .call(&ShowServer::new(project(), server(STOPPED)), &token)
+            .await
+            .unwrap();
+        if fail {
+            assert_eq!(job.status, JobStatus::Fail);
+            assert_eq!(job.error_code.as_deref(), Some("Ecs.0202"));
+            assert_eq!(details.status, Some(ServerStatus::Error));
+        } else {
+            assert_eq!(job.status, JobStatus::Running);
+            assert_eq!(details.status, Some(ServerStatus::Rebuild));
+        }
+    }
+}
+
+/// Every field the official SDK's models define for a change of OS is accepted (the emulator
+/// refuses only what the API does not define).
+#[tokio::test]
+async fn every_field_the_sdk_defines_is_accepted() {
+    let emu = Emu::start().await;
+    let token = emu.token().await;
+    let good_ud = STANDARD.encode("#cloud-config\n");
+    // Every field the official SDK's models define is accepted.
+    let sdk_fields = format!(
+        r#"{{"os-change":{{"adminpass":"Sup3r-secret","imageid":"{UBUNTU}","isAutoPay":"true","metadata":{{"BYOL":"true","__system__encrypted":"0","user_data":"{good_ud}"}}}}}}"#
+    );
+    let raw = emu
+        .send(&ecs(
+            &emu,
+            Method::POST,
+            &changeos_path(STOPPED),
+            &sdk_fields,
+            &token,
+        ))
+        .await;
+    assert_eq!(raw.status, 200, "{}", raw.text());
+}
+
 #[tokio::test]
 async fn the_provider_is_more_lenient_than_reimage_unless_strict() {
     // The provider's own example: userid with adminpass. And changeos with keyname alone.
@@ -539,7 +606,12 @@ async fn a_reinstall_job_runs_its_course() {
     assert_eq!(job.server_id.as_deref(), Some(STOPPED));
     let during = emu.call(&show, &token).await.unwrap();
     assert_eq!(during.status, Some(ServerStatus::Rebuild));
-    assert_eq!(during.task_state.as_deref(), Some("rebuilding"));
+    // A stopped server goes straight to REBUILD; its disks are prepared first.
+    assert_eq!(
+        during.task_state.as_deref(),
+        Some("rebuild_block_device_mapping")
+    );
+    assert!(during.is_rebuilding());
     assert!(during.unreadable.is_empty(), "{:?}", during.unreadable);
 
     emu.advance(45);
@@ -550,9 +622,15 @@ async fn a_reinstall_job_runs_its_course() {
     assert_eq!(job.progress(), (0, 1));
     let during = emu.call(&show, &token).await.unwrap();
     assert_eq!(during.status, Some(ServerStatus::Rebuild));
+    assert_eq!(during.task_state.as_deref(), Some("rebuilding"));
     assert_eq!(during.progress, Some(50));
 
-    emu.advance(45);
+    emu.advance(30);
+    let during = emu.call(&show, &token).await.unwrap();
+    assert_eq!(during.task_state.as_deref(), Some("rebuild_spawning"));
+    assert!(during.is_rebuilding());
+
+    emu.advance(15);
     let job = emu.call(&query, &token).await.unwrap();
     assert_eq!(job.status, JobStatus::Success);
     assert_eq!(job.end_time.unwrap().to_string(), "2025-01-01T00:01:30Z");
@@ -598,7 +676,43 @@ async fn a_change_of_os_with_stop_server_on_a_running_server() {
     );
     let job_id = emu.call(&op, &token).await.unwrap();
     let query = ShowJob::new(project(), job_id);
-    emu.advance(149);
+    // ACTIVE → powering-off → SHUTOFF → REBUILD (its three task states) over the job's 150 s,
+    // as the ECS statuses page maps them.
+    let show = ShowServer::new(project(), server(RUNNING));
+    let mut seen = Vec::new();
+    for (at, step) in [(0, 0), (20, 20), (30, 10), (120, 90), (149, 29)] {
+        emu.advance(step);
+        let now = emu.call(&show, &token).await.unwrap();
+        seen.push((
+            at,
+            now.status.map(|s| s.as_str().to_owned()),
+            now.task_state,
+            now.vm_state,
+        ));
+    }
+    let want = |at, status: &str, task: Option<&str>, vm: &str| {
+        (
+            at,
+            Some(status.to_owned()),
+            task.map(str::to_owned),
+            Some(vm.to_owned()),
+        )
+    };
+    assert_eq!(
+        seen,
+        vec![
+            want(0, "ACTIVE", Some("powering-off"), "active"),
+            want(20, "SHUTOFF", None, "stopped"),
+            want(
+                30,
+                "REBUILD",
+                Some("rebuild_block_device_mapping"),
+                "stopped"
+            ),
+            want(120, "REBUILD", Some("rebuilding"), "stopped"),
+            want(149, "REBUILD", Some("rebuild_spawning"), "stopped"),
+        ]
+    );
     assert_eq!(
         emu.call(&query, &token).await.unwrap().status,
         JobStatus::Running

@@ -923,6 +923,7 @@ fn ecs_baseline(s: &ServerDetails) -> Baseline {
         launched_at: s.launched_at.map(|t| t.to_string()),
         status: s.status.as_ref().map(|x| x.as_str().to_owned()),
         power: None,
+        system_disk: s.system_disk.clone(),
     }
 }
 
@@ -935,6 +936,7 @@ pub(crate) fn baseline_details(server: &ServerId, b: &Baseline) -> ServerDetails
         .as_deref()
         .and_then(|t| Timestamp::parse(t).ok());
     d.status = b.status.as_deref().map(ServerStatus::from_wire);
+    d.system_disk = b.system_disk.clone();
     d
 }
 

@@ -747,6 +747,7 @@ fn spec_show_server_answer() {
     want.created = Some(at("2018-09-13T07:03:44Z"));
     want.updated = Some(at("2018-09-13T07:06:51Z"));
     want.launched_at = Some(at("2018-09-13T07:04:09.197749Z"));
+    want.system_disk = Some("80c15cff-2473-4982-a816-d760cad6c42c".into());
     want.user_data = None;
     let mut address = ServerAddress::new("192.168.1.99");
     address.version = Some(4);

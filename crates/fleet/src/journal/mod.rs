@@ -161,6 +161,10 @@ pub struct Baseline {
     /// The power state of the server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub power: Option<String>,
+    /// The id of the server's system disk (ECS: the volume at boot index 0), which a rebuild
+    /// replaces. Absent in journals written before reimage read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system_disk: Option<String>,
 }
 
 impl Record {
@@ -970,6 +974,7 @@ mod tests {
             launched_at: Some("2025-12-31T23:00:00Z".to_owned()),
             status: Some("ACTIVE".to_owned()),
             power: Some("running".to_owned()),
+            system_disk: Some("0d150000-0000-4000-8000-000000000001".to_owned()),
         };
         vec![
             record(
@@ -1049,7 +1054,7 @@ mod tests {
         assert_eq!(lines.len(), 6);
         assert_eq!(
             lines[0],
-            r#"{"key":"a","at_ms":1,"state":"sending","operation":"reinstall","baseline":{"updated":"2026-01-01T00:00:00Z","launched_at":"2025-12-31T23:00:00Z","status":"ACTIVE","power":"running"}}"#
+            r#"{"key":"a","at_ms":1,"state":"sending","operation":"reinstall","baseline":{"updated":"2026-01-01T00:00:00Z","launched_at":"2025-12-31T23:00:00Z","status":"ACTIVE","power":"running","system_disk":"0d150000-0000-4000-8000-000000000001"}}"#
         );
         assert_eq!(
             lines[1],

@@ -210,11 +210,41 @@ pub struct ServerDetails {
     pub addresses: BTreeMap<String, Vec<ServerAddress>>,
     /// `metadata`, the entries whose values are strings.
     pub metadata: BTreeMap<String, String>,
+    /// The id of the system disk: the volume of `os-extended-volumes:volumes_attached` at
+    /// `bootIndex` 0. A reinstall or change of OS attaches a new one, so a new id is evidence
+    /// of a rebuild even where `updated` and `launched_at` do not move.
+    pub system_disk: Option<String>,
     /// The wire names of fields that were present but could not be read.
     pub unreadable: Vec<String>,
 }
 
 impl ServerDetails {
+    /// Whether a reinstall or change of OS is running on the server: `status` `REBUILD`, or a
+    /// task state of the rebuild (`rebuilding`, `rebuild_block_device_mapping`,
+    /// `rebuild_spawning`). A `withStopServer` job first shows `ACTIVE`/`powering-off` and then
+    /// `SHUTOFF`, which this does not tell apart from a plain stop.
+    ///
+    /// ```
+    /// use reimage_core::ServerId;
+    /// use reimage_wire::ecs::{ServerDetails, ServerStatus};
+    ///
+    /// let id = ServerId::new("11111111-2222-3333-4444-555555555555").unwrap();
+    /// let mut server = ServerDetails::new(id);
+    /// assert!(!server.is_rebuilding());
+    /// server.task_state = Some("rebuild_spawning".to_owned());
+    /// assert!(server.is_rebuilding());
+    /// server.task_state = None;
+    /// server.status = Some(ServerStatus::Rebuild);
+    /// assert!(server.is_rebuilding());
+    /// ```
+    pub fn is_rebuilding(&self) -> bool {
+        self.status == Some(ServerStatus::Rebuild)
+            || self.task_state.as_deref().is_some_and(|t| {
+                t.get(..7)
+                    .is_some_and(|head| head.eq_ignore_ascii_case("rebuild"))
+            })
+    }
+
     /// Details with only the id; the rest is empty.
     pub fn new(id: ServerId) -> Self {
         Self {
@@ -232,6 +262,7 @@ impl ServerDetails {
             created: None,
             updated: None,
             launched_at: None,
+            system_disk: None,
             user_data: None,
             addresses: BTreeMap::new(),
             metadata: BTreeMap::new(),
@@ -350,8 +381,24 @@ pub(super) fn read_server(server: &Obj<'_>) -> Result<ServerDetails, String> {
         }
         Err(_) => bad.push("metadata".to_owned()),
     }
+    match server.get("os-extended-volumes:volumes_attached") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(volumes)) => d.system_disk = system_disk(volumes),
+        Some(_) => bad.push("os-extended-volumes:volumes_attached".to_owned()),
+    }
     d.unreadable = bad;
     Ok(d)
+}
+
+/// The id of the volume at boot index 0 (`"0"` as the service writes it, or `0`).
+fn system_disk(volumes: &[Value]) -> Option<String> {
+    volumes.iter().find_map(|volume| {
+        let boot_index = volume.get("bootIndex")?;
+        let first = boot_index.as_str() == Some("0") || boot_index.as_u64() == Some(0);
+        first
+            .then(|| volume.get("id")?.as_str().map(str::to_owned))
+            .flatten()
+    })
 }
 
 /// The addresses of one network, or `None` when they are not a list of objects with `addr`.
