@@ -348,6 +348,18 @@ async fn ids(client: &EcsClient, servers: &[String]) -> Result<Vec<ServerId>, Fa
                 details.id
             )));
         }
+        if let Some(task) = task_under_way(&details) {
+            return Err(Failure::usage(format!(
+                "server {} has an operation under way (task state {task}), and ECS refuses \
+                 another one meanwhile (Ecs.0603); it may be the first step of a rebuild, which \
+                 another operation would fail; nothing was sent",
+                details.id
+            ))
+            .hint(format!(
+                "wait for it to end (reimage ecs server --server {}), then run the command again",
+                details.id
+            )));
+        }
         ids.push(details.id);
     }
     Ok(ids)
@@ -468,6 +480,11 @@ async fn token(args: &Args, resolved: &Resolved, output: Output) -> Result<(), F
     Ok(())
 }
 
+/// The server's task state, when an operation (a power-off, a start, …) is under way.
+fn task_under_way(server: &ServerDetails) -> Option<&str> {
+    server.task_state.as_deref().filter(|t| !t.is_empty())
+}
+
 /// What ECS would refuse, found in the server as read just now: a locked server, one being
 /// rebuilt already, a running one without `--mode with-stop-server`. Exit 2, nothing sent.
 fn check_online(before: &ServerDetails, rebuild: &Rebuild, what: &str) -> Result<(), Failure> {
@@ -485,6 +502,16 @@ fn check_online(before: &ServerDetails, rebuild: &Rebuild, what: &str) -> Result
             "server {id} is being rebuilt already (a reinstall or change of OS runs), and ECS \
              refuses another operation meanwhile (Ecs.0603), or fails the running one; nothing \
              was sent"
+        ))
+        .hint(format!(
+            "wait for it to end (reimage ecs server --server {id}), then run the command again"
+        )));
+    }
+    if let Some(task) = task_under_way(before) {
+        return Err(Failure::usage(format!(
+            "server {id} has an operation under way (task state {task}), and ECS refuses \
+             another one meanwhile (Ecs.0603); it may be the first step of a rebuild, which \
+             another operation would fail; nothing was sent"
         ))
         .hint(format!(
             "wait for it to end (reimage ecs server --server {id}), then run the command again"

@@ -3,9 +3,11 @@
 //!
 //! A reinstall or change of OS is never sent twice blindly. Before sending, the client reads the
 //! server (that is also what a person sees before confirming). If the answer is then lost, it
-//! reads the server again and looks for evidence that the operation took effect: status
-//! `REBUILD`, task state `rebuilding`, or `updated`/`OS-SRV-USG:launched_at` later than before.
-//! With evidence it follows the server to the end; without, it returns
+//! reads the server again and looks for evidence that the operation took effect (the rules of
+//! [`evidence::ecs`](crate::evidence::ecs)): status `REBUILD`, a `rebuild*` task state, a new
+//! system disk, `updated`/`OS-SRV-USG:launched_at` later than before, or a running server now
+//! powering off. With evidence it follows the server to the end (a new system disk or a later
+//! launch, out of `REBUILD` with no task under way); without, it returns
 //! [`Error::OutcomeUnknown`].
 
 use std::sync::Arc;
@@ -503,8 +505,8 @@ impl EcsClient {
         let call = Destructive {
             target: &target,
             resend_after_refusal: true,
-            no_sign: "the server shows no sign of it (not REBUILD, `updated` and `launched_at` \
-                      unchanged)",
+            no_sign: "the server shows no sign of it (not REBUILD, no rebuild or power-off under \
+                      way, the same system disk, `updated` and `launched_at` unchanged)",
         };
         let sent = safe_send(&call, || self.call(op), || self.look_for_evidence(&before)).await?;
         let (job_id, evidence) = match sent {
@@ -635,8 +637,9 @@ impl EcsClient {
         Ok(job)
     }
 
-    /// Follows a rebuild without its job: waits until the server has left `REBUILD` and shows
-    /// a launch (or update) later than `before`.
+    /// Follows a rebuild without its job: waits until the server has left `REBUILD`, has no
+    /// task under way, and shows a new system disk or a launch later than `before`. A later
+    /// `updated` counts only where the system disk is not known (a stop moves `updated` too).
     pub async fn wait_rebuilt(
         &self,
         before: &ServerDetails,
@@ -666,10 +669,12 @@ impl EcsClient {
                     problem: "the server is in ERROR after the rebuild".to_owned(),
                 });
             }
+            let disk_known = before.system_disk.is_some() && server.system_disk.is_some();
             let moved = later(before.launched_at, server.launched_at)
-                || later(before.updated, server.updated)
-                || crate::evidence::new_system_disk(before, &server);
-            if !server.is_rebuilding() && moved {
+                || crate::evidence::new_system_disk(before, &server)
+                || (!disk_known && later(before.updated, server.updated));
+            let busy = server.task_state.as_deref().is_some_and(|t| !t.is_empty());
+            if !server.is_rebuilding() && !busy && moved {
                 Ok((Step::Done(server), progress))
             } else {
                 Ok((Step::Wait(shown_state(&server)), progress))

@@ -30,7 +30,8 @@ pub enum Evidence {
     /// ECS: the server was `ACTIVE` with no task under way and is now powering off or `SHUTOFF`:
     /// the first step of a `withStopServer` rebuild (ECS and reimage refuse any other rebuild of
     /// a running server). A stop by someone else at that very moment looks the same; the
-    /// follow then ends in a timeout rather than a second send.
+    /// follow then waits for a new system disk or launch, and ends in a timeout rather than a
+    /// second send or a false success.
     StoppingForRebuild,
     /// ECS: `OS-SRV-USG:launched_at` is later than before.
     Launched,

@@ -19,7 +19,7 @@ use reimage_core::{
 };
 use reimage_emulator::{Config, FaultKind, FaultRule, Running};
 use reimage_wire::Endpoint;
-use reimage_wire::ecs::ServerStatus;
+use reimage_wire::ecs::{ServerStatus, StopType};
 use reimage_wire::edis::PowerState;
 use secrecy::SecretString;
 use serde_json::Value;
@@ -278,8 +278,9 @@ async fn a_lost_answer_with_frozen_timestamps_is_followed_by_the_system_disk() {
 /// twice).
 #[tokio::test]
 async fn a_lost_answer_while_a_running_server_powers_off_is_never_resent() {
-    // At time scale 1 the reinstall powers the server off for its first 9 s.
-    let config = Config::builder().time_scale(1.0).build().unwrap();
+    // At time scale 0.05 the reinstall takes 4.5 s and powers the server off for its first
+    // 450 ms, in which the client reads the server again after the lost answer.
+    let config = Config::builder().time_scale(0.05).build().unwrap();
     let emu = reimage_emulator::start(config).await.unwrap();
     emu.add_fault(
         FaultRule::new(FaultKind::LostAnswer)
@@ -305,8 +306,52 @@ async fn a_lost_answer_while_a_running_server_powers_off_is_never_resent() {
         Some(reimage_client::Evidence::StoppingForRebuild),
         "{started:?}"
     );
-    let sent = sent(&emu, "ecs.reinstallos");
-    assert_eq!(sent, 1, "the reinstall was sent once");
+    // Followed to its end: rebuilt once, on a new system disk, running again.
+    client
+        .follow(&started, &schedule(), &mut |_| {})
+        .await
+        .unwrap();
+    let after = client.server(&server).await.unwrap();
+    assert_eq!(after.status, Some(ServerStatus::Active));
+    assert_ne!(after.system_disk, before.system_disk);
+    assert_eq!(
+        sent(&emu, "ecs.reinstallos"),
+        1,
+        "the reinstall was sent once"
+    );
+    assert_eq!(reinstalls(&emu, RUNNING), 1);
+    emu.shutdown().await;
+}
+
+/// The evidence of a `withStopServer` rebuild's first step (a running server powering off) is
+/// also what a stop by someone else looks like: following it must not end in success when only
+/// a stop happened (a stop moves `updated`, but not the system disk or `launched_at`).
+#[tokio::test]
+async fn a_stop_is_not_taken_for_a_finished_rebuild() {
+    let emu = emulator().await;
+    let client = aksk_client(&emu);
+    let server = ServerId::new(RUNNING).unwrap();
+    let before = client.server(&server).await.unwrap();
+    let job = client
+        .stop(vec![server.clone()], StopType::Soft)
+        .await
+        .unwrap();
+    client
+        .wait_job(&job, Some(&server), &schedule(), &mut |_| {})
+        .await
+        .unwrap();
+    let stopped = client.server(&server).await.unwrap();
+    assert_eq!(stopped.status, Some(ServerStatus::Shutoff));
+    assert_ne!(stopped.updated, before.updated, "a stop moves `updated`");
+    let error = client
+        .wait_rebuilt(
+            &before,
+            &PollSchedule::fast(Duration::from_millis(500)),
+            &mut |_| {},
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Timeout, "{error}");
     emu.shutdown().await;
 }
 

@@ -319,7 +319,7 @@ impl Col {
             Self::JobFail => "job FAIL",
             Self::EarlySuccess => "early SUCCESS",
             Self::SuccessFlap => "SUCCESS, RUNNING, SUCCESS",
-            Self::FrozenTimestamps => "timestamps frozen",
+            Self::FrozenTimestamps => "lost answer, timestamps frozen",
             Self::Expire => "credentials expire",
         }
     }
@@ -540,6 +540,15 @@ async fn run_cell(row_index: usize, row: Row, col_index: usize, col: Col) -> Cel
             .operation(row.target)
             .calls([row.call]),
     );
+    if col == Col::FrozenTimestamps {
+        // Followed by its job, frozen timestamps change nothing; without the job (a lost
+        // answer) the client must see the rebuild end by the system disk.
+        emu.add_fault(
+            FaultRule::new(FaultKind::LostAnswer)
+                .operation(row.target)
+                .calls([row.call]),
+        );
+    }
     let began = Instant::now();
     let outcome = tokio::time::timeout(CELL_LIMIT, run(row.run, &emu)).await;
     let elapsed = began.elapsed();

@@ -394,12 +394,12 @@ fn reinstall(
         Err(reply) => return reply,
     };
     let o = &parsed.os_reinstall;
-    if let Some(reply) = refuse_unknown(ctx, JobKind::Reinstall, api) {
-        return reply;
-    }
     if api == Api::WithoutCloudInit && o.metadata.as_ref().is_some_and(|m| m.user_data.is_some()) {
         // The `/v1/` API documents no user data: only BYOL in metadata.
         return invalid("metadata.user_data is not a parameter of this API");
+    }
+    if let Some(reply) = refuse_unknown(ctx, JobKind::Reinstall, api) {
+        return reply;
     }
     let fields = OsFields {
         kind: JobKind::Reinstall,
@@ -427,12 +427,12 @@ fn change_os(
         Err(reply) => return reply,
     };
     let o = &parsed.os_change;
-    if let Some(reply) = refuse_unknown(ctx, JobKind::ChangeOs, api) {
-        return reply;
-    }
     if api == Api::WithoutCloudInit && o.metadata.as_ref().is_some_and(|m| m.user_data.is_some()) {
         // The `/v1/` API documents no user data: only BYOL in metadata.
         return invalid("metadata.user_data is not a parameter of this API");
+    }
+    if let Some(reply) = refuse_unknown(ctx, JobKind::ChangeOs, api) {
+        return reply;
     }
     let fields = OsFields {
         kind: JobKind::ChangeOs,
