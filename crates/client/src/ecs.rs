@@ -4,7 +4,7 @@
 //! A reinstall or change of OS is never sent twice blindly. Before sending, the client reads the
 //! server (that is also what a person sees before confirming). If the answer is then lost, it
 //! reads the server again and looks for evidence that the operation took effect (the rules of
-//! [`evidence::ecs`](crate::evidence::ecs)): status `REBUILD`, a `rebuild*` task state, a new
+//! [`evidence::ecs`]): status `REBUILD`, a `rebuild*` task state, a new
 //! system disk, `updated`/`OS-SRV-USG:launched_at` later than before, or a running server now
 //! powering off. With evidence it follows the server to the end (a new system disk or a later
 //! launch, out of `REBUILD` with no task under way); without, it returns
