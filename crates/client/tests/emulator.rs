@@ -278,9 +278,19 @@ async fn a_lost_answer_with_frozen_timestamps_is_followed_by_the_system_disk() {
 /// twice).
 #[tokio::test]
 async fn a_lost_answer_while_a_running_server_powers_off_is_never_resent() {
-    // At time scale 0.05 the reinstall takes 4.5 s and powers the server off for its first
-    // 450 ms, in which the client reads the server again after the lost answer.
-    let config = Config::builder().time_scale(0.05).build().unwrap();
+    // A manual clock (at the real time, for the AK/SK window) holds the server in its power-off
+    // while the client reads it again after the lost answer, however busy the machine is.
+    let unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let clock = reimage_emulator::ManualClock::new(
+        reimage_core::Timestamp::from_unix_seconds(i64::try_from(unix).unwrap()).unwrap(),
+    );
+    let config = Config::builder()
+        .clock(std::sync::Arc::new(clock.clone()))
+        .build()
+        .unwrap();
     let emu = reimage_emulator::start(config).await.unwrap();
     emu.add_fault(
         FaultRule::new(FaultKind::LostAnswer)
@@ -307,6 +317,7 @@ async fn a_lost_answer_while_a_running_server_powers_off_is_never_resent() {
         "{started:?}"
     );
     // Followed to its end: rebuilt once, on a new system disk, running again.
+    clock.advance(Duration::from_secs(90));
     client
         .follow(&started, &schedule(), &mut |_| {})
         .await
