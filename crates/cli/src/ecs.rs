@@ -348,18 +348,7 @@ async fn ids(client: &EcsClient, servers: &[String]) -> Result<Vec<ServerId>, Fa
                 details.id
             )));
         }
-        if let Some(task) = task_under_way(&details) {
-            return Err(Failure::usage(format!(
-                "server {} has an operation under way (task state {task}), and ECS refuses \
-                 another one meanwhile (Ecs.0603); it may be the first step of a rebuild, which \
-                 another operation would fail; nothing was sent",
-                details.id
-            ))
-            .hint(format!(
-                "wait for it to end (reimage ecs server --server {}), then run the command again",
-                details.id
-            )));
-        }
+        refuse_task_under_way(&details)?;
         ids.push(details.id);
     }
     Ok(ids)
@@ -480,9 +469,21 @@ async fn token(args: &Args, resolved: &Resolved, output: Output) -> Result<(), F
     Ok(())
 }
 
-/// The server's task state, when an operation (a power-off, a start, …) is under way.
-fn task_under_way(server: &ServerDetails) -> Option<&str> {
-    server.task_state.as_deref().filter(|t| !t.is_empty())
+/// Refuses (exit 2) a server with an operation (a power-off, a start, …) under way, as its task
+/// state shows: ECS refuses another one meanwhile, and it may be the first step of a rebuild.
+fn refuse_task_under_way(server: &ServerDetails) -> Result<(), Failure> {
+    let Some(task) = server.task_state.as_deref().filter(|t| !t.is_empty()) else {
+        return Ok(());
+    };
+    let id = &server.id;
+    Err(Failure::usage(format!(
+        "server {id} has an operation under way (task state {task}), and ECS refuses another one \
+         meanwhile (Ecs.0603); it may be the first step of a rebuild, which another operation \
+         would fail; nothing was sent"
+    ))
+    .hint(format!(
+        "wait for it to end (reimage ecs server --server {id}), then run the command again"
+    )))
 }
 
 /// What ECS would refuse, found in the server as read just now: a locked server, one being
@@ -507,16 +508,7 @@ fn check_online(before: &ServerDetails, rebuild: &Rebuild, what: &str) -> Result
             "wait for it to end (reimage ecs server --server {id}), then run the command again"
         )));
     }
-    if let Some(task) = task_under_way(before) {
-        return Err(Failure::usage(format!(
-            "server {id} has an operation under way (task state {task}), and ECS refuses \
-             another one meanwhile (Ecs.0603); it may be the first step of a rebuild, which \
-             another operation would fail; nothing was sent"
-        ))
-        .hint(format!(
-            "wait for it to end (reimage ecs server --server {id}), then run the command again"
-        )));
-    }
+    refuse_task_under_way(before)?;
     if before.status == Some(ServerStatus::Active) && rebuild.mode != Some(Mode::WithStopServer) {
         // ECS refuses a running server (Ecs.0100): say so before asking, and send nothing.
         return Err(Failure::usage(format!(

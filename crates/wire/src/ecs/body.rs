@@ -4,6 +4,21 @@
 #[allow(clippy::wildcard_imports)]
 use super::*;
 
+/// Puts [`crate::REDACTED`] in place of user data that is there: it often holds passwords, so a
+/// dry run shows it apart, decoded, with its passwords hidden.
+fn redact_user_data(metadata: Option<&mut Metadata>) {
+    if let Some(user_data) = metadata.and_then(|m| m.user_data.as_mut()) {
+        *user_data = crate::REDACTED.to_owned();
+    }
+}
+
+/// Puts [`crate::REDACTED`] in place of a secret that is there.
+fn redact_secret(secret: &mut Option<SecretString>) {
+    if secret.is_some() {
+        *secret = Some(SecretString::from(crate::REDACTED));
+    }
+}
+
 /// `metadata` of `os-reinstall` and `os-change`.
 ///
 /// `Debug` shows the length of `user_data`, never its content (user data often holds passwords).
@@ -307,6 +322,15 @@ pub struct OsChange {
 }
 
 impl ReinstallBody {
+    /// The body as a dry run shows it: `adminpass` and user data, when there, are
+    /// [`crate::REDACTED`].
+    #[must_use]
+    pub fn redacted(mut self) -> Self {
+        redact_secret(&mut self.os_reinstall.adminpass);
+        redact_user_data(self.os_reinstall.metadata.as_mut());
+        self
+    }
+
     /// The body of the reinstall for images without cloud-init
     /// ([`ReinstallOsWithoutCloudInit`](super::ReinstallOsWithoutCloudInit)): the same
     /// `os-reinstall` object, with a password or a key pair and never user data, since nothing on
@@ -335,6 +359,15 @@ pub struct ChangeOsBody {
 }
 
 impl ChangeOsBody {
+    /// The body as a dry run shows it: `adminpass` and user data, when there, are
+    /// [`crate::REDACTED`].
+    #[must_use]
+    pub fn redacted(mut self) -> Self {
+        redact_secret(&mut self.os_change.adminpass);
+        redact_user_data(self.os_change.metadata.as_mut());
+        self
+    }
+
     /// The body for `input`. User data over [`USER_DATA_LIMIT`] is refused.
     pub fn new(input: &EcsChangeOs) -> Result<Self, EncodeError> {
         let c = Common::from_spec(input.spec())?;

@@ -121,10 +121,7 @@ impl Operation for ReinstallOs {
     }
 
     fn to_redacted_request(&self, endpoint: &Endpoint) -> Result<Request<Bytes>, EncodeError> {
-        let mut body = self.body()?;
-        redact_secret(&mut body.os_reinstall.adminpass);
-        redact_user_data(body.os_reinstall.metadata.as_mut());
-        post_json(Self::NAME, endpoint, &self.path(), &body)
+        post_json(Self::NAME, endpoint, &self.path(), &self.body()?.redacted())
     }
 
     fn decode_response(&self, response: Response<Bytes>) -> Result<JobId, ResponseError> {
@@ -204,10 +201,7 @@ impl Operation for ReinstallOsWithoutCloudInit {
     }
 
     fn to_redacted_request(&self, endpoint: &Endpoint) -> Result<Request<Bytes>, EncodeError> {
-        let mut body = self.body()?;
-        redact_secret(&mut body.os_reinstall.adminpass);
-        redact_user_data(body.os_reinstall.metadata.as_mut());
-        post_json(Self::NAME, endpoint, &self.path(), &body)
+        post_json(Self::NAME, endpoint, &self.path(), &self.body()?.redacted())
     }
 
     fn decode_response(&self, response: Response<Bytes>) -> Result<JobId, ResponseError> {
@@ -264,29 +258,11 @@ impl Operation for ChangeOsWithoutCloudInit {
     }
 
     fn to_redacted_request(&self, endpoint: &Endpoint) -> Result<Request<Bytes>, EncodeError> {
-        let mut body = self.body()?;
-        redact_secret(&mut body.os_change.adminpass);
-        redact_user_data(body.os_change.metadata.as_mut());
-        post_json(Self::NAME, endpoint, &self.path(), &body)
+        post_json(Self::NAME, endpoint, &self.path(), &self.body()?.redacted())
     }
 
     fn decode_response(&self, response: Response<Bytes>) -> Result<JobId, ResponseError> {
         job_id_answer(Self::NAME, response)
-    }
-}
-
-/// Puts [`crate::REDACTED`] in place of user data that is there: it often holds passwords, so a
-/// dry run shows it apart, decoded, with its passwords hidden.
-fn redact_user_data(metadata: Option<&mut Metadata>) {
-    if let Some(user_data) = metadata.and_then(|m| m.user_data.as_mut()) {
-        *user_data = crate::REDACTED.to_owned();
-    }
-}
-
-/// Puts [`crate::REDACTED`] in place of a secret that is there.
-pub(super) fn redact_secret(secret: &mut Option<SecretString>) {
-    if secret.is_some() {
-        *secret = Some(SecretString::from(crate::REDACTED));
     }
 }
 
@@ -337,10 +313,7 @@ impl Operation for ChangeOs {
     }
 
     fn to_redacted_request(&self, endpoint: &Endpoint) -> Result<Request<Bytes>, EncodeError> {
-        let mut body = self.body()?;
-        redact_secret(&mut body.os_change.adminpass);
-        redact_user_data(body.os_change.metadata.as_mut());
-        post_json(Self::NAME, endpoint, &self.path(), &body)
+        post_json(Self::NAME, endpoint, &self.path(), &self.body()?.redacted())
     }
 
     fn decode_response(&self, response: Response<Bytes>) -> Result<JobId, ResponseError> {
