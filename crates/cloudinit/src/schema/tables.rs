@@ -11,9 +11,7 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
-use super::compile::{
-    Compiled, Deprecation, Extra, Format, Id, Items, Pattern, SchemaNode, Types,
-};
+use super::compile::{Compiled, Deprecation, Extra, Format, Id, Items, Pattern, SchemaNode, Types};
 use super::python::{Literal, Number};
 
 /// A node with every keyword absent: what the generated nodes start from.
@@ -135,7 +133,10 @@ fn node_source(out: &mut String, id: Id, node: &SchemaNode) {
         field("properties", slice(&members));
     }
     if !node.pattern_properties.is_empty() {
-        field("pattern_properties", format!("Cow::Borrowed(&PATTERNS_{id})"));
+        field(
+            "pattern_properties",
+            format!("Cow::Borrowed(&PATTERNS_{id})"),
+        );
     }
     if node.additional_properties != Extra::Allowed {
         field("additional_properties", extra(node.additional_properties));
@@ -186,7 +187,10 @@ fn node_source(out: &mut String, id: Id, node: &SchemaNode) {
         field("format", "Some(Format::Date)".into());
     }
     if let Some(deprecation) = &node.deprecated {
-        field("deprecated", format!("Some({})", deprecation_source(deprecation)));
+        field(
+            "deprecated",
+            format!("Some({})", deprecation_source(deprecation)),
+        );
     }
     if fields.is_empty() {
         out.push_str("EMPTY");

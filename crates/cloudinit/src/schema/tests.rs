@@ -157,12 +157,22 @@ fn schema_tables_are_the_compiled_schemas() {
         let fresh = compile::compile(version.text()).unwrap();
         let tables = version.compiled();
         assert_eq!(tables.root, fresh.root, "{version}: the root moved");
-        assert_eq!(tables.nodes.len(), fresh.nodes.len(), "{version}: node count");
+        assert_eq!(
+            tables.nodes.len(),
+            fresh.nodes.len(),
+            "{version}: node count"
+        );
         for (id, (table, json)) in tables.nodes.iter().zip(fresh.nodes.iter()).enumerate() {
-            assert_eq!(table, json, "{version}: node {id} differs; run `cargo xtask codegen`");
+            assert_eq!(
+                table, json,
+                "{version}: node {id} differs; run `cargo xtask codegen`"
+            );
         }
         // The tables really are static data, not compiled at run time.
-        assert!(matches!(tables.nodes, std::borrow::Cow::Borrowed(_)), "{version}");
+        assert!(
+            matches!(tables.nodes, std::borrow::Cow::Borrowed(_)),
+            "{version}"
+        );
     }
 }
 
