@@ -334,7 +334,7 @@ fn cli_reference() -> Result<Vec<u8>, String> {
 }
 
 /// Every generated file: its name in `crates/cloudinit/schemas/` and its bytes.
-fn generate(input: &Path) -> Result<Vec<(&'static str, Vec<u8>)>, String> {
+fn generate(input: &Path) -> Result<Vec<(String, Vec<u8>)>, String> {
     let mut files = Vec::new();
     for (source, target) in SCHEMAS {
         let path = input.join(source);
@@ -346,13 +346,21 @@ fn generate(input: &Path) -> Result<Vec<(&'static str, Vec<u8>)>, String> {
         let mut out = serde_json::to_string_pretty(&compact)
             .map_err(|e| format!("could not print {target}: {e}"))?;
         out.push('\n');
-        files.push((target, out.into_bytes()));
+        // The same schema compiled, as Rust statics: what the validator reads at run time.
+        let tables = reimage_cloudinit::schema::__generate_tables(&out, target)
+            .map_err(|e| format!("{target} does not compile: {e}"))?;
+        let version = target
+            .strip_prefix("cloud-config-")
+            .and_then(|v| v.strip_suffix(".json"))
+            .ok_or_else(|| format!("{target}: not a cloud-config-<version>.json name"))?;
+        files.push((format!("tables-{version}.rs"), tables.into_bytes()));
+        files.push((target.to_owned(), out.into_bytes()));
     }
     let license = input.join(LICENSE.0);
     let license_text =
         fs::read(&license).map_err(|e| format!("could not read {}: {e}", license.display()))?;
-    files.push((LICENSE.1, license_text));
-    files.push(("NOTICE", notice().into_bytes()));
+    files.push((LICENSE.1.to_owned(), license_text));
+    files.push(("NOTICE".to_owned(), notice().into_bytes()));
     Ok(files)
 }
 

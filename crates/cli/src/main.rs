@@ -146,7 +146,38 @@ enum Command {
     Reference,
 }
 
+/// `reimage validate …` alone: the same program name, version and subcommand as [`Cli`], with
+/// only that subcommand built. `validate` runs once per file in editors, hooks and CI steps, and
+/// building the whole command tree was a third of its start-up; the test
+/// `the_validate_fast_path_parses_as_the_full_cli_does` keeps the two in step.
+#[derive(Debug, Parser)]
+#[command(name = "reimage", version, propagate_version = true)]
+struct ValidateCli {
+    #[command(subcommand)]
+    command: ValidateOnly,
+}
+
+#[derive(Debug, Subcommand)]
+enum ValidateOnly {
+    /// Check cloud-init user data with cloud-init's own verdicts, at line and column, plus
+    /// reimage's lints. Exit code: 0 when every file is valid (warnings allowed), 1 when any is
+    /// invalid, 2 on a usage or read error.
+    #[command(after_long_help = VALIDATE_AFTER_HELP)]
+    Validate(validate::Args),
+}
+
 fn main() -> ExitCode {
+    // `validate` starts with only the work it needs: its own parser, no log subscriber, no
+    // runtime.
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|arg| arg == "validate")
+    {
+        let ValidateCli {
+            command: ValidateOnly::Validate(args),
+        } = ValidateCli::parse();
+        return finish(validate::run(&args));
+    }
     let cli = Cli::parse();
     init_tracing();
     let code = match &cli.command {
@@ -165,6 +196,11 @@ fn main() -> ExitCode {
             }
         }
     };
+    finish(code)
+}
+
+/// Flushes stdout and exits with `code`.
+fn finish(code: u8) -> ExitCode {
     // A closed stdout (`reimage validate … | head`) is not an error worth a panic.
     let _ = std::io::stdout().flush();
     ExitCode::from(code)
@@ -204,5 +240,56 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         super::Cli::command().debug_assert();
+        super::ValidateCli::command().debug_assert();
+    }
+
+    /// The fast path for `reimage validate` has the same subcommand as the full CLI: the same
+    /// help, the same version, and the same arguments parsed the same way.
+    #[test]
+    fn the_validate_fast_path_parses_as_the_full_cli_does() {
+        use clap::Parser;
+
+        let mut full = super::Cli::command();
+        let mut fast = super::ValidateCli::command();
+        assert_eq!(fast.get_version(), full.get_version());
+        let full_sub = full
+            .find_subcommand_mut("validate")
+            .expect("validate")
+            .clone();
+        let fast_sub = fast
+            .find_subcommand_mut("validate")
+            .expect("validate")
+            .clone();
+        assert_eq!(
+            fast_sub.clone().render_long_help().to_string(),
+            full_sub.clone().render_long_help().to_string()
+        );
+        assert_eq!(
+            fast_sub.clone().render_help().to_string(),
+            full_sub.clone().render_help().to_string()
+        );
+        let argv = [
+            "reimage",
+            "validate",
+            "--cloud-init",
+            "22.4",
+            "-o",
+            "json",
+            "a.yaml",
+        ];
+        let super::Command::Validate(full_args) = super::Cli::parse_from(argv).command else {
+            panic!("not validate");
+        };
+        let super::ValidateCli {
+            command: super::ValidateOnly::Validate(fast_args),
+        } = super::ValidateCli::parse_from(argv);
+        assert_eq!(format!("{fast_args:?}"), format!("{full_args:?}"));
+        // A usage error reads the same from both.
+        let bad = ["reimage", "validate", "--cloud-init", "9.9", "a.yaml"];
+        let full_error = super::Cli::try_parse_from(bad).unwrap_err().to_string();
+        let fast_error = super::ValidateCli::try_parse_from(bad)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(fast_error, full_error);
     }
 }

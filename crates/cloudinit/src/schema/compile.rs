@@ -3,6 +3,7 @@
 //! (as cloud-init 22.4 sets it up) acts on are accepted; anything else is an error, so a schema
 //! that grows a new keyword cannot be validated by half.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
@@ -48,6 +49,16 @@ impl Types {
         self.0 == 0
     }
 
+    /// The set from its bits (for the generated tables).
+    pub(super) const fn from_bits(bits: u8) -> Types {
+        Types(bits)
+    }
+
+    /// The bits of the set.
+    pub(super) fn bits(self) -> u8 {
+        self.0
+    }
+
     fn named(name: &str) -> Option<Types> {
         Types::ALL
             .iter()
@@ -77,21 +88,37 @@ pub(super) enum Items {
     /// One schema for every item.
     Each(Id),
     /// One schema per position (Draft 4 tuple form).
-    Tuple(Vec<Id>),
+    Tuple(Cow<'static, [Id]>),
 }
 
 /// A `pattern` or `patternProperties` key: Python's `re.search`, compiled on first use.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct Pattern {
     /// The pattern as the schema writes it.
-    pub(super) source: Box<str>,
+    pub(super) source: Cow<'static, str>,
     regex: OnceLock<Option<regex_lite::Regex>>,
+}
+
+impl PartialEq for Pattern {
+    /// Two patterns are equal when their sources are: whether either was compiled yet does not
+    /// matter.
+    fn eq(&self, other: &Pattern) -> bool {
+        self.source == other.source
+    }
 }
 
 impl Pattern {
     fn new(source: &str) -> Pattern {
         Pattern {
-            source: source.into(),
+            source: Cow::Owned(source.to_owned()),
+            regex: OnceLock::new(),
+        }
+    }
+
+    /// A pattern of the generated tables.
+    pub(super) const fn fixed(source: &'static str) -> Pattern {
+        Pattern {
+            source: Cow::Borrowed(source),
             regex: OnceLock::new(),
         }
     }
@@ -160,30 +187,31 @@ pub(super) enum Format {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Deprecation {
     /// `deprecated_version` (26.2 only).
-    pub(super) version: Option<Box<str>>,
+    pub(super) version: Option<Cow<'static, str>>,
     /// The key or value to use instead, when the schema names exactly one.
-    pub(super) replacement: Option<Box<str>>,
+    pub(super) replacement: Option<Cow<'static, str>>,
 }
 
-/// One schema object, keyword by keyword.
-#[derive(Debug, Default)]
+/// One schema object, keyword by keyword. Lists are borrowed in the generated tables
+/// (`schemas/tables-*.rs`) and owned when compiled from JSON.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub(super) struct SchemaNode {
     /// A `false` schema: nothing is valid.
     pub(super) never: bool,
     pub(super) reference: Option<Id>,
     pub(super) types: Option<Types>,
-    pub(super) enumeration: Option<Vec<Literal>>,
+    pub(super) enumeration: Option<Cow<'static, [Literal]>>,
     /// Sorted by name.
-    pub(super) properties: Vec<(Box<str>, Id)>,
-    pub(super) pattern_properties: Vec<(Pattern, Id)>,
+    pub(super) properties: Cow<'static, [(Cow<'static, str>, Id)]>,
+    pub(super) pattern_properties: Cow<'static, [(Pattern, Id)]>,
     pub(super) additional_properties: Extra,
     pub(super) items: Items,
     pub(super) additional_items: Extra,
-    pub(super) all_of: Vec<Id>,
-    pub(super) any_of: Vec<Id>,
-    pub(super) one_of: Vec<Id>,
+    pub(super) all_of: Cow<'static, [Id]>,
+    pub(super) any_of: Cow<'static, [Id]>,
+    pub(super) one_of: Cow<'static, [Id]>,
     pub(super) not: Option<Id>,
-    pub(super) required: Vec<Box<str>>,
+    pub(super) required: Cow<'static, [Cow<'static, str>]>,
     pub(super) min_items: Option<u64>,
     pub(super) max_items: Option<u64>,
     pub(super) min_properties: Option<u64>,
@@ -207,7 +235,7 @@ impl SchemaNode {
 /// A compiled schema: the arena and the root.
 #[derive(Debug)]
 pub(super) struct Compiled {
-    pub(super) nodes: Vec<SchemaNode>,
+    pub(super) nodes: Cow<'static, [SchemaNode]>,
     pub(super) root: Id,
 }
 
@@ -245,7 +273,7 @@ pub(super) fn compile(text: &str) -> Result<Compiled, String> {
         .collect();
     let root = builder.add(&Json::Object(body), &top)?;
     Ok(Compiled {
-        nodes: builder.nodes,
+        nodes: Cow::Owned(builder.nodes),
         root,
     })
 }
@@ -387,57 +415,63 @@ impl Builder {
                     let members = value
                         .as_array()
                         .ok_or_else(|| format!("{here}: not an array"))?;
-                    node.enumeration = Some(
+                    node.enumeration = Some(Cow::Owned(
                         members
                             .iter()
                             .map(|m| literal(m).ok_or_else(|| format!("{here}: not a scalar")))
                             .collect::<Result<_, _>>()?,
-                    );
+                    ));
                 }
                 "properties" => {
                     let members = value
                         .as_object()
                         .ok_or_else(|| format!("{here}: not an object"))?;
+                    let mut properties = Vec::with_capacity(members.len());
                     for (name, sub) in members {
                         let id = self.add(sub, &here.child(name))?;
-                        node.properties.push((Box::from(&**name), id));
+                        properties.push((Cow::<str>::Owned(name.to_string()), id));
                     }
-                    node.properties.sort_by(|a, b| a.0.cmp(&b.0));
+                    properties.sort_by(|a, b| a.0.cmp(&b.0));
+                    node.properties = Cow::Owned(properties);
                 }
                 "patternProperties" => {
                     let members = value
                         .as_object()
                         .ok_or_else(|| format!("{here}: not an object"))?;
+                    let mut patterns = Vec::with_capacity(members.len());
                     for (pattern, sub) in members {
                         let id = self.add(sub, &here.child(pattern))?;
-                        node.pattern_properties.push((Pattern::new(pattern), id));
+                        patterns.push((Pattern::new(pattern), id));
                     }
+                    node.pattern_properties = Cow::Owned(patterns);
                 }
                 "additionalProperties" => node.additional_properties = self.extra(value, &here)?,
                 "additionalItems" => node.additional_items = self.extra(value, &here)?,
                 "items" => {
                     node.items = match value {
-                        Json::Array(_) => Items::Tuple(self.list(value, &here)?),
+                        Json::Array(_) => Items::Tuple(Cow::Owned(self.list(value, &here)?)),
                         Json::Object(_) => Items::Each(self.add(value, &here)?),
                         _ => return Err(format!("{here}: not a schema or a list")),
                     };
                 }
-                "allOf" => node.all_of = self.list(value, &here)?,
-                "anyOf" => node.any_of = self.list(value, &here)?,
-                "oneOf" => node.one_of = self.list(value, &here)?,
+                "allOf" => node.all_of = Cow::Owned(self.list(value, &here)?),
+                "anyOf" => node.any_of = Cow::Owned(self.list(value, &here)?),
+                "oneOf" => node.one_of = Cow::Owned(self.list(value, &here)?),
                 "not" => node.not = Some(self.add(value, &here)?),
                 "required" => {
                     let names = value
                         .as_array()
                         .ok_or_else(|| format!("{here}: not an array"))?;
-                    node.required = names
-                        .iter()
-                        .map(|n| {
-                            n.as_str()
-                                .map(Box::from)
-                                .ok_or_else(|| format!("{here}: not a name"))
-                        })
-                        .collect::<Result<_, _>>()?;
+                    node.required = Cow::Owned(
+                        names
+                            .iter()
+                            .map(|n| {
+                                n.as_str()
+                                    .map(|n| Cow::Owned(n.to_owned()))
+                                    .ok_or_else(|| format!("{here}: not a name"))
+                            })
+                            .collect::<Result<_, _>>()?,
+                    );
                 }
                 "minItems" => node.min_items = Some(count(value, &here)?),
                 "maxItems" => node.max_items = Some(count(value, &here)?),
@@ -483,7 +517,11 @@ impl Builder {
             }
         }
         if deprecated {
-            let text = |key: &str| json.get(key).and_then(Json::as_str).map(Box::from);
+            let text = |key: &str| {
+                json.get(key)
+                    .and_then(Json::as_str)
+                    .map(|s| Cow::Owned(s.to_owned()))
+            };
             node.deprecated = Some(Deprecation {
                 version: text("deprecated_version"),
                 replacement: text("deprecated_use"),
@@ -502,7 +540,7 @@ fn literal(json: &Json<'_>) -> Option<Literal> {
     Some(match json {
         Json::Null => Literal::Null,
         Json::Bool(b) => Literal::Bool(*b),
-        Json::Str(s) => Literal::Str(Box::from(&**s)),
+        Json::Str(s) => Literal::Str(Cow::Owned(s.to_string())),
         // Python's `json` reads a number without a fraction or exponent as an `int`.
         Json::Number(text) if !text.contains(['.', 'e', 'E']) => Literal::Int(text.parse().ok()?),
         Json::Number(text) => Literal::Float(text.parse().ok()?),

@@ -195,7 +195,7 @@ impl<'s> Eval<'s> {
         if let Some(target) = s.reference {
             self.eval(target, node, entry, path, out)?;
         }
-        for &sub in &s.all_of {
+        for &sub in s.all_of.iter() {
             self.eval(sub, node, entry, path, out)?;
         }
         if !s.any_of.is_empty() {
@@ -232,7 +232,7 @@ impl<'s> Eval<'s> {
                 }
             }
         }
-        for (pattern, sub) in &s.pattern_properties {
+        for (pattern, sub) in s.pattern_properties.iter() {
             for (key, value) in entries {
                 let name = string_key(key, path)?;
                 if pattern.search(name) {
@@ -305,7 +305,7 @@ impl<'s> Eval<'s> {
         {
             report(out, path, node, Kind::MinProperties(min));
         }
-        for name in &s.required {
+        for name in s.required.iter() {
             let present = entries
                 .iter()
                 .any(|(k, _)| matches!(&k.value, Value::Str(n) if n == &**name));
@@ -335,7 +335,7 @@ impl<'s> Eval<'s> {
                 }
             }
             Items::Tuple(subs) => {
-                for (index, (item, sub)) in items.iter().zip(subs).enumerate() {
+                for (index, (item, sub)) in items.iter().zip(subs.iter()).enumerate() {
                     path.push(Seg::Index(index));
                     let flow = self.eval(*sub, item, Entry::Other, path, out);
                     path.pop();

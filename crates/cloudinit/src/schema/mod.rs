@@ -20,12 +20,12 @@ mod eval;
 mod json;
 mod message;
 mod python;
+mod tables;
 #[cfg(test)]
 mod tests;
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::OnceLock;
 
 use crate::finding::{Code, Finding, Severity};
 use crate::yaml::{Document, Mark, Node, Value};
@@ -55,7 +55,9 @@ impl Version {
         }
     }
 
-    /// The embedded compact schema.
+    /// The embedded compact schema, from which the tables were generated (the tests compile it
+    /// again and compare).
+    #[cfg(test)]
     fn text(self) -> &'static str {
         match self {
             Version::V22_4 => include_str!("../../schemas/cloud-config-22.4.json"),
@@ -63,16 +65,21 @@ impl Version {
         }
     }
 
-    /// The compiled schema, built on first use and kept for the life of the process.
-    fn compiled(self) -> &'static Result<Compiled, String> {
-        static V22_4: OnceLock<Result<Compiled, String>> = OnceLock::new();
-        static V26_2: OnceLock<Result<Compiled, String>> = OnceLock::new();
-        let cell = match self {
-            Version::V22_4 => &V22_4,
-            Version::V26_2 => &V26_2,
-        };
-        cell.get_or_init(|| compile::compile(self.text()))
+    /// The compiled schema: generated tables in the binary's read-only data, so nothing is read
+    /// or compiled at run time.
+    fn compiled(self) -> &'static Compiled {
+        match self {
+            Version::V22_4 => &tables::V22_4,
+            Version::V26_2 => &tables::V26_2,
+        }
     }
+}
+
+/// For `cargo xtask codegen`: the Rust tables (`schemas/tables-*.rs`) of the compact schema
+/// `json`, which is the file `source` of `schemas/`. Not part of the API.
+#[doc(hidden)]
+pub fn __generate_tables(json: &str, source: &str) -> Result<String, String> {
+    compile::compile(json).map(|compiled| tables::emit(&compiled, source))
 }
 
 impl fmt::Display for Version {
@@ -132,18 +139,7 @@ pub fn validate(root: &Node, version: Version) -> Vec<Finding> {
             ),
         )];
     }
-    let schema = match version.compiled() {
-        Ok(schema) => schema,
-        Err(reason) => {
-            return vec![Finding::new(
-                Severity::Error,
-                Code::Schema,
-                "",
-                root.mark,
-                format!("the embedded schema for cloud-init {version} is broken: {reason}"),
-            )];
-        }
-    };
+    let schema = version.compiled();
     let problems = match eval::run(schema, root) {
         Ok(problems) => problems,
         Err(crash) => return vec![crash_finding(&crash)],

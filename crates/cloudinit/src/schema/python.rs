@@ -19,7 +19,7 @@ pub(super) enum Literal {
     /// A JSON number with a fraction or exponent: a Python `float`.
     Float(f64),
     /// A string.
-    Str(Box<str>),
+    Str(std::borrow::Cow<'static, str>),
 }
 
 /// A number, for Python's exact comparisons between `int` and `float`.

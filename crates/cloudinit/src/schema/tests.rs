@@ -134,12 +134,9 @@ const V26: Version = Version::V26_2;
 #[test]
 fn schema_embedded_schemas_compile() {
     for version in Version::ALL {
-        let compiled: &Compiled = match version.compiled() {
-            Ok(c) => c,
-            Err(e) => panic!("{version}: {e}"),
-        };
+        let compiled: &Compiled = version.compiled();
         assert!(compiled.nodes.len() > 100, "{version}");
-        for node in &compiled.nodes {
+        for node in compiled.nodes.iter() {
             for pattern in node
                 .pattern
                 .iter()
@@ -150,6 +147,33 @@ fn schema_embedded_schemas_compile() {
         }
     }
     assert!(compile::compile("{\"maxLength\": 3}").is_err());
+}
+
+/// The generated tables are the embedded JSON compiled, node by node; `cargo xtask codegen`
+/// makes them again when this fails.
+#[test]
+fn schema_tables_are_the_compiled_schemas() {
+    for version in Version::ALL {
+        let fresh = compile::compile(version.text()).unwrap();
+        let tables = version.compiled();
+        assert_eq!(tables.root, fresh.root, "{version}: the root moved");
+        assert_eq!(
+            tables.nodes.len(),
+            fresh.nodes.len(),
+            "{version}: node count"
+        );
+        for (id, (table, json)) in tables.nodes.iter().zip(fresh.nodes.iter()).enumerate() {
+            assert_eq!(
+                table, json,
+                "{version}: node {id} differs; run `cargo xtask codegen`"
+            );
+        }
+        // The tables really are static data, not compiled at run time.
+        assert!(
+            matches!(tables.nodes, std::borrow::Cow::Borrowed(_)),
+            "{version}"
+        );
+    }
 }
 
 /// The small JSON reader agrees with `serde_json` on the embedded schemas and on escapes.
