@@ -767,12 +767,17 @@ mod tests {
     fn verdicts_are_read_back_from_the_parts() {
         let doc = "<!-- bench:cloud-init:start -->\nMeasured on 2026-11-23 over 3 files.\n\n\
             reimage is **300×** faster per file as a whole process (target ≥ 250×): met.\n\
+            The small file takes **1.20 ms** as a whole process (target ≤ 1.5 ms): met.\n\
             <!-- bench:cloud-init:end -->\n<!-- bench:emulator:start -->\nMeasured on 2026-11-22 \
             with wrk.\nThe job query reaches **63%** of the ceiling (target ≥ 70%): **missed**.\n\
             <!-- bench:emulator:end -->\n";
         let summary = ratios(doc);
         assert!(
             summary.contains("| 300× | ≥ 250× | met | 2026-11-23 |"),
+            "{summary}"
+        );
+        assert!(
+            summary.contains("| 1.20 ms | ≤ 1.5 ms | met | 2026-11-23 |"),
             "{summary}"
         );
         assert!(
