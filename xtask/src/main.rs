@@ -4,7 +4,7 @@
 //! - `codegen`: regenerates the compact cloud-init schemas that `reimage-cloudinit` embeds, and
 //!   `docs/cli.md` from the CLI's clap definitions.
 //! - `aksk-vectors`: regenerates the AK/SK signing vectors with the official Python SDK.
-//! - `cloud-init-peer`: records real cloud-init 22.4.2's verdicts on the cloud-init corpus.
+//! - `cloud-init-peer`: records real cloud-init 22.4.2's and 26.2's verdicts on the cloud-init corpus.
 //! - `sdk-peer`: sets up the official Python SDK that judges the emulator (`target/sdk-venv`).
 //! - `fuzz`: runs the cargo-fuzz targets of `fuzz/` on nightly, each for `--seconds N`.
 //! - `bench`: measures the emulator, the cloud-init validator and the ECS client against their
@@ -64,7 +64,8 @@ tasks:
                   --check fails naming each stale file; --only cli|schemas makes just one
                   (--only cli needs nothing outside the repository)
   cloud-init-peer record cloud-init 22.4.2's verdicts on tests/cloud-init/corpus/ (Debian's
-                  package and a venv under target/); --check compares, --refresh starts over
+                  package and a venv under target/) and 26.2's (../shared/peers/cloud-init-26.2
+                  and a venv under target/); --check compares, --refresh starts over
   sdk-peer        install the official huaweicloudsdkcore + huaweicloudsdkecs (pinned) into
                   target/sdk-venv, for the emulator's SDK interop test
   bench           measure the emulator (against a bare hyper hello-world), the cloud-init
