@@ -29,8 +29,8 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         "-D",
         "warnings",
     ]))?;
-    // Real cloud-init judges the corpus: CI fails when the peer cannot be set up or the
-    // committed verdicts that the differential test reads are stale.
+    // Real cloud-init (22.4.2 and 26.2) judges the corpus: CI fails when a peer cannot be set
+    // up or the committed verdicts that the differential test reads are stale.
     crate::cloudinit_peer::run(&["--check".into()])?;
     // The official Python SDK judges the emulator: CI fails when it cannot be installed, and the
     // interop test finds it in target/sdk-venv.

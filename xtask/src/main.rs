@@ -4,7 +4,7 @@
 //! - `codegen`: regenerates the compact cloud-init schemas that `reimage-cloudinit` embeds, and
 //!   `docs/cli.md` from the CLI's clap definitions.
 //! - `aksk-vectors`: regenerates the AK/SK signing vectors with the official Python SDK.
-//! - `cloud-init-peer`: records real cloud-init 22.4.2's and 26.2's verdicts on the cloud-init corpus.
+//! - `cloud-init-peer`: records real cloud-init 22.4.2's and 26.2's verdicts on the corpus.
 //! - `sdk-peer`: sets up the official Python SDK that judges the emulator (`target/sdk-venv`).
 //! - `fuzz`: runs the cargo-fuzz targets of `fuzz/` on nightly, each for `--seconds N`.
 //! - `bench`: measures the emulator, the cloud-init validator and the ECS client against their
