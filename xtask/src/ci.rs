@@ -35,6 +35,9 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     // The official Python SDK judges the emulator: CI fails when it cannot be installed, and the
     // interop test finds it in target/sdk-venv.
     crate::sdk_peer::run(&[])?;
+    // The official SARIF schema and pre-commit judge `reimage validate`'s CI-facing output: the
+    // tests find them in target/ci-tools-venv.
+    crate::ci_tools::run(&[])?;
     // `CI=true` makes the tests that need a peer (the official SDK, curl, `../shared`) fail
     // rather than skip: `cargo xtask ci` never skips a judge silently, on CI or off it.
     run_cmd(

@@ -163,7 +163,7 @@ pub fn validate(bytes: &[u8], options: &Options) -> Report {
                     ),
                     _ => Finding::new(
                         Severity::Error,
-                        Code::Kind,
+                        Code::Yaml,
                         "",
                         mark,
                         format!(
