@@ -1,4 +1,4 @@
-//! cloud-init's JSON schema for cloud-config, with the verdicts cloud-init 22.4 gives.
+//! cloud-init's JSON schema for cloud-config, with the verdicts cloud-init 22.4 and 26.2 give.
 //!
 //! The schemas of cloud-init 22.4 (Debian 12) and 26.2 are embedded in compact form
 //! (`schemas/`, made by `cargo xtask codegen`; Apache-2.0, see `schemas/NOTICE`). The caller
