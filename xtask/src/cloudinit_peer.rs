@@ -75,7 +75,10 @@ const JUDGES_26_2: &[(&str, &str)] = &[
         "xtask/scripts/cloudinit_peer_26_2.py",
         "tests/cloud-init/verdicts-26.2.json",
     ),
-    // More 26.2 judges go here, one (script, output) pair each.
+    // MORE 26.2 JUDGES GO HERE, one (script, output) pair each, e.g. the MIME and Jinja
+    // corpora: ("xtask/scripts/cloudinit_peer_multipart.py",
+    // "tests/cloud-init/verdicts-multipart-26.2.json") and ("xtask/scripts/cloudinit_peer_jinja.py",
+    // "tests/cloud-init/verdicts-jinja-26.2.json").
 ];
 
 /// cloud-init 26.2's Python dependencies, with theirs, pinned. PyYAML and jsonschema decide the
