@@ -24,11 +24,12 @@
 //! becomes `crates/cloudinit/schemas/cloud-config-<version>.json`:
 //!
 //! - prose and documentation (`description`, `label`, `hidden`, `default`, `examples`,
-//!   `deprecated_description`, `changed*`) are removed, and so is `prefixItems`, which Draft 4
-//!   (and so cloud-init 22.4) ignores;
+//!   `deprecated_description`, `changed_description`) are removed, and so is `prefixItems`,
+//!   which Draft 4 (and so cloud-init 22.4) ignores;
 //! - `deprecated` and `deprecated_version` stay, since they decide the warnings; where the
 //!   deprecation's prose names the one key or value to use instead, that name is kept as
-//!   `deprecated_use`;
+//!   `deprecated_use`; `changed` and `changed_version` stay too, since cloud-init 26.2 reports
+//!   a `changed` form as a deprecation;
 //! - keys are sorted and the first key, `$comment`, says the file is generated. Generating twice
 //!   gives the same bytes.
 //!
@@ -66,6 +67,8 @@ const KEPT: &[&str] = &[
     "additionalProperties",
     "allOf",
     "anyOf",
+    "changed",
+    "changed_version",
     "deprecated",
     "deprecated_version",
     "enum",
@@ -86,9 +89,7 @@ const KEPT: &[&str] = &[
 ];
 /// Keywords dropped: prose, documentation, and `prefixItems` (not a Draft 4 keyword).
 const DROPPED: &[&str] = &[
-    "changed",
     "changed_description",
-    "changed_version",
     "default",
     "deprecated_description",
     "description",

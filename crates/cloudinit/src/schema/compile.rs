@@ -192,6 +192,9 @@ pub(super) struct SchemaNode {
     pub(super) pattern: Option<Pattern>,
     pub(super) format: Option<Format>,
     pub(super) deprecated: Option<Deprecation>,
+    /// `changed: true` (26.2's schema): cloud-init 26.2 reports it as a deprecation, 22.4 has
+    /// no such keyword.
+    pub(super) changed: Option<Deprecation>,
 }
 
 impl SchemaNode {
@@ -352,6 +355,7 @@ impl Builder {
         };
         let mut node = SchemaNode::default();
         let mut deprecated = false;
+        let mut changed = false;
         for (key, value) in object {
             let here = at.child(key);
             match &**key {
@@ -474,7 +478,12 @@ impl Builder {
                         .as_bool()
                         .ok_or_else(|| format!("{here}: not a boolean"))?;
                 }
-                "deprecated_version" | "deprecated_use" => {
+                "changed" => {
+                    changed = value
+                        .as_bool()
+                        .ok_or_else(|| format!("{here}: not a boolean"))?;
+                }
+                "deprecated_version" | "deprecated_use" | "changed_version" => {
                     value
                         .as_str()
                         .ok_or_else(|| format!("{here}: not a string"))?;
@@ -487,6 +496,13 @@ impl Builder {
             node.deprecated = Some(Deprecation {
                 version: text("deprecated_version"),
                 replacement: text("deprecated_use"),
+            });
+        }
+        if changed {
+            let text = |key: &str| json.get(key).and_then(Json::as_str).map(Box::from);
+            node.changed = Some(Deprecation {
+                version: text("changed_version"),
+                replacement: None,
             });
         }
         Ok(node)

@@ -186,6 +186,13 @@ impl<'s> Eval<'s> {
             let key = entry == Entry::Key;
             report(out, id, path, node, Kind::Deprecated { deprecation, key });
         }
+        // cloud-init 26.2 registers `changed` as it does `deprecated`; 22.4 ignores it.
+        if let Some(deprecation) = &s.changed
+            && self.version == Version::V26_2
+        {
+            let key = entry == Entry::Key;
+            report(out, id, path, node, Kind::Deprecated { deprecation, key });
+        }
         match &node.value {
             Value::Map(entries) => self.object(id, node, entries, path, out)?,
             Value::Seq(items) => self.array(id, node, items, path, out)?,

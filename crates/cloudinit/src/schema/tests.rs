@@ -708,6 +708,13 @@ fn schema_26_2_reports_where_cloud_init_26_2_does() {
             &[],
         ),
         case(
+            "26.2's `changed` form is a deprecation",
+            V26,
+            json!({"ssh_pwauth": "unchanged"}),
+            &[],
+            &["ssh_pwauth"],
+        ),
+        case(
             "22.4 keeps a failed oneOf at its own path",
             V22,
             json!({"bootcmd": [["echo", 1]]}),
