@@ -2,7 +2,7 @@
 //!
 //! - `ci`: every check the project has, in the order CI runs them (fmt, clippy, tests, docs).
 //! - `codegen`: regenerates the compact cloud-init schemas that `reimage-cloudinit` embeds, and
-//!   `docs/cli.md` from the CLI's clap definitions.
+//!   `docs/cli.md` and the man pages from the CLI's clap definitions.
 //! - `aksk-vectors`: regenerates the AK/SK signing vectors with the official Python SDK.
 //! - `cloud-init-peer`: records real cloud-init 22.4.2's and 26.2's verdicts on the corpus.
 //! - `sdk-peer`: sets up the official Python SDK that judges the emulator (`target/sdk-venv`).
@@ -62,8 +62,9 @@ tasks:
   ci              run every check: fmt, clippy, tests (doc tests and tidy included), rustdoc
   aksk-vectors    regenerate tests/aksk/vectors.json with the official huaweicloudsdkcore
                   (pinned, installed into a venv under target/); --check compares instead
-  codegen         regenerate docs/cli.md from the reimage CLI's clap definitions (`reimage
-                  __reference`) and crates/cloudinit/schemas/ from ../shared/cloud-init/;
+  codegen         regenerate docs/cli.md and docs/man/*.1 from the reimage CLI's clap
+                  definitions (`reimage __reference`, `reimage __man DIR`) and
+                  crates/cloudinit/schemas/ from ../shared/cloud-init/;
                   --check fails naming each stale file; --only cli|schemas makes just one
                   (--only cli needs nothing outside the repository)
   cloud-init-peer record cloud-init 22.4.2's verdicts on tests/cloud-init/corpus/ (Debian's
