@@ -1160,7 +1160,7 @@ fn fleet(ctx: &Ctx) {
 /// `reimage validate` on user data with a password in it, and the demo (its own fixtures: only
 /// the other sentinels are looked for in what it prints).
 fn offline(ctx: &Ctx) {
-    for output in ["text", "json"] {
+    for output in ["text", "json", "github", "sarif"] {
         ctx.flow(
             "validate, plaintext password",
             ["validate", "--output", output],

@@ -29,12 +29,15 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         "-D",
         "warnings",
     ]))?;
-    // Real cloud-init judges the corpus: CI fails when the peer cannot be set up or the
-    // committed verdicts that the differential test reads are stale.
+    // Real cloud-init (22.4.2 and 26.2) judges the corpus: CI fails when a peer cannot be set
+    // up or the committed verdicts that the differential test reads are stale.
     crate::cloudinit_peer::run(&["--check".into()])?;
     // The official Python SDK judges the emulator: CI fails when it cannot be installed, and the
     // interop test finds it in target/sdk-venv.
     crate::sdk_peer::run(&[])?;
+    // The official SARIF schema and pre-commit judge `reimage validate`'s CI-facing output: the
+    // tests find them in target/ci-tools-venv.
+    crate::ci_tools::run(&[])?;
     // `CI=true` makes the tests that need a peer (the official SDK, curl, `../shared`) fail
     // rather than skip: `cargo xtask ci` never skips a judge silently, on CI or off it.
     run_cmd(

@@ -1,4 +1,4 @@
-//! `cargo xtask cloud-init-peer`: asks real cloud-init 22.4.2 for its verdict on the corpus.
+//! `cargo xtask cloud-init-peer`: asks real cloud-init 22.4.2 and 26.2 for their verdicts on the corpus.
 //!
 //! Sets up the peer under `target/cloud-init-peer/`, skipping every step already done:
 //!
@@ -15,6 +15,14 @@
 //! the verdicts go to a temporary file and the task fails when the committed ones differ;
 //! `cargo xtask ci` runs that check, so CI fails when the peer cannot be set up or the committed
 //! verdicts are stale. `--refresh` removes `target/cloud-init-peer/` first.
+//!
+//! Then cloud-init 26.2 judges too. Its Python package is not packaged anywhere this task could
+//! download it from: it is read from `../shared/peers/cloud-init-26.2/` beside the workspace
+//! (see README's *Developing* section), and its dependencies go into a venv of their own under
+//! `target/cloud-init-peer-26.2/` (pinned; the 22.4.2 pins are too old for it). Each of
+//! `JUDGES_26_2` is a script run from the workspace root with the package on `PYTHONPATH`,
+//! `HOME` in a temporary directory and the path to write as its one argument; its output is
+//! committed and checked like the 22.4.2 verdicts. `--refresh` removes that venv too.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -53,7 +61,51 @@ const PINS: &[&str] = &[
     "jsonpointer==3.12",
 ];
 
-/// Regenerates the verdicts, or with `--check` fails when they are stale.
+/// cloud-init 26.2's Python package, relative to the workspace root.
+const PACKAGE_26_2: &str = "../shared/peers/cloud-init-26.2";
+/// The 26.2 peer's venv, relative to the workspace root.
+const PEER_26_2: &str = "target/cloud-init-peer-26.2";
+
+/// The judges that run on cloud-init 26.2: (script, the verdicts it writes), both relative to
+/// the workspace root. Each script is run from the workspace root with the output path as its
+/// first argument; the output is committed and `--check` fails when it is stale.
+const JUDGES_26_2: &[(&str, &str)] = &[
+    // Every corpus file, as `cloud-init schema -c FILE`.
+    (
+        "xtask/scripts/cloudinit_peer_26_2.py",
+        "tests/cloud-init/verdicts-26.2.json",
+    ),
+    // MORE 26.2 JUDGES GO HERE, one (script, output) pair each, e.g. the MIME and Jinja
+    // corpora: ("xtask/scripts/cloudinit_peer_multipart.py",
+    // "tests/cloud-init/verdicts-multipart-26.2.json") and ("xtask/scripts/cloudinit_peer_jinja.py",
+    // "tests/cloud-init/verdicts-jinja-26.2.json").
+];
+
+/// cloud-init 26.2's Python dependencies, with theirs, pinned. PyYAML and jsonschema decide the
+/// verdicts; its judge script checks those two, and the package by its schema's SHA-256.
+const PINS_26_2: &[&str] = &[
+    "PyYAML==6.0.4",
+    "jsonschema==4.26.0",
+    "jsonschema-specifications==2025.9.1",
+    "referencing==0.37.0",
+    "rpds-py==2026.9.1",
+    "attrs==26.1.0",
+    "Jinja2==3.1.6",
+    "MarkupSafe==3.0.4",
+    "requests==2.34.2",
+    "certifi==2026.10.19.post1",
+    "charset-normalizer==3.5.3",
+    "idna==3.21",
+    "urllib3==2.8.0",
+    "configobj==5.0.9",
+    "jsonpatch==1.48",
+    "jsonpointer==3.12",
+    "netifaces==0.11.0",
+    "oauthlib==4.0.1",
+    "typing_extensions==4.16.0",
+];
+
+/// Regenerates the verdicts of both peers, or with `--check` fails when any is stale.
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let mut check = false;
     let mut refresh = false;
@@ -69,12 +121,40 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         }
     }
     let root = util::root();
-    let peer = root.join(PEER);
-    if refresh && peer.exists() {
-        util::say(&format!("removing {}", peer.display()));
-        fs::remove_dir_all(&peer)
-            .map_err(|e| format!("could not remove {}: {e}", peer.display()))?;
+    if refresh {
+        for dir in [PEER, PEER_26_2] {
+            let dir = root.join(dir);
+            if dir.exists() {
+                util::say(&format!("removing {}", dir.display()));
+                fs::remove_dir_all(&dir)
+                    .map_err(|e| format!("could not remove {}: {e}", dir.display()))?;
+            }
+        }
     }
+    let mut stale = Vec::new();
+    if !settle(OUTPUT, &judge_22_4_2()?, check)? {
+        stale.push(OUTPUT);
+    }
+    let (python, package) = ensure_peer_26_2()?;
+    for (script, output) in JUDGES_26_2 {
+        let fresh = judge_26_2(&python, &package, script)?;
+        if !settle(output, &fresh, check)? {
+            stale.push(output);
+        }
+    }
+    if stale.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "stale or missing: {}: run `cargo xtask cloud-init-peer` and commit",
+            stale.join(", ")
+        ))
+    }
+}
+
+/// Runs cloud-init 22.4.2 over the corpus; gives the verdicts' bytes.
+fn judge_22_4_2() -> Result<Vec<u8>, String> {
+    let root = util::root();
     let (python, dist_packages) = ensure_peer()?;
 
     let corpus = root.join(CORPUS);
@@ -100,24 +180,74 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             .env("PYTHONUTF8", "1")
             .env("PYTHONNOUSERSITE", "1"),
     )?;
-    let fresh_bytes =
-        fs::read(&fresh).map_err(|e| format!("could not read {}: {e}", fresh.display()))?;
+    fs::read(&fresh).map_err(|e| format!("could not read {}: {e}", fresh.display()))
+}
 
-    let output = root.join(OUTPUT);
-    let current = fs::read(&output).ok();
-    if current.as_deref() == Some(fresh_bytes.as_slice()) {
-        util::say(&format!("{OUTPUT} is up to date ({} files)", names.len()));
-        return Ok(());
+/// Runs one 26.2 judge script from the workspace root; gives what it wrote.
+fn judge_26_2(python: &Path, package: &Path, script: &str) -> Result<Vec<u8>, String> {
+    let root = util::root();
+    let scratch = util::TempDir::new("cloud-init-peer-26.2")?;
+    let home = scratch.path().join("home");
+    fs::create_dir_all(&home).map_err(|e| format!("could not create {}: {e}", home.display()))?;
+    let fresh = scratch.path().join("verdicts.json");
+    run_cmd(
+        Command::new(python)
+            .arg(root.join(script))
+            .arg(&fresh)
+            .current_dir(&root)
+            .env("HOME", &home)
+            .env("PYTHONPATH", package)
+            .env("PYTHONHASHSEED", "0")
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .env("PYTHONUTF8", "1")
+            .env("PYTHONNOUSERSITE", "1"),
+    )?;
+    fs::read(&fresh).map_err(|e| format!("could not read {}: {e}", fresh.display()))
+}
+
+/// Writes `fresh` to `output` (relative to the workspace root) unless it holds those bytes;
+/// with `check`, writes nothing. Gives whether `output` was up to date.
+fn settle(output: &str, fresh: &[u8], check: bool) -> Result<bool, String> {
+    let path = util::root().join(output);
+    if fs::read(&path).ok().as_deref() == Some(fresh) {
+        util::say(&format!("{output} is up to date"));
+        return Ok(true);
     }
     if check {
-        return Err(format!(
-            "{OUTPUT} is stale or missing: run `cargo xtask cloud-init-peer` and commit"
-        ));
+        util::say(&format!("{output} is stale or missing"));
+        return Ok(false);
     }
-    fs::write(&output, &fresh_bytes)
-        .map_err(|e| format!("could not write {}: {e}", output.display()))?;
-    util::say(&format!("wrote {OUTPUT} ({} files)", names.len()));
-    Ok(())
+    fs::write(&path, fresh).map_err(|e| format!("could not write {}: {e}", path.display()))?;
+    util::say(&format!("wrote {output}"));
+    Ok(true)
+}
+
+/// Makes the 26.2 peer's venv under `target/cloud-init-peer-26.2/` unless it is there; gives
+/// its python and the directory that holds cloud-init 26.2's `cloudinit` package.
+fn ensure_peer_26_2() -> Result<(PathBuf, PathBuf), String> {
+    let root = util::root();
+    let package = root.join(PACKAGE_26_2);
+    let failed = |message: String| {
+        format!(
+            "could not set up the cloud-init 26.2 peer under {PEER_26_2}: {message}\n\
+             It needs cloud-init 26.2's Python package in {PACKAGE_26_2} (beside the \
+             workspace), python3 with venv, and PyPI."
+        )
+    };
+    if !package
+        .join("cloudinit")
+        .join("config")
+        .join("schema.py")
+        .is_file()
+    {
+        return Err(failed(format!(
+            "{} holds no cloud-init package",
+            package.display()
+        )));
+    }
+    let python =
+        util::ensure_venv(&root.join(PEER_26_2).join("venv"), PINS_26_2).map_err(failed)?;
+    Ok((python, package))
 }
 
 /// Sets the peer up under `target/cloud-init-peer/` unless it is there (each step is skipped when

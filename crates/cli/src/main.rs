@@ -141,9 +141,22 @@ enum Command {
     /// Run the local EDIS + ECS + IAM emulator in the foreground. Its first line on stdout is
     /// `listening on http://ADDR`; it stops cleanly on SIGINT and SIGTERM.
     Emulator(emulator::Args),
+    /// Print the completion script of SHELL (bash, elvish, fish, powershell, zsh) on stdout,
+    /// e.g. `reimage completions bash > ~/.local/share/bash-completion/completions/reimage`.
+    Completions {
+        /// The shell to complete in.
+        #[arg(value_enum, value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
     /// Prints the Markdown command-line reference (docs/cli.md).
     #[command(name = "__reference", hide = true)]
     Reference,
+    /// Writes the man pages (docs/man/*.1), in roff, into DIR.
+    #[command(name = "__man", hide = true)]
+    Man {
+        /// The folder to write them in.
+        dir: std::path::PathBuf,
+    },
 }
 
 /// `reimage validate …` alone: the same program name, version and subcommand as [`Cli`], with
@@ -195,6 +208,22 @@ fn main() -> ExitCode {
                 Err(_) => common::exit::FAILED,
             }
         }
+        Command::Completions { shell } => {
+            // Into memory first: clap_complete panics when its writer fails (`… | head`).
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut completed(), "reimage", &mut script);
+            match std::io::stdout().write_all(&script) {
+                Ok(()) => 0,
+                Err(_) => common::exit::FAILED,
+            }
+        }
+        Command::Man { dir } => match reference::write_man_pages(Cli::command(), dir) {
+            Ok(()) => 0,
+            Err(e) => {
+                note(&format!("reimage __man: {}: {e}", dir.display()));
+                common::exit::FAILED
+            }
+        },
     };
     finish(code)
 }
@@ -204,6 +233,21 @@ fn finish(code: u8) -> ExitCode {
     // A closed stdout (`reimage validate … | head`) is not an error worth a panic.
     let _ = std::io::stdout().flush();
     ExitCode::from(code)
+}
+
+/// The command line as shells complete it: the hidden subcommands (`__reference`, `__man`),
+/// which clap_complete would offer, are left out.
+fn completed() -> clap::Command {
+    let full = Cli::command();
+    let mut shown = clap::Command::new("reimage")
+        .version(env!("CARGO_PKG_VERSION"))
+        .propagate_version(true);
+    if let Some(about) = full.get_about() {
+        shown = shown.about(about.clone());
+    }
+    shown
+        .args(full.get_arguments().cloned())
+        .subcommands(full.get_subcommands().filter(|s| !s.is_hide_set()).cloned())
 }
 
 /// Logs to stderr, filtered by `RUST_LOG` (default `warn`).

@@ -1,4 +1,5 @@
-//! `reimage validate`: cloud-init's verdicts and reimage's lints, as text or JSON Lines.
+//! `reimage validate`: cloud-init's verdicts and reimage's lints, as text, JSON Lines, GitHub
+//! workflow annotations or SARIF 2.1.0.
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -27,7 +28,9 @@ pub(crate) struct Args {
     cloud_init: Version,
 
     /// `text`: one line per finding, `FILE:LINE:COL: error|warning[CODE]: PATH: message`.
-    /// `json`: JSON Lines, one object per file.
+    /// `json`: JSON Lines, one object per file. `github`: GitHub Actions workflow commands
+    /// (`::error file=…,line=…,col=…,title=…::…`), one per finding. `sarif`: one SARIF 2.1.0
+    /// log for all the files, one rule per finding code.
     #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
     output: Output,
 
@@ -60,6 +63,8 @@ pub(crate) struct Args {
 enum Output {
     Text,
     Json,
+    Github,
+    Sarif,
 }
 
 fn parse_version(s: &str) -> Result<Version, String> {
@@ -89,6 +94,8 @@ pub(crate) fn run(args: &Args) -> u8 {
     let stdout = io::stdout();
     let mut out = stdout.lock();
     let mut code = exit::VALID;
+    // SARIF is one document for every file: it is written at the end.
+    let mut sarif = Vec::new();
     for path in &args.files {
         let shown = path.display().to_string();
         let bytes = match read(path) {
@@ -113,11 +120,20 @@ pub(crate) fn run(args: &Args) -> u8 {
         let written = match args.output {
             Output::Text => write_text(&mut out, &shown, &report),
             Output::Json => write_json(&mut out, &shown, &report),
+            Output::Github => write_github(&mut out, &shown, &report),
+            Output::Sarif => {
+                sarif.push((shown, report));
+                Ok(())
+            }
         };
         if written.is_err() {
             // stdout is gone (a closed pipe): nothing more can be said there.
             return code;
         }
+    }
+    if args.output == Output::Sarif {
+        // A closed stdout leaves nothing to say it on; the exit code still tells.
+        let _ = write_sarif(&mut out, &sarif);
     }
     code
 }
@@ -193,4 +209,157 @@ fn write_json(out: &mut impl Write, file: &str, report: &Report) -> io::Result<(
     };
     serde_json::to_writer(&mut *out, &line)?;
     writeln!(out)
+}
+
+/// One GitHub Actions workflow command per finding: `::error` for an error, `::warning` for a
+/// warning, `::notice` for anything milder; the file, line and column, the code as the title,
+/// and `PATH: message` as the text, escaped as GitHub's toolkit escapes them.
+fn write_github(out: &mut impl Write, file: &str, report: &Report) -> io::Result<()> {
+    for f in &report.findings {
+        let command = match f.severity.as_str() {
+            "error" => "error",
+            "warning" => "warning",
+            _ => "notice",
+        };
+        let path = if f.path.is_empty() { "(root)" } else { &f.path };
+        writeln!(
+            out,
+            "::{command} file={},line={},col={},title={}::{}",
+            github_property(file),
+            f.line,
+            f.column,
+            github_property(&format!("reimage {}", f.code)),
+            github_data(&format!("{path}: {}", f.message)),
+        )?;
+    }
+    Ok(())
+}
+
+/// A workflow command's message: `%`, `\r` and `\n` escaped (`%25`, `%0D`, `%0A`).
+fn github_data(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// A workflow command's property value: as a message, and `:` and `,` escaped too (`%3A`,
+/// `%2C`), since they end the value.
+fn github_property(text: &str) -> String {
+    github_data(text).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// Where reimage's findings are explained, for SARIF's `informationUri` and rules' `helpUri`.
+const DOCS_URI: &str = "https://github.com/reimage-rs/reimage/blob/main/docs/cloud-init.md";
+
+/// One SARIF 2.1.0 log for every file: a run of the tool `reimage`, one rule per finding code
+/// that occurs (sorted by code, so the output is the same from run to run), one result per
+/// finding with its file, line and column (counted in Unicode code points).
+fn write_sarif(out: &mut impl Write, reports: &[(String, Report)]) -> io::Result<()> {
+    use serde_json::{Value, json};
+    use std::collections::BTreeMap;
+
+    let codes: BTreeMap<&str, ()> = reports
+        .iter()
+        .flat_map(|(_, report)| report.findings.iter().map(|f| (f.code.as_str(), ())))
+        .collect();
+    let index: BTreeMap<&str, usize> = codes.keys().enumerate().map(|(i, c)| (*c, i)).collect();
+    let rules: Vec<Value> = codes
+        .keys()
+        .map(|code| {
+            json!({
+                "id": code,
+                "name": code,
+                "shortDescription": { "text": rule_description(code) },
+                "helpUri": DOCS_URI,
+            })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for (file, report) in reports {
+        for f in &report.findings {
+            let level = match f.severity.as_str() {
+                "error" => "error",
+                "warning" => "warning",
+                _ => "note",
+            };
+            let path = if f.path.is_empty() { "(root)" } else { &f.path };
+            let mut location = json!({
+                "physicalLocation": {
+                    "artifactLocation": { "uri": file_uri(file) },
+                    "region": { "startLine": f.line.max(1), "startColumn": f.column.max(1) },
+                },
+            });
+            if !f.path.is_empty() {
+                location["logicalLocations"] =
+                    json!([{ "fullyQualifiedName": f.path, "kind": "member" }]);
+            }
+            results.push(json!({
+                "ruleId": f.code.as_str(),
+                "ruleIndex": index[f.code.as_str()],
+                "level": level,
+                "message": { "text": format!("{path}: {}", f.message) },
+                "locations": [location],
+            }));
+        }
+    }
+    let log = json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {
+                "driver": {
+                    "name": "reimage",
+                    "version": env!("CARGO_PKG_VERSION"),
+                    "informationUri": DOCS_URI,
+                    "rules": rules,
+                },
+            },
+            "columnKind": "unicodeCodePoints",
+            "results": results,
+        }],
+    });
+    serde_json::to_writer_pretty(&mut *out, &log)?;
+    writeln!(out)
+}
+
+/// What a rule checks, by its finding code.
+fn rule_description(code: &str) -> String {
+    match code {
+        "schema" => "cloud-init's JSON schema for cloud-config rejects the value".into(),
+        "yaml" => "the YAML cannot be read as cloud-init reads it, or repeats a key".into(),
+        "kind" => "the user data is not of a kind cloud-init will treat as intended".into(),
+        "deprecated" => "cloud-init deprecates the key or the form of its value".into(),
+        "lockout" => "the config leaves no way to log in to the server".into(),
+        "plaintext-password" => "a password is given in clear text".into(),
+        "flattened-content" => {
+            "write_files fields at the top level, or an empty content: empty files".into()
+        }
+        "early-power-state" => "a reboot or power-off cuts runcmd's work short".into(),
+        "size-limit" => "the user data is over the provider's size limit".into(),
+        other => format!("reimage's {other} check"),
+    }
+}
+
+/// A file name as a SARIF artifact URI: as given (a relative reference for a relative name,
+/// `file://` before an absolute one), `/` between folders, and every byte outside the unreserved
+/// characters percent-encoded.
+fn file_uri(file: &str) -> String {
+    let file = if cfg!(windows) {
+        file.replace('\\', "/")
+    } else {
+        file.to_owned()
+    };
+    let mut uri = String::new();
+    if file.starts_with('/') {
+        uri.push_str("file://");
+    }
+    for byte in file.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                uri.push(char::from(byte));
+            }
+            _ => uri.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    uri
 }

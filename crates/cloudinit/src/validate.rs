@@ -139,22 +139,41 @@ pub fn validate(bytes: &[u8], options: &Options) -> Report {
     }
     if detection.kind == Kind::CloudConfig {
         match std::str::from_utf8(&detection.payload) {
-            // PyYAML refuses such bytes before it has a position, so cloud-init reports the
-            // error at line 1, column 1; so does reimage, with the offset in the message.
-            Err(e) => findings.push(Finding::new(
-                Severity::Error,
-                Code::Yaml,
-                "format-l1.c1",
-                Mark {
+            // PyYAML refuses such bytes before it has a position, so cloud-init 22.4 reports
+            // the error at line 1, column 1; so does reimage, with the offset in the message.
+            // cloud-init 26.2 decodes the file first and stops there (`UnicodeDecodeError`, no
+            // path): the whole file is not user data it can read.
+            Err(e) => {
+                let mark = Mark {
                     line: 1,
                     column: 1,
                     index: 0,
-                },
-                format!(
-                    "the cloud-config is not UTF-8 (invalid byte at offset {}); save it as UTF-8",
-                    e.valid_up_to()
-                ),
-            )),
+                };
+                let offset = e.valid_up_to();
+                findings.push(match options.version {
+                    Version::V22_4 => Finding::new(
+                        Severity::Error,
+                        Code::Yaml,
+                        "format-l1.c1",
+                        mark,
+                        format!(
+                            "the cloud-config is not UTF-8 (invalid byte at offset {offset}); \
+                             save it as UTF-8"
+                        ),
+                    ),
+                    _ => Finding::new(
+                        Severity::Error,
+                        Code::Yaml,
+                        "",
+                        mark,
+                        format!(
+                            "the cloud-config is not UTF-8 (invalid byte at offset {offset}), so \
+                             cloud-init {} cannot read it; save it as UTF-8",
+                            options.version
+                        ),
+                    ),
+                });
+            }
             Ok(text) => cloud_config(text, options, &mut findings),
         }
     }

@@ -1,14 +1,17 @@
-//! Differential test: reimage's verdicts against real cloud-init 22.4.2's, on the corpus.
+//! Differential test: reimage's verdicts against real cloud-init 22.4.2's and 26.2's, on the
+//! corpus.
 //!
-//! `tests/cloud-init/verdicts-22.4.2.json` holds what `cloud-init schema -c FILE` says about
-//! every file of `tests/cloud-init/corpus/` (written by `cargo xtask cloud-init-peer`, and
-//! committed, so this test needs no peer and always runs). For every file cloud-init treats as
-//! cloud-config, reimage (schema version 22.4) must agree on valid or invalid and on the set of
-//! error paths, unless `tests/cloud-init/known-differences.json` names the file and says why.
+//! `tests/cloud-init/verdicts-22.4.2.json` and `verdicts-26.2.json` hold what `cloud-init schema
+//! -c FILE` of each release says about every file of `tests/cloud-init/corpus/` (written by
+//! `cargo xtask cloud-init-peer`, and committed, so this test needs no peer and always runs). For
+//! every file cloud-init treats as cloud-config, reimage (with the same schema version) must
+//! agree on valid or invalid and on the set of error paths, unless
+//! `tests/cloud-init/known-differences.json` names the file under that release and says why.
 //!
 //! Paths are cloud-init's dotted paths. A YAML error is `format-l<line>.c<column>` in
 //! cloud-init, so reimage's YAML errors are compared by that name, built from their line and
-//! column; a root that is not a mapping, or a crash of cloud-init, is the path `""`.
+//! column; a root that is not a mapping, or a crash of cloud-init (26.2's on a file that is not
+//! UTF-8 too), is the path `""`.
 
 // Helpers outside `#[test]` functions panic on a broken tree too; that is what a test should do.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::print_stdout)]
@@ -55,12 +58,45 @@ struct Verdict {
     deprecations: BTreeSet<String>,
 }
 
+/// One judge: a cloud-init release, the schema version reimage validates with to match it, and
+/// the key of its entries in `known-differences.json`.
+#[derive(Debug, Clone, Copy)]
+struct Judge {
+    release: &'static str,
+    version: Version,
+    known: &'static str,
+    /// Whether the deprecated paths must agree too (else a difference is only printed).
+    deprecations: bool,
+}
+
+/// Debian 12's cloud-init.
+const CLOUD_INIT_22_4_2: Judge = Judge {
+    release: "22.4.2",
+    version: Version::V22_4,
+    known: "files",
+    deprecations: false,
+};
+
+/// Upstream cloud-init 26.2.
+const CLOUD_INIT_26_2: Judge = Judge {
+    release: "26.2",
+    version: Version::V26_2,
+    known: "files-26.2",
+    deprecations: true,
+};
+
 /// What cloud-init 22.4.2 said, for every file: (compared, verdict).
 fn cloud_init_verdicts() -> BTreeMap<String, (bool, Verdict)> {
-    let json = read_json(&cloud_init_dir().join("verdicts-22.4.2.json"));
+    verdicts_of(CLOUD_INIT_22_4_2)
+}
+
+/// What `judge` said, for every file: (compared, verdict).
+fn verdicts_of(judge: Judge) -> BTreeMap<String, (bool, Verdict)> {
+    let file = format!("verdicts-{}.json", judge.release);
+    let json = read_json(&cloud_init_dir().join(&file));
     assert_eq!(
-        json["cloud_init"], "22.4.2",
-        "verdicts from the wrong cloud-init"
+        json["cloud_init"], judge.release,
+        "{file}: verdicts from the wrong cloud-init"
     );
     let paths = |value: &Value| -> BTreeSet<String> {
         value
@@ -86,12 +122,17 @@ fn cloud_init_verdicts() -> BTreeMap<String, (bool, Verdict)> {
         .collect()
 }
 
-/// The files reimage may disagree on, each with the reason.
-fn known_differences() -> BTreeMap<String, String> {
+/// The files reimage may disagree with `judge` on, each with the reason.
+fn known_differences_of(judge: Judge) -> BTreeMap<String, String> {
     let json = read_json(&cloud_init_dir().join("known-differences.json"));
-    json["files"]
+    json[judge.known]
         .as_object()
-        .expect("known-differences.json has a \"files\" object")
+        .unwrap_or_else(|| {
+            panic!(
+                "known-differences.json has a {:?} object for cloud-init {}",
+                judge.known, judge.release
+            )
+        })
         .iter()
         .map(|(name, reason)| {
             let reason = reason.as_str().expect("a reason").trim().to_owned();
@@ -103,15 +144,19 @@ fn known_differences() -> BTreeMap<String, String> {
 
 /// What reimage says, in cloud-init's terms: only the checks cloud-init makes count (reimage's
 /// own lints do not), and a YAML error is named by its position, as cloud-init names it.
-fn reimage_verdict(bytes: &[u8]) -> Verdict {
-    let options = Options::default().with_version(Version::V22_4);
+fn reimage_verdict(bytes: &[u8], version: Version) -> Verdict {
+    let options = Options::default().with_version(version);
     let report = reimage_cloudinit::validate(bytes, &options);
     let mut errors = BTreeSet::new();
     let mut deprecations = BTreeSet::new();
     for finding in &report.findings {
         match (finding.severity, finding.code) {
             (_, Code::Lint(_)) => {}
-            (Severity::Error, Code::Yaml) if !finding.path.starts_with("format-") => {
+            // A YAML error at `""` is about the whole file (26.2 cannot decode a file that is
+            // not UTF-8, and says so at no path); the others are named by their position.
+            (Severity::Error, Code::Yaml)
+                if !finding.path.is_empty() && !finding.path.starts_with("format-") =>
+            {
                 errors.insert(format!("format-l{}.c{}", finding.line, finding.column));
             }
             (Severity::Error, _) => {
@@ -137,9 +182,22 @@ fn show(paths: &BTreeSet<String>) -> String {
 
 #[test]
 fn reimage_agrees_with_cloud_init_22_4_2() {
+    agrees_with(CLOUD_INIT_22_4_2);
+}
+
+#[test]
+fn reimage_agrees_with_cloud_init_26_2() {
+    agrees_with(CLOUD_INIT_26_2);
+}
+
+/// Compares reimage with `judge` on every compared corpus file: the verdict and the set of error
+/// paths must be the same, except on the files `known-differences.json` lists for it, which must
+/// differ.
+fn agrees_with(judge: Judge) {
+    let release = judge.release;
     let corpus = corpus();
-    let verdicts = cloud_init_verdicts();
-    let known = known_differences();
+    let verdicts = verdicts_of(judge);
+    let known = known_differences_of(judge);
 
     let mut compared = 0;
     let mut agree = 0;
@@ -151,14 +209,14 @@ fn reimage_agrees_with_cloud_init_22_4_2() {
             continue;
         };
         compared += 1;
-        let ours = reimage_verdict(bytes);
+        let ours = reimage_verdict(bytes, judge.version);
         if ours.valid == theirs.valid && ours.errors == theirs.errors {
             agree += 1;
             if known.contains_key(name) {
                 let _ = writeln!(
                     disagreements,
                     "{name}: listed in known-differences.json, but reimage agrees with \
-                     cloud-init: remove the entry"
+                     cloud-init {release}: remove the entry"
                 );
             }
         } else if known.contains_key(name) {
@@ -183,20 +241,25 @@ fn reimage_agrees_with_cloud_init_22_4_2() {
         }
     }
     println!(
-        "{agree} of {compared} #cloud-config corpus files agree with cloud-init 22.4.2 \
+        "{agree} of {compared} #cloud-config corpus files agree with cloud-init {release} \
          ({} known differences)",
         known_seen.len()
     );
-    if !deprecation_notes.is_empty() {
+    if !deprecation_notes.is_empty() && !judge.deprecations {
         println!("deprecations reported differently (not a failure):\n{deprecation_notes}");
     }
+    assert!(
+        deprecation_notes.is_empty() || !judge.deprecations,
+        "reimage reports deprecations differently from cloud-init {release}:\n\
+         {deprecation_notes}"
+    );
     assert!(
         compared >= 100,
         "only {compared} corpus files are compared: the verdicts file looks wrong"
     );
     assert!(
         disagreements.is_empty(),
-        "reimage disagrees with cloud-init 22.4.2 on {} of {compared} files (an intended \
+        "reimage disagrees with cloud-init {release} on {} of {compared} files (an intended \
          difference goes into tests/cloud-init/known-differences.json, with its reason):\n\n\
          {disagreements}",
         compared - agree - known_seen.len(),
@@ -214,21 +277,25 @@ fn reimage_agrees_with_cloud_init_22_4_2() {
 #[test]
 fn every_corpus_file_has_a_verdict() {
     let corpus: BTreeSet<String> = corpus().into_keys().collect();
-    let verdicts: BTreeSet<String> = cloud_init_verdicts().into_keys().collect();
-    let missing: Vec<&String> = corpus.difference(&verdicts).collect();
-    let stale: Vec<&String> = verdicts.difference(&corpus).collect();
-    assert!(
-        missing.is_empty() && stale.is_empty(),
-        "tests/cloud-init/verdicts-22.4.2.json is out of date (files without a verdict: \
-         {missing:?}; verdicts without a file: {stale:?}): run `cargo xtask cloud-init-peer` \
-         and commit"
-    );
-    let known = known_differences();
-    let unknown: Vec<&String> = known.keys().filter(|k| !corpus.contains(*k)).collect();
-    assert!(
-        unknown.is_empty(),
-        "known-differences.json names files that are not in the corpus: {unknown:?}"
-    );
+    for judge in [CLOUD_INIT_22_4_2, CLOUD_INIT_26_2] {
+        let release = judge.release;
+        let verdicts: BTreeSet<String> = verdicts_of(judge).into_keys().collect();
+        let missing: Vec<&String> = corpus.difference(&verdicts).collect();
+        let stale: Vec<&String> = verdicts.difference(&corpus).collect();
+        assert!(
+            missing.is_empty() && stale.is_empty(),
+            "tests/cloud-init/verdicts-{release}.json is out of date (files without a verdict: \
+             {missing:?}; verdicts without a file: {stale:?}): run `cargo xtask \
+             cloud-init-peer` and commit"
+        );
+        let known = known_differences_of(judge);
+        let unknown: Vec<&String> = known.keys().filter(|k| !corpus.contains(*k)).collect();
+        assert!(
+            unknown.is_empty(),
+            "known-differences.json names files that are not in the corpus for cloud-init \
+             {release}: {unknown:?}"
+        );
+    }
 }
 
 #[test]
@@ -244,15 +311,18 @@ fn corpus_has_at_least_150_files() {
 fn the_compared_files_are_exactly_the_cloud_config_ones() {
     // `compared` comes from cloud-init; check it against the rule the README states, so a
     // change of the driver cannot quietly shrink the comparison.
-    let verdicts = cloud_init_verdicts();
-    for (name, bytes) in corpus() {
-        let expected = bytes.starts_with(b"#cloud-config")
-            && !bytes.starts_with(b"#cloud-config-archive")
-            && !bytes.starts_with(b"#cloud-config-jsonp");
-        assert_eq!(
-            verdicts[&name].0, expected,
-            "{name}: compared should be {expected}"
-        );
+    for judge in [CLOUD_INIT_22_4_2, CLOUD_INIT_26_2] {
+        let verdicts = verdicts_of(judge);
+        for (name, bytes) in corpus() {
+            let expected = bytes.starts_with(b"#cloud-config")
+                && !bytes.starts_with(b"#cloud-config-archive")
+                && !bytes.starts_with(b"#cloud-config-jsonp");
+            assert_eq!(
+                verdicts[&name].0, expected,
+                "{name}: compared should be {expected} for cloud-init {}",
+                judge.release
+            );
+        }
     }
 }
 

@@ -220,6 +220,9 @@ pub(super) struct SchemaNode {
     pub(super) pattern: Option<Pattern>,
     pub(super) format: Option<Format>,
     pub(super) deprecated: Option<Deprecation>,
+    /// `changed: true` (26.2's schema): cloud-init 26.2 reports it as a deprecation, 22.4 has
+    /// no such keyword.
+    pub(super) changed: Option<Deprecation>,
 }
 
 impl SchemaNode {
@@ -380,6 +383,7 @@ impl Builder {
         };
         let mut node = SchemaNode::default();
         let mut deprecated = false;
+        let mut changed = false;
         for (key, value) in object {
             let here = at.child(key);
             match &**key {
@@ -508,7 +512,12 @@ impl Builder {
                         .as_bool()
                         .ok_or_else(|| format!("{here}: not a boolean"))?;
                 }
-                "deprecated_version" | "deprecated_use" => {
+                "changed" => {
+                    changed = value
+                        .as_bool()
+                        .ok_or_else(|| format!("{here}: not a boolean"))?;
+                }
+                "deprecated_version" | "deprecated_use" | "changed_version" => {
                     value
                         .as_str()
                         .ok_or_else(|| format!("{here}: not a string"))?;
@@ -525,6 +534,17 @@ impl Builder {
             node.deprecated = Some(Deprecation {
                 version: text("deprecated_version"),
                 replacement: text("deprecated_use"),
+            });
+        }
+        if changed {
+            let text = |key: &str| {
+                json.get(key)
+                    .and_then(Json::as_str)
+                    .map(|s| Cow::Owned(s.to_owned()))
+            };
+            node.changed = Some(Deprecation {
+                version: text("changed_version"),
+                replacement: None,
             });
         }
         Ok(node)

@@ -6,7 +6,17 @@
 //! Where python-jsonschema keeps going after an error, so does this: cloud-init reports every
 //! error, at the path of the instance that failed. Where Python raises instead (a regex run on a
 //! key that is not a string), validation stops with a [`Crash`], as `cloud-init schema` does.
+//!
+//! With [`Version::V26_2`], a failed choice reports what cloud-init 26.2 reports (its
+//! `cloudinit/config/schema.py` with python-jsonschema 4.26): a `oneOf` with no matching branch
+//! gives its branches' deepest errors (`cloud_init_deepest_matches`, which prefers, for a
+//! mapping with a `type` key, the errors about `type`), and an `anyOf` gives jsonschema's
+//! `best_match` of its branches' errors and then its own error, at its own path.
 
+use std::cell::Cell;
+use std::cmp::Ordering;
+
+use super::Version;
 use super::compile::{Compiled, Extra, Format, Id, Items, SchemaNode, Types};
 use super::python::{self, Literal, Number};
 use crate::yaml::{Node, Value};
@@ -19,13 +29,18 @@ pub(super) enum Seg<'n> {
 }
 
 /// Something the schema says about one instance.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct Problem<'s, 'n> {
     /// The path of the instance, as cloud-init reports it.
     pub(super) path: Vec<Seg<'n>>,
     /// The instance.
     pub(super) node: &'n Node,
     pub(super) kind: Kind<'s, 'n>,
+    /// The schema whose keyword failed (python-jsonschema's `error.schema`).
+    pub(super) schema: Id,
+    /// For 26.2's `oneOf`: which failed choice reported this problem as one of its deepest
+    /// errors (numbered in evaluation order), so that several at one path can be told as one.
+    pub(super) choice: Option<usize>,
 }
 
 impl Problem<'_, '_> {
@@ -36,7 +51,7 @@ impl Problem<'_, '_> {
 }
 
 /// What is wrong, keyword by keyword.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) enum Kind<'s, 'n> {
     /// A `false` schema.
     Never,
@@ -115,12 +130,18 @@ enum Entry {
 
 type Flow<'n> = Result<(), Crash<'n>>;
 
-/// Validates `node` against the compiled schema's root: every problem, or the crash.
+/// Validates `node` against the compiled schema's root with the rules of `version`'s
+/// cloud-init: every problem, or the crash.
 pub(super) fn run<'s, 'n>(
     schema: &'s Compiled,
     node: &'n Node,
+    version: Version,
 ) -> Result<Vec<Problem<'s, 'n>>, Crash<'n>> {
-    let eval = Eval { schema };
+    let eval = Eval {
+        schema,
+        version,
+        choices: Cell::new(0),
+    };
     let mut out = Vec::new();
     let mut path = Vec::new();
     eval.eval(schema.root, node, Entry::Other, &mut path, &mut out)?;
@@ -129,6 +150,9 @@ pub(super) fn run<'s, 'n>(
 
 struct Eval<'s> {
     schema: &'s Compiled,
+    version: Version,
+    /// How many 26.2 `oneOf`s have failed so far: numbers [`Problem::choice`].
+    choices: Cell<usize>,
 }
 
 impl<'s> Eval<'s> {
@@ -146,33 +170,40 @@ impl<'s> Eval<'s> {
     ) -> Flow<'n> {
         let s = self.node(id);
         if s.never {
-            report(out, path, node, Kind::Never);
+            report(out, id, path, node, Kind::Never);
         }
         if let Some(types) = s.types
             && !type_matches(&node.value, types)
         {
-            report(out, path, node, Kind::Type(types));
+            report(out, id, path, node, Kind::Type(types));
         }
         if let Some(members) = &s.enumeration
             && !python::enum_contains(members, &node.value)
         {
-            report(out, path, node, Kind::Enum(members));
+            report(out, id, path, node, Kind::Enum(members));
         }
         if let Some(deprecation) = &s.deprecated {
             let key = entry == Entry::Key;
-            report(out, path, node, Kind::Deprecated { deprecation, key });
+            report(out, id, path, node, Kind::Deprecated { deprecation, key });
+        }
+        // cloud-init 26.2 registers `changed` as it does `deprecated`; 22.4 ignores it.
+        if let Some(deprecation) = &s.changed
+            && self.version == Version::V26_2
+        {
+            let key = entry == Entry::Key;
+            report(out, id, path, node, Kind::Deprecated { deprecation, key });
         }
         match &node.value {
-            Value::Map(entries) => self.object(s, node, entries, path, out)?,
-            Value::Seq(items) => self.array(s, node, items, path, out)?,
+            Value::Map(entries) => self.object(id, node, entries, path, out)?,
+            Value::Seq(items) => self.array(id, node, items, path, out)?,
             Value::Str(text) => {
                 if let Some(pattern) = &s.pattern
                     && !pattern.search(text)
                 {
-                    report(out, path, node, Kind::Pattern(&pattern.source));
+                    report(out, id, path, node, Kind::Pattern(&pattern.source));
                 }
                 if s.format == Some(Format::Date) && !python::is_iso_date(text) {
-                    report(out, path, node, Kind::Format(Format::Date));
+                    report(out, id, path, node, Kind::Format(Format::Date));
                 }
             }
             // cloud-init's `string` includes bytes, and `re.search(str_pattern, bytes)` raises.
@@ -187,7 +218,7 @@ impl<'s> Eval<'s> {
                 if let (Some(minimum), Some(value)) = (s.minimum, python::number(&node.value))
                     && value.partial_cmp(minimum) == Some(std::cmp::Ordering::Less)
                 {
-                    report(out, path, node, Kind::Minimum(minimum));
+                    report(out, id, path, node, Kind::Minimum(minimum));
                 }
             }
             _ => {}
@@ -199,27 +230,28 @@ impl<'s> Eval<'s> {
             self.eval(sub, node, entry, path, out)?;
         }
         if !s.any_of.is_empty() {
-            self.any_of(&s.any_of, node, path, out)?;
+            self.any_of(id, &s.any_of, node, path, out)?;
         }
         if !s.one_of.is_empty() {
-            self.one_of(&s.one_of, node, path, out)?;
+            self.one_of(id, &s.one_of, node, path, out)?;
         }
         if let Some(not) = s.not
             && self.is_valid(not, node, path)?
         {
-            report(out, path, node, Kind::Not(not));
+            report(out, id, path, node, Kind::Not(not));
         }
         Ok(())
     }
 
     fn object<'n>(
         &self,
-        s: &'s SchemaNode,
+        id: Id,
         node: &'n Node,
         entries: &'n [(Node, Node)],
         path: &mut Vec<Seg<'n>>,
         out: &mut Vec<Problem<'s, 'n>>,
     ) -> Flow<'n> {
+        let s = self.node(id);
         if !s.properties.is_empty() {
             for (key, value) in entries {
                 if let Value::Str(name) = &key.value
@@ -274,9 +306,11 @@ impl<'s> Eval<'s> {
                     }
                 }
                 Extra::Forbidden if !extras.is_empty() => {
-                    // The message sorts the extra keys: mixed types raise `TypeError`.
+                    // The message sorts the extra keys: mixed types raise `TypeError` (in
+                    // 26.2's jsonschema only beside `patternProperties`; else it sorts by `str`).
                     let keys: Vec<&Value> = extras.iter().map(|(k, _)| &k.value).collect();
-                    if python::python_sorted(&keys, python_lt).is_err() {
+                    let sorts = self.version == Version::V22_4 || !s.pattern_properties.is_empty();
+                    if sorts && python::python_sorted(&keys, python_lt).is_err() {
                         return Err(Crash {
                             path: path.clone(),
                             node: extras[0].0,
@@ -285,6 +319,7 @@ impl<'s> Eval<'s> {
                     }
                     report(
                         out,
+                        id,
                         path,
                         node,
                         Kind::Unexpected {
@@ -303,14 +338,14 @@ impl<'s> Eval<'s> {
         if let Some(min) = s.min_properties
             && (entries.len() as u64) < min
         {
-            report(out, path, node, Kind::MinProperties(min));
+            report(out, id, path, node, Kind::MinProperties(min));
         }
         for name in s.required.iter() {
             let present = entries
                 .iter()
                 .any(|(k, _)| matches!(&k.value, Value::Str(n) if n == &**name));
             if !present {
-                report(out, path, node, Kind::Required(name));
+                report(out, id, path, node, Kind::Required(name));
             }
         }
         Ok(())
@@ -318,12 +353,13 @@ impl<'s> Eval<'s> {
 
     fn array<'n>(
         &self,
-        s: &'s SchemaNode,
+        id: Id,
         node: &'n Node,
         items: &'n [Node],
         path: &mut Vec<Seg<'n>>,
         out: &mut Vec<Problem<'s, 'n>>,
     ) -> Flow<'n> {
+        let s = self.node(id);
         match &s.items {
             Items::None => {}
             Items::Each(sub) => {
@@ -346,10 +382,13 @@ impl<'s> Eval<'s> {
                     Extra::Allowed => {}
                     Extra::Forbidden => {
                         if items.len() > subs.len() {
-                            // The message sorts the extra items: mixed types raise `TypeError`.
+                            // 22.4's message sorts the extra items: mixed types raise
+                            // `TypeError`. 26.2's jsonschema lists them as they come.
                             let extra: Vec<&Value> =
                                 items[subs.len()..].iter().map(|n| &n.value).collect();
-                            if python::python_sorted(&extra, python_lt).is_err() {
+                            if self.version == Version::V22_4
+                                && python::python_sorted(&extra, python_lt).is_err()
+                            {
                                 return Err(Crash {
                                     path: path.clone(),
                                     node,
@@ -358,6 +397,7 @@ impl<'s> Eval<'s> {
                             }
                             report(
                                 out,
+                                id,
                                 path,
                                 node,
                                 Kind::TooManyItems {
@@ -381,12 +421,12 @@ impl<'s> Eval<'s> {
         if let Some(min) = s.min_items
             && len < min
         {
-            report(out, path, node, Kind::MinItems(min));
+            report(out, id, path, node, Kind::MinItems(min));
         }
         if let Some(max) = s.max_items
             && len > max
         {
-            report(out, path, node, Kind::MaxItems(max));
+            report(out, id, path, node, Kind::MaxItems(max));
         }
         if s.unique_items && !python::all_unique(items) {
             // Point at the first repeat; on a very long list, at the list (finding it is
@@ -404,7 +444,7 @@ impl<'s> Eval<'s> {
                     })
                     .map_or(node, |(_, item)| item)
             };
-            report(out, path, node, Kind::Duplicate(repeat));
+            report(out, id, path, node, Kind::Duplicate(repeat));
         }
         Ok(())
     }
@@ -412,6 +452,7 @@ impl<'s> Eval<'s> {
     /// cloud-init's `anyOf`: the first branch without errors wins and passes on its deprecations.
     fn any_of<'n>(
         &self,
+        id: Id,
         branches: &[Id],
         node: &'n Node,
         path: &mut Vec<Seg<'n>>,
@@ -428,7 +469,14 @@ impl<'s> Eval<'s> {
             found.retain(|p| !p.is_deprecation());
             failures.push(found);
         }
-        report(out, path, node, Kind::NoneOf(failures));
+        if self.version == Version::V26_2 {
+            // cloud-init 26.2's `_anyOf` yields `best_match(all_errors)` before its own error.
+            let all: Vec<&Problem<'s, 'n>> = failures.iter().flatten().collect();
+            if let Some(best) = self.best_match(path, &all) {
+                out.push(best);
+            }
+        }
+        report(out, id, path, node, Kind::NoneOf(failures));
         Ok(())
     }
 
@@ -436,6 +484,7 @@ impl<'s> Eval<'s> {
     /// that is an error, else the winner's deprecations pass on.
     fn one_of<'n>(
         &self,
+        id: Id,
         branches: &[Id],
         node: &'n Node,
         path: &mut Vec<Seg<'n>>,
@@ -455,7 +504,17 @@ impl<'s> Eval<'s> {
             failures.push(found);
         }
         let Some(deprecations) = winner else {
-            report(out, path, node, Kind::NoneOf(failures));
+            if self.version == Version::V26_2 {
+                let choice = self.choices.get();
+                self.choices.set(choice + 1);
+                let all: Vec<Problem<'s, 'n>> = failures.into_iter().flatten().collect();
+                for mut problem in self.deepest_matches(path.len(), node, all) {
+                    problem.choice = Some(choice);
+                    out.push(problem);
+                }
+            } else {
+                report(out, id, path, node, Kind::NoneOf(failures));
+            }
             return Ok(());
         };
         // Python checks every remaining branch (a list comprehension), so do the same.
@@ -466,11 +525,112 @@ impl<'s> Eval<'s> {
             }
         }
         if more {
-            report(out, path, node, Kind::Ambiguous);
+            report(out, id, path, node, Kind::Ambiguous);
         } else {
             out.extend(deprecations);
         }
         Ok(())
+    }
+
+    /// cloud-init 26.2's `cloud_init_deepest_matches`: of the errors of a `oneOf` with no
+    /// matching branch (at `base`, the length of its instance's path), those deepest below it;
+    /// or, for a mapping with a `type` key, the first error whose schema's `properties.type.enum`
+    /// holds that type, else the errors at a path ending in `type` (none, possibly: then the
+    /// `oneOf` reports nothing, as in cloud-init).
+    fn deepest_matches<'n>(
+        &self,
+        base: usize,
+        node: &'n Node,
+        errors: Vec<Problem<'s, 'n>>,
+    ) -> Vec<Problem<'s, 'n>> {
+        let mut best = Vec::new();
+        if let Value::Map(entries) = &node.value
+            && let Some(kind) = python::map_get(entries, &Value::Str("type".into()))
+        {
+            for error in errors {
+                let members = self
+                    .node(error.schema)
+                    .property("type")
+                    .and_then(|p| self.node(p).enumeration.as_ref());
+                if members.is_some_and(|m| python::enum_contains(m, &kind.value)) {
+                    return vec![error];
+                }
+                // `err.json_path[-4:] == "type"`: the last step is a key ending in `type`.
+                let about_type = error.path.len() > base
+                    && matches!(error.path.last(),
+                        Some(Seg::Key(key)) if matches!(&key.value, Value::Str(k) if k.ends_with("type")));
+                if about_type {
+                    best.push(error);
+                }
+            }
+            return best;
+        }
+        let mut depth = 0;
+        for error in errors {
+            let relative = error.path.len() - base;
+            if relative == depth {
+                best.push(error);
+            } else if relative > depth {
+                depth = relative;
+                best = vec![error];
+            }
+        }
+        best
+    }
+
+    /// python-jsonschema 4.26's `best_match` of the errors of an `anyOf` at `path`: the most
+    /// relevant error, then down through the `anyOf` errors' own branch errors (their
+    /// "context") while one of those is more relevant than the rest. An error taken from a
+    /// context keeps only its path below that context's instance, as in jsonschema.
+    fn best_match<'n>(
+        &self,
+        path: &[Seg<'n>],
+        errors: &[&Problem<'s, 'n>],
+    ) -> Option<Problem<'s, 'n>> {
+        // `max` keeps the first of equals.
+        let mut best = *errors.iter().reduce(|best, error| {
+            if self.relevance(error, best) == Ordering::Greater {
+                error
+            } else {
+                best
+            }
+        })?;
+        let mut below = path.len();
+        while let Kind::NoneOf(branches) = &best.kind {
+            let mut context: Vec<&Problem<'s, 'n>> = branches.iter().flatten().collect();
+            if context.is_empty() {
+                break;
+            }
+            // `heapq.nsmallest(2, ...)`: a stable sort, the first two.
+            context.sort_by(|a, b| self.relevance(a, b));
+            if context.len() >= 2 && self.relevance(context[0], context[1]) == Ordering::Equal {
+                break;
+            }
+            below = best.path.len();
+            best = context[0];
+        }
+        let mut found = best.clone();
+        let mut full = path.to_vec();
+        full.extend_from_slice(&best.path[below..]);
+        found.path = full;
+        Some(found)
+    }
+
+    /// python-jsonschema's `relevance` key, compared: deeper, then the greater path, then not
+    /// from `anyOf`/`oneOf`, then not matching the schema's own `type`, is more relevant.
+    fn relevance(&self, a: &Problem<'_, '_>, b: &Problem<'_, '_>) -> Ordering {
+        let weak = |p: &Problem<'_, '_>| matches!(p.kind, Kind::NoneOf(_) | Kind::Ambiguous);
+        let matches_type = |p: &Problem<'_, '_>| {
+            self.node(p.schema)
+                .types
+                .is_some_and(|t| type_matches(&p.node.value, t))
+        };
+        b.path
+            .len()
+            .cmp(&a.path.len())
+            .then_with(|| path_cmp(&a.path, &b.path))
+            .then_with(|| (!weak(a)).cmp(&!weak(b)))
+            .then_with(|| (!matches_type(a)).cmp(&!matches_type(b)))
     }
 
     /// cloud-init's `is_valid`: no errors (deprecations do not count).
@@ -486,6 +646,22 @@ impl<'s> Eval<'s> {
     }
 }
 
+/// Python's comparison of two paths (deques): the first elements that differ decide. Where
+/// Python would raise (a number against a string), they count as equal.
+fn path_cmp(a: &[Seg<'_>], b: &[Seg<'_>]) -> Ordering {
+    let value = |seg: &Seg<'_>| match seg {
+        Seg::Key(key) => key.value.clone(),
+        Seg::Index(index) => Value::Int(*index as i128),
+    };
+    for (x, y) in a.iter().zip(b) {
+        let (x, y) = (value(x), value(y));
+        if !python::py_eq(&x, &y) {
+            return python::py_cmp(&x, &y).unwrap_or(Ordering::Equal);
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
 /// Python's `a < b`, `Err` where it raises.
 fn python_lt(a: &Value, b: &Value) -> Result<bool, python::TypeError> {
     python::py_cmp(a, b).map(|o| o == std::cmp::Ordering::Less)
@@ -494,6 +670,7 @@ fn python_lt(a: &Value, b: &Value) -> Result<bool, python::TypeError> {
 /// Records a problem with the instance at `path`.
 fn report<'s, 'n>(
     out: &mut Vec<Problem<'s, 'n>>,
+    schema: Id,
     path: &[Seg<'n>],
     node: &'n Node,
     kind: Kind<'s, 'n>,
@@ -502,6 +679,8 @@ fn report<'s, 'n>(
         path: path.to_vec(),
         node,
         kind,
+        schema,
+        choice: None,
     });
 }
 

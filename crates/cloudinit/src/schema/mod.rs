@@ -1,4 +1,4 @@
-//! cloud-init's JSON schema for cloud-config, with the verdicts cloud-init 22.4 gives.
+//! cloud-init's JSON schema for cloud-config, with the verdicts cloud-init 22.4 and 26.2 give.
 //!
 //! The schemas of cloud-init 22.4 (Debian 12) and 26.2 are embedded in compact form
 //! (`schemas/`, made by `cargo xtask codegen`; Apache-2.0, see `schemas/NOTICE`). The caller
@@ -12,8 +12,11 @@
 //! report a failure at their own path. Each finding carries the path exactly as cloud-init joins
 //! it (`write_files.0.permissions`), the line and column of the node, and a message for people.
 //!
-//! The same rules are applied to both versions: cloud-init 22.4's validator (the one a reinstall
-//! with Debian 12 runs) with the chosen version's schema.
+//! Each version's schema is applied with that version's validator rules where they differ in
+//! the verdict or the path: cloud-init 22.4 reports a failed `oneOf`/`anyOf` at its own path and
+//! allows unknown top-level keys; cloud-init 26.2 reports a failed choice at the path of its
+//! deepest or best-matching error (see `eval`) and an unknown top-level key at the key's own
+//! path (at `""` when there are several, as its message then names them all).
 
 mod compile;
 mod eval;
@@ -140,16 +143,21 @@ pub fn validate(root: &Node, version: Version) -> Vec<Finding> {
         )];
     }
     let schema = version.compiled();
-    let problems = match eval::run(schema, root) {
+    let problems = match eval::run(schema, root, version) {
         Ok(problems) => problems,
-        Err(crash) => return vec![crash_finding(&crash)],
+        Err(crash) => return vec![crash_finding(&crash, version)],
     };
     if let Some(crash) = unsortable(&problems) {
-        return vec![crash_finding(&crash)];
+        return vec![crash_finding(&crash, version)];
     }
+    let problems = if version == Version::V26_2 {
+        merge_choices(problems)
+    } else {
+        problems
+    };
     let mut findings = Vec::new();
     for problem in &problems {
-        push_findings(schema, problem, &mut findings);
+        push_findings(schema, version, problem, &mut findings);
     }
     findings.sort_by(|a, b| {
         (a.line, a.column, a.severity, &a.path, &a.message)
@@ -159,9 +167,85 @@ pub fn validate(root: &Node, version: Version) -> Vec<Finding> {
     findings
 }
 
+/// 26.2's failed `oneOf` reports each of its deepest errors; where several of them are about
+/// the same value (one per branch, as "expected an integer" and "is not one of …"), they become
+/// one problem that lists the forms the branches wanted. The paths stay cloud-init's.
+fn merge_choices<'s, 'n>(problems: Vec<Problem<'s, 'n>>) -> Vec<Problem<'s, 'n>> {
+    let mut merged: Vec<Problem<'s, 'n>> = Vec::with_capacity(problems.len());
+    let mut group: Vec<Problem<'s, 'n>> = Vec::new();
+    let flush = |group: &mut Vec<Problem<'s, 'n>>, merged: &mut Vec<Problem<'s, 'n>>| {
+        if group.len() > 1 {
+            let first = &group[0];
+            let problem = Problem {
+                path: first.path.clone(),
+                node: first.node,
+                schema: first.schema,
+                choice: first.choice,
+                kind: Kind::NoneOf(Vec::new()),
+            };
+            let branches = group.drain(..).map(|p| vec![p]).collect();
+            merged.push(Problem {
+                kind: Kind::NoneOf(branches),
+                ..problem
+            });
+        } else {
+            merged.append(group);
+        }
+    };
+    for problem in problems {
+        let same = group.first().is_some_and(|first| {
+            problem.choice.is_some()
+                && first.choice == problem.choice
+                && std::ptr::eq(first.node, problem.node)
+                && path_string(&first.path) == path_string(&problem.path)
+        });
+        if !same {
+            flush(&mut group, &mut merged);
+        }
+        group.push(problem);
+    }
+    flush(&mut group, &mut merged);
+    merged
+}
+
+/// The path cloud-init 26.2 gives an unknown top-level key: it reads the name back from
+/// jsonschema's message, `Additional properties are not allowed ('name' was unexpected)`, with
+/// the pattern `.*\('(?P<name>.*)' was unexpected\)`, so only a lone key written as a Python
+/// string in single quotes gets its own path; several keys ("were unexpected"), a key that is
+/// not a string, or one that Python writes in double quotes stay at `""`.
+fn unknown_key_path(keys: &[&Node]) -> String {
+    let [key] = keys else {
+        return String::new();
+    };
+    let Value::Str(name) = &key.value else {
+        return String::new();
+    };
+    let repr = python::str_repr(name);
+    let Some(inner) = repr.strip_prefix('\'').and_then(|r| r.strip_suffix('\'')) else {
+        return String::new();
+    };
+    // The greedy `.*` before `\('` starts the name after the last `('` of the message.
+    match inner.rfind("('") {
+        Some(at) => inner[at + 2..].to_string(),
+        None => inner.to_string(),
+    }
+}
+
 /// The findings of one problem: one per unexpected key, else one.
-fn push_findings(schema: &Compiled, problem: &Problem<'_, '_>, out: &mut Vec<Finding>) {
-    let path = path_string(&problem.path);
+fn push_findings(
+    schema: &Compiled,
+    version: Version,
+    problem: &Problem<'_, '_>,
+    out: &mut Vec<Finding>,
+) {
+    let mut path = path_string(&problem.path);
+    if let Kind::Unexpected { keys, .. } = &problem.kind
+        && version == Version::V26_2
+        && problem.path.is_empty()
+        && problem.schema == schema.root
+    {
+        path = unknown_key_path(keys);
+    }
     let (severity, code) = if problem.is_deprecation() {
         (Severity::Warning, Code::Deprecated)
     } else {
@@ -262,7 +346,7 @@ fn seg_value(seg: &Seg<'_>) -> Value {
 /// traceback and exit status 1. cloud-init gives no path for that, so neither does the finding
 /// (its path is empty, as for the other whole-document verdicts); the message names where it
 /// happens, and the line and column point there.
-fn crash_finding(crash: &Crash<'_>) -> Finding {
+fn crash_finding(crash: &Crash<'_>, version: Version) -> Finding {
     let what = message::show(&crash.node.value);
     let at = match path_string(&crash.path) {
         path if path.is_empty() => "at the top level".to_string(),
@@ -270,24 +354,24 @@ fn crash_finding(crash: &Crash<'_>) -> Finding {
     };
     let message = match crash.reason {
         CrashReason::KeyNotString => format!(
-            "cloud-init 22.4 crashes (TypeError) on the key {what} {at}: it matches every key \
+            "cloud-init {version} crashes (TypeError) on the key {what} {at}: it matches every key \
              there against a pattern, and this one is not a string; quote the key"
         ),
         CrashReason::BinaryPattern => format!(
-            "cloud-init 22.4 crashes (TypeError) on the !!binary value {at}: it matches the value \
+            "cloud-init {version} crashes (TypeError) on the !!binary value {at}: it matches the value \
              against a pattern, which only works on text; give text"
         ),
         CrashReason::UnsortableKeys => format!(
-            "cloud-init 22.4 crashes (TypeError) on the unknown keys {at}: they mix strings and \
+            "cloud-init {version} crashes (TypeError) on the unknown keys {at}: they mix strings and \
              other types (such as {what}), which it cannot sort for its message; remove them or \
              quote the keys"
         ),
         CrashReason::UnsortableItems => format!(
-            "cloud-init 22.4 crashes (TypeError) on the extra items {at}: they mix types it \
+            "cloud-init {version} crashes (TypeError) on the extra items {at}: they mix types it \
              cannot sort for its message"
         ),
         CrashReason::UnsortablePaths => format!(
-            "cloud-init 22.4 crashes (TypeError) on the key {what} {at}: it is not a string, and \
+            "cloud-init {version} crashes (TypeError) on the key {what} {at}: it is not a string, and \
              cloud-init cannot sort the paths of its errors; quote the key"
         ),
     };

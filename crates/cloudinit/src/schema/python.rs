@@ -187,6 +187,46 @@ pub(super) fn float_repr(f: f64) -> String {
     }
 }
 
+/// Python's `repr(str)`: quoted as Python quotes it (single quotes, unless the text has one and
+/// no double quote), with `\\`, `\t`, `\n`, `\r` and the quote escaped, and the characters
+/// Python does not print (ASCII and C1 controls, the line and paragraph separators, the
+/// no-break and zero-width spaces, the byte-order mark) as `\xNN` or `\uNNNN`. Other
+/// non-printable code points (unassigned ones, private use) are not known here and are kept.
+pub(super) fn str_repr(text: &str) -> String {
+    let quote = if text.contains('\'') && !text.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::new();
+    out.push(quote);
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            _ if c == quote => {
+                out.push('\\');
+                out.push(quote);
+            }
+            '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{a0}' | '\u{ad}' => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            '\u{2000}'..='\u{200f}'
+            | '\u{2028}'..='\u{202f}'
+            | '\u{205f}'..='\u{206f}'
+            | '\u{3000}'
+            | '\u{feff}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32));
+            }
+            _ => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
 /// Python's `repr(bytes)`: `b'...'` with escapes.
 pub(super) fn bytes_repr(bytes: &[u8]) -> String {
     let quote = if bytes.contains(&b'\'') && !bytes.contains(&b'"') {

@@ -38,6 +38,7 @@ const EMPTY: SchemaNode = SchemaNode {
     pattern: None,
     format: None,
     deprecated: None,
+    changed: None,
 };
 
 /// cloud-init 22.4's schema.
@@ -191,6 +192,9 @@ fn node_source(out: &mut String, id: Id, node: &SchemaNode) {
             "deprecated",
             format!("Some({})", deprecation_source(deprecation)),
         );
+    }
+    if let Some(change) = &node.changed {
+        field("changed", format!("Some({})", deprecation_source(change)));
     }
     if fields.is_empty() {
         out.push_str("EMPTY");

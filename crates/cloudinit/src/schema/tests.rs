@@ -1,6 +1,7 @@
 //! Table-driven tests: trees built by hand (JSON, plus the YAML types JSON lacks) and the paths
-//! cloud-init 22.4.2 reports for them. Every expectation here was checked against the real
-//! cloud-init 22.4.2 (`validate_cloudconfig_schema`) with the same tree.
+//! cloud-init reports for them. Every expectation here was checked against the real cloud-init
+//! of its version (`validate_cloudconfig_schema`) with the same tree: 22.4.2 for `V22`, 26.2
+//! (with python-jsonschema 4.26.0) for `V26`.
 
 use serde_json::json;
 
@@ -275,10 +276,10 @@ fn schema_basics() {
             &[],
         ),
         case(
-            "unknown top-level key is an error in 26.2",
+            "unknown top-level key is an error in 26.2, at the key",
             V26,
             json!({"not_a_key": 1}),
-            &[""],
+            &["not_a_key"],
             &[],
         ),
         case(
@@ -641,4 +642,142 @@ fn schema_python_helpers() {
     }
     let ts = python::Timestamp::parse("2001-12-14t21:59:43.10-05:00").unwrap();
     assert_eq!(ts.to_python_str(), "2001-12-14 21:59:43.100000-05:00");
+}
+
+#[test]
+fn schema_26_2_reports_where_cloud_init_26_2_does() {
+    check(vec![
+        case(
+            "two unknown top-level keys: one message, at no path",
+            V26,
+            json!({"not_a_key": 1, "other": 2}),
+            &[""],
+            &[],
+        ),
+        case(
+            "an unknown key Python quotes with double quotes stays at no path",
+            V26,
+            json!({"it's": 1}),
+            &[""],
+            &[],
+        ),
+        case(
+            "an unknown key with both quotes: the path as repr escapes it",
+            V26,
+            json!({"it's \"x\"": 1}),
+            &["it\\'s \"x\""],
+            &[],
+        ),
+        case(
+            "an unknown key that is not a string stays at no path",
+            V26,
+            json!({"!map": [[1, 1]]}),
+            &[""],
+            &[],
+        ),
+        case(
+            "oneOf: the deepest error (22.4 says users.0)",
+            V26,
+            json!({"users": [{"name": "a", "expiredate": "2030-02-30"}]}),
+            &["users.0.expiredate"],
+            &[],
+        ),
+        case(
+            "oneOf: the deepest error in a nested list",
+            V26,
+            json!({"bootcmd": [["echo", 1]]}),
+            &["bootcmd.0.1"],
+            &[],
+        ),
+        case(
+            "oneOf over a mapping with a type key: the errors about type",
+            V26,
+            json!({"reporting": {"central": {"type": "syslog"}}}),
+            &["reporting.central.type"],
+            &[],
+        ),
+        case(
+            "oneOf over a mapping with a type key: the branch that names the type",
+            V26,
+            json!({"reporting": {"central": {"level": "x"}}}),
+            &["reporting.central.level"],
+            &[],
+        ),
+        case(
+            "oneOf failing at the value itself stays there",
+            V26,
+            json!({"power_state": {"mode": "reboot", "delay": "soon"}}),
+            &["power_state.delay"],
+            &[],
+        ),
+        case(
+            "anyOf: best_match prefers the shallowest error, then anyOf's own",
+            V26,
+            json!({"chpasswd": {"users": [{"name": "a", "type": "text", "password": 5}]}}),
+            &["chpasswd.users.0"],
+            &[],
+        ),
+        case(
+            "anyOf of required keys",
+            V26,
+            json!({"yum_repos": {"myrepo": {"name": "x"}}}),
+            &["yum_repos.myrepo"],
+            &[],
+        ),
+        case(
+            "anyOf inside oneOf inside oneOf",
+            V26,
+            json!({"disk_setup": {"/dev/vdb": {"layout": [[10, true]]}}}),
+            &["disk_setup./dev/vdb.layout.0.1"],
+            &[],
+        ),
+        case(
+            "26.2's `changed` form is a deprecation",
+            V26,
+            json!({"ssh_pwauth": "unchanged"}),
+            &[],
+            &["ssh_pwauth"],
+        ),
+        case(
+            "22.4 keeps a failed oneOf at its own path",
+            V22,
+            json!({"bootcmd": [["echo", 1]]}),
+            &["bootcmd.0"],
+            &[],
+        ),
+    ]);
+}
+
+#[test]
+fn schema_26_2_tells_one_value_failing_every_branch_once() {
+    // 26.2 gives one error per branch at `power_state.delay`; reimage says it once, with the
+    // forms the branches wanted.
+    let doc = json!({"power_state": {"mode": "reboot", "delay": "soon"}});
+    let findings = validate(&tree(doc), V26);
+    let errors: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .collect();
+    assert_eq!(errors.len(), 1, "{findings:#?}");
+    let message = &errors[0].message;
+    for want in ["an integer", "now", "^\\+?[0-9]+$"] {
+        assert!(message.contains(want), "{message:?} lacks {want:?}");
+    }
+}
+
+#[test]
+fn python_str_repr_quotes_as_python_does() {
+    for (text, repr) in [
+        ("plain", "'plain'"),
+        ("it's", "\"it's\""),
+        ("it's \"x\"", "'it\\'s \"x\"'"),
+        ("tab\there", "'tab\\there'"),
+        ("back\\slash", "'back\\\\slash'"),
+        ("bell\u{7}", "'bell\\x07'"),
+        ("nbsp\u{a0}", "'nbsp\\xa0'"),
+        ("caf\u{e9}", "'caf\u{e9}'"),
+        ("line\u{2028}", "'line\\u2028'"),
+    ] {
+        assert_eq!(python::str_repr(text), repr, "{text:?}");
+    }
 }

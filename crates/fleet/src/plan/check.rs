@@ -550,8 +550,8 @@ mod tests {
         assert_eq!(
             rows[1].problems,
             [
-                "user_data u.yaml:3:1: error[schema]: (root): \"not_a_module_key\" is not a \
-              cloud-config key (cloud-init 26.2)"
+                "user_data u.yaml:3:1: error[schema]: not_a_module_key: \"not_a_module_key\" is \
+              not a cloud-config key (cloud-init 26.2)"
             ]
         );
         assert_eq!(
