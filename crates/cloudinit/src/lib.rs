@@ -30,11 +30,12 @@ pub mod encode;
 pub mod finding;
 pub mod kind;
 pub mod lint;
+pub mod multipart;
 pub mod redact;
 pub mod schema;
 mod validate;
 pub mod yaml;
 
-pub use finding::{Code, Finding, Severity};
+pub use finding::{Code, Finding, PartRef, Severity};
 pub use kind::Kind;
 pub use validate::{Options, Report, validate};
