@@ -120,7 +120,7 @@ fn reimage_verdict(bytes: &[u8]) -> Verdict {
             (Severity::Warning, Code::Deprecated) => {
                 deprecations.insert(finding.path.clone());
             }
-            (Severity::Warning, _) => {}
+            (Severity::Warning | Severity::Info, _) => {}
         }
     }
     Verdict {
