@@ -54,8 +54,8 @@ pub enum Kind {
     ScriptPerInstance,
     /// `text/x-shellscript-per-once`: a script run once ever.
     ScriptPerOnce,
-    /// A MIME message (`mime-version:` in its first 4096 bytes): its parts are not inspected
-    /// here.
+    /// A MIME message (`mime-version:` in its first 4096 bytes): [`crate::multipart`] splits
+    /// it into parts.
     Multipart,
     /// Nothing cloud-init recognises: it ignores this user data.
     Unknown,
