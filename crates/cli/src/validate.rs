@@ -185,24 +185,29 @@ fn explode(dir: &Path, report: &Report) -> Result<(), String> {
 
 fn write_text(out: &mut impl Write, file: &str, report: &Report) -> io::Result<()> {
     for f in &report.findings {
-        let path = if f.path.is_empty() { "(root)" } else { &f.path };
-        let file = match &f.part {
-            Some(part) => format!("{file}[{part}]"),
-            None => file.to_owned(),
-        };
-        writeln!(
-            out,
-            "{}:{}:{}: {}[{}]: {}: {}",
-            one_line(&file),
-            f.line,
-            f.column,
-            f.severity,
-            f.code,
-            one_line(path),
-            one_line(&f.message)
-        )?;
+        writeln!(out, "{}", finding_line(file, f))?;
     }
     Ok(())
+}
+
+/// One finding as one line of text, `FILE:LINE:COL: SEVERITY[CODE]: PATH: message`, with
+/// `FILE[part N name]` for a part of a multipart message; every command prints findings so.
+pub(crate) fn finding_line(file: &str, f: &Finding) -> String {
+    let path = if f.path.is_empty() { "(root)" } else { &f.path };
+    let file = match &f.part {
+        Some(part) => format!("{file}[{part}]"),
+        None => file.to_owned(),
+    };
+    format!(
+        "{}:{}:{}: {}[{}]: {}: {}",
+        one_line(&file),
+        f.line,
+        f.column,
+        f.severity,
+        f.code,
+        one_line(path),
+        one_line(&f.message)
+    )
 }
 
 /// Escapes control characters (a newline in a YAML key, say), so one finding is always one

@@ -292,3 +292,126 @@ fn includes_and_templates_are_never_called_checked() {
         report.findings
     );
 }
+
+fn corpus(name: &str) -> reimage_cloudinit::Report {
+    let bytes = std::fs::read(root().join("tests/cloud-init/multipart").join(name)).unwrap();
+    reimage_cloudinit::validate(&bytes, &Options::default())
+}
+
+/// (part index, severity, code, path, line) of every finding, for the cases below.
+fn summary(
+    report: &reimage_cloudinit::Report,
+) -> Vec<(Option<usize>, Severity, String, String, u32)> {
+    report
+        .findings
+        .iter()
+        .map(|f| {
+            (
+                f.part.as_ref().map(|p| p.index),
+                f.severity,
+                f.code.to_string(),
+                f.path.clone(),
+                f.line,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_merge_type_header_appends_and_the_lints_see_the_merged_runcmd() {
+    // Part 2's Merge-Type appends its runcmd to part 1's `reboot`, which is then no longer the
+    // last command: the lint points at part 1, line 5. With the default merge, part 2's runcmd
+    // would replace part 1's and there would be nothing to say.
+    let report = corpus("merge-header.mime");
+    let early: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| f.code.to_string() == "early-power-state")
+        .collect();
+    assert_eq!(early.len(), 1, "{:?}", report.findings);
+    assert_eq!(early[0].part.as_ref().map(|p| p.index), Some(1));
+    assert_eq!((early[0].path.as_str(), early[0].line), ("runcmd.0", 5));
+}
+
+#[test]
+fn archive_parts_inside_a_message_are_checked_where_they_are() {
+    let report = corpus("archive-part.mime");
+    assert!(!report.valid());
+    let s = summary(&report);
+    // `hostname: 42` is line 2 of the archive entry's content, part 2.
+    assert!(
+        s.contains(&(
+            Some(2),
+            Severity::Error,
+            "schema".into(),
+            "hostname".into(),
+            2
+        )),
+        "{s:?}"
+    );
+    // The script with launch-index 0: a note for each; the unknown type: a warning.
+    assert!(
+        s.contains(&(Some(3), Severity::Info, "kind".into(), String::new(), 1)),
+        "{s:?}"
+    );
+    assert!(
+        s.contains(&(Some(4), Severity::Warning, "kind".into(), String::new(), 1)),
+        "{s:?}"
+    );
+    assert_eq!(report.parts[2].launch_index.as_deref(), Some("0"));
+}
+
+#[test]
+fn jsonp_launch_index_and_unknown_types_are_said() {
+    let report = corpus("jsonp.mime");
+    assert!(report.valid());
+    assert!(
+        report
+            .warnings()
+            .any(|f| f.part.as_ref().is_some_and(|p| p.index == 2)
+                && f.message.contains("JSON patch")),
+        "{:?}",
+        report.findings
+    );
+    let report = corpus("launch-index.mime");
+    assert!(report.findings.iter().any(|f| f.severity == Severity::Info
+        && f.part.as_ref().is_some_and(|p| p.index == 1)
+        && f.message.contains("Launch-Index 1")));
+    assert!(
+        report
+            .warnings()
+            .any(|f| f.part.as_ref().is_some_and(|p| p.index == 2)
+                && f.message.contains("text/x-reimage-note"))
+    );
+}
+
+#[test]
+fn crlf_and_single_part_messages() {
+    let report = corpus("crlf.mime");
+    assert_eq!(report.parts.len(), 2);
+    assert!(report.valid(), "{:?}", report.findings);
+    let report = corpus("single-part.mime");
+    assert_eq!(report.parts.len(), 1);
+    assert_eq!(report.parts[0].kind, Kind::CloudConfig);
+    assert!(!report.valid());
+}
+
+#[test]
+fn an_archive_file_is_judged_per_version() {
+    let archive = b"#cloud-config-archive\n- content: |\n    #cloud-config\n    hostname: web\n";
+    let old =
+        reimage_cloudinit::validate(archive, &Options::default().with_version(Version::V22_4));
+    assert!(!old.valid(), "22.4's schema -c rejects an archive");
+    let new =
+        reimage_cloudinit::validate(archive, &Options::default().with_version(Version::V26_2));
+    assert!(new.valid(), "{:?}", new.findings);
+    assert_eq!(new.parts.len(), 1);
+    let broken = b"#cloud-config-archive\n- content: |\n    #cloud-config\n    power_state: {mode: restart}\n";
+    let report = reimage_cloudinit::validate(broken, &Options::default());
+    let error = report.errors().next().expect("the part's error");
+    assert_eq!(error.path, "power_state.mode");
+    assert_eq!(
+        (error.part.as_ref().map(|p| p.index), error.line),
+        (Some(1), 2)
+    );
+}

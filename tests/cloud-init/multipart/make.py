@@ -36,6 +36,8 @@ MAKE_MIME = {
     "include.mime": ["include.txt:x-include-url", "base.yaml:cloud-config"],
     "schema-errors.mime": ["base.yaml:cloud-config", "bad-type.yaml:cloud-config"],
     "jinja.mime": ["template.j2:jinja2", "keys.yaml:cloud-config"],
+    "archive-part.mime": ["keys.yaml:cloud-config", "archive.txt:cloud-config-archive"],
+    "jsonp.mime": ["base.yaml:cloud-config", "patch.json:cloud-config-jsonp"],
     "merge-append.mime": ["web.yaml:cloud-config", "append.yaml:cloud-config", "keys.yaml:cloud-config"],
 }
 
@@ -81,6 +83,33 @@ def main():
     message.attach(text_part("keys.yaml", "cloud-config"))
     message.attach(zipped)
     write("gzip-part.mime", message)
+
+    # A Merge-Type header: part 2's runcmd is appended to part 1's, so the reboot in part 1 is
+    # no longer the last command.
+    message = MIMEMultipart()
+    message.attach(text_part("reboot-first.yaml", "cloud-config"))
+    appended = text_part("after.yaml", "cloud-config")
+    appended.add_header("Merge-Type", "list(append)+dict(no_replace,recurse_list)+str()")
+    message.attach(appended)
+    write("merge-header.mime", message)
+
+    # Launch-Index headers and a type no handler takes.
+    message = MIMEMultipart()
+    indexed = text_part("keys.yaml", "cloud-config")
+    indexed.add_header("Launch-Index", "1")
+    message.attach(indexed)
+    message.attach(text_part("hello.sh", "x-reimage-note"))
+    write("launch-index.mime", message)
+
+    # A MIME message that is not multipart: one text/plain part, typed by its first line.
+    single = MIMEText(read("bad.yaml"), "plain", "utf-8")
+    write("single-part.mime", single)
+
+    # CRLF line ends throughout.
+    with open("valid-two-parts.mime", encoding="utf-8") as f:
+        crlf = f.read().replace("\n", "\r\n")
+    with open("crlf.mime", "w", encoding="utf-8", newline="") as f:
+        f.write(crlf)
 
     qp = Charset("utf-8")
     qp.body_encoding = QP
