@@ -174,6 +174,14 @@ fn explode_dir_name(path: &Path) -> String {
 /// Writes every part of `report` into `dir`, named by [`reimage_cloudinit::multipart::Part::file_name`]
 /// (its index and a safe form of its filename: never a path out of `dir`).
 fn explode(dir: &Path, report: &Report) -> Result<(), String> {
+    if report.parts.is_empty() {
+        crate::note(&format!(
+            "reimage validate: --explode: the file is {}, not a MIME multipart message or \
+             #cloud-config-archive: it has no parts to write",
+            report.kind
+        ));
+        return Ok(());
+    }
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create the directory: {e}"))?;
     for part in &report.parts {
         let target = dir.join(part.file_name());
