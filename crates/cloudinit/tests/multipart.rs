@@ -415,3 +415,25 @@ fn an_archive_file_is_judged_per_version() {
         (Some(1), 2)
     );
 }
+
+#[test]
+fn a_whole_include_file_lists_its_urls_as_not_fetched() {
+    let report = reimage_cloudinit::validate(
+        b"#include\nhttps://a.example.invalid/one.yaml\nhttps://a.example.invalid/two.yaml\n",
+        &Options::default(),
+    );
+    assert_eq!(report.kind, Kind::Include);
+    assert!(report.valid());
+    let urls: Vec<&str> = report
+        .warnings()
+        .filter(|f| f.message.contains("NOT checked"))
+        .map(|f| f.message.split_whitespace().nth(2).unwrap())
+        .collect();
+    assert_eq!(
+        urls,
+        [
+            "https://a.example.invalid/one.yaml",
+            "https://a.example.invalid/two.yaml"
+        ]
+    );
+}

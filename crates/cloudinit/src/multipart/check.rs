@@ -53,6 +53,20 @@ pub(crate) fn check(
             archive::expand(&detection.payload, &mut parts, findings);
             parts
         }
+        Kind::Include | Kind::IncludeOnce => {
+            // A whole file of URLs: listed as not fetched, as in a part.
+            let text = String::from_utf8_lossy(&detection.payload);
+            findings.extend(include_urls(&text).iter().map(|url| {
+                Finding::new(
+                    Severity::Warning,
+                    Code::Kind,
+                    "",
+                    at_start(),
+                    not_fetched(url),
+                )
+            }));
+            return Vec::new();
+        }
         _ => return Vec::new(),
     };
     let mut merged: Option<Node> = None;
@@ -184,15 +198,15 @@ fn include(part: &Part, findings: &mut Vec<Finding>) {
         ));
     }
     for url in urls {
-        findings.push(note(
-            Severity::Warning,
-            part,
-            format!(
-                "cloud-init fetches {url} at boot and handles what it gets as more user data; \
-                 reimage does not fetch it, so that content is NOT checked"
-            ),
-        ));
+        findings.push(note(Severity::Warning, part, not_fetched(&url)));
     }
+}
+
+fn not_fetched(url: &str) -> String {
+    format!(
+        "cloud-init fetches {url} at boot and handles what it gets as more user data; reimage \
+         does not fetch it, so that content is NOT checked"
+    )
 }
 
 fn cloud_config(
