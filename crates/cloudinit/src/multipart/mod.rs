@@ -103,17 +103,13 @@ impl Part {
     pub fn file_name(&self) -> String {
         let mut safe = String::new();
         if let Some(name) = &self.filename {
-            let last = name
-                .rsplit(['/', '\\'])
-                .find(|s| !s.is_empty() && *s != "..");
-            let mut name: String = name
+            // Path separators and `.`/`..` segments go first, then every other character that
+            // could mean something to a file system.
+            let name = name
                 .split(['/', '\\'])
                 .filter(|s| !s.is_empty() && *s != "." && *s != "..")
                 .collect::<Vec<_>>()
                 .join("_");
-            if name.is_empty() {
-                name = last.unwrap_or_default().to_owned();
-            }
             safe = name
                 .chars()
                 .map(|c| {
@@ -285,7 +281,8 @@ fn leaf(part: &MessagePart<'_>, out: &mut Split) {
                         start(),
                         format!(
                             "this part is {content_type}, but it cannot be decompressed \
-                             ({problem}): cloud-init skips it; compress it again"
+                             ({problem}): cloud-init skips it, and the next part takes its number; \
+                             compress it again"
                         ),
                     )
                     .in_part(reference),
