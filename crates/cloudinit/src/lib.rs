@@ -9,6 +9,8 @@
 //! - [`yaml`]: YAML 1.1 as PyYAML reads it, into a tree that keeps positions.
 //! - [`schema`]: cloud-init's JSON schema (22.4 or 26.2), embedded in compact form.
 //! - [`lint`]: reimage's own warnings, each with a code and a switch.
+//! - [`multipart`]: MIME multipart user data and `#cloud-config-archive`, split into parts and
+//!   merged as cloud-init does.
 //! - [`encode`]: base64, gzip and the providers' size limits.
 //!
 //! [`validate`] runs them all and returns a [`Report`]:

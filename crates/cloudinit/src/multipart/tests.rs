@@ -195,3 +195,43 @@ fn file_names_cannot_escape() {
     part.filename = None;
     assert_eq!(part.file_name(), "03");
 }
+
+/// Pieces of MIME messages, put together at random by the property below.
+const PIECES: [&str; 14] = [
+    "--b\n",
+    "--b--\n",
+    "Content-Type: text/cloud-config\n",
+    "Content-Type: application/x-gzip\n",
+    "Content-Type: text/cloud-config-archive\n",
+    "Content-Type: multipart/mixed; boundary=\"c\"\n",
+    "--c\n",
+    "Content-Transfer-Encoding: base64\n",
+    "Content-Transfer-Encoding: quoted-printable\n",
+    "\n",
+    "#cloud-config\nusers: [default]\nruncmd: x\nmerge_how: list(append)+dict()\n",
+    "#cloud-config-archive\n- content: '#!/bin/sh'\n- {type: text/plain}\n",
+    "H4sIAAAAAAAAA3N0dHJ0cnZxdXN3cXF=\n",
+    "=C3=A9=\n\u{0}\u{ff}",
+];
+
+proptest::proptest! {
+    /// Whatever the parts look like, splitting and validating a message never panics, and every
+    /// part is numbered in order.
+    #[test]
+    fn any_message_is_split_without_panic(
+        pieces in proptest::collection::vec(0..PIECES.len(), 0..40),
+        noise in proptest::collection::vec(proptest::num::u8::ANY, 0..64),
+    ) {
+        let mut bytes = b"Content-Type: multipart/mixed; boundary=\"b\"\nMIME-Version: 1.0\n\n".to_vec();
+        for piece in pieces {
+            bytes.extend_from_slice(PIECES[piece].as_bytes());
+        }
+        bytes.extend_from_slice(&noise);
+        let split = split(&bytes);
+        for (i, part) in split.parts.iter().enumerate() {
+            proptest::prop_assert_eq!(part.index, i + 1);
+        }
+        let report = crate::validate(&bytes, &crate::Options::default());
+        proptest::prop_assert_eq!(report.parts.len(), split.parts.len());
+    }
+}
