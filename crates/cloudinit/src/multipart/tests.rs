@@ -1,3 +1,5 @@
+//! Splitting messages: transfer encodings, sniffing, gzip, nesting, archives, file names.
+
 use super::*;
 
 fn message(parts: &[(&str, &str)]) -> Vec<u8> {
