@@ -26,7 +26,7 @@ pub(crate) struct Args {
     #[arg(long = "cloud-init", value_name = "VERSION", default_value = "26.2", value_parser = parse_version)]
     cloud_init: Version,
 
-    /// `text`: one line per finding, `FILE:LINE:COL: error|warning[CODE]: PATH: message`.
+    /// `text`: one line per finding, `FILE:LINE:COL: error|warning|info[CODE]: PATH: message`.
     /// `json`: JSON Lines, one object per file.
     #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
     output: Output,

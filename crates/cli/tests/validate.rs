@@ -341,3 +341,42 @@ fn explode_writes_the_decoded_parts_inside_the_directory_only() {
     );
     assert!(!dir.parent().unwrap().join("escape.sh").exists());
 }
+
+#[test]
+fn explode_gives_each_of_several_files_its_own_directory() {
+    let dir = scratch("explode-several");
+    let out_dir = dir.join("parts");
+    let a = multipart("broken-part2.mime");
+    let b = multipart("scripts.mime");
+    let plain = write(&dir, "plain.yaml", GOOD);
+    let out = reimage(&[
+        "validate",
+        "--explode",
+        out_dir.to_str().unwrap(),
+        &a,
+        &b,
+        &plain,
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let list = |d: &str| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(out_dir.join(d))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(list("broken-part2.mime"), ["01-keys.yaml", "02-bad.yaml"]);
+    assert_eq!(list("scripts.mime").len(), 5);
+    assert!(!out_dir.join("plain.yaml").exists());
+    assert!(
+        stderr(&out).contains("no parts to write"),
+        "{}",
+        stderr(&out)
+    );
+    let bad = std::fs::read_to_string(out_dir.join("broken-part2.mime/02-bad.yaml")).unwrap();
+    assert!(
+        bad.starts_with("#cloud-config\n") && bad.contains("mode: restart"),
+        "{bad}"
+    );
+}
