@@ -252,7 +252,8 @@ fn lockout_is_judged_on_the_merged_config() {
     assert!(report.lockout().is_none(), "{:?}", report.findings);
     // Part 1 drops the default user, part 2 gives the keys to it: no way in.
     let report = reimage_cloudinit::validate(&read("lockout-spread.mime"), &options);
-    assert!(report.lockout().is_some(), "{:?}", report.findings);
+    let lockout = report.lockout().expect("a lockout over two parts");
+    assert!(lockout.message.ends_with("merges from parts 1, 2)"), "{}", lockout.message);
     // The scripts message has keys in its cloud-config part: no lockout, and the scripts are
     // notes, not errors.
     let report = reimage_cloudinit::validate(&read("scripts.mime"), &options);

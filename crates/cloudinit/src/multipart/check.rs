@@ -75,11 +75,19 @@ pub(crate) fn check(
         check_part(part, options, findings, &mut merged, &mut documents);
     }
     if let Some(root) = merged {
-        for finding in lint::check_cloud_config(&root, &options.lints) {
-            let finding = match locate(&finding, &documents) {
-                Some(part) => finding.in_part(part),
-                None => finding,
-            };
+        let merged_from: Vec<String> = documents.iter().map(|(p, _)| p.index.to_string()).collect();
+        for mut finding in lint::check_cloud_config(&root, &options.lints) {
+            match locate(&finding, &documents) {
+                Some(part) => finding = finding.in_part(part),
+                None => {
+                    finding.message = format!(
+                        "{} (judged on the cloud-config cloud-init merges from part{} {})",
+                        finding.message,
+                        if merged_from.len() == 1 { "" } else { "s" },
+                        merged_from.join(", ")
+                    );
+                }
+            }
             findings.push(finding);
         }
     }
