@@ -18,6 +18,10 @@
 //!   stays) or `no_replace`; `recurse_dict`, `recurse_array`, `recurse_str` merge items at the
 //!   same index instead of replacing them.
 //! - `str(append)`: strings are concatenated; otherwise the later string wins.
+//!
+//! One corner is not followed: `list(append)` or `list(prepend)` with a later value that is not
+//! a list (Python extends the list with a string's characters or a mapping's keys); here the
+//! earlier list stays.
 
 use crate::yaml::{Mark, Node, Value};
 
