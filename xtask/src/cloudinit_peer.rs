@@ -14,14 +14,18 @@
 //! `crates/cloudinit/tests/differential.rs` reads it, so that test needs no peer. With `--check`
 //! the verdicts go to a temporary file and the task fails when the committed ones differ;
 //! `cargo xtask ci` runs that check, so CI fails when the peer cannot be set up or the committed
-//! verdicts are stale. `--refresh` removes `target/cloud-init-peer/` first.
+//! verdicts are stale. `--refresh` removes `target/cloud-init-peer/` first. The same script
+//! judges cloud-init's own `doc/examples`, which the package installs under
+//! `usr/share/doc/cloud-init/examples/`, into `tests/cloud-init/verdicts-examples-22.4.2.json`
+//! (the examples themselves are cloud-init's and are not committed).
 //!
 //! Then cloud-init 26.2 judges too. Its Python package is not packaged anywhere this task could
 //! download it from: it is read from `../shared/peers/cloud-init-26.2/` beside the workspace
 //! (see README's *Developing* section), and its dependencies go into a venv of their own under
 //! `target/cloud-init-peer-26.2/` (pinned; the 22.4.2 pins are too old for it). Each of
 //! `JUDGES_26_2` is a script run from the workspace root with the package on `PYTHONPATH`,
-//! `HOME` in a temporary directory and the path to write as its one argument; its output is
+//! `HOME` in a temporary directory, the path to write as its first argument and the listed
+//! arguments after it (the multipart judge also takes the examples folder); its output is
 //! committed and checked like the 22.4.2 verdicts. `--refresh` removes that venv too.
 
 use std::fs;
@@ -69,17 +73,26 @@ const PEER_26_2: &str = "target/cloud-init-peer-26.2";
 /// The judges that run on cloud-init 26.2: (script, the verdicts it writes), both relative to
 /// the workspace root. Each script is run from the workspace root with the output path as its
 /// first argument; the output is committed and `--check` fails when it is stale.
-const JUDGES_26_2: &[(&str, &str)] = &[
+const JUDGES_26_2: &[(&str, &str, &[&str])] = &[
     // Every corpus file, as `cloud-init schema -c FILE`.
     (
         "xtask/scripts/cloudinit_peer_26_2.py",
         "tests/cloud-init/verdicts-26.2.json",
+        &[],
     ),
-    // MORE 26.2 JUDGES GO HERE, one (script, output) pair each, e.g. the MIME and Jinja
-    // corpora: ("xtask/scripts/cloudinit_peer_multipart.py",
-    // "tests/cloud-init/verdicts-multipart-26.2.json") and ("xtask/scripts/cloudinit_peer_jinja.py",
-    // "tests/cloud-init/verdicts-jinja-26.2.json").
+    // The multipart corpus, split by cloud-init's own UserDataProcessor, each cloud-config part
+    // judged alone; and cloud-init's `doc/examples` (from the 22.4.2 package the peer unpacks).
+    (
+        "xtask/scripts/cloudinit_peer_multipart.py",
+        "tests/cloud-init/verdicts-multipart-26.2.json",
+        &["--examples", EXAMPLES],
+    ),
 ];
+
+/// cloud-init's own `doc/examples`, as Debian's 22.4.2 package installs them (the 22.4.2 peer
+/// unpacks it), relative to the workspace root; and 22.4.2's verdicts on them.
+const EXAMPLES: &str = "target/cloud-init-peer/root/usr/share/doc/cloud-init/examples";
+const EXAMPLES_OUTPUT: &str = "tests/cloud-init/verdicts-examples-22.4.2.json";
 
 /// cloud-init 26.2's Python dependencies, with theirs, pinned. PyYAML and jsonschema decide the
 /// verdicts; its judge script checks those two, and the package by its schema's SHA-256.
@@ -132,12 +145,22 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         }
     }
     let mut stale = Vec::new();
-    if !settle(OUTPUT, &judge_22_4_2()?, check)? {
+    let corpus = root.join(CORPUS);
+    if !settle(
+        OUTPUT,
+        &judge_22_4_2(&corpus, &corpus_files(&corpus)?)?,
+        check,
+    )? {
         stale.push(OUTPUT);
     }
+    let examples = root.join(EXAMPLES);
+    let fresh = judge_22_4_2(&examples, &example_files(&examples)?)?;
+    if !settle(EXAMPLES_OUTPUT, &fresh, check)? {
+        stale.push(EXAMPLES_OUTPUT);
+    }
     let (python, package) = ensure_peer_26_2()?;
-    for (script, output) in JUDGES_26_2 {
-        let fresh = judge_26_2(&python, &package, script)?;
+    for (script, output, extra) in JUDGES_26_2 {
+        let fresh = judge_26_2(&python, &package, script, extra)?;
         if !settle(output, &fresh, check)? {
             stale.push(output);
         }
@@ -152,13 +175,11 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     }
 }
 
-/// Runs cloud-init 22.4.2 over the corpus; gives the verdicts' bytes.
-fn judge_22_4_2() -> Result<Vec<u8>, String> {
+/// Runs cloud-init 22.4.2 over the files `names` of `corpus` (from that folder, so the names in
+/// the verdicts stay relative); gives the verdicts' bytes.
+fn judge_22_4_2(corpus: &Path, names: &[String]) -> Result<Vec<u8>, String> {
     let root = util::root();
     let (python, dist_packages) = ensure_peer()?;
-
-    let corpus = root.join(CORPUS);
-    let names = corpus_files(&corpus)?;
     let scratch = util::TempDir::new("cloud-init-peer")?;
     let home = scratch.path().join("home");
     fs::create_dir_all(&home).map_err(|e| format!("could not create {}: {e}", home.display()))?;
@@ -172,7 +193,7 @@ fn judge_22_4_2() -> Result<Vec<u8>, String> {
             .arg(&fresh)
             .arg("--files-from")
             .arg(&list)
-            .current_dir(&corpus)
+            .current_dir(corpus)
             .env("HOME", &home)
             .env("PYTHONPATH", &dist_packages)
             .env("PYTHONHASHSEED", "0")
@@ -184,7 +205,12 @@ fn judge_22_4_2() -> Result<Vec<u8>, String> {
 }
 
 /// Runs one 26.2 judge script from the workspace root; gives what it wrote.
-fn judge_26_2(python: &Path, package: &Path, script: &str) -> Result<Vec<u8>, String> {
+fn judge_26_2(
+    python: &Path,
+    package: &Path,
+    script: &str,
+    extra: &[&str],
+) -> Result<Vec<u8>, String> {
     let root = util::root();
     let scratch = util::TempDir::new("cloud-init-peer-26.2")?;
     let home = scratch.path().join("home");
@@ -194,6 +220,7 @@ fn judge_26_2(python: &Path, package: &Path, script: &str) -> Result<Vec<u8>, St
         Command::new(python)
             .arg(root.join(script))
             .arg(&fresh)
+            .args(extra)
             .current_dir(&root)
             .env("HOME", &home)
             .env("PYTHONPATH", package)
@@ -396,6 +423,26 @@ fn check_unpacked_version(dist_packages: &Path) -> Result<(), String> {
 }
 
 /// The corpus files' names, sorted; the corpus is one flat directory.
+/// The files of cloud-init's `doc/examples` folder (not its `seed/` folder), sorted.
+fn example_files(examples: &Path) -> Result<Vec<String>, String> {
+    let entries = fs::read_dir(examples)
+        .map_err(|e| format!("could not list {}: {e}", examples.display()))?;
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| format!("could not list {}: {e}", examples.display()))?;
+        if entry.path().is_file()
+            && let Ok(name) = entry.file_name().into_string()
+        {
+            names.push(name);
+        }
+    }
+    names.sort();
+    if names.is_empty() {
+        return Err(format!("{} holds no examples", examples.display()));
+    }
+    Ok(names)
+}
+
 fn corpus_files(corpus: &Path) -> Result<Vec<String>, String> {
     let mut names = Vec::new();
     let entries =

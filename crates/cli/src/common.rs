@@ -403,17 +403,7 @@ pub(crate) fn user_data(path: &std::path::Path, check: UserDataCheck) -> Result<
         .with_size_limit(target.user_data_limit());
     let report = reimage_cloudinit::validate(&bytes, &options);
     for f in &report.findings {
-        let path = if f.path.is_empty() { "(root)" } else { &f.path };
-        crate::note(&format!(
-            "{}:{}:{}: {}[{}]: {}: {}",
-            crate::validate::one_line(&shown),
-            f.line,
-            f.column,
-            f.severity,
-            f.code,
-            crate::validate::one_line(path),
-            crate::validate::one_line(&f.message)
-        ));
+        crate::note(&crate::validate::finding_line(&shown, f));
     }
     let errors = report
         .findings

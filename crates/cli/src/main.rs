@@ -85,14 +85,17 @@ line per HTTP call with its status, request id and duration). No secret reaches 
 
 /// The text after `reimage validate --help`: the formats.
 const VALIDATE_AFTER_HELP: &str = "\
-In `--output text`, each finding is one line: `FILE:LINE:COL: error|warning[CODE]: PATH: message`. \
-CODE is `schema`, `yaml`, `kind`, `deprecated`, or a lint's code. PATH is cloud-init's dotted \
-path, or `(root)` for the whole document. Control characters in a path or message (a newline \
+In `--output text`, each finding is one line: `FILE:LINE:COL: error|warning|info[CODE]: PATH: \
+message`; in a MIME multipart message or `#cloud-config-archive`, `FILE[part N filename]:LINE:COL`, \
+with the line inside the decoded part. CODE is `schema`, `yaml`, `kind`, `deprecated`, or a \
+lint's code. PATH is cloud-init's dotted path, or `(root)` for the whole document. Control characters in a path or message (a newline \
 in a YAML key, say) are escaped, so one finding is always one line. Schema messages never quote \
 a value under a password key.
 
 In `--output json`, each file is one line (JSON Lines): `file`, `kind`, `valid`, `errors[]`, \
-`warnings[]`; each finding has `path`, `line`, `column`, `code`, `message`.
+`warnings[]`, and when there are any `notes[]` (info) and `parts[]` (`index`, `filename`, \
+`content_type`, `kind`); each finding has `path`, `line`, `column`, `code`, `message`, and \
+`part` (`index`, `filename`) in a multipart message.
 
 Exit codes: 0 every file is valid (warnings allowed); 1 at least one file is invalid; 2 a usage \
 or read error (a bad flag, a missing file, a directory, a file over 16 MiB). See \

@@ -27,10 +27,10 @@ pub(crate) struct Args {
     #[arg(long = "cloud-init", value_name = "VERSION", default_value = "26.2", value_parser = parse_version)]
     cloud_init: Version,
 
-    /// `text`: one line per finding, `FILE:LINE:COL: error|warning[CODE]: PATH: message`.
-    /// `json`: JSON Lines, one object per file. `github`: GitHub Actions workflow commands
-    /// (`::error file=…,line=…,col=…,title=…::…`), one per finding. `sarif`: one SARIF 2.1.0
-    /// log for all the files, one rule per finding code.
+    /// `text`: one line per finding, `FILE:LINE:COL: error|warning|info[CODE]: PATH: message`
+    /// (`FILE[part N NAME]:…` inside a multipart message). `json`: JSON Lines, one object per
+    /// file. `github`: GitHub Actions workflow commands (`::error file=…,line=…,col=…,title=…::…`),
+    /// one per finding. `sarif`: one SARIF 2.1.0 log for all the files, one rule per finding code.
     #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
     output: Output,
 
@@ -53,6 +53,12 @@ pub(crate) struct Args {
     /// flattened-content, early-power-state, size-limit). Repeatable.
     #[arg(long = "disable-lint", value_name = "CODE", value_parser = parse_lint)]
     disabled: Vec<Lint>,
+
+    /// Write the decoded parts of a MIME multipart message or `#cloud-config-archive` into DIR
+    /// (created if missing), one file per part named by its index and filename (`02-bad.yaml`),
+    /// to see what the server will get. With several files, each gets a subdirectory.
+    #[arg(long, value_name = "DIR")]
+    explode: Option<PathBuf>,
 
     /// The files to check (`-` reads stdin).
     #[arg(required = true, value_name = "FILE")]
@@ -117,6 +123,20 @@ pub(crate) fn run(args: &Args) -> u8 {
         if !report.valid() && code == exit::VALID {
             code = exit::INVALID;
         }
+        if let Some(dir) = &args.explode {
+            let dir = if args.files.len() > 1 {
+                dir.join(explode_dir_name(path))
+            } else {
+                dir.clone()
+            };
+            if let Err(message) = explode(&dir, &report) {
+                crate::note(&format!(
+                    "reimage validate: --explode {}: {message}",
+                    dir.display()
+                ));
+                code = exit::USAGE;
+            }
+        }
         let written = match args.output {
             Output::Text => write_text(&mut out, &shown, &report),
             Output::Json => write_json(&mut out, &shown, &report),
@@ -144,22 +164,74 @@ pub(crate) fn read(path: &Path) -> Result<Vec<u8>, String> {
     reimage_fleet::user_data::read_user_data_source(path, io::stdin)
 }
 
-fn write_text(out: &mut impl Write, file: &str, report: &Report) -> io::Result<()> {
-    for f in &report.findings {
-        let path = if f.path.is_empty() { "(root)" } else { &f.path };
-        writeln!(
-            out,
-            "{}:{}:{}: {}[{}]: {}: {}",
-            one_line(file),
-            f.line,
-            f.column,
-            f.severity,
-            f.code,
-            one_line(path),
-            one_line(&f.message)
-        )?;
+/// The subdirectory `--explode` uses for one of several files: its file name, made safe.
+fn explode_dir_name(path: &Path) -> String {
+    let name: String = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "stdin".to_owned())
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let name = name.trim_start_matches('.');
+    if name.is_empty() {
+        "file".to_owned()
+    } else {
+        name.to_owned()
+    }
+}
+
+/// Writes every part of `report` into `dir`, named by [`reimage_cloudinit::multipart::Part::file_name`]
+/// (its index and a safe form of its filename: never a path out of `dir`).
+fn explode(dir: &Path, report: &Report) -> Result<(), String> {
+    if report.parts.is_empty() {
+        crate::note(&format!(
+            "reimage validate: --explode: the file is {}, not a MIME multipart message or \
+             #cloud-config-archive: it has no parts to write",
+            report.kind
+        ));
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create the directory: {e}"))?;
+    for part in &report.parts {
+        let target = dir.join(part.file_name());
+        std::fs::write(&target, &part.payload)
+            .map_err(|e| format!("cannot write {}: {e}", target.display()))?;
     }
     Ok(())
+}
+
+fn write_text(out: &mut impl Write, file: &str, report: &Report) -> io::Result<()> {
+    for f in &report.findings {
+        writeln!(out, "{}", finding_line(file, f))?;
+    }
+    Ok(())
+}
+
+/// One finding as one line of text, `FILE:LINE:COL: SEVERITY[CODE]: PATH: message`, with
+/// `FILE[part N name]` for a part of a multipart message; every command prints findings so.
+pub(crate) fn finding_line(file: &str, f: &Finding) -> String {
+    let path = if f.path.is_empty() { "(root)" } else { &f.path };
+    let file = match &f.part {
+        Some(part) => format!("{file}[{part}]"),
+        None => file.to_owned(),
+    };
+    format!(
+        "{}:{}:{}: {}[{}]: {}: {}",
+        one_line(&file),
+        f.line,
+        f.column,
+        f.severity,
+        f.code,
+        one_line(path),
+        one_line(&f.message)
+    )
 }
 
 /// Escapes control characters (a newline in a YAML key, say), so one finding is always one
@@ -174,6 +246,27 @@ struct JsonReport<'a> {
     valid: bool,
     errors: Vec<JsonFinding<'a>>,
     warnings: Vec<JsonFinding<'a>>,
+    /// Notes (`info`): what a part is when reimage cannot check it further.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    notes: Vec<JsonFinding<'a>>,
+    /// The parts of a multipart message or archive.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    parts: Vec<JsonPart<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct JsonPart<'a> {
+    index: usize,
+    filename: Option<&'a str>,
+    content_type: &'a str,
+    kind: &'a str,
+}
+
+/// The part a finding is in, for `--output json`.
+#[derive(serde::Serialize)]
+struct JsonPartRef<'a> {
+    index: usize,
+    filename: Option<&'a str>,
 }
 
 #[derive(serde::Serialize)]
@@ -183,6 +276,8 @@ struct JsonFinding<'a> {
     column: u32,
     code: &'a str,
     message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    part: Option<JsonPartRef<'a>>,
 }
 
 fn write_json(out: &mut impl Write, file: &str, report: &Report) -> io::Result<()> {
@@ -197,6 +292,10 @@ fn write_json(out: &mut impl Write, file: &str, report: &Report) -> io::Result<(
                 column: f.column,
                 code: f.code.as_str(),
                 message: &f.message,
+                part: f.part.as_ref().map(|p| JsonPartRef {
+                    index: p.index,
+                    filename: p.filename.as_deref(),
+                }),
             })
             .collect()
     };
@@ -206,6 +305,17 @@ fn write_json(out: &mut impl Write, file: &str, report: &Report) -> io::Result<(
         valid: report.valid(),
         errors: of(Severity::Error),
         warnings: of(Severity::Warning),
+        notes: of(Severity::Info),
+        parts: report
+            .parts
+            .iter()
+            .map(|p| JsonPart {
+                index: p.index,
+                filename: p.filename.as_deref(),
+                content_type: &p.content_type,
+                kind: p.kind.as_str(),
+            })
+            .collect(),
     };
     serde_json::to_writer(&mut *out, &line)?;
     writeln!(out)
@@ -221,7 +331,6 @@ fn write_github(out: &mut impl Write, file: &str, report: &Report) -> io::Result
             "warning" => "warning",
             _ => "notice",
         };
-        let path = if f.path.is_empty() { "(root)" } else { &f.path };
         writeln!(
             out,
             "::{command} file={},line={},col={},title={}::{}",
@@ -229,10 +338,21 @@ fn write_github(out: &mut impl Write, file: &str, report: &Report) -> io::Result
             f.line,
             f.column,
             github_property(&format!("reimage {}", f.code)),
-            github_data(&format!("{path}: {}", f.message)),
+            github_data(&annotation_text(f)),
         )?;
     }
     Ok(())
+}
+
+/// The text of an annotation (GitHub, SARIF): `PATH: message`, after `[part N NAME] ` for a
+/// finding inside a part of a multipart message, whose line and column count in the decoded
+/// part, not in the file.
+fn annotation_text(f: &Finding) -> String {
+    let path = if f.path.is_empty() { "(root)" } else { &f.path };
+    match &f.part {
+        Some(part) => format!("[{part}] {path}: {}", f.message),
+        None => format!("{path}: {}", f.message),
+    }
 }
 
 /// A workflow command's message: `%`, `\r` and `\n` escaped (`%25`, `%0D`, `%0A`).
@@ -282,7 +402,6 @@ fn write_sarif(out: &mut impl Write, reports: &[(String, Report)]) -> io::Result
                 "warning" => "warning",
                 _ => "note",
             };
-            let path = if f.path.is_empty() { "(root)" } else { &f.path };
             let mut location = json!({
                 "physicalLocation": {
                     "artifactLocation": { "uri": file_uri(file) },
@@ -297,7 +416,7 @@ fn write_sarif(out: &mut impl Write, reports: &[(String, Report)]) -> io::Result
                 "ruleId": f.code.as_str(),
                 "ruleIndex": index[f.code.as_str()],
                 "level": level,
-                "message": { "text": format!("{path}: {}", f.message) },
+                "message": { "text": annotation_text(f) },
                 "locations": [location],
             }));
         }

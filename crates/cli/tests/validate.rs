@@ -290,3 +290,93 @@ fn the_ecs_size_limit_and_the_provider_login() {
     assert!(stdout(&reimage(&["validate", &nobody])).contains("warning[lockout]"));
     assert!(!stdout(&reimage(&["validate", "--provider-login", &nobody])).contains("lockout"));
 }
+
+fn multipart(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/cloud-init/multipart")
+        .join(name)
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn a_multipart_message_with_a_broken_part_is_invalid_and_names_the_part() {
+    let file = multipart("broken-part2.mime");
+    let out = reimage(&["validate", &file]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!(
+            "{file}[part 2 bad.yaml]:5:9: error[schema]: power_state.mode:"
+        )),
+        "{text}"
+    );
+    let out = reimage(&["validate", "-o", "json", &file]);
+    let json: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(json["valid"], false);
+    let error = &json["errors"][0];
+    assert_eq!(error["part"]["index"], 2);
+    assert_eq!(error["part"]["filename"], "bad.yaml");
+    assert_eq!(json["parts"][1]["kind"], "cloud-config");
+}
+
+#[test]
+fn explode_writes_the_decoded_parts_inside_the_directory_only() {
+    let dir = scratch("explode");
+    // A filename that tries to climb out of the directory.
+    let message = b"Content-Type: multipart/mixed; boundary=\"b\"\nMIME-Version: 1.0\n\n--b\nContent-Type: text/x-shellscript\nContent-Disposition: attachment; filename=\"../../escape.sh\"\nContent-Transfer-Encoding: base64\n\nIyEvYmluL3NoCmVjaG8gaGkK\n--b--\n";
+    let file = write(&dir, "escape.mime", message);
+    let out_dir = dir.join("parts");
+    let out = reimage(&["validate", "--explode", out_dir.to_str().unwrap(), &file]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let written: Vec<String> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(written, ["01-escape.sh"]);
+    assert_eq!(
+        std::fs::read(out_dir.join("01-escape.sh")).unwrap(),
+        b"#!/bin/sh\necho hi\n"
+    );
+    assert!(!dir.parent().unwrap().join("escape.sh").exists());
+}
+
+#[test]
+fn explode_gives_each_of_several_files_its_own_directory() {
+    let dir = scratch("explode-several");
+    let out_dir = dir.join("parts");
+    let a = multipart("broken-part2.mime");
+    let b = multipart("scripts.mime");
+    let plain = write(&dir, "plain.yaml", GOOD);
+    let out = reimage(&[
+        "validate",
+        "--explode",
+        out_dir.to_str().unwrap(),
+        &a,
+        &b,
+        &plain,
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let list = |d: &str| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(out_dir.join(d))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(list("broken-part2.mime"), ["01-keys.yaml", "02-bad.yaml"]);
+    assert_eq!(list("scripts.mime").len(), 5);
+    assert!(!out_dir.join("plain.yaml").exists());
+    assert!(
+        stderr(&out).contains("no parts to write"),
+        "{}",
+        stderr(&out)
+    );
+    let bad = std::fs::read_to_string(out_dir.join("broken-part2.mime/02-bad.yaml")).unwrap();
+    assert!(
+        bad.starts_with("#cloud-config\n") && bad.contains("mode: restart"),
+        "{bad}"
+    );
+}

@@ -263,3 +263,35 @@ fn other_commands_keep_their_own_output_values() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("sarif"), "{}", text(&out.stderr));
 }
+
+/// A finding inside a part of a multipart message names the part in the annotation's text,
+/// since its line and column count in the decoded part, not in the file the annotation marks.
+#[test]
+fn annotations_name_the_part_of_a_multipart_message() {
+    let message = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/cloud-init/multipart/broken-part2.mime");
+    let dir = scratch("github-part");
+    std::fs::copy(&message, dir.join("user-data.mime")).unwrap();
+    let out = reimage_in(&dir, &["validate", "-o", "github", "user-data.mime"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "::error file=user-data.mime,line=3,col=9,title=reimage schema::[part 2 bad.yaml] \
+         runcmd: expected a list, got a string: \"systemctl restart nginx\"\n\
+         ::error file=user-data.mime,line=5,col=9,title=reimage schema::[part 2 bad.yaml] \
+         power_state.mode: \"restart\" is not one of poweroff, reboot, halt\n"
+    );
+    let out = reimage_in(&dir, &["validate", "-o", "sarif", "user-data.mime"]);
+    let log: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let messages: Vec<&str> = log["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["message"]["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(messages.len(), 2);
+    assert!(
+        messages.iter().all(|m| m.starts_with("[part 2 bad.yaml] ")),
+        "{messages:?}"
+    );
+}

@@ -2,21 +2,25 @@
 
 use std::fmt;
 
-/// How bad a finding is: an error makes the file invalid; a warning does not.
+/// How bad a finding is: an error makes the file invalid; a warning or a note does not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {
     /// The file is invalid: cloud-init would reject or drop this part.
     Error,
     /// The file is valid, but something is likely wrong.
     Warning,
+    /// Nothing is wrong, but the person should know: what a part of a multipart message is
+    /// (a script, a boothook) when reimage cannot check it further.
+    Info,
 }
 
 impl Severity {
-    /// `error` or `warning`.
+    /// `error`, `warning` or `info`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Error => "error",
             Self::Warning => "warning",
+            Self::Info => "info",
         }
     }
 }
@@ -80,6 +84,45 @@ pub struct Finding {
     /// What is wrong, for a person (`power_state.mode: "restart" is not one of reboot, poweroff,
     /// halt`).
     pub message: String,
+    /// The part of a MIME multipart message or `#cloud-config-archive` the finding is in; `line`
+    /// and `column` are then inside the decoded part. `None` for the file as a whole.
+    pub part: Option<PartRef>,
+}
+
+/// A part of a MIME multipart message or `#cloud-config-archive`, as findings name it.
+///
+/// ```
+/// use reimage_cloudinit::finding::PartRef;
+///
+/// assert_eq!(PartRef::new(2, Some("bad.yaml".to_owned())).to_string(), "part 2 bad.yaml");
+/// assert_eq!(PartRef::new(1, None).to_string(), "part 1");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub struct PartRef {
+    /// The 1-based index of the part, in the order cloud-init handles the parts (nested
+    /// multiparts flattened, archives expanded).
+    pub index: usize,
+    /// The part's `Content-Disposition` filename (or the archive entry's `filename`), if it has
+    /// one.
+    pub filename: Option<String>,
+}
+
+impl PartRef {
+    /// Part `index` (1-based), named `filename`.
+    pub fn new(index: usize, filename: Option<String>) -> Self {
+        Self { index, filename }
+    }
+}
+
+impl fmt::Display for PartRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "part {}", self.index)?;
+        if let Some(name) = &self.filename {
+            write!(f, " {name}")?;
+        }
+        Ok(())
+    }
 }
 
 impl Finding {
@@ -98,6 +141,14 @@ impl Finding {
             line: mark.line,
             column: mark.column,
             message: message.into(),
+            part: None,
         }
+    }
+
+    /// The same finding, located in `part`.
+    #[must_use]
+    pub fn in_part(mut self, part: PartRef) -> Self {
+        self.part = Some(part);
+        self
     }
 }

@@ -54,8 +54,8 @@ pub enum Kind {
     ScriptPerInstance,
     /// `text/x-shellscript-per-once`: a script run once ever.
     ScriptPerOnce,
-    /// A MIME message (`mime-version:` in its first 4096 bytes): its parts are not inspected
-    /// here.
+    /// A MIME message (`mime-version:` in its first 4096 bytes): [`crate::multipart`] splits
+    /// it into parts.
     Multipart,
     /// Nothing cloud-init recognises: it ignores this user data.
     Unknown,
@@ -150,7 +150,7 @@ impl Detection<'_> {
 }
 
 /// Python's `str.isspace()`: Unicode white space, plus the separators U+001C to U+001F.
-fn is_python_space(c: char) -> bool {
+pub(crate) fn is_python_space(c: char) -> bool {
     c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
 }
 
@@ -187,7 +187,7 @@ fn mark_of(text: &str, index: usize) -> Mark {
 
 /// Gunzips `bytes` as Python's `gzip` module does (every member, and zero padding after a
 /// member is skipped), up to [`MAX_DECOMPRESSED`].
-fn gunzip(bytes: &[u8]) -> Result<Vec<u8>, String> {
+pub(crate) fn gunzip(bytes: &[u8]) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     let mut rest = bytes;
     loop {
@@ -239,7 +239,7 @@ fn is_mime(bytes: &[u8]) -> bool {
 }
 
 /// The header cloud-init matches at the start of `text` (already stripped), if any.
-fn header_kind(text: &str) -> Option<(Kind, usize)> {
+pub(crate) fn header_kind(text: &str) -> Option<(Kind, usize)> {
     // Lower-casing may change lengths (`İ`), so compare a lower-cased prefix of each length.
     let head: String = text.chars().take(40).collect();
     let lower = head.to_lowercase();

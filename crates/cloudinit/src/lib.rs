@@ -9,6 +9,8 @@
 //! - [`yaml`]: YAML 1.1 as PyYAML reads it, into a tree that keeps positions.
 //! - [`schema`]: cloud-init's JSON schema (22.4 or 26.2), embedded in compact form.
 //! - [`lint`]: reimage's own warnings, each with a code and a switch.
+//! - [`multipart`]: MIME multipart user data and `#cloud-config-archive`, split into parts and
+//!   merged as cloud-init does.
 //! - [`encode`]: base64, gzip and the providers' size limits.
 //!
 //! [`validate`] runs them all and returns a [`Report`]:
@@ -30,11 +32,12 @@ pub mod encode;
 pub mod finding;
 pub mod kind;
 pub mod lint;
+pub mod multipart;
 pub mod redact;
 pub mod schema;
 mod validate;
 pub mod yaml;
 
-pub use finding::{Code, Finding, Severity};
+pub use finding::{Code, Finding, PartRef, Severity};
 pub use kind::Kind;
 pub use validate::{Options, Report, validate};

@@ -3,6 +3,7 @@
 use crate::finding::{Code, Finding, Severity};
 use crate::kind::{self, Kind};
 use crate::lint::{self, Lint, LintContext};
+use crate::multipart;
 use crate::schema::{self, Version};
 use crate::yaml::{self, Mark, Node, Value};
 
@@ -62,8 +63,11 @@ pub struct Report {
     pub kind: Kind,
     /// Whether the bytes were gzip.
     pub gzipped: bool,
-    /// Every finding, in file order.
+    /// Every finding, in file order (the file's own first, then part by part).
     pub findings: Vec<Finding>,
+    /// The parts of a MIME multipart message or `#cloud-config-archive`, decoded, in the order
+    /// cloud-init handles them; empty for other kinds.
+    pub parts: Vec<multipart::Part>,
 }
 
 impl Report {
@@ -177,15 +181,38 @@ pub fn validate(bytes: &[u8], options: &Options) -> Report {
             Ok(text) => cloud_config(text, options, &mut findings),
         }
     }
-    findings.sort_by_key(|f| (f.line, f.column, f.severity));
+    // MIME multipart and `#cloud-config-archive`: each part checked as what it is, the
+    // cloud-config parts merged and linted (`multipart`).
+    let parts = multipart::check(&detection, options, &mut findings);
+    findings.sort_by_key(|f| {
+        (
+            f.part.as_ref().map(|p| p.index),
+            f.line,
+            f.column,
+            f.severity,
+        )
+    });
     Report {
         kind: detection.kind,
         gzipped: detection.gzipped,
         findings,
+        parts,
     }
 }
 
 fn cloud_config(text: &str, options: &Options, findings: &mut Vec<Finding>) {
+    if let Some(root) = checked_cloud_config(text, options, findings) {
+        findings.extend(lint::check_cloud_config(&root, &options.lints));
+    }
+}
+
+/// The YAML and schema checks of one cloud-config text, without the lints (a multipart message
+/// runs those once, on the merged config); returns the document's root.
+pub(crate) fn checked_cloud_config(
+    text: &str,
+    options: &Options,
+    findings: &mut Vec<Finding>,
+) -> Option<Node> {
     let document = match yaml::parse(text) {
         Ok(document) => document,
         Err(error) => {
@@ -198,7 +225,7 @@ fn cloud_config(text: &str, options: &Options, findings: &mut Vec<Finding>) {
                     "the YAML cannot be read: {error}; cloud-init would ignore this whole part"
                 ),
             ));
-            return;
+            return None;
         }
     };
     for duplicate in &document.duplicate_keys {
@@ -233,9 +260,7 @@ fn cloud_config(text: &str, options: &Options, findings: &mut Vec<Finding>) {
         }
     }
     findings.extend(schema_findings);
-    if let Some(root) = &document.root {
-        findings.extend(lint::check_cloud_config(root, &options.lints));
-    }
+    document.root
 }
 
 /// The keys whose values are passwords: a schema message about them must not quote the value

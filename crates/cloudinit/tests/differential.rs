@@ -165,7 +165,7 @@ fn reimage_verdict(bytes: &[u8], version: Version) -> Verdict {
             (Severity::Warning, Code::Deprecated) => {
                 deprecations.insert(finding.path.clone());
             }
-            (Severity::Warning, _) => {}
+            (Severity::Warning | Severity::Info, _) => {}
         }
     }
     Verdict {
