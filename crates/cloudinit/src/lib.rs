@@ -8,6 +8,7 @@
 //!   MIME multipart, gzip, …).
 //! - [`yaml`]: YAML 1.1 as PyYAML reads it, into a tree that keeps positions.
 //! - [`schema`]: cloud-init's JSON schema (22.4 or 26.2), embedded in compact form.
+//! - [`jinja`]: `## template: jinja` rendered as cloud-init renders it, with the instance data.
 //! - [`lint`]: reimage's own warnings, each with a code and a switch.
 //! - [`encode`]: base64, gzip and the providers' size limits.
 //!
@@ -28,6 +29,7 @@
 
 pub mod encode;
 pub mod finding;
+pub mod jinja;
 pub mod kind;
 pub mod lint;
 pub mod redact;
