@@ -35,7 +35,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use minijinja::value::{Enumerator, Object, ObjectRepr};
+use minijinja::value::{Enumerator, Object, ObjectExt as _, ObjectRepr, ValueKind};
 use minijinja::{AutoEscape, Environment, Error, ErrorKind, State, Value};
 
 use crate::finding::{Code, Finding, Severity};
@@ -76,18 +76,41 @@ const NOT_JINJA2_TESTS: [&str; 4] = ["endingwith", "int", "safe", "startingwith"
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InstanceData {
     data: serde_json::Map<String, serde_json::Value>,
+    /// Whether this is all the instance will have (an `instance-data.json` from a booted
+    /// instance), or only what is known before boot.
+    complete: bool,
 }
 
 impl InstanceData {
-    /// No instance data at all: every variable is missing.
+    /// No instance data known: every variable is unknown until boot.
     pub fn empty() -> Self {
         Self::default()
+    }
+
+    /// What is known of an instance before it boots (its id, name, region, image, …). A variable
+    /// it lacks renders as missing, as with cloud-init, but an attribute of it (`v1.x` when `v1`
+    /// is not known) is not an error: it renders as `CI_MISSING_JINJA_VAR/v1.x`, unknown until
+    /// boot.
+    pub fn partial(data: serde_json::Map<String, serde_json::Value>) -> Self {
+        Self {
+            data,
+            complete: false,
+        }
+    }
+
+    /// Whether this is all the instance has (read from `instance-data.json`), so a variable it
+    /// lacks will be missing at boot too.
+    pub fn is_complete(&self) -> bool {
+        self.complete
     }
 
     /// Reads `instance-data.json`; the error says what is wrong with it.
     pub fn from_json(bytes: &[u8]) -> Result<Self, String> {
         match serde_json::from_slice::<serde_json::Value>(bytes) {
-            Ok(serde_json::Value::Object(data)) => Ok(Self { data }),
+            Ok(serde_json::Value::Object(data)) => Ok(Self {
+                data,
+                complete: true,
+            }),
             Ok(other) => Err(format!(
                 "the instance data must be a JSON object (with `v1`, `ds`, …), not {}",
                 json_kind(&other)
@@ -96,9 +119,12 @@ impl InstanceData {
         }
     }
 
-    /// Instance data from a JSON object already in memory.
+    /// The whole instance data, from a JSON object already in memory.
     pub fn from_map(data: serde_json::Map<String, serde_json::Value>) -> Self {
-        Self { data }
+        Self {
+            data,
+            complete: true,
+        }
     }
 
     /// The instance data as JSON, as given.
@@ -157,10 +183,12 @@ fn convert(
             format!("{prefix}/{key}")
         };
         let mut value = value.clone();
-        if decode.contains(&path) {
-            if let Some(decoded) = value.as_str().and_then(decode_base64) {
-                value = serde_json::Value::String(decoded);
-            }
+        if let Some(decoded) = decode
+            .contains(&path)
+            .then(|| value.as_str().and_then(decode_base64))
+            .flatten()
+        {
+            value = serde_json::Value::String(decoded);
         }
         let converted = match &value {
             serde_json::Value::Object(inner) => {
@@ -261,7 +289,10 @@ impl Rendered {
 pub fn render_template(text: &str, data: &InstanceData) -> Result<Rendered, Finding> {
     let (header, body) = text.split_once('\n').unwrap_or((text, ""));
     check_header(header)?;
-    let failures = Failures::default();
+    let failures = Failures {
+        complete: data.complete,
+        ..Failures::default()
+    };
     let env = environment(failures.clone());
     let root = Root::new(data.variables(), &env, failures.clone());
     let template = env
@@ -462,18 +493,22 @@ fn exact_lines(body: &str, rendered: &str) -> bool {
 
 /// What cloud-init's Jinja raises and MiniJinja would let pass: an attribute of a missing
 /// variable. Recorded while rendering, turned into an error after.
+/// With partial instance data such an attribute is unknown until boot, not an error.
 #[derive(Debug, Clone, Default)]
-struct Failures(Arc<Mutex<Vec<String>>>);
+struct Failures {
+    failures: Arc<Mutex<Vec<String>>>,
+    complete: bool,
+}
 
 impl Failures {
     fn record(&self, failure: String) {
-        if let Ok(mut failures) = self.0.lock() {
+        if let Ok(mut failures) = self.failures.lock() {
             failures.push(failure);
         }
     }
 
     fn first(&self) -> Option<String> {
-        self.0.lock().ok().and_then(|f| f.first().cloned())
+        self.failures.lock().ok().and_then(|f| f.first().cloned())
     }
 }
 
@@ -540,13 +575,11 @@ fn format_value(
     let text = if value.is_undefined() {
         // Looked up with `[…]`: Jinja2 knows the name; MiniJinja does not tell it.
         format!("{MISSING_PREFIX}[subscript]")
-    } else if value.is_none() || value.kind() == minijinja::value::ValueKind::Bool {
-        py_repr(value)
     } else if matches!(
         value.kind(),
-        minijinja::value::ValueKind::Seq | minijinja::value::ValueKind::Map
-    ) && value.downcast_object_ref::<Missing>().is_none()
-    {
+        ValueKind::None | ValueKind::Bool | ValueKind::Seq | ValueKind::Map
+    ) {
+        // A missing variable is iterable, not a sequence: it prints as itself.
         py_repr(value)
     } else {
         return minijinja::escape_formatter(out, state, value);
@@ -557,7 +590,6 @@ fn format_value(
 
 /// Python's `repr()` of a value, for the forms a template prints.
 fn py_repr(value: &Value) -> String {
-    use minijinja::value::ValueKind;
     match value.kind() {
         ValueKind::Undefined | ValueKind::None => "None".to_owned(),
         ValueKind::Bool => if value.is_true() { "True" } else { "False" }.to_owned(),
@@ -681,8 +713,6 @@ impl Object for DataMap {
     }
 }
 
-use minijinja::value::ObjectExt as _;
-
 /// The template's variables: the converted instance data; a name it does not have (and that is
 /// not one of Jinja's globals such as `range`) is a [`Missing`] variable.
 #[derive(Debug)]
@@ -746,6 +776,12 @@ impl Object for Missing {
     }
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        if !self.failures.complete {
+            return Some(Value::from_object(Missing {
+                name: format!("{}.{key}", self.name),
+                failures: self.failures.clone(),
+            }));
+        }
         self.failures.record(format!(
             "`{}` is not in the instance data, so its attribute `{key}` cannot be read",
             self.name
@@ -828,6 +864,20 @@ mod tests {
         let e = render("x: {{ v1.nope.deeper }}\n").unwrap_err();
         assert_eq!(e.severity, Severity::Error);
         assert!(e.message.contains("`nope`"), "{}", e.message);
+    }
+
+    #[test]
+    fn without_the_whole_instance_data_attributes_are_unknown_until_boot() {
+        let r = render_template(
+            "## template: jinja\nruncmd: {{ v1.instance_id }}\n",
+            &InstanceData::empty(),
+        )
+        .unwrap();
+        assert_eq!(r.text, "runcmd: CI_MISSING_JINJA_VAR/v1.instance_id\n");
+        assert_eq!(r.missing, ["v1.instance_id"]);
+        let complete = InstanceData::from_json(b"{}").unwrap();
+        assert!(complete.is_complete() && !InstanceData::empty().is_complete());
+        assert!(render_template("## template: jinja\n{{ v1.instance_id }}\n", &complete).is_err());
     }
 
     #[test]

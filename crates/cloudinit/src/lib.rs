@@ -35,8 +35,9 @@ pub mod lint;
 pub mod redact;
 pub mod schema;
 mod validate;
+pub mod windows;
 pub mod yaml;
 
 pub use finding::{Code, Finding, Severity};
 pub use kind::Kind;
-pub use validate::{Options, Report, validate};
+pub use validate::{Options, Os, Report, template, validate};
