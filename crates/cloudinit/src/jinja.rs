@@ -466,7 +466,9 @@ fn missing_names(rendered: &str) -> Vec<String> {
     while let Some(at) = rest.find(MISSING_PREFIX) {
         rest = &rest[at + MISSING_PREFIX.len()..];
         let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
-        let name = &rest[..end];
+        // cloud-init takes everything up to white space (`nope]` in `[{{ nope }}]`); the name
+        // stops before such punctuation.
+        let name = rest[..end].trim_end_matches([']', ')', '}', ',', '\'', '"', ':', ';']);
         if seen.insert(name.to_owned()) {
             names.push(name.to_owned());
         }

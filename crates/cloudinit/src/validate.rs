@@ -230,10 +230,13 @@ pub fn template(text: &str, options: &Options, findings: &mut Vec<Finding>) {
     };
     if !rendered.missing.is_empty() {
         let names: Vec<String> = rendered.missing.iter().map(|n| format!("'{n}'")).collect();
-        let without = if options.instance_data.is_none() {
-            " (no instance data was given: pass cloud-init's instance-data.json to render with              it)"
-        } else {
-            ""
+        let without = match &options.instance_data {
+            None => {
+                " (no instance data was given, so they are unknown until boot; pass cloud-init's \
+                 instance-data.json to render with it)"
+            }
+            Some(data) if !data.is_complete() => " (unknown until boot)",
+            Some(_) => "",
         };
         let first = rendered
             .text
