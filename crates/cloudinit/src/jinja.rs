@@ -35,7 +35,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use minijinja::value::{Enumerator, Object, ObjectExt as _, ObjectRepr, ValueKind};
+use minijinja::value::{Enumerator, Kwargs, Object, ObjectExt as _, ObjectRepr, ValueKind};
 use minijinja::{AutoEscape, Environment, Error, ErrorKind, State, Value};
 
 use crate::finding::{Code, Finding, Severity};
@@ -55,6 +55,20 @@ const UNSUPPORTED_FILTERS: [&str; 7] = [
     "wordcount",
     "wordwrap",
     "xmlattr",
+];
+
+/// Python's methods that change a list or a dict in place (`{% do keys.append(k) %}`): MiniJinja's
+/// values cannot change, so a template using one renders in cloud-init but not here.
+const CHANGING_METHODS: [&str; 9] = [
+    "append",
+    "extend",
+    "insert",
+    "pop",
+    "remove",
+    "clear",
+    "update",
+    "setdefault",
+    "popitem",
 ];
 
 /// MiniJinja's filters that Jinja2 does not have: cloud-init refuses a template that uses one.
@@ -430,6 +444,28 @@ fn render_error(error: &Error, body: &str) -> Finding {
             ),
         );
     }
+    if error.kind() == ErrorKind::UnknownMethod {
+        if let Some(method) = CHANGING_METHODS
+            .iter()
+            .find(|m| name.split_whitespace().any(|w| w == **m))
+        {
+            return Finding::new(
+                Severity::Warning,
+                Code::Jinja,
+                "",
+                Mark {
+                    line,
+                    column: 1,
+                    index: 0,
+                },
+                format!(
+                    "`.{method}()` (line {line}) changes a value in place, which cloud-init's \
+                     Jinja allows and reimage cannot render: the rendered template was not \
+                     checked"
+                ),
+            );
+        }
+    }
     let hint = subtraction_hint(&content)
         .map(|(a, b)| {
             format!(
@@ -535,7 +571,7 @@ fn environment(failures: Failures) -> Environment<'static> {
     }
     env.remove_global("debug");
     env.add_filter("filesizeformat", minijinja_contrib::filters::filesizeformat);
-    env.add_filter("truncate", minijinja_contrib::filters::truncate);
+    env.add_filter("truncate", truncate);
     env.add_filter("striptags", minijinja_contrib::filters::striptags);
     env.add_filter("default", default);
     env.add_filter("d", default);
@@ -551,6 +587,43 @@ fn environment(failures: Failures) -> Environment<'static> {
     );
     env.set_formatter(move |out, state, value| format_value(out, state, value, &failures));
     env
+}
+
+/// Jinja2's `truncate(s, length=255, killwords=False, end='...', leeway=5)`, positional or by
+/// name (`minijinja-contrib`'s takes names only); `leeway` by name only.
+fn truncate(
+    s: String,
+    length: Option<usize>,
+    killwords: Option<bool>,
+    end: Option<String>,
+    kwargs: Kwargs,
+) -> Result<String, Error> {
+    let length = length.or(kwargs.get("length")?).unwrap_or(255);
+    let killwords = killwords.or(kwargs.get("killwords")?).unwrap_or(false);
+    let end = end
+        .or(kwargs.get("end")?)
+        .unwrap_or_else(|| "...".to_owned());
+    let leeway = kwargs.get::<Option<usize>>("leeway")?.unwrap_or(5);
+    kwargs.assert_all_used()?;
+    let chars: Vec<char> = s.chars().collect();
+    let end_len = end.chars().count();
+    if length < end_len {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            "truncate: the length is shorter than the end text",
+        ));
+    }
+    if chars.len() <= length + leeway {
+        return Ok(s);
+    }
+    let kept: String = chars[..length - end_len].iter().collect();
+    if killwords {
+        return Ok(kept + &end);
+    }
+    let words = kept
+        .rsplit_once(' ')
+        .map_or(kept.as_str(), |(head, _)| head);
+    Ok(format!("{words}{end}"))
 }
 
 /// Whether `value` is undefined in Jinja2's sense: missing from the instance data.
@@ -909,6 +982,19 @@ mod tests {
         let e = render("{{ 'a b' | wordwrap(3) }}\n").unwrap_err();
         assert_eq!(e.severity, Severity::Warning);
         assert!(e.message.contains("wordwrap"), "{}", e.message);
+    }
+
+    #[test]
+    fn methods_that_change_a_value_are_a_warning() {
+        let e = render("{% set l = [] %}{% do l.append(1) %}{{ l }}\n").unwrap_err();
+        assert_eq!(e.severity, Severity::Warning);
+        assert!(e.message.contains("`.append()`"), "{}", e.message);
+    }
+
+    #[test]
+    fn truncate_takes_jinja2s_arguments() {
+        let r = render("{{ 'hello big world' | truncate(9) }}|{{ 'hello big world' | truncate(9, True, '') }}|{{ 'hello big world' | truncate(length=9, leeway=0) }}|{{ 'short' | truncate(3) }}\n").unwrap();
+        assert_eq!(r.text, "hello...|hello big|hello...|short\n");
     }
 
     #[test]
