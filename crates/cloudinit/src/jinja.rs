@@ -444,27 +444,25 @@ fn render_error(error: &Error, body: &str) -> Finding {
             ),
         );
     }
-    if error.kind() == ErrorKind::UnknownMethod {
-        if let Some(method) = CHANGING_METHODS
-            .iter()
-            .find(|m| name.split_whitespace().any(|w| w == **m))
-        {
-            return Finding::new(
-                Severity::Warning,
-                Code::Jinja,
-                "",
-                Mark {
-                    line,
-                    column: 1,
-                    index: 0,
-                },
-                format!(
-                    "`.{method}()` (line {line}) changes a value in place, which cloud-init's \
+    let changing = CHANGING_METHODS
+        .iter()
+        .find(|m| name.split_whitespace().any(|w| w == **m));
+    if let (ErrorKind::UnknownMethod, Some(method)) = (error.kind(), changing) {
+        return Finding::new(
+            Severity::Warning,
+            Code::Jinja,
+            "",
+            Mark {
+                line,
+                column: 1,
+                index: 0,
+            },
+            format!(
+                "`.{method}()` (line {line}) changes a value in place, which cloud-init's \
                      Jinja allows and reimage cannot render: the rendered template was not \
                      checked"
-                ),
-            );
-        }
+            ),
+        );
     }
     let hint = subtraction_hint(&content)
         .map(|(a, b)| {

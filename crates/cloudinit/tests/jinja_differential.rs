@@ -147,14 +147,14 @@ fn reimage_agrees_with_cloud_init_26_2_on_every_template() {
             .iter()
             .map(|m| m.as_str().unwrap())
             .collect();
-        if let Ok(rendered) = render_template(text, &data) {
-            if rendered.missing != their_missing {
-                let _ = writeln!(
-                    disagreements,
-                    "{name}: cloud-init warns of {their_missing:?} missing, reimage of {:?}",
-                    rendered.missing
-                );
-            }
+        if let Ok(rendered) = render_template(text, &data)
+            && rendered.missing != their_missing
+        {
+            let _ = writeln!(
+                disagreements,
+                "{name}: cloud-init warns of {their_missing:?} missing, reimage of {:?}",
+                rendered.missing
+            );
         }
         if their_valid {
             valid += 1;
