@@ -298,7 +298,7 @@ impl Rendered {
 /// assert_eq!(rendered.missing, ["nope"]);
 ///
 /// let error = render_template("## template: jinja\n{% if x %}\nhi\n", &data).unwrap_err();
-/// assert_eq!(error.line, 4);
+/// assert_eq!(error.line, 3); // the last line, as cloud-init says: "on line 3: hi"
 /// ```
 pub fn render_template(text: &str, data: &InstanceData) -> Result<Rendered, Finding> {
     let (header, body) = text.split_once('\n').unwrap_or((text, ""));
