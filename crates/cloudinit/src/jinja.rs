@@ -170,6 +170,120 @@ impl InstanceData {
     }
 }
 
+/// What reimage knows of a server before it boots, for [`InstanceData::before_boot`]. Every field
+/// is optional: what is not known stays unknown until boot.
+///
+/// ```
+/// use reimage_cloudinit::jinja::{InstanceData, Target, render_template};
+///
+/// let target = Target::default().with_instance_id("0b1c2d3e-0000-4000-8000-000000000001").with_region("eu-de");
+/// let data = InstanceData::before_boot(&target);
+/// let rendered = render_template(
+///     "## template: jinja\n#cloud-config\nruncmd: [echo {{ v1.instance_id }} {{ v1.region }} {{ v1.local_hostname }}]\n",
+///     &data,
+/// )
+/// .unwrap();
+/// assert_eq!(
+///     rendered.text,
+///     "#cloud-config\nruncmd: [echo 0b1c2d3e-0000-4000-8000-000000000001 eu-de CI_MISSING_JINJA_VAR/local_hostname]\n"
+/// );
+/// assert_eq!(rendered.missing, ["local_hostname"]);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Target {
+    /// The id cloud-init will see as `v1.instance_id` (an ECS server's id).
+    pub instance_id: Option<String>,
+    /// `v1.local_hostname`.
+    pub local_hostname: Option<String>,
+    /// `v1.region`.
+    pub region: Option<String>,
+    /// `v1.availability_zone`.
+    pub availability_zone: Option<String>,
+    /// `v1.cloud_name`.
+    pub cloud_name: Option<String>,
+    /// `v1.platform`.
+    pub platform: Option<String>,
+}
+
+impl Target {
+    /// Sets `v1.instance_id`.
+    #[must_use]
+    pub fn with_instance_id(mut self, id: impl Into<String>) -> Self {
+        self.instance_id = Some(id.into());
+        self
+    }
+
+    /// Sets `v1.local_hostname`.
+    #[must_use]
+    pub fn with_local_hostname(mut self, name: impl Into<String>) -> Self {
+        self.local_hostname = Some(name.into());
+        self
+    }
+
+    /// Sets `v1.region`.
+    #[must_use]
+    pub fn with_region(mut self, region: impl Into<String>) -> Self {
+        self.region = Some(region.into());
+        self
+    }
+
+    /// Sets `v1.availability_zone`.
+    #[must_use]
+    pub fn with_availability_zone(mut self, zone: impl Into<String>) -> Self {
+        self.availability_zone = Some(zone.into());
+        self
+    }
+
+    /// Sets `v1.cloud_name`.
+    #[must_use]
+    pub fn with_cloud_name(mut self, cloud: impl Into<String>) -> Self {
+        self.cloud_name = Some(cloud.into());
+        self
+    }
+
+    /// Sets `v1.platform`.
+    #[must_use]
+    pub fn with_platform(mut self, platform: impl Into<String>) -> Self {
+        self.platform = Some(platform.into());
+        self
+    }
+}
+
+impl InstanceData {
+    /// The instance data of `target` as far as it is known before boot, in the form cloud-init
+    /// writes (`sources/__init__.py`, `_get_standardized_metadata`: each `v1` key under both its
+    /// `_` and `-` spellings). It is [partial](InstanceData::partial): what is not known is
+    /// unknown until boot, never an error.
+    pub fn before_boot(target: &Target) -> Self {
+        let mut v1 = serde_json::Map::new();
+        let fields = [
+            ("instance_id", &target.instance_id),
+            ("local_hostname", &target.local_hostname),
+            ("region", &target.region),
+            ("availability_zone", &target.availability_zone),
+            ("cloud_name", &target.cloud_name),
+            ("platform", &target.platform),
+        ];
+        for (key, value) in fields {
+            if let Some(value) = value {
+                v1.insert(key.to_owned(), serde_json::Value::from(value.as_str()));
+                if key != "region" && key != "platform" {
+                    v1.insert(
+                        key.replace('_', "-"),
+                        serde_json::Value::from(value.as_str()),
+                    );
+                }
+            }
+        }
+        let mut data = serde_json::Map::new();
+        if !v1.is_empty() {
+            data.insert("v1".to_owned(), serde_json::Value::Object(v1));
+        }
+        Self::partial(data)
+    }
+}
+
 fn json_kind(value: &serde_json::Value) -> &'static str {
     match value {
         serde_json::Value::Null => "null",
@@ -866,6 +980,27 @@ impl Object for Missing {
         Enumerator::Empty
     }
 
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &mut State<'_, '_>,
+        method: &str,
+        _args: &[Value],
+    ) -> Result<Value, Error> {
+        if !self.failures.complete {
+            return Ok(Value::from_object(Missing {
+                name: format!("{}.{method}()", self.name),
+                failures: self.failures.clone(),
+            }));
+        }
+        Err(Error::new(
+            ErrorKind::UndefinedError,
+            format!(
+                "`{}` is not in the instance data, so `.{method}()` cannot be called on it",
+                self.name
+            ),
+        ))
+    }
+
     fn is_true(self: &Arc<Self>) -> bool {
         false
     }
@@ -951,6 +1086,16 @@ mod tests {
         let complete = InstanceData::from_json(b"{}").unwrap();
         assert!(complete.is_complete() && !InstanceData::empty().is_complete());
         assert!(render_template("## template: jinja\n{{ v1.instance_id }}\n", &complete).is_err());
+        // A method of an unknown value is unknown too, unless the data is complete.
+        let r = render_template(
+            "## template: jinja\n{{ v1.local_hostname.split('.')[0] }}\n",
+            &InstanceData::before_boot(&Target::default().with_region("eu-de")),
+        )
+        .unwrap();
+        assert_eq!(r.missing, ["local_hostname.split().0"]);
+        let e =
+            render_template("## template: jinja\n{{ v1.nope.upper() }}\n", &data()).unwrap_err();
+        assert_eq!(e.severity, Severity::Error);
     }
 
     #[test]

@@ -253,7 +253,8 @@ pub fn template(text: &str, options: &Options, findings: &mut Vec<Finding>) {
                 index: 0,
             },
             format!(
-                "the template uses variables the instance data does not have: {}{without};                  cloud-init renders each as CI_MISSING_JINJA_VAR/<name>",
+                "the template uses variables the instance data does not have: {}{without}; \
+                 cloud-init renders each as CI_MISSING_JINJA_VAR/<name>",
                 names.join(", ")
             ),
         ));
