@@ -75,13 +75,25 @@ pub(crate) fn validate(bytes: &[u8], options: &Options) -> Report {
     if headers.contains("Content-Type: multipart") {
         return report(Kind::Multipart, detection.gzipped, findings);
     }
-    let kind = if text.starts_with("## template: jinja") {
+    let kind = if is_jinja(&text) {
         template(&text, options, &mut findings);
         Kind::JinjaTemplate
     } else {
         plain(&text, &mut findings)
     };
     report(kind, detection.gzipped, findings)
+}
+
+/// Cloudbase-Init's template check (`template_engine/base_template.py`, `load`): the first line
+/// is `##`, optional blanks, `template:` (any case), and then `jinja` once stripped and
+/// lower-cased.
+fn is_jinja(text: &str) -> bool {
+    let first = text.lines().next().unwrap_or_default().to_lowercase();
+    first
+        .strip_prefix("##")
+        .map(str::trim_start)
+        .and_then(|rest| rest.strip_prefix("template:"))
+        .is_some_and(|kind| kind.trim() == "jinja")
 }
 
 fn report(kind: Kind, gzipped: bool, mut findings: Vec<Finding>) -> Report {
@@ -430,6 +442,8 @@ mod tests {
         gz.write_all(b"#ps1_sysnative\nWrite-Host hi\n").unwrap();
         let report = check(&gz.finish().unwrap());
         assert_eq!((report.kind, report.gzipped), (Kind::PowerShell, true));
+        assert!(is_jinja("##Template: JINJA \n") && !is_jinja("## template: mako\n"));
+        assert!(!check(b"## template: mako\n#cloud-config\n").valid());
         let report = check(b"## template: jinja\n#cloud-config\nruncmd: {{ v1.instance_id }}\n");
         assert_eq!(report.kind, Kind::JinjaTemplate);
         assert!(
