@@ -45,6 +45,11 @@ use crate::yaml::Mark;
 /// variable's name.
 pub const MISSING_PREFIX: &str = "CI_MISSING_JINJA_VAR/";
 
+/// How much work a template may take to render (MiniJinja's fuel: about one unit per
+/// instruction): far more than any real user data needs, and a bound on a template that loops
+/// over `range(10**9)`.
+const FUEL: u64 = 20_000_000;
+
 /// Jinja2's filters that MiniJinja (with `minijinja-contrib`) does not have: a template using one
 /// renders in cloud-init but not here.
 const UNSUPPORTED_FILTERS: [&str; 7] = [
@@ -558,6 +563,22 @@ fn render_error(error: &Error, body: &str) -> Finding {
             ),
         );
     }
+    if error.kind() == ErrorKind::OutOfFuel {
+        return Finding::new(
+            Severity::Warning,
+            Code::Jinja,
+            "",
+            Mark {
+                line,
+                column: 1,
+                index: 0,
+            },
+            format!(
+                "the template takes more than {FUEL} steps to render (near line {line}): \
+                 reimage stopped, and the rendered template was not checked"
+            ),
+        );
+    }
     let changing = CHANGING_METHODS
         .iter()
         .find(|m| name.split_whitespace().any(|w| w == **m));
@@ -674,6 +695,7 @@ fn environment(failures: Failures) -> Environment<'static> {
         env.set_syntax(syntax);
     }
     env.set_auto_escape_callback(|_| AutoEscape::None);
+    env.set_fuel(Some(FUEL));
     env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
     for name in NOT_JINJA2_FILTERS {
         env.remove_filter(name);
@@ -1132,6 +1154,16 @@ mod tests {
         let e = render("{% set l = [] %}{% do l.append(1) %}{{ l }}\n").unwrap_err();
         assert_eq!(e.severity, Severity::Warning);
         assert!(e.message.contains("`.append()`"), "{}", e.message);
+    }
+
+    #[test]
+    fn endless_work_is_bounded() {
+        let e = render(
+            "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.severity, Severity::Warning);
+        assert!(e.message.contains("steps to render"), "{}", e.message);
     }
 
     #[test]
