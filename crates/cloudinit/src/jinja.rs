@@ -386,8 +386,9 @@ pub struct Rendered {
     /// The variables rendered as `CI_MISSING_JINJA_VAR/<name>`, each once, in order.
     pub missing: Vec<String>,
     /// Whether every line of the rendered text comes from the template line just below it (the
-    /// template has no `{% %}` or `{# #}` tags, no `{{ }}` over several lines, and no value
-    /// brought a line break), so rendered line `n` is line `n + 1` of the file.
+    /// template has no `{% %}` or `{# #}` tags, no `{{ }}` over several lines or with `-`
+    /// trimming white space, and no value brought a line break), so rendered line `n` is line
+    /// `n + 1` of the file.
     pub exact_lines: bool,
 }
 
@@ -647,7 +648,7 @@ fn missing_names(rendered: &str) -> Vec<String> {
 }
 
 fn exact_lines(body: &str, rendered: &str) -> bool {
-    if body.contains("{%") || body.contains("{#") {
+    if body.contains("{%") || body.contains("{#") || body.contains("{{-") || body.contains("-}}") {
         return false;
     }
     let mut rest = body;
@@ -1071,6 +1072,13 @@ mod tests {
         assert_eq!(r.text, "eu-de-01 eu-de-01 i-0123456789 x 1\n");
         assert!(r.missing.is_empty());
         assert!(r.exact_lines);
+        assert_eq!(r.template_line(1), Some(2));
+        assert!(!render("a\n{{- '\\n' -}}\nb\n").unwrap().exact_lines);
+        assert!(
+            !render("a: {{ ds.meta_data.user_data_key ~ '\\n' }}\n")
+                .unwrap()
+                .exact_lines
+        );
     }
 
     #[test]
