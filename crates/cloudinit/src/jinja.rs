@@ -427,7 +427,7 @@ pub fn render_template(text: &str, data: &InstanceData) -> Result<Rendered, Find
         complete: data.complete,
         ..Failures::default()
     };
-    let env = environment(failures.clone());
+    let env = environment();
     let root = Root::new(data.variables(), &env, failures.clone());
     let template = env
         .template_from_str(body)
@@ -685,7 +685,7 @@ impl Failures {
 }
 
 /// The environment cloud-init's `jinja_render` sets up, in MiniJinja.
-fn environment(failures: Failures) -> Environment<'static> {
+fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     // `trim_blocks`, and the last newline dropped (cloud-init adds it back).
     if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
@@ -720,7 +720,7 @@ fn environment(failures: Failures) -> Environment<'static> {
         "joiner",
         Value::from_function(minijinja_contrib::globals::joiner),
     );
-    env.set_formatter(move |out, state, value| format_value(out, state, value, &failures));
+    env.set_formatter(format_value);
     env
 }
 
@@ -780,7 +780,6 @@ fn format_value(
     out: &mut minijinja::Output<'_>,
     state: &mut State<'_, '_>,
     value: &Value,
-    _failures: &Failures,
 ) -> Result<(), Error> {
     let text = if value.is_undefined() {
         // Looked up with `[…]`: Jinja2 knows the name; MiniJinja does not tell it.
@@ -1162,6 +1161,16 @@ mod tests {
         let e = render("{% set l = [] %}{% do l.append(1) %}{{ l }}\n").unwrap_err();
         assert_eq!(e.severity, Severity::Warning);
         assert!(e.message.contains("`.append()`"), "{}", e.message);
+    }
+
+    #[test]
+    fn locals_macros_and_globals_are_not_taken_for_missing_variables() {
+        let r = render("{% set zone = v1.availability_zone %}{% macro host(n) %}web-{{ n }}{% endmacro %}{% set ns = namespace(count=0) %}{% for k in v1.public_ssh_keys %}{% set ns.count = ns.count + 1 %}{% endfor %}{{ zone }} {{ host(loop_free) }} {{ ns.count }} {{ range(2) | list }} {{ dict(a=1).a }}\n").unwrap();
+        assert_eq!(
+            r.text,
+            "eu-de-01 web-CI_MISSING_JINJA_VAR/loop_free 2 [0, 1] 1\n"
+        );
+        assert_eq!(r.missing, ["loop_free"]);
     }
 
     #[test]
