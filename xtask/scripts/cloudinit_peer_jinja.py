@@ -36,8 +36,10 @@ For each file this calls, in this one process, what `cloud-init schema -c FILE -
   rendered text is another kind it does not evaluate (`False`, such as a `#!` script).
 
 Each file also records `missing`: the variable names of cloud-init's warning "Could not render
-jinja template variables in file …" (`render_jinja_payload`), and `warnings`: every warning
-cloud-init logged.
+jinja template variables in file …" (`render_jinja_payload`), `warnings`: every warning
+cloud-init logged, and `rendered`: the text the template renders to
+(`render_jinja_payload_from_file`, header line removed), or null when it does not render. The
+versions of Jinja2, jsonschema and PyYAML it ran with are recorded beside the verdicts.
 
 The self-check then runs the real CLI (`python -m cloudinit.cmd.main schema -c FILE -i DATA`) on
 every file and fails unless its exit status agrees with the verdict computed here (valid if and
@@ -58,7 +60,10 @@ import re
 import subprocess
 import sys
 
+from importlib.metadata import version
+
 from cloudinit.config import schema as ci_schema
+from cloudinit.handlers import jinja_template
 
 INSTANCE_DATA = "instance-data.json"
 
@@ -115,10 +120,22 @@ def verdict(name, schema, collect):
     entry = {
         "errors": errors,
         "missing": missing_names(collect.messages),
+        "rendered": rendered_text(name),
         "valid": not errors,
         "warnings": [[m] for m in collect.messages],
     }
     return entry, outcome
+
+
+def rendered_text(name):
+    """What the template renders to (`render_jinja_payload_from_file`), or None if it does not."""
+    with open(name, encoding="utf-8") as f:
+        content = f.read()
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            return jinja_template.render_jinja_payload_from_file(content, name, INSTANCE_DATA)
+    except Exception:  # pylint: disable=broad-except
+        return None
 
 
 def self_check(files):
@@ -181,7 +198,14 @@ def main(argv):
         by_outcome.setdefault(outcome, []).append(name)
     logging.getLogger().removeHandler(collect)
 
-    report = {"cloud_init": "26.2", "instance_data": INSTANCE_DATA, "files": files}
+    report = {
+        "cloud_init": "26.2",
+        "files": files,
+        "instance_data": INSTANCE_DATA,
+        "jinja2": version("Jinja2"),
+        "jsonschema": version("jsonschema"),
+        "pyyaml": version("PyYAML"),
+    }
     with open(output, "w", encoding="ascii") as f:
         f.write(render(report))
     counts = ", ".join(f"{len(v)} {k}" for k, v in sorted(by_outcome.items()))

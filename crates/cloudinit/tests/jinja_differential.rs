@@ -5,7 +5,8 @@
 //! `xtask/scripts/cloudinit_peer_jinja.py` with cloud-init 26.2, and committed, so this test
 //! needs no peer). For every template, reimage (schema 26.2, rendering with the same
 //! `instance-data.json`) must agree on valid or invalid, on the set of error paths, and on the
-//! variables cloud-init warns are missing.
+//! variables cloud-init warns are missing; and where cloud-init renders the template, reimage
+//! must render the same text, byte for byte.
 //!
 //! cloud-init reports a template it cannot render (a syntax error, or a failure while rendering
 //! that makes the schema command crash) at no path: reimage's `jinja` errors are the path `""`.
@@ -147,7 +148,31 @@ fn reimage_agrees_with_cloud_init_26_2_on_every_template() {
             .iter()
             .map(|m| m.as_str().unwrap())
             .collect();
-        if let Ok(rendered) = render_template(text, &data)
+        // The rendered text itself, byte for byte, where cloud-init renders the template.
+        let rendered = render_template(text, &data);
+        match (&rendered, theirs["rendered"].as_str()) {
+            (Ok(ours), Some(theirs)) if ours.text != theirs => {
+                let _ = writeln!(
+                    disagreements,
+                    "{name}: rendered differently\n  cloud-init: {theirs:?}\n  reimage:    {:?}",
+                    ours.text
+                );
+            }
+            (Ok(_), None) => {
+                let _ = writeln!(
+                    disagreements,
+                    "{name}: cloud-init does not render it, reimage does"
+                );
+            }
+            (Err(_), Some(_)) => {
+                let _ = writeln!(
+                    disagreements,
+                    "{name}: cloud-init renders it, reimage does not"
+                );
+            }
+            _ => {}
+        }
+        if let Ok(rendered) = rendered
             && rendered.missing != their_missing
         {
             let _ = writeln!(
