@@ -580,6 +580,23 @@ fn render_error(error: &Error, body: &str) -> Finding {
             ),
         );
     }
+    // Python's `'%s' % x` formatting: Jinja2 has it, MiniJinja does not.
+    if error.kind() == ErrorKind::InvalidOperation && name.contains("% operator") {
+        return Finding::new(
+            Severity::Warning,
+            Code::Jinja,
+            "",
+            Mark {
+                line,
+                column: 1,
+                index: 0,
+            },
+            format!(
+                "`%` string formatting (line {line}) is in cloud-init's Jinja, but reimage cannot \
+                 render it (write `\"%s\" | format(x)`): the rendered template was not checked"
+            ),
+        );
+    }
     let changing = CHANGING_METHODS
         .iter()
         .find(|m| name.split_whitespace().any(|w| w == **m));
@@ -1181,6 +1198,16 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.severity, Severity::Warning);
         assert!(e.message.contains("steps to render"), "{}", e.message);
+    }
+
+    #[test]
+    fn percent_formatting_is_a_warning() {
+        let e = render("{{ '%s-%s' % (v1.region, 1) }}\n").unwrap_err();
+        assert_eq!(e.severity, Severity::Warning);
+        assert!(e.message.contains("`%` string formatting"), "{}", e.message);
+        // A real type error is cloud-init's error too.
+        let e = render("{{ v1.region + 1 }}\n").unwrap_err();
+        assert_eq!(e.severity, Severity::Error);
     }
 
     #[test]
