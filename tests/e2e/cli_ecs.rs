@@ -1125,3 +1125,47 @@ fn change_os_without_cloud_init_takes_the_v1_call() {
         "{server}"
     );
 }
+
+/// A Jinja template is rendered with what reimage knows of the server before it boots: its id is
+/// `v1.instance_id`, so a config that breaks only on this server is refused before anything is
+/// sent; what reimage cannot know (the host name) is a warning, unknown until boot.
+#[test]
+fn a_template_is_rendered_with_the_servers_id_before_it_is_sent() {
+    let emulator = Emulator::start(0.01);
+    let (dir, password) = password_dir();
+    let template = format!(
+        "## template: jinja\n#cloud-config\nhostname: {{{{ v1.local_hostname }}}}\n\
+         {{% if v1.instance_id == \"{SERVER_1}\" %}}\nruncmd: echo on {{{{ v1.instance_id }}}}\n\
+         {{% else %}}\nruncmd: [echo elsewhere]\n{{% endif %}}\n"
+    );
+    let file = dir.write("template.yaml", &template);
+    let run = |server: &str| {
+        ecs(
+            &emulator,
+            &[
+                "reinstall",
+                "--server",
+                server,
+                "--admin-password-file",
+                &password,
+                "--user-data",
+                file.to_str().unwrap(),
+                "--yes",
+                "--wait",
+            ],
+        )
+        .run()
+    };
+    let out = run(SERVER_1);
+    out.code(3);
+    assert!(out.stderr.contains("error[schema]: runcmd"), "{out}");
+    assert!(
+        out.stderr
+            .contains("does not have: 'local_hostname' (unknown until boot); cloud-init renders"),
+        "{out}"
+    );
+    assert!(emulator.requests().is_empty(), "{:?}", emulator.requests());
+    let out = run(SERVER_2);
+    out.code(0);
+    assert_eq!(count(&emulator.server(SERVER_2), "reinstalls_applied"), 1);
+}

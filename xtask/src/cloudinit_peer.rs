@@ -87,6 +87,12 @@ const JUDGES_26_2: &[(&str, &str, &[&str])] = &[
         "tests/cloud-init/verdicts-multipart-26.2.json",
         &["--examples", EXAMPLES],
     ),
+    // The Jinja corpus, as `cloud-init schema -c FILE -i instance-data.json`.
+    (
+        "xtask/scripts/cloudinit_peer_jinja.py",
+        "tests/cloud-init/verdicts-jinja-26.2.json",
+        &["tests/cloud-init/jinja"],
+    ),
 ];
 
 /// cloud-init's own `doc/examples`, as Debian's 22.4.2 package installs them (the 22.4.2 peer

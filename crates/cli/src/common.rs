@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use clap::ValueEnum;
 use reimage_client::{ErrorKind, PlainHttp, ProgressEvent, Transport, TransportConfig};
+use reimage_cloudinit::jinja::InstanceData;
 use reimage_cloudinit::{Options, Severity};
 use reimage_config::{ConfigError, Flags, Resolved};
 use reimage_core::Provider;
@@ -389,6 +390,16 @@ pub(crate) struct UserDataCheck {
 /// provider's size limit is refused (exit 3) whatever the flags, since the provider refuses it.
 /// Warnings are shown either way.
 pub(crate) fn user_data(path: &std::path::Path, check: UserDataCheck) -> Result<UserData, Failure> {
+    user_data_for(path, check, InstanceData::empty())
+}
+
+/// [`user_data`], with a `## template: jinja` rendered with what is known of the target
+/// (`InstanceData::before_boot`): what it cannot know is a warning, unknown until boot.
+pub(crate) fn user_data_for(
+    path: &std::path::Path,
+    check: UserDataCheck,
+    instance: InstanceData,
+) -> Result<UserData, Failure> {
     let UserDataCheck {
         target,
         provider_login,
@@ -400,7 +411,8 @@ pub(crate) fn user_data(path: &std::path::Path, check: UserDataCheck) -> Result<
         .map_err(|m| Failure::usage(format!("--user-data {shown}: {m}")))?;
     let options = Options::default()
         .with_provider_login(provider_login)
-        .with_size_limit(target.user_data_limit());
+        .with_size_limit(target.user_data_limit())
+        .with_instance_data(instance);
     let report = reimage_cloudinit::validate(&bytes, &options);
     for f in &report.findings {
         crate::note(&crate::validate::finding_line(&shown, f));

@@ -9,6 +9,7 @@ use reimage_client::auth::iam::{PasswordCredentials, ProjectName, TokenScope};
 use reimage_client::wire::Endpoint;
 use reimage_client::wire::ecs::{ServerDetails, ServerStatus, StopType};
 use reimage_client::{EcsAuth, EcsClient, PollSchedule, Started};
+use reimage_cloudinit::jinja::{InstanceData, Target};
 use reimage_config::{Flags, Resolved};
 use reimage_core::{
     AdminPassword, EcsChangeOs, EcsOsSpec, EcsReinstall, ImageId, JobId, KeyPairName, ProjectId,
@@ -523,8 +524,21 @@ fn check_online(before: &ServerDetails, rebuild: &Rebuild, what: &str) -> Result
     Ok(())
 }
 
+/// What is known of the server before it boots, for rendering a Jinja template: its id (when
+/// `--server` is one; it is the `v1.instance_id` cloud-init sees) and the region.
+fn before_boot(resolved: &Resolved, rebuild: &Rebuild) -> InstanceData {
+    let mut target = Target::default();
+    if rebuild.server.parse::<reimage_core::ServerId>().is_ok() {
+        target = target.with_instance_id(rebuild.server.as_str());
+    }
+    if let Some(region) = &resolved.ecs.region {
+        target = target.with_region(region.as_str());
+    }
+    InstanceData::before_boot(&target)
+}
+
 /// The spec of a reinstall or change of OS, from the flags.
-fn spec(rebuild: &Rebuild) -> Result<EcsOsSpec, Failure> {
+fn spec(rebuild: &Rebuild, instance: InstanceData) -> Result<EcsOsSpec, Failure> {
     let mut builder = EcsOsSpec::builder();
     let mut login = false;
     if let Some(file) = &rebuild.admin_password_file {
@@ -540,7 +554,7 @@ fn spec(rebuild: &Rebuild) -> Result<EcsOsSpec, Failure> {
         builder = builder.userid(UserId::new(user.as_str()).map_err(in_flags)?);
     }
     if let Some(path) = &rebuild.user_data {
-        builder = builder.user_data(common::user_data(
+        builder = builder.user_data(common::user_data_for(
             path,
             common::UserDataCheck {
                 target: reimage_core::Provider::Ecs,
@@ -548,6 +562,7 @@ fn spec(rebuild: &Rebuild) -> Result<EcsOsSpec, Failure> {
                 no_validate: rebuild.no_validate,
                 allow_lockout: rebuild.allow_lockout,
             },
+            instance,
         )?);
     }
     builder = builder.stop_server(rebuild.mode == Some(Mode::WithStopServer));
@@ -594,7 +609,7 @@ async fn reinstall_or_change(
         )
         .hint("leave --user-data out, or drop --without-cloud-init if the image has cloud-init"));
     }
-    let spec = spec(rebuild)?;
+    let spec = spec(rebuild, before_boot(resolved, rebuild))?;
     let what = match kind {
         Rebuilt::ChangeOs(_) | Rebuilt::ChangeOsWithoutCloudInit(_) => "change the OS of",
         Rebuilt::Reinstall | Rebuilt::ReinstallWithoutCloudInit => "reinstall",

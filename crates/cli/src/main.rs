@@ -87,8 +87,10 @@ line per HTTP call with its status, request id and duration). No secret reaches 
 const VALIDATE_AFTER_HELP: &str = "\
 In `--output text`, each finding is one line: `FILE:LINE:COL: error|warning|info[CODE]: PATH: \
 message`; in a MIME multipart message or `#cloud-config-archive`, `FILE[part N filename]:LINE:COL`, \
-with the line inside the decoded part. CODE is `schema`, `yaml`, `kind`, `deprecated`, or a \
-lint's code. PATH is cloud-init's dotted path, or `(root)` for the whole document. Control characters in a path or message (a newline \
+with the line inside the decoded part. CODE is `schema`, `yaml`, `kind`, `deprecated`, `jinja`, \
+`cloudbase-init`, or a lint's code. PATH is cloud-init's dotted path, or `(root)` for the whole \
+document. A finding in what a `## template: jinja` renders to is at the rendered text's line, and \
+its message says so (with the file's line where the two map one to one). Control characters in a path or message (a newline \
 in a YAML key, say) are escaped, so one finding is always one line. Schema messages never quote \
 a value under a password key.
 

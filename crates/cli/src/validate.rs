@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 
 use clap::ValueEnum;
 use clap::builder::TypedValueParser as _;
+use reimage_cloudinit::jinja::InstanceData;
 use reimage_cloudinit::lint::Lint;
 use reimage_cloudinit::schema::Version;
-use reimage_cloudinit::{Finding, Options, Report, Severity};
+use reimage_cloudinit::{Finding, Options, Os, Report, Severity};
 use reimage_core::Provider;
 
 /// Exit codes of `reimage validate`.
@@ -60,9 +61,27 @@ pub(crate) struct Args {
     #[arg(long, value_name = "DIR")]
     explode: Option<PathBuf>,
 
+    /// Render `## template: jinja` files with this instance data (cloud-init's
+    /// `instance-data.json`, as `cloud-init schema -c FILE -i FILE` takes it). Without it,
+    /// templates are rendered with none, and the variables they use are listed as unknown until
+    /// boot (a warning).
+    #[arg(long = "instance-data", short = 'i', value_name = "FILE")]
+    instance_data: Option<PathBuf>,
+
+    /// The image's operating system: `windows` checks the user data as Cloudbase-Init reads it
+    /// (`#ps1_sysnative`, `rem cmd`, its cloud-config keys) and switches cloud-init's lints off.
+    #[arg(long, value_enum, default_value_t = TargetOs::Linux)]
+    os: TargetOs,
+
     /// The files to check (`-` reads stdin).
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum TargetOs {
+    Linux,
+    Windows,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -96,6 +115,21 @@ pub(crate) fn run(args: &Args) -> u8 {
         .with_size_limit(args.provider.and_then(Provider::user_data_limit));
     for lint in &args.disabled {
         options = options.disable(*lint);
+    }
+    if args.os == TargetOs::Windows {
+        options = options.with_os(Os::Windows);
+    }
+    if let Some(path) = &args.instance_data {
+        match read_instance_data(path) {
+            Ok(data) => options = options.with_instance_data(data),
+            Err(message) => {
+                crate::note(&format!(
+                    "reimage validate: --instance-data {}: {message}",
+                    path.display()
+                ));
+                return exit::USAGE;
+            }
+        }
     }
     let stdout = io::stdout();
     let mut out = stdout.lock();
@@ -156,6 +190,12 @@ pub(crate) fn run(args: &Args) -> u8 {
         let _ = write_sarif(&mut out, &sarif);
     }
     code
+}
+
+/// Reads `instance-data.json`; the error says what is wrong, without the path.
+fn read_instance_data(path: &Path) -> Result<InstanceData, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot be read: {e}"))?;
+    InstanceData::from_json(&bytes)
 }
 
 /// Reads a user data file (`-`: stdin), at most 16 MiB; the error says what is wrong, without
@@ -455,6 +495,10 @@ fn rule_description(code: &str) -> String {
         }
         "early-power-state" => "a reboot or power-off cuts runcmd's work short".into(),
         "size-limit" => "the user data is over the provider's size limit".into(),
+        "jinja" => "the Jinja template cannot be rendered as cloud-init renders it, or uses \
+                    variables the instance data does not have"
+            .into(),
+        "cloudbase-init" => "Cloudbase-Init ignores or misreads this part of the user data".into(),
         other => format!("reimage's {other} check"),
     }
 }

@@ -380,3 +380,102 @@ fn explode_gives_each_of_several_files_its_own_directory() {
         "{bad}"
     );
 }
+
+const TEMPLATE: &[u8] = b"## template: jinja\n#cloud-config\nssh_authorized_keys: [ssh-ed25519 AAAA ops]\nhostname: {{ v1.local_hostname }}\nruncmd: {{ v1.instance_id }}\n";
+const INSTANCE: &[u8] = br#"{"v1": {"instance_id": "i-0123456789", "local_hostname": "web-01"}}"#;
+
+#[test]
+fn a_template_is_rendered_with_the_instance_data_and_validated() {
+    let dir = scratch("jinja");
+    let template = write(&dir, "t.yaml", TEMPLATE);
+    let data = write(&dir, "instance-data.json", INSTANCE);
+    let out = reimage(&["validate", "--instance-data", &data, &template]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "{template}:4:9: error[schema]: runcmd: expected a list, got a string: \"i-0123456789\" \
+             [line 4 of the rendered template, line 5 of the file]\n"
+        )
+    );
+    let fixed = write(
+        &dir,
+        "fixed.yaml",
+        b"## template: jinja\n#cloud-config\nssh_authorized_keys: [ssh-ed25519 AAAA ops]\nruncmd: [echo {{ v1.instance_id }}]\n",
+    );
+    let out = reimage(&["validate", "-i", &data, &fixed]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert_eq!(stdout(&out), "");
+}
+
+#[test]
+fn without_instance_data_the_missing_variables_are_a_warning() {
+    let dir = scratch("jinja-none");
+    let fixed = write(
+        &dir,
+        "fixed.yaml",
+        b"## template: jinja\n#cloud-config\nssh_authorized_keys: [ssh-ed25519 AAAA ops]\nruncmd: [echo {{ v1.instance_id }}]\n",
+    );
+    let out = reimage(&["validate", &fixed]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let text = stdout(&out);
+    assert!(text.contains(":4:1: warning[jinja]: (root): the template uses variables the instance data does not have: 'v1.instance_id' (no instance data was given"), "{text}");
+    let broken = write(
+        &dir,
+        "broken.yaml",
+        b"## template: jinja\n#cloud-config\n{% if v1.region %}\nhostname: a\n",
+    );
+    let out = reimage(&["validate", &broken]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains(":4:1: error[jinja]: (root): the Jinja template has a syntax error"),
+        "{}",
+        stdout(&out)
+    );
+    let bad = write(&dir, "bad.json", b"[1]");
+    let out = reimage(&["validate", "--instance-data", &bad, &fixed]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("must be a JSON object"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn windows_user_data_follows_cloudbase_init() {
+    let dir = scratch("windows");
+    let ps = write(&dir, "ps.txt", b"#ps1_sysnative\nWrite-Host hi\n");
+    let out = reimage(&["validate", &ps]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "cloud-init ignores #ps1_sysnative"
+    );
+    let out = reimage(&["validate", "--os", "windows", "-o", "json", &ps]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("\"kind\":\"powershell\""),
+        "{}",
+        stdout(&out)
+    );
+    let cfg = write(
+        &dir,
+        "cfg.yaml",
+        b"#cloud-config\nhostname: win-01\npackages: [git]\n",
+    );
+    let out = reimage(&["validate", "--os", "windows", &cfg]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        stdout(&out).lines().count(),
+        1,
+        "only the packages warning, no lockout: {}",
+        stdout(&out)
+    );
+    assert!(
+        stdout(&out)
+            .contains(":3:1: warning[cloudbase-init]: packages: Cloudbase-Init ignores `packages`"),
+        "{}",
+        stdout(&out)
+    );
+}

@@ -1,6 +1,8 @@
 //! In-process throughput of `reimage_cloudinit::validate` over the `#cloud-config` files of the
-//! corpus (`tests/cloud-init/corpus/`), and over a 10-part MIME multipart message (base64 parts,
-//! as `cloud-init devel make-mime` writes them, made of ten `#cloud-config` corpus files spread evenly over it). Run with `cargo bench -p reimage-cloudinit`; the figures
+//! corpus (`tests/cloud-init/corpus/`), over a 10-part MIME multipart message (base64 parts,
+//! as `cloud-init devel make-mime` writes them, made of ten `#cloud-config` corpus files spread
+//! evenly over it), and of one Jinja template with a loop
+//! (`tests/cloud-init/jinja/loop-keys.yaml`, rendered and validated). Run with `cargo bench -p reimage-cloudinit`; the figures
 //! go to `docs/benchmarks.md`.
 
 use std::hint::black_box;
@@ -75,6 +77,19 @@ fn bench(c: &mut Criterion) {
     c.bench_function("validate/multipart-10-parts", |b| {
         b.iter(|| black_box(reimage_cloudinit::validate(black_box(&message), &options)))
     });
+
+    // A template with a loop, rendered with the Jinja corpus's instance data and validated.
+    let jinja = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/cloud-init/jinja");
+    if let (Ok(template), Ok(data)) = (
+        std::fs::read(jinja.join("loop-keys.yaml")),
+        std::fs::read(jinja.join("instance-data.json")),
+    ) && let Ok(data) = reimage_cloudinit::jinja::InstanceData::from_json(&data)
+    {
+        let options = Options::default().with_instance_data(data);
+        c.bench_function("validate/jinja-loop-template", |b| {
+            b.iter(|| black_box(reimage_cloudinit::validate(black_box(&template), &options)))
+        });
+    }
 }
 
 criterion_group!(benches, bench);

@@ -43,18 +43,25 @@ pub enum Code {
     Kind,
     /// A deprecated key (`deprecated`): cloud-init warns, and so does reimage.
     Deprecated,
+    /// A Jinja template (`jinja`): a syntax error, a variable the instance data does not have.
+    Jinja,
+    /// What Cloudbase-Init does with the user data of a Windows image (`cloudbase-init`).
+    CloudbaseInit,
     /// One of reimage's own lints, by its code (`lockout`, `plaintext-password`, …).
     Lint(crate::lint::Lint),
 }
 
 impl Code {
-    /// The code as printed: `schema`, `yaml`, `kind`, `deprecated` or the lint's own code.
+    /// The code as printed: `schema`, `yaml`, `kind`, `deprecated`, `jinja`, `cloudbase-init` or
+    /// the lint's own code.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Schema => "schema",
             Self::Yaml => "yaml",
             Self::Kind => "kind",
             Self::Deprecated => "deprecated",
+            Self::Jinja => "jinja",
+            Self::CloudbaseInit => "cloudbase-init",
             Self::Lint(lint) => lint.code(),
         }
     }

@@ -57,6 +57,11 @@ pub enum Kind {
     /// A MIME message (`mime-version:` in its first 4096 bytes): [`crate::multipart`] splits
     /// it into parts.
     Multipart,
+    /// `#ps1`, `#ps1_sysnative`, `#ps1_x86` or EC2's `<powershell>`: a PowerShell script, which
+    /// Cloudbase-Init runs on Windows (cloud-init does not recognise it).
+    PowerShell,
+    /// `rem cmd`: a cmd.exe batch script, which Cloudbase-Init runs on Windows.
+    Batch,
     /// Nothing cloud-init recognises: it ignores this user data.
     Unknown,
     /// No user data, or only whitespace.
@@ -80,6 +85,8 @@ impl Kind {
             Self::ScriptPerInstance => "script-per-instance",
             Self::ScriptPerOnce => "script-per-once",
             Self::Multipart => "multipart",
+            Self::PowerShell => "powershell",
+            Self::Batch => "batch",
             Self::Unknown => "unknown",
             Self::Empty => "empty",
         }
@@ -101,7 +108,7 @@ impl Kind {
             Self::ScriptPerInstance => "text/x-shellscript-per-instance",
             Self::ScriptPerOnce => "text/x-shellscript-per-once",
             Self::Multipart => "multipart/mixed",
-            Self::Unknown | Self::Empty => return None,
+            Self::PowerShell | Self::Batch | Self::Unknown | Self::Empty => return None,
         })
     }
 }

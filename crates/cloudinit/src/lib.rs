@@ -8,6 +8,7 @@
 //!   MIME multipart, gzip, …).
 //! - [`yaml`]: YAML 1.1 as PyYAML reads it, into a tree that keeps positions.
 //! - [`schema`]: cloud-init's JSON schema (22.4 or 26.2), embedded in compact form.
+//! - [`jinja`]: `## template: jinja` rendered as cloud-init renders it, with the instance data.
 //! - [`lint`]: reimage's own warnings, each with a code and a switch.
 //! - [`multipart`]: MIME multipart user data and `#cloud-config-archive`, split into parts and
 //!   merged as cloud-init does.
@@ -30,14 +31,16 @@
 
 pub mod encode;
 pub mod finding;
+pub mod jinja;
 pub mod kind;
 pub mod lint;
 pub mod multipart;
 pub mod redact;
 pub mod schema;
 mod validate;
+pub mod windows;
 pub mod yaml;
 
 pub use finding::{Code, Finding, PartRef, Severity};
 pub use kind::Kind;
-pub use validate::{Options, Report, validate};
+pub use validate::{Options, Os, Report, template, validate};

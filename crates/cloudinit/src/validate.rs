@@ -1,6 +1,7 @@
 //! The whole pipeline: kind, YAML, schema, lints; one [`Report`] per file.
 
 use crate::finding::{Code, Finding, Severity};
+use crate::jinja::{self, InstanceData};
 use crate::kind::{self, Kind};
 use crate::lint::{self, Lint, LintContext};
 use crate::multipart;
@@ -22,6 +23,32 @@ pub struct Options {
     pub version: Version,
     /// The lints: which are off, and what they know about the target.
     pub lints: LintContext,
+    /// The instance data a `## template: jinja` is rendered with (cloud-init's `-i`); without
+    /// it, templates are rendered with none and the missing variables are listed.
+    pub instance_data: Option<InstanceData>,
+    /// The operating system of the image: on Windows, Cloudbase-Init reads the user data.
+    pub os: Os,
+}
+
+/// The operating system the user data is for, which says who reads it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Os {
+    /// Linux and the BSDs: cloud-init.
+    #[default]
+    Linux,
+    /// Windows: Cloudbase-Init, with its own headers and a subset of cloud-config.
+    Windows,
+}
+
+impl Os {
+    /// `linux` or `windows`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Linux => "linux",
+            Self::Windows => "windows",
+        }
+    }
 }
 
 impl Options {
@@ -44,6 +71,20 @@ impl Options {
     #[must_use]
     pub fn with_provider_login(mut self, provider_login: bool) -> Self {
         self.lints.provider_login = provider_login;
+        self
+    }
+
+    /// Renders Jinja templates with `data` (cloud-init's `instance-data.json`).
+    #[must_use]
+    pub fn with_instance_data(mut self, data: InstanceData) -> Self {
+        self.instance_data = Some(data);
+        self
+    }
+
+    /// Targets an image of `os` (Windows: Cloudbase-Init's rules).
+    #[must_use]
+    pub fn with_os(mut self, os: Os) -> Self {
+        self.os = os;
         self
     }
 
@@ -136,6 +177,9 @@ impl Report {
 /// assert_eq!((error.line, error.column), (3, 9));
 /// ```
 pub fn validate(bytes: &[u8], options: &Options) -> Report {
+    if options.os == Os::Windows {
+        return crate::windows::validate(bytes, options);
+    }
     let detection = kind::detect(bytes);
     let mut findings = detection.findings.clone();
     if let Some(finding) = lint::check_size(bytes, &options.lints) {
@@ -181,6 +225,10 @@ pub fn validate(bytes: &[u8], options: &Options) -> Report {
             Ok(text) => cloud_config(text, options, &mut findings),
         }
     }
+    if detection.kind == Kind::JinjaTemplate {
+        let text = String::from_utf8_lossy(&detection.payload);
+        template(&text, options, &mut findings);
+    }
     // MIME multipart and `#cloud-config-archive`: each part checked as what it is, the
     // cloud-config parts merged and linted (`multipart`).
     let parts = multipart::check(&detection, options, &mut findings);
@@ -197,6 +245,81 @@ pub fn validate(bytes: &[u8], options: &Options) -> Report {
         gzipped: detection.gzipped,
         findings,
         parts,
+    }
+}
+
+/// Renders a `## template: jinja` with the instance data of `options` and validates what it
+/// renders to as its own kind, as cloud-init hands it on. The rendered text's findings are at its
+/// own lines (the template's header line removed), and their messages say which line of the
+/// file that is where the mapping is exact. A MIME part `text/jinja2` goes through here too.
+pub fn template(text: &str, options: &Options, findings: &mut Vec<Finding>) {
+    let empty = InstanceData::empty();
+    let data = options.instance_data.as_ref().unwrap_or(&empty);
+    let rendered = match jinja::render_template(text, data) {
+        Ok(rendered) => rendered,
+        Err(finding) => {
+            findings.push(finding);
+            return;
+        }
+    };
+    if !rendered.missing.is_empty() {
+        let names: Vec<String> = rendered.missing.iter().map(|n| format!("'{n}'")).collect();
+        let without = match &options.instance_data {
+            None => {
+                " (no instance data was given, so they are unknown until boot; pass cloud-init's \
+                 instance-data.json to render with it)"
+            }
+            Some(data) if !data.is_complete() => " (unknown until boot)",
+            Some(_) => "",
+        };
+        let first = rendered
+            .text
+            .lines()
+            .position(|l| l.contains(jinja::MISSING_PREFIX))
+            .map_or(1, |i| u32::try_from(i + 1).unwrap_or(u32::MAX));
+        findings.push(Finding::new(
+            Severity::Warning,
+            Code::Jinja,
+            "",
+            Mark {
+                line: rendered.template_line(first).unwrap_or(1),
+                column: 1,
+                index: 0,
+            },
+            format!(
+                "the template uses variables the instance data does not have: {}{without}; \
+                 cloud-init renders each as CI_MISSING_JINJA_VAR/<name>",
+                names.join(", ")
+            ),
+        ));
+    }
+    let inner = kind::detect(rendered.text.as_bytes());
+    let mut sub = inner.findings.clone();
+    match inner.kind {
+        Kind::CloudConfig => cloud_config(&rendered.text, options, &mut sub),
+        Kind::Empty => sub.push(Finding::new(
+            Severity::Error,
+            Code::Jinja,
+            "",
+            Mark {
+                line: 1,
+                column: 1,
+                index: 0,
+            },
+            "the template renders to nothing: cloud-init ignores it",
+        )),
+        _ => {}
+    }
+    for mut finding in sub {
+        let place = match rendered.template_line(finding.line) {
+            Some(line) => format!(
+                " [line {} of the rendered template, line {line} of the file]",
+                finding.line
+            ),
+            None => format!(" [line {} of the rendered template]", finding.line),
+        };
+        finding.message.push_str(&place);
+        findings.push(finding);
     }
 }
 

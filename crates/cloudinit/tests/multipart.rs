@@ -249,7 +249,7 @@ fn lockout_is_judged_on_the_merged_config() {
 }
 
 #[test]
-fn includes_and_templates_are_never_called_checked() {
+fn includes_are_listed_and_template_parts_are_rendered_and_checked() {
     let read =
         |name: &str| std::fs::read(root().join("tests/cloud-init/multipart").join(name)).unwrap();
     let report = reimage_cloudinit::validate(&read("include.mime"), &Options::default());
@@ -261,12 +261,39 @@ fn includes_and_templates_are_never_called_checked() {
         })
         .expect("the include URL is listed");
     assert_eq!(include.part.as_ref().map(|p| p.index), Some(1));
+    // A template part is rendered (with no instance data: its variable is unknown until boot)
+    // and what it renders to is checked; its own lint findings are left to the merged config.
     let report = reimage_cloudinit::validate(&read("jinja.mime"), &Options::default());
+    let in_part_1 = |f: &&reimage_cloudinit::Finding| f.part.as_ref().is_some_and(|p| p.index == 1);
     assert!(
         report
             .warnings()
-            .any(|f| f.part.as_ref().is_some_and(|p| p.index == 1)
-                && f.message.contains("NOT checked")),
+            .filter(in_part_1)
+            .any(|f| f.code == Code::Jinja && f.message.contains("v1.local_hostname")),
+        "{:?}",
+        report.findings
+    );
+    assert!(
+        !report
+            .findings
+            .iter()
+            .filter(in_part_1)
+            .any(|f| matches!(f.code, Code::Lint(_))),
+        "{:?}",
+        report.findings
+    );
+    let broken = b"Content-Type: multipart/mixed; boundary=\"b\"\nMIME-Version: 1.0\n\n--b\n\
+        Content-Type: text/jinja2\n\n## template: jinja\n#cloud-config\nruncmd: {{ v1.instance_id }}\n\
+        \n--b--\n";
+    let data =
+        reimage_cloudinit::jinja::InstanceData::from_json(br#"{"v1": {"instance_id": "i-1"}}"#)
+            .unwrap();
+    let report = reimage_cloudinit::validate(broken, &Options::default().with_instance_data(data));
+    assert!(!report.valid(), "{:?}", report.findings);
+    assert!(
+        report
+            .errors()
+            .any(|f| f.path == "runcmd" && f.part.is_some()),
         "{:?}",
         report.findings
     );

@@ -125,11 +125,26 @@ fn check_part(
              parts"
         }
         Kind::JinjaTemplate => {
+            // cloud-init's `jinja_template.py` renders the part with the instance data and hands
+            // what it renders to on as its own kind: so does `validate::template`. What it
+            // renders to is checked here, not merged with the other cloud-config parts.
+            let text = String::from_utf8_lossy(&part.payload);
+            let mut rendered = Vec::new();
+            crate::validate::template(&text, options, &mut rendered);
+            // The lints judge the whole config (a lockout in one part may be cured by another),
+            // so a template part's own lint findings are dropped rather than misreported.
+            findings.extend(
+                rendered
+                    .into_iter()
+                    .filter(|f| !matches!(f.code, Code::Lint(_)))
+                    .map(|f| f.in_part(part.reference())),
+            );
             findings.push(note(
-                Severity::Warning,
+                Severity::Info,
                 part,
-                "this part is a Jinja template (text/jinja2): reimage does not render templates \
-                 yet, so it is NOT checked; cloud-init renders it with the instance data at boot"
+                "this part is a Jinja template (text/jinja2): checked as it renders with the \
+                 instance data given (or none); the lints do not see it merged with the other \
+                 parts"
                     .to_owned(),
             ));
             return;
