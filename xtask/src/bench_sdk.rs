@@ -646,7 +646,7 @@ struct Verdict {
 
 /// The summary part: every ratio against a peer, read from the parts of `doc`.
 pub(crate) fn ratios(doc: &str) -> String {
-    let rows: [(&str, &str, &str, &str); 6] = [
+    let rows: [(&str, &str, &str, &str); 8] = [
         (
             "sdk",
             "operations/s",
@@ -677,6 +677,18 @@ pub(crate) fn ratios(doc: &str) -> String {
             "The small file takes",
             "`reimage validate` of a 5-line cloud-config: the whole process",
             "≤ 1.5 ms",
+        ),
+        (
+            "forms",
+            "For a 10-part MIME",
+            "`reimage validate` against cloud-init 26.2: a 10-part multipart message, one process each",
+            "≥ 50×",
+        ),
+        (
+            "forms",
+            "For a Jinja template",
+            "`reimage validate -i` against `cloud-init schema -c -i`: a template with a loop",
+            "≥ 50×",
         ),
         (
             "emulator",
@@ -768,7 +780,10 @@ mod tests {
         let doc = "<!-- bench:cloud-init:start -->\nMeasured on 2026-11-23 over 3 files.\n\n\
             reimage is **300×** faster per file as a whole process (target ≥ 250×): met.\n\
             The small file takes **1.20 ms** as a whole process (target ≤ 1.5 ms): met.\n\
-            <!-- bench:cloud-init:end -->\n<!-- bench:emulator:start -->\nMeasured on 2026-11-22 \
+            <!-- bench:cloud-init:end -->\n<!-- bench:forms:start -->\nMeasured on 2026-12-07: \
+            x.\nFor a 10-part MIME message, reimage is **120×** faster as a whole process (target \
+            ≥ 50×): met.\nFor a Jinja template with a loop, reimage is **40×** faster as a whole \
+            process (target ≥ 50×): **missed**.\n<!-- bench:forms:end -->\n<!-- bench:emulator:start -->\nMeasured on 2026-11-22 \
             with wrk.\nThe job query reaches **63%** of the ceiling (target ≥ 70%): **missed**.\n\
             <!-- bench:emulator:end -->\n";
         let summary = ratios(doc);
@@ -785,7 +800,15 @@ mod tests {
             "{summary}"
         );
         assert!(summary.contains("**not measured** (`cargo xtask bench --only sdk`)"));
-        assert!(summary.contains("(sdk, emulator)"), "{summary}");
+        assert!(
+            summary.contains("| 120× | ≥ 50× | met | 2026-12-07 |"),
+            "{summary}"
+        );
+        assert!(
+            summary.contains("| 40× | ≥ 50× | **missed** | 2026-12-07 |"),
+            "{summary}"
+        );
+        assert!(summary.contains("(sdk, forms, emulator)"), "{summary}");
     }
 
     #[test]

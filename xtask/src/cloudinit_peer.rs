@@ -257,7 +257,7 @@ fn settle(output: &str, fresh: &[u8], check: bool) -> Result<bool, String> {
 
 /// Makes the 26.2 peer's venv under `target/cloud-init-peer-26.2/` unless it is there; gives
 /// its python and the directory that holds cloud-init 26.2's `cloudinit` package.
-fn ensure_peer_26_2() -> Result<(PathBuf, PathBuf), String> {
+pub(crate) fn ensure_peer_26_2() -> Result<(PathBuf, PathBuf), String> {
     let root = util::root();
     let package = root.join(PACKAGE_26_2);
     let failed = |message: String| {
