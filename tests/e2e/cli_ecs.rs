@@ -886,6 +886,8 @@ fn user_data_with_an_image_without_cloud_init_is_refused_by_ecs() {
         &emulator,
         &[
             "change-os",
+            "--api",
+            "cloud-init",
             "--server",
             SERVER_1,
             "--image",
@@ -903,6 +905,8 @@ fn user_data_with_an_image_without_cloud_init_is_refused_by_ecs() {
     .run();
     out.code(1);
     assert!(out.stderr.contains("Ecs.0007"), "{out}");
+    // `--api` chose: the image service was not asked.
+    assert!(emulator.requests_of("ims.show_image").is_empty());
     // One JSON document for the failure too, with the provider's code (issue: `--output json`
     // printed nothing when it failed).
     let doc = out.json();
@@ -912,7 +916,7 @@ fn user_data_with_an_image_without_cloud_init_is_refused_by_ecs() {
     assert!(
         doc["error"]["hint"]
             .as_str()
-            .is_some_and(|h| h.contains("--without-cloud-init")),
+            .is_some_and(|h| h.contains("--api plain") && h.contains("--without-cloud-init")),
         "{out}"
     );
     let server = emulator.server(SERVER_1);
@@ -1124,4 +1128,148 @@ fn change_os_without_cloud_init_takes_the_v1_call() {
         reimage_e2e::IMAGE_NO_CLOUD_INIT,
         "{server}"
     );
+}
+
+/// Without `--api`, `ecs change-os` asks the image service about the new image and, for one
+/// whose `__support_fc_inject` is `"true"`, takes ECS's `/v1/…/changeos` by itself.
+#[test]
+fn change_os_chooses_the_v1_call_for_an_image_without_cloud_init_by_itself() {
+    let emulator = Emulator::start(0.01);
+    let (_dir, password) = password_dir();
+    let out = ecs(
+        &emulator,
+        &[
+            "change-os",
+            "--server",
+            SERVER_1,
+            "--image",
+            reimage_e2e::IMAGE_NO_CLOUD_INIT,
+            "--admin-password-file",
+            &password,
+            "--yes",
+            "--wait",
+        ],
+    )
+    .run();
+    out.code(0);
+    assert!(
+        out.stderr.contains("__support_fc_inject is \"true\""),
+        "the reason is shown: {out}"
+    );
+    let looked_up = emulator.requests_of("ims.show_image");
+    assert_eq!(looked_up.len(), 1, "{looked_up:?}");
+    assert!(
+        looked_up[0]["path"]
+            .as_str()
+            .is_some_and(|p| p.ends_with(reimage_e2e::IMAGE_NO_CLOUD_INIT)),
+        "{looked_up:?}"
+    );
+    assert_eq!(
+        emulator
+            .requests_of("ecs.changeos_without_cloud_init")
+            .len(),
+        1
+    );
+    assert!(emulator.requests_of("ecs.changeos").is_empty());
+    let server = emulator.server(SERVER_1);
+    assert_eq!(count(&server, "os_changes_applied"), 1, "{server}");
+    assert_eq!(
+        server["image_id"],
+        reimage_e2e::IMAGE_NO_CLOUD_INIT,
+        "{server}"
+    );
+}
+
+/// User data for an image the image service says has no cloud-init is refused before anything
+/// is sent, naming the image and the attribute; a cloud-init image still takes `/v2/`.
+#[test]
+fn user_data_for_an_image_without_cloud_init_is_refused_naming_the_attribute() {
+    let emulator = Emulator::start(0.01);
+    let (dir, password) = password_dir();
+    let user_data = dir.write("user-data.yaml", USER_DATA);
+    let out = ecs(
+        &emulator,
+        &[
+            "change-os",
+            "--server",
+            SERVER_1,
+            "--image",
+            reimage_e2e::IMAGE_NO_CLOUD_INIT,
+            "--admin-password-file",
+            &password,
+            "--user-data",
+            user_data.to_str().unwrap(),
+            "--yes",
+        ],
+    )
+    .run();
+    out.code(3);
+    assert!(
+        out.stderr.contains(reimage_e2e::IMAGE_NO_CLOUD_INIT)
+            && out.stderr.contains("__support_fc_inject"),
+        "{out}"
+    );
+    assert!(emulator.requests_of("ecs.changeos").is_empty());
+    assert!(
+        emulator
+            .requests_of("ecs.changeos_without_cloud_init")
+            .is_empty()
+    );
+    assert_eq!(count(&emulator.server(SERVER_1), "os_changes_applied"), 0);
+
+    // The same user data to an image with cloud-init: looked up, and sent by /v2/.
+    let out = ecs(
+        &emulator,
+        &[
+            "change-os",
+            "--server",
+            SERVER_1,
+            "--image",
+            IMAGE_UBUNTU,
+            "--admin-password-file",
+            &password,
+            "--user-data",
+            user_data.to_str().unwrap(),
+            "--yes",
+        ],
+    )
+    .run();
+    out.code(0);
+    assert_eq!(emulator.requests_of("ecs.changeos").len(), 1);
+    assert_eq!(emulator.requests_of("ims.show_image").len(), 2);
+}
+
+/// `--dry-run` looks the image up (a read) and says so, and prints the request of the API it
+/// chose: for a reinstall, the image is the server's current one.
+#[test]
+fn dry_run_says_which_image_it_looked_up_and_which_call_it_would_make() {
+    let emulator = Emulator::start(0.01);
+    let (_dir, password) = password_dir();
+    let out = ecs(
+        &emulator,
+        &[
+            "reinstall",
+            "--server",
+            SERVER_1,
+            "--admin-password-file",
+            &password,
+            "--dry-run",
+        ],
+    )
+    .run();
+    out.code(0);
+    assert!(
+        out.stderr
+            .contains(&format!("looking up image {IMAGE_DEBIAN}")),
+        "{out}"
+    );
+    assert!(
+        out.stderr.contains("__support_fc_inject is \"false\""),
+        "{out}"
+    );
+    assert!(out.stdout.contains("/v2/"), "{out}");
+    assert!(out.stdout.contains("/reinstallos"), "{out}");
+    assert_eq!(emulator.requests_of("ims.show_image").len(), 1);
+    assert!(emulator.requests_of("ecs.reinstallos").is_empty());
+    assert_eq!(count(&emulator.server(SERVER_1), "reinstalls_applied"), 0);
 }

@@ -179,7 +179,9 @@ impl From<reimage_client::Error> for Failure {
         if failure.hint.is_none() && provider_code.as_deref() == Some("Ecs.0007") {
             // What ECS answers when the image has no cloud-init for the cloud-init call.
             failure.hint = Some(
-                "if the image has no cloud-init, run the command again with --without-cloud-init                  (which takes no user data); otherwise pick an image that is offered to this                  server"
+                "if the image has no cloud-init, run the command again with --api plain (or \
+                 --without-cloud-init, its older name; no user data), or without --api to let \
+                 reimage ask the image service; otherwise pick an image offered to this server"
                     .to_owned(),
             );
         }

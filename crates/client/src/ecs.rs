@@ -16,10 +16,13 @@ use std::time::{Duration, Instant};
 use http::HeaderValue;
 use reimage_auth::aksk::AkSk;
 use reimage_auth::iam::{DEFAULT_REFRESH_MARGIN, PasswordCredentials, Token, TokenScope};
-use reimage_core::{EcsChangeOs, EcsReinstall, Job, JobId, JobStatus, ProjectId, ServerId};
+use reimage_core::{
+    EcsChangeOs, EcsReinstall, ImageId, Job, JobId, JobStatus, ProjectId, ServerId,
+};
 use reimage_wire::ecs::{
-    BatchStart, BatchStop, ChangeOs, ChangeOsWithoutCloudInit, ListServers, ReinstallOs,
-    ReinstallOsWithoutCloudInit, ServerDetails, ServerStatus, ShowJob, ShowServer, StopType,
+    BatchStart, BatchStop, ChangeOs, ChangeOsWithoutCloudInit, ImageDetails, ListServers,
+    ReinstallOs, ReinstallOsWithoutCloudInit, ServerDetails, ServerStatus, ShowImage, ShowJob,
+    ShowServer, StopType, ims_endpoint,
 };
 use reimage_wire::iam::CreateToken;
 use reimage_wire::{Endpoint, Operation, Provider};
@@ -77,6 +80,7 @@ pub enum EcsAuth {
 pub struct EcsClient {
     transport: Transport,
     endpoint: Endpoint,
+    ims_endpoint: Endpoint,
     project_id: ProjectId,
     auth: EcsAuth,
     token: Mutex<Option<Token>>,
@@ -146,6 +150,7 @@ impl EcsClient {
         }
         Ok(Self {
             transport,
+            ims_endpoint: ims_endpoint(&endpoint),
             endpoint,
             project_id,
             auth,
@@ -199,6 +204,19 @@ impl EcsClient {
         self
     }
 
+    /// Sends the image service's queries to `endpoint` instead of the one beside the ECS
+    /// endpoint ([`ims_endpoint`]).
+    pub fn with_ims_endpoint(mut self, endpoint: Endpoint) -> Result<Self, Error> {
+        self.transport.check_endpoint(&endpoint)?;
+        self.ims_endpoint = endpoint;
+        Ok(self)
+    }
+
+    /// The image service's endpoint (IMS), where [`image`](Self::image) asks.
+    pub fn ims_endpoint(&self) -> &Endpoint {
+        &self.ims_endpoint
+    }
+
     /// The project.
     pub fn project_id(&self) -> &ProjectId {
         &self.project_id
@@ -240,8 +258,14 @@ impl EcsClient {
         *self.token.lock().await = None;
     }
 
-    /// Sends `op` with the credentials; a token refused as expired is renewed once.
+    /// Sends `op` to the ECS endpoint with the credentials; a token refused as expired is
+    /// renewed once.
     async fn call<O: Operation>(&self, op: &O) -> Result<O::Output, Error> {
+        self.call_at(op, &self.endpoint).await
+    }
+
+    /// [`call`](Self::call) at `endpoint` (ECS's or the image service's).
+    async fn call_at<O: Operation>(&self, op: &O, endpoint: &Endpoint) -> Result<O::Output, Error> {
         match &self.auth {
             EcsAuth::AkSk(keys) => {
                 let auth = RequestAuth::AkSk {
@@ -249,7 +273,7 @@ impl EcsClient {
                     project: &self.project_id,
                 };
                 self.transport
-                    .execute(op, &self.endpoint, Provider::Ecs, &auth, &*self.clock)
+                    .execute(op, endpoint, Provider::Ecs, &auth, &*self.clock)
                     .await
             }
             EcsAuth::Password { .. } => {
@@ -260,7 +284,7 @@ impl EcsClient {
                     let auth = RequestAuth::Token(&header);
                     match self
                         .transport
-                        .execute(op, &self.endpoint, Provider::Ecs, &auth, &*self.clock)
+                        .execute(op, endpoint, Provider::Ecs, &auth, &*self.clock)
                         .await
                     {
                         Err(Error::Provider(e)) if !renewed && e.status == 401 => {
@@ -390,6 +414,13 @@ impl EcsClient {
     /// The server's details.
     pub async fn server(&self, server_id: &ServerId) -> Result<ServerDetails, Error> {
         self.call(&ShowServer::new(self.project_id.clone(), server_id.clone()))
+            .await
+    }
+
+    /// The image, as the image service (IMS) shows it: whether it has cloud-init
+    /// ([`ImageDetails::rebuild_api`]) decides which reinstall and change of OS it takes.
+    pub async fn image(&self, image_id: &ImageId) -> Result<ImageDetails, Error> {
+        self.call_at(&ShowImage::new(image_id.clone()), &self.ims_endpoint)
             .await
     }
 

@@ -13,8 +13,8 @@ use reimage_core::{AdminPassword, ImageId, KeyPairName, ServerId, Timestamp, Use
 use reimage_wire::Operation;
 use reimage_wire::ecs::{
     ActionBody, BatchStart, BatchStop, ChangeOs, ChangeOsBody, ChangeOsWithoutCloudInit, EcsRoute,
-    ListServers, MODE_WITH_STOP_SERVER, Metadata, ReinstallBody, ReinstallOs,
-    ReinstallOsWithoutCloudInit, ShowJob, ShowServer,
+    ImsRoute, ListServers, MODE_WITH_STOP_SERVER, Metadata, ReinstallBody, ReinstallOs,
+    ReinstallOsWithoutCloudInit, SUPPORT_FC_INJECT, ShowImage, ShowJob, ShowServer,
 };
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -30,9 +30,12 @@ const MAX_BATCH: usize = 1000;
 
 const INVALID: &str = "Invalid parameter values. Contact customer service.";
 
-/// The operation a call to `route` (parsed from its path) is, by `reimage-wire`'s names; the
-/// body tells stop from start.
-pub(crate) fn operation_name(route: Option<&EcsRoute>, body: &[u8]) -> &'static str {
+/// The operation a call to `path` (`route` is [`EcsRoute::parse`] of it) is, by `reimage-wire`'s
+/// names; the body tells stop from start.
+pub(crate) fn operation_name(path: &str, route: Option<&EcsRoute>, body: &[u8]) -> &'static str {
+    if route.is_none() && ImsRoute::parse(path).is_some() {
+        return ShowImage::NAME;
+    }
     match route {
         Some(EcsRoute::ReinstallOs { .. }) => ReinstallOs::NAME,
         Some(EcsRoute::ChangeOs { .. }) => ChangeOs::NAME,
@@ -58,6 +61,11 @@ struct Caller {
 
 /// Handles every ECS path; `route` is [`EcsRoute::parse`] of it.
 pub(crate) fn handle(world: &mut World, ctx: &Ctx<'_>, route: Option<EcsRoute>) -> Handled {
+    if route.is_none()
+        && let Some(ims) = ImsRoute::parse(ctx.request.uri().path())
+    {
+        return handle_ims(world, ctx, &ims);
+    }
     let Some(route) = route else {
         return Handled::new(gateway_error(
             404,
@@ -74,7 +82,7 @@ pub(crate) fn handle(world: &mut World, ctx: &Ctx<'_>, route: Option<EcsRoute>) 
             ctx.request_id,
         ));
     }
-    let caller = match authenticate(world, ctx, &route) {
+    let caller = match authenticate(world, ctx, Some(&route)) {
         Ok(caller) => caller,
         Err(handled) => return *handled,
     };
@@ -120,8 +128,8 @@ fn refused(reply: Reply, auth: LogAuth) -> Box<Handled> {
 }
 
 /// The project mismatch: `Common.0018` on the job query, `Ecs.0023` elsewhere.
-fn wrong_project(route: &EcsRoute) -> Reply {
-    if matches!(route, EcsRoute::ShowJob { .. }) {
+fn wrong_project(route: Option<&EcsRoute>) -> Reply {
+    if matches!(route, Some(EcsRoute::ShowJob { .. })) {
         ecs_error(
             400,
             "Common.0018",
@@ -136,13 +144,17 @@ fn wrong_project(route: &EcsRoute) -> Reply {
     }
 }
 
+/// Who calls, as the gateway checks it. `route` is the ECS route, whose path names the project;
+/// `None` is the image service, whose paths name none: the token's project or `X-Project-Id`
+/// is the project then.
 fn authenticate(
     world: &mut World,
     ctx: &Ctx<'_>,
-    route: &EcsRoute,
+    route: Option<&EcsRoute>,
 ) -> Result<Caller, Box<Handled>> {
     let headers = ctx.request.headers();
-    let path_project = route.project_id().as_str();
+    let fixture_project = world.fixtures.ecs.project_id.clone();
+    let path_project = route.map_or(fixture_project.as_str(), |r| r.project_id().as_str());
 
     if let Some(value) = headers.get(reimage_auth::iam::X_AUTH_TOKEN) {
         let presented = value.as_bytes();
@@ -727,6 +739,62 @@ fn action(world: &mut World, ctx: &Ctx<'_>) -> Reply {
 // ---------------------------------------------------------------------------------------------
 // Queries.
 // ---------------------------------------------------------------------------------------------
+
+/// The image service (IMS) behind the same gateway: `GET /v2/images/{image_id}`.
+fn handle_ims(world: &mut World, ctx: &Ctx<'_>, route: &ImsRoute) -> Handled {
+    if ctx.request.method() != route.method() {
+        return Handled::new(gateway_error(
+            404,
+            "APIGW.0101",
+            "The API does not exist.",
+            ctx.request_id,
+        ));
+    }
+    let caller = match authenticate(world, ctx, None) {
+        Ok(caller) => caller,
+        Err(handled) => return *handled,
+    };
+    let reply = match route {
+        ImsRoute::ShowImage { image_id } => show_image(world, image_id.as_str()),
+        _ => gateway_error(404, "APIGW.0101", "The API does not exist.", ctx.request_id),
+    };
+    Handled::new(reply).with_auth(caller.auth)
+}
+
+/// One image as IMS's query shows it (Glance's fields and IMS's `__…` attributes). An image
+/// without cloud-init carries `__support_fc_inject: "true"`, the others `"false"`.
+fn show_image(world: &World, image_id: &str) -> Reply {
+    let Some(image) = world.fixtures.image(image_id) else {
+        // The code is the emulator's own: IMS's error table was not at hand.
+        return ecs_error(404, "IMG.0001", "The image does not exist.");
+    };
+    let id = image.id.as_str();
+    let platform = image.name.split_whitespace().next().unwrap_or("Other");
+    let mut body = serde_json::Map::new();
+    body.insert("id".into(), json!(id));
+    body.insert("name".into(), json!(image.name));
+    body.insert("status".into(), json!(image.status));
+    body.insert("visibility".into(), json!("public"));
+    body.insert("__imagetype".into(), json!("gold"));
+    body.insert("__os_type".into(), json!(image.os_type));
+    body.insert("__platform".into(), json!(platform));
+    body.insert("__os_bit".into(), json!("64"));
+    body.insert("__support_kvm".into(), json!("true"));
+    body.insert(
+        SUPPORT_FC_INJECT.into(),
+        json!(if image.cloud_init { "false" } else { "true" }),
+    );
+    body.insert("disk_format".into(), json!("zvhd2"));
+    body.insert("container_format".into(), json!("bare"));
+    body.insert("min_disk".into(), json!(40));
+    body.insert("min_ram".into(), json!(0));
+    body.insert("protected".into(), json!(true));
+    body.insert("tags".into(), json!([]));
+    body.insert("self".into(), json!(format!("/v2/images/{id}")));
+    body.insert("file".into(), json!(format!("/v2/images/{id}/file")));
+    body.insert("schema".into(), json!("/v2/schemas/image"));
+    Reply::json(StatusCode::OK, HUAWEI_JSON, &Value::Object(body))
+}
 
 fn show_server(world: &World, ctx: &Ctx<'_>, server_id: &ServerId) -> Reply {
     let Some(server) = find_server(world, server_id.as_str()) else {

@@ -556,7 +556,10 @@ async fn respond(shared: &Shared, request: Request<Incoming>) -> Outcome {
         Side::Edis => (edis::operation_name(path), None),
         _ => {
             let route = EcsRoute::parse(path);
-            (ecs::operation_name(route.as_ref(), request.body()), route)
+            (
+                ecs::operation_name(path, route.as_ref(), request.body()),
+                route,
+            )
         }
     };
     // The log entry, redacted before the lock; what the lock decides is filled in under it.
