@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use reimage_client::wire::ecs::RebuildApi;
 use reimage_cloudinit::schema::Version;
 use reimage_core::{EdisImage, ImageId, KeyPairName, KvmId, ServerId, UserId};
 use toml::de::{DeTable, DeValue};
@@ -26,6 +27,7 @@ const DEFAULT_KEYS: &[&str] = &[
     "user_id",
     "root_password_file",
     "mode",
+    "api",
     "no_validate",
     "allow_lockout",
     "weak_password",
@@ -45,6 +47,7 @@ const TARGET_KEYS: &[&str] = &[
     "user_id",
     "root_password_file",
     "mode",
+    "api",
     "no_validate",
     "allow_lockout",
     "weak_password",
@@ -82,6 +85,7 @@ struct Layer {
     user_id: Opt<UserId>,
     root_password_file: Opt<PathBuf>,
     stop: Opt<bool>,
+    api: Opt<RebuildApi>,
     no_validate: Option<bool>,
     allow_lockout: Option<bool>,
     weak_password: Option<bool>,
@@ -410,6 +414,16 @@ fn string_key(layer: &mut Layer, name: &str, s: &str, dir: &Path) -> Result<(), 
                 )),
             })?;
         }
+        "api" => {
+            layer.api = set(s, |s| match s {
+                "cloud-init" => Ok(RebuildApi::CloudInit),
+                "plain" => Ok(RebuildApi::Plain),
+                other => Err(format!(
+                    "{other:?} is not an API; use \"cloud-init\", \"plain\" (an image without \
+                     cloud-init), or \"\" to let reimage ask the image service"
+                )),
+            })?;
+        }
         "user_data" => layer.user_data = set(s, path)?,
         "admin_password_file" => layer.admin_password_file = set(s, path)?,
         "root_password_file" => layer.root_password_file = set(s, path)?,
@@ -518,6 +532,17 @@ fn build(index: usize, t: &Layer, d: &Layer, problems: &mut Vec<String>) -> Opti
         }
         let login = ecs_login(t, d, user_data.is_some(), &here, &at, problems);
         let stop = pick(&t.stop, &d.stop).is_some_and(|(s, _)| *s);
+        if let Some((RebuildApi::Plain, from)) = pick(&t.api, &d.api).map(|(a, w)| (*a, w))
+            && user_data.is_some()
+        {
+            problems.push(format!(
+                "{}: api \"plain\"{} (an image without cloud-init) takes no user data, since \
+                 nothing on such an image reads it; remove user_data (user_data = \"\" unsets a \
+                 default), or the api key",
+                at("api"),
+                from.suffix()
+            ));
+        }
         let action = match (operation.map(|(o, w)| (*o, w)), &t.image) {
             (Some((Operation::ChangeOs, _)), None) => {
                 problems.push(format!(
@@ -555,8 +580,9 @@ fn build(index: usize, t: &Layer, d: &Layer, problems: &mut Vec<String>) -> Opti
         (key, action)
     } else if let Some(kvm) = &t.edis {
         let key = format!("edis:{kvm}");
-        for ecs_only in ["admin_password_file", "keypair", "user_id", "mode"] {
+        for ecs_only in ["admin_password_file", "keypair", "user_id", "mode", "api"] {
             let set = match ecs_only {
+                "api" => matches!(t.api, Some(Some(_))),
                 "admin_password_file" => matches!(t.admin_password_file, Some(Some(_))),
                 "keypair" => matches!(t.keypair, Some(Some(_))),
                 "user_id" => matches!(t.user_id, Some(Some(_))),
@@ -627,6 +653,7 @@ fn build(index: usize, t: &Layer, d: &Layer, problems: &mut Vec<String>) -> Opti
         action: action?,
         user_data,
         cloud_init: pick(&t.cloud_init, &d.cloud_init).map_or(Version::V26_2, |(v, _)| *v),
+        api: pick(&t.api, &d.api).map(|(a, _)| *a),
         no_validate: t.no_validate.or(d.no_validate).unwrap_or(false),
         allow_lockout: t.allow_lockout.or(d.allow_lockout).unwrap_or(false),
         weak_password: t.weak_password.or(d.weak_password).unwrap_or(false),
