@@ -954,6 +954,41 @@ no_validate = true
     }
 
     #[test]
+    fn api_forces_the_ecs_call_and_is_checked() {
+        use reimage_client::wire::ecs::RebuildApi;
+        let dir = Dir::new("api");
+        let plan = dir
+            .plan(&format!(
+                "[defaults]\napi = \"plain\"\nadmin_password_file = \"pw\"\n\
+                 [[targets]]\necs = \"{SERVER}\"\n\
+                 [[targets]]\necs = \"{SERVER2}\"\napi = \"\"\n"
+            ))
+            .unwrap();
+        assert_eq!(plan.targets[0].api, Some(RebuildApi::Plain));
+        assert_eq!(plan.targets[1].api, None, "\"\" unsets the default");
+        let p = one_problem(
+            &dir,
+            &format!("[[targets]]\necs = \"{SERVER}\"\napi = \"v1\"\n"),
+        );
+        assert!(p.contains("\"v1\" is not an API"), "{p}");
+        let p = one_problem(
+            &dir,
+            &format!("[[targets]]\necs = \"{SERVER}\"\napi = \"plain\"\nuser_data = \"u\"\n"),
+        );
+        assert!(
+            p.starts_with("targets[0].api (line 3): api \"plain\""),
+            "{p}"
+        );
+        assert!(p.contains("takes no user data"), "{p}");
+        let p = one_problem(
+            &dir,
+            "[[targets]]\nedis = \"kvm_100001_200001\"\nimage = \"debian-bullseye\"\n\
+             root_password_file = \"r\"\napi = \"plain\"\n",
+        );
+        assert!(p.contains("is for ECS targets"), "{p}");
+    }
+
+    #[test]
     fn unknown_keys_are_refused_with_the_key_and_the_fix() {
         let dir = Dir::new("unknown");
         let p = one_problem(
@@ -964,8 +999,8 @@ no_validate = true
             p,
             "targets[0] (line 3): unknown key \"imgae\" (did you mean \"image\"?); the keys of a \
              target are ecs, edis, image, profile, operation, user_data, cloud_init, \
-             admin_password_file, keypair, user_id, root_password_file, mode, no_validate, \
-             allow_lockout, weak_password; rename or remove it"
+             admin_password_file, keypair, user_id, root_password_file, mode, api, \
+             no_validate, allow_lockout, weak_password; rename or remove it"
         );
         let p = one_problem(
             &dir,
