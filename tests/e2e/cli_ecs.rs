@@ -1273,3 +1273,61 @@ fn dry_run_says_which_image_it_looked_up_and_which_call_it_would_make() {
     assert!(emulator.requests_of("ecs.reinstallos").is_empty());
     assert_eq!(count(&emulator.server(SERVER_1), "reinstalls_applied"), 0);
 }
+
+/// A project whose region takes no password with a cloud-init image (`keypair_only = true` in
+/// the emulator's fixtures): ECS refuses the password, and reimage says in one line what to do.
+#[test]
+fn a_keypair_only_region_refuses_a_password_and_the_hint_names_the_fix() {
+    let dir = TempDir::new("keypair-only");
+    let defaults = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../crates/emulator/fixtures/default.toml"
+    ))
+    .unwrap();
+    assert!(defaults.contains("keypair_only = false"));
+    let fixtures = dir.write(
+        "fixtures.toml",
+        &defaults.replace("keypair_only = false", "keypair_only = true"),
+    );
+    let emulator = Emulator::start_with_fixtures(0.01, &fixtures);
+    let password = dir.write("admin-password", ADMIN_PASSWORD);
+    let out = ecs(
+        &emulator,
+        &[
+            "reinstall",
+            "--server",
+            SERVER_1,
+            "--admin-password-file",
+            password.to_str().unwrap(),
+            "--yes",
+        ],
+    )
+    .run();
+    out.code(1);
+    assert!(out.stderr.contains("Ecs.0005"), "{out}");
+    assert!(
+        out.stderr
+            .lines()
+            .any(|l| l.contains("--keypair NAME --user-id ID")),
+        "the fix, on one line: {out}"
+    );
+    assert_eq!(count(&emulator.server(SERVER_1), "reinstalls_applied"), 0);
+
+    // A key pair is taken.
+    let out = ecs(
+        &emulator,
+        &[
+            "reinstall",
+            "--server",
+            SERVER_1,
+            "--keypair",
+            KEYPAIR,
+            "--user-id",
+            USER_ID,
+            "--yes",
+        ],
+    )
+    .run();
+    out.code(0);
+    assert_eq!(count(&emulator.server(SERVER_1), "reinstalls_applied"), 1);
+}

@@ -185,6 +185,17 @@ impl From<reimage_client::Error> for Failure {
                     .to_owned(),
             );
         }
+        if failure.hint.is_none()
+            && provider_code.as_deref() == Some("Ecs.0005")
+            && keypair_asked(&failure.message)
+        {
+            // A region that takes no password with a cloud-init image asks for a key pair.
+            failure.hint = Some(
+                "this region takes no password for an image with cloud-init: run the command \
+                 again with --keypair NAME --user-id ID instead of --admin-password-file"
+                    .to_owned(),
+            );
+        }
         failure.provider_code = provider_code;
         failure.request_id = request_id;
         failure
@@ -739,4 +750,11 @@ pub(crate) fn edis_account(resolved: &Resolved) -> Vec<String> {
         resolved.edis.auth_base,
         from(resolved, "edis_auth_base")
     )]
+}
+
+/// Whether a provider's message asks for a key pair instead of a password (the key-pair-only
+/// regions' answer to a password with a cloud-init image).
+fn keypair_asked(message: &str) -> bool {
+    let lower = message.to_ascii_lowercase();
+    lower.contains("password") && (lower.contains("keypair") || lower.contains("key pair"))
 }

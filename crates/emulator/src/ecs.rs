@@ -30,6 +30,11 @@ const MAX_BATCH: usize = 1000;
 
 const INVALID: &str = "Invalid parameter values. Contact customer service.";
 
+/// The refusal of a password in a region that takes only key pairs with cloud-init images.
+pub(crate) const KEYPAIR_ONLY: &str = "Invalid parameter values. Contact customer service. (this \
+     region does not support the password mode for a server with Cloud-Init: use the keypair \
+     mode, keyname and userid)";
+
 /// The operation a call to `path` (`route` is [`EcsRoute::parse`] of it) is, by `reimage-wire`'s
 /// names; the body tells stop from start.
 pub(crate) fn operation_name(path: &str, route: Option<&EcsRoute>, body: &[u8]) -> &'static str {
@@ -591,6 +596,12 @@ fn os_job(
             "A system exception occurred. Try again later or contact customer service. (the \
              image has no Cloud-Init or Cloudbase-Init)",
         );
+    }
+    if fields.api == Api::CloudInit && fields.adminpass.is_some() && world.fixtures.ecs.keypair_only
+    {
+        // The SDK's docs: where a region takes no password for a server with cloud-init, the
+        // service asks for a key pair. No code of its own is documented: Ecs.0005 is the closest.
+        return ecs_error(400, "Ecs.0005", KEYPAIR_ONLY);
     }
     let image_id = image.id.clone();
     if server.locked {

@@ -72,6 +72,9 @@ pub(crate) struct EcsFixture {
     pub(crate) project_id: String,
     pub(crate) project_name: String,
     pub(crate) vpc_id: String,
+    /// A region that takes no password with a cloud-init image: the `/v2/` calls refuse
+    /// `adminpass` (the SDK's docs: the service asks for a key pair then).
+    pub(crate) keypair_only: bool,
     pub(crate) images: Vec<ImageFixture>,
     pub(crate) servers: Vec<ServerFixture>,
 }
@@ -203,6 +206,7 @@ impl Fixtures {
                 project_id: String::new(),
                 project_name: String::new(),
                 vpc_id: String::new(),
+                keypair_only: false,
                 images: Vec::new(),
                 servers: Vec::new(),
             },
@@ -311,6 +315,8 @@ struct RawEcs {
     project_name: String,
     #[serde(default = "default_vpc")]
     vpc_id: String,
+    #[serde(default)]
+    keypair_only: bool,
     #[serde(default)]
     images: Vec<RawImage>,
     #[serde(default)]
@@ -600,6 +606,7 @@ impl RawFixtures {
                 project_id,
                 project_name: self.ecs.project_name,
                 vpc_id: self.ecs.vpc_id,
+                keypair_only: self.ecs.keypair_only,
                 images,
                 servers,
             },
