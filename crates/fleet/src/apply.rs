@@ -653,11 +653,12 @@ impl Ctx {
             _ => before.image_id.as_ref(),
         };
         let Some(image_id) = image_id else {
-            return Err(Ending::Failed(format!(
+            return Err(Ending::Failed(
                 "not sent: the server's details do not say its image, so the image service \
                  cannot be asked whether it has cloud-init; set api = \"cloud-init\" or \
                  \"plain\" on the target"
-            )));
+                    .to_owned(),
+            ));
         };
         let image = client.image(image_id).await.map_err(|e| {
             Ending::Failed(format!(

@@ -28,6 +28,7 @@ const DEFAULT_KEYS: &[&str] = &[
     "root_password_file",
     "mode",
     "api",
+    "keypair_only",
     "no_validate",
     "allow_lockout",
     "weak_password",
@@ -48,6 +49,7 @@ const TARGET_KEYS: &[&str] = &[
     "root_password_file",
     "mode",
     "api",
+    "keypair_only",
     "no_validate",
     "allow_lockout",
     "weak_password",
@@ -86,6 +88,7 @@ struct Layer {
     root_password_file: Opt<PathBuf>,
     stop: Opt<bool>,
     api: Opt<RebuildApi>,
+    keypair_only: Option<bool>,
     no_validate: Option<bool>,
     allow_lockout: Option<bool>,
     weak_password: Option<bool>,
@@ -300,6 +303,13 @@ fn parse_layer(
             false
         };
         let ok = match name {
+            "keypair_only" => match value {
+                DeValue::Boolean(b) => {
+                    layer.keypair_only = Some(*b);
+                    true
+                }
+                _ => refuse("must be true or false".to_owned()),
+            },
             "no_validate" => match value {
                 DeValue::Boolean(b) => {
                     layer.no_validate = Some(*b);
@@ -654,6 +664,7 @@ fn build(index: usize, t: &Layer, d: &Layer, problems: &mut Vec<String>) -> Opti
         user_data,
         cloud_init: pick(&t.cloud_init, &d.cloud_init).map_or(Version::V26_2, |(v, _)| *v),
         api: pick(&t.api, &d.api).map(|(a, _)| *a),
+        keypair_only: t.keypair_only.or(d.keypair_only).unwrap_or(false),
         no_validate: t.no_validate.or(d.no_validate).unwrap_or(false),
         allow_lockout: t.allow_lockout.or(d.allow_lockout).unwrap_or(false),
         weak_password: t.weak_password.or(d.weak_password).unwrap_or(false),
@@ -1000,7 +1011,7 @@ no_validate = true
             "targets[0] (line 3): unknown key \"imgae\" (did you mean \"image\"?); the keys of a \
              target are ecs, edis, image, profile, operation, user_data, cloud_init, \
              admin_password_file, keypair, user_id, root_password_file, mode, api, \
-             no_validate, allow_lockout, weak_password; rename or remove it"
+             keypair_only, no_validate, allow_lockout, weak_password; rename or remove it"
         );
         let p = one_problem(
             &dir,

@@ -21,6 +21,8 @@
 //! # api = "plain"                         # ECS: "cloud-init" (POST /v2/…) | "plain" (an image
 //!                                         # without cloud-init, POST /v1/…, no user data);
 //!                                         # absent: apply asks the image service per target
+//! keypair_only = false                    # ECS: true when the region takes no password with a
+//!                                         # cloud-init image (check warns for a password)
 //! no_validate = false                     # true: send user data even if validation finds errors
 //! allow_lockout = false                   # true: send user data that leaves no way to log in
 //!                                         # (refused by default when no password or key pair is
@@ -136,6 +138,9 @@ pub struct Target {
     /// ECS: the API the plan forces (`api`); `None`: apply asks the image service whether the
     /// image has cloud-init (`__support_fc_inject`) and chooses.
     pub api: Option<reimage_client::wire::ecs::RebuildApi>,
+    /// ECS: the region takes no password with a cloud-init image (`keypair_only`), so `check`
+    /// warns for a target that logs in by password only.
+    pub keypair_only: bool,
     /// Send the user data even if validation finds errors.
     pub no_validate: bool,
     /// Send user data that leaves no way to log in.
