@@ -1331,3 +1331,85 @@ fn a_keypair_only_region_refuses_a_password_and_the_hint_names_the_fix() {
     out.code(0);
     assert_eq!(count(&emulator.server(SERVER_1), "reinstalls_applied"), 1);
 }
+
+/// The default fixtures with `server` made yearly/monthly (`prepaid = true`), in `dir`.
+fn prepaid_fixtures(dir: &TempDir, server: &str) -> std::path::PathBuf {
+    let defaults = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../crates/emulator/fixtures/default.toml"
+    ))
+    .unwrap();
+    let line = format!("id = \"{server}\"\n");
+    assert!(defaults.contains(&line));
+    dir.write(
+        "fixtures.toml",
+        defaults.replace(&line, &format!("{line}prepaid = true\n")),
+    )
+}
+
+/// A yearly/monthly server's change of OS waits in PENDING_PAYMENT until its order is paid
+/// (the emulator pays it a scaled minute later): `--wait` shows it and waits; `--auto-pay`
+/// sends `isAutoPay` and the job never waits for payment; `--payment-deadline` gives up on an
+/// order nobody pays (exit 5), and the job is left as it is.
+#[test]
+fn a_prepaid_servers_change_of_os_waits_for_its_payment_or_pays_at_once() {
+    let dir = TempDir::new("prepaid");
+    let fixtures = prepaid_fixtures(&dir, SERVER_2);
+    let emulator = Emulator::start_with_fixtures(0.01, &fixtures);
+    let change = |image: &str, extra: &[&str]| {
+        let mut args = vec![
+            "change-os",
+            "--server",
+            SERVER_2,
+            "--image",
+            image,
+            "--keypair",
+            KEYPAIR,
+            "--user-id",
+            USER_ID,
+            "--yes",
+            "--wait",
+        ];
+        args.extend_from_slice(extra);
+        ecs(&emulator, &args).run()
+    };
+    let out = change(IMAGE_UBUNTU, &[]);
+    out.code(0);
+    assert!(out.stderr.contains("PENDING_PAYMENT"), "{out}");
+    let server = emulator.server(SERVER_2);
+    assert_eq!(server["image_id"], IMAGE_UBUNTU, "{server}");
+
+    // The server runs now: stop it first.
+    let out = change(IMAGE_DEBIAN, &["--auto-pay", "--mode", "with-stop-server"]);
+    out.code(0);
+    assert!(!out.stderr.contains("PENDING_PAYMENT"), "{out}");
+    let server = emulator.server(SERVER_2);
+    assert_eq!(server["image_id"], IMAGE_DEBIAN, "{server}");
+    assert_eq!(count(&server, "os_changes_applied"), 2, "{server}");
+
+    // At full time scale, nobody pays within a second.
+    let slow = Emulator::start_with_fixtures(1.0, &fixtures);
+    let out = ecs(
+        &slow,
+        &[
+            "change-os",
+            "--server",
+            SERVER_2,
+            "--image",
+            IMAGE_UBUNTU,
+            "--keypair",
+            KEYPAIR,
+            "--user-id",
+            USER_ID,
+            "--yes",
+            "--wait",
+            "--payment-deadline",
+            "1s",
+        ],
+    )
+    .run();
+    out.code(5);
+    assert!(out.stderr.contains("PENDING_PAYMENT"), "{out}");
+    let jobs = slow.state()["ecs"]["jobs"].clone();
+    assert_eq!(jobs[0]["status"], "PENDING_PAYMENT", "{jobs}");
+}

@@ -234,6 +234,21 @@ struct ChangeOsArgs {
     #[arg(long = "without-cloud-init", conflicts_with = "api")]
     without_cloud_init: bool,
 
+    /// A yearly/monthly server: pay the order the change of OS may make from the account at
+    /// once (`isAutoPay`), instead of leaving its job in PENDING_PAYMENT until someone pays.
+    #[arg(long = "auto-pay")]
+    auto_pay: bool,
+
+    /// How long `--wait` waits for a job in PENDING_PAYMENT (an unpaid order) before it gives
+    /// up (exit code 5); `--deadline` counts from the payment. Seconds or a duration (`30m`).
+    #[arg(
+        long = "payment-deadline",
+        value_name = "DURATION",
+        default_value = "1800",
+        value_parser = common::parse_duration_secs
+    )]
+    payment_deadline: u64,
+
     #[command(flatten)]
     rebuild: Rebuild,
 }
@@ -291,7 +306,18 @@ async fn dispatch(args: &Args) -> Result<(), Failure> {
         Command::ChangeOs(change) => {
             let image = ImageId::new(change.image.as_str())?;
             let api = chosen_api(&change.rebuild, change.without_cloud_init);
-            reinstall_or_change(args, &resolved, &change.rebuild, Some(image), api).await
+            let payment = Payment {
+                auto_pay: change.auto_pay,
+                deadline: Duration::from_secs(change.payment_deadline),
+            };
+            reinstall_or_change(
+                args,
+                &resolved,
+                &change.rebuild,
+                Some((image, payment)),
+                api,
+            )
+            .await
         }
         Command::Job { job, behaviour } => {
             let job_id = JobId::new(job.as_str())?;
@@ -590,6 +616,13 @@ fn in_flags(e: reimage_core::ValidationError) -> Failure {
     ))
 }
 
+/// A change of OS's order, for a yearly/monthly server: `--auto-pay` and `--payment-deadline`.
+#[derive(Debug, Clone, Copy)]
+struct Payment {
+    auto_pay: bool,
+    deadline: Duration,
+}
+
 /// Which API a reinstall or change of OS takes, and what said so (a flag, or the image's
 /// attribute), for the messages.
 #[derive(Debug, Clone)]
@@ -652,9 +685,14 @@ async fn reinstall_or_change(
     args: &Args,
     resolved: &Resolved,
     rebuild: &Rebuild,
-    new_image: Option<ImageId>,
+    change: Option<(ImageId, Payment)>,
     forced: Option<ApiChoice>,
 ) -> Result<(), Failure> {
+    let (new_image, payment) = match change {
+        Some((image, payment)) => (Some(image), Some(payment)),
+        None => (None, None),
+    };
+    let auto_pay = payment.is_some_and(|p| p.auto_pay);
     if let Some(choice) = &forced
         && choice.api == RebuildApi::Plain
         && let Some(path) = &rebuild.user_data
@@ -723,7 +761,10 @@ async fn reinstall_or_change(
         let dry = match kind {
             Rebuilt::ChangeOs(image) => {
                 client
-                    .dry_run_change_os(&server_id, EcsChangeOs::new(image, spec))
+                    .dry_run_change_os(
+                        &server_id,
+                        EcsChangeOs::new(image, spec).with_auto_pay(auto_pay),
+                    )
                     .await?
             }
             Rebuilt::Reinstall => {
@@ -738,7 +779,10 @@ async fn reinstall_or_change(
             }
             Rebuilt::ChangeOsWithoutCloudInit(image) => {
                 client
-                    .dry_run_change_os_without_cloud_init(&server_id, EcsChangeOs::new(image, spec))
+                    .dry_run_change_os_without_cloud_init(
+                        &server_id,
+                        EcsChangeOs::new(image, spec).with_auto_pay(auto_pay),
+                    )
                     .await?
             }
         };
@@ -766,7 +810,10 @@ async fn reinstall_or_change(
     let sent = match kind {
         Rebuilt::ChangeOs(image) => {
             client
-                .change_os_from(before, EcsChangeOs::new(image, spec))
+                .change_os_from(
+                    before,
+                    EcsChangeOs::new(image, spec).with_auto_pay(auto_pay),
+                )
                 .await
         }
         Rebuilt::Reinstall => client.reinstall_from(before, EcsReinstall::new(spec)).await,
@@ -777,7 +824,10 @@ async fn reinstall_or_change(
         }
         Rebuilt::ChangeOsWithoutCloudInit(image) => {
             client
-                .change_os_without_cloud_init_from(before, EcsChangeOs::new(image, spec))
+                .change_os_without_cloud_init_from(
+                    before,
+                    EcsChangeOs::new(image, spec).with_auto_pay(auto_pay),
+                )
                 .await
         }
     };
@@ -792,8 +842,10 @@ async fn reinstall_or_change(
     let Some(wait) = rebuild.behaviour.wait else {
         return print_started(&started, rebuild.behaviour.output);
     };
+    let deadline = Duration::from_secs(rebuild.behaviour.deadline);
     let schedule = PollSchedule {
-        deadline: Duration::from_secs(rebuild.behaviour.deadline),
+        deadline,
+        payment_deadline: payment.map_or(deadline, |p| p.deadline),
         ..PollSchedule::default()
     };
     let mut progress = Progress::new(&format!("{} of server {server_id}", started.operation));

@@ -614,7 +614,22 @@ impl EcsClient {
         }
     }
 
-    /// Polls the job until `SUCCESS` or `FAIL`, with a growing interval and a deadline.
+    /// The job, and the progress it shows.
+    async fn job_progress(&self, job_id: &JobId) -> Result<(Job, Progress), Error> {
+        let job = self.job(job_id).await?;
+        let (done, total) = job.progress();
+        let progress = Progress::Job {
+            job_id: job.id.clone(),
+            status: job.status.clone(),
+            done,
+            total,
+        };
+        Ok((job, progress))
+    }
+
+    /// Polls the job until `SUCCESS` or `FAIL`, with a growing interval and a deadline. A job
+    /// in `PENDING_PAYMENT` (a yearly/monthly server's order, unpaid) is waited for with
+    /// [`PollSchedule::payment_deadline`], and the deadline counts again from its payment.
     ///
     /// `SUCCESS` counts only once the server (`server_id`, else the job's own) is out of
     /// `REBUILD`: providers have been seen to report success early. A poll that fails for a
@@ -626,25 +641,45 @@ impl EcsClient {
         schedule: &PollSchedule,
         on_progress: &mut (dyn FnMut(&ProgressEvent) + Send),
     ) -> Result<Job, Error> {
-        let origin = Instant::now();
+        let mut origin = Instant::now();
         let what = format!("job {job_id}");
-        let job = poll_until(schedule, origin, &what, on_progress, || async {
-            let job = self.job(job_id).await?;
-            let (done, total) = job.progress();
-            let progress = Progress::Job {
-                job_id: job.id.clone(),
-                status: job.status.clone(),
-                done,
-                total,
+        let job = loop {
+            let job = poll_until(schedule, origin, &what, on_progress, || async {
+                let (job, progress) = self.job_progress(job_id).await?;
+                let step = match job.status {
+                    // An unpaid order is waited for below, with its own deadline.
+                    JobStatus::Success | JobStatus::PendingPayment => Step::Done(job),
+                    JobStatus::Fail => return Err(Error::JobFailed { job: Box::new(job) }),
+                    _ => Step::Wait(format!("job {}", job.status)),
+                };
+                Ok((step, Some(progress)))
+            })
+            .await?;
+            if job.status != JobStatus::PendingPayment {
+                break job;
+            }
+            // A yearly/monthly server's order waits to be paid: that may take a person, so it
+            // has a deadline of its own, and the work's deadline counts from the payment.
+            let paying = PollSchedule {
+                deadline: schedule.payment_deadline,
+                ..schedule.clone()
             };
-            let step = match job.status {
-                JobStatus::Success => Step::Done(job),
-                JobStatus::Fail => return Err(Error::JobFailed { job: Box::new(job) }),
-                _ => Step::Wait(format!("job {}", job.status)),
-            };
-            Ok((step, Some(progress)))
-        })
-        .await?;
+            let unpaid = format!(
+                "job {job_id} to leave PENDING_PAYMENT (its order is not paid: pay it in the \
+                 console, or change the OS with auto-pay)"
+            );
+            poll_until(&paying, Instant::now(), &unpaid, on_progress, || async {
+                let (job, progress) = self.job_progress(job_id).await?;
+                let step = if job.status == JobStatus::PendingPayment {
+                    Step::Wait("job PENDING_PAYMENT (the order waits to be paid)".to_owned())
+                } else {
+                    Step::Done(())
+                };
+                Ok((step, Some(progress)))
+            })
+            .await?;
+            origin = Instant::now();
+        };
         let server = server_id
             .cloned()
             .or_else(|| job.server_id.as_deref().and_then(|s| ServerId::new(s).ok()));

@@ -109,6 +109,9 @@ pub struct PollSchedule {
     pub factor: f64,
     /// How long the whole wait may take before it gives up.
     pub deadline: Duration,
+    /// How long an ECS job may wait in `PENDING_PAYMENT` (a yearly/monthly server's order, not
+    /// paid yet) before the wait gives up; [`deadline`](Self::deadline) counts from the payment.
+    pub payment_deadline: Duration,
 }
 
 impl Default for PollSchedule {
@@ -118,6 +121,7 @@ impl Default for PollSchedule {
             max: Duration::from_secs(15),
             factor: 1.5,
             deadline: Duration::from_secs(30 * 60),
+            payment_deadline: Duration::from_secs(30 * 60),
         }
     }
 }
@@ -131,6 +135,7 @@ impl PollSchedule {
             max: Duration::from_millis(500),
             factor: 1.5,
             deadline,
+            payment_deadline: deadline,
         }
     }
 

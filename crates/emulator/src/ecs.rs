@@ -30,6 +30,10 @@ const MAX_BATCH: usize = 1000;
 
 const INVALID: &str = "Invalid parameter values. Contact customer service.";
 
+/// How long an unpaid order of a yearly/monthly server's change of OS waits before someone pays
+/// it (the emulator's own choice), before the time scale.
+const PAYMENT_DELAY: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The refusal of a password in a region that takes only key pairs with cloud-init images.
 pub(crate) const KEYPAIR_ONLY: &str = "Invalid parameter values. Contact customer service. (this \
      region does not support the password mode for a server with Cloud-Init: use the keypair \
@@ -311,6 +315,8 @@ struct OsFields<'a> {
     metadata: Option<&'a Metadata>,
     mode: Option<&'a str>,
     imageid: Option<&'a str>,
+    /// `isAutoPay` (change of OS only).
+    is_auto_pay: Option<&'a str>,
     /// reimage's own cross-field rules (`to_input`), for `strict_inputs`.
     strict: Result<(), reimage_core::ValidationError>,
 }
@@ -427,6 +433,7 @@ fn reinstall(
         metadata: o.metadata.as_ref(),
         mode: o.mode.as_deref(),
         imageid: None,
+        is_auto_pay: None,
         strict: parsed.to_input().map(drop),
     };
     os_job(world, ctx, caller, server_id, fields)
@@ -460,6 +467,7 @@ fn change_os(
         metadata: o.metadata.as_ref(),
         mode: o.mode.as_deref(),
         imageid: Some(o.imageid.as_str()),
+        is_auto_pay: o.is_auto_pay.as_deref(),
         strict: parsed.to_input().map(drop),
     };
     os_job(world, ctx, caller, server_id, fields)
@@ -633,6 +641,12 @@ fn os_job(
         quirk: ctx.flags.job_quirk,
         keep_timestamps: ctx.flags.frozen_timestamps,
     };
+    // A yearly/monthly server's change of OS makes an order: without `isAutoPay: "true"` its
+    // job waits in PENDING_PAYMENT until someone pays (here, a minute later, scaled).
+    let payment = (fields.kind == JobKind::ChangeOs
+        && server.fixture.prepaid
+        && fields.is_auto_pay != Some("true"))
+    .then(|| ctx.config.scaled(PAYMENT_DELAY));
     let project = world.fixtures.ecs.project_id.clone();
     let job_id = world.start_job(
         fields.kind,
@@ -642,6 +656,7 @@ fn os_job(
         ctx.config.scaled(timing),
         failure,
         Some(effect),
+        payment,
     );
     Reply::json(StatusCode::OK, HUAWEI_JSON, &json!({ "job_id": job_id }))
 }
@@ -742,6 +757,7 @@ fn action(world: &mut World, ctx: &Ctx<'_>) -> Reply {
         ctx.now,
         ctx.config.scaled(timing),
         failure,
+        None,
         None,
     );
     Reply::json(StatusCode::OK, HUAWEI_JSON, &json!({ "job_id": job_id }))
@@ -899,7 +915,7 @@ fn server_json(world: &World, server: &Server, ctx: &Ctx<'_>) -> Value {
             "os_type": image.map(|i| i.os_type.as_str()).unwrap_or("Linux"),
             "os_bit": "64",
             "vpc_id": ecs.vpc_id,
-            "charging_mode": "0",
+            "charging_mode": if f.prepaid { "1" } else { "0" },
             "metering.image_id": server.image.as_str(),
             "metering.imagetype": "gold",
             "metering.resourcespeccode": f.flavor,
@@ -1007,7 +1023,7 @@ fn job_body(job: &Job, now: OffsetDateTime) -> Vec<u8> {
             Some(range) => out.extend_from_within(range.clone()),
             None => {
                 let at = out.len();
-                if phase != Phase::Init {
+                if !matches!(phase, Phase::Init | Phase::PendingPayment) {
                     push_job_time(&mut out, job.running_at);
                 }
                 sub_begin = Some(at..out.len());
@@ -1110,7 +1126,7 @@ mod tests {
             (Some((code, reason)), Phase::Fail) => (Some(code.as_str()), Some(reason.as_str())),
             _ => (None, None),
         };
-        let begin_time = if phase == Phase::Init {
+        let begin_time = if matches!(phase, Phase::Init | Phase::PendingPayment) {
             String::new()
         } else {
             job_time(job.running_at)

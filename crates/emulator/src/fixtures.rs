@@ -95,6 +95,9 @@ pub(crate) struct ServerFixture {
     pub(crate) image: ImageId,
     pub(crate) running: bool,
     pub(crate) locked: bool,
+    /// Yearly/monthly (`charging_mode` "1"): a change of OS without `isAutoPay: "true"` waits
+    /// in `PENDING_PAYMENT` until its order is paid.
+    pub(crate) prepaid: bool,
     pub(crate) flavor: String,
     pub(crate) key_name: Option<String>,
     pub(crate) private_ip: Option<String>,
@@ -360,6 +363,8 @@ struct RawServer {
     running: bool,
     #[serde(default)]
     locked: bool,
+    #[serde(default)]
+    prepaid: bool,
     #[serde(default = "default_flavor")]
     flavor: String,
     #[serde(default)]
@@ -552,6 +557,7 @@ impl RawFixtures {
                 image,
                 running: s.running,
                 locked: s.locked,
+                prepaid: s.prepaid,
                 flavor: s.flavor,
                 key_name,
                 private_ip: s.private_ip,

@@ -141,6 +141,9 @@ pub(crate) struct Job {
     pub(crate) failure: Option<(String, String)>,
     pub(crate) effect: Option<OsEffect>,
     pub(crate) settled: bool,
+    /// A yearly/monthly server's order: `PENDING_PAYMENT` until then, and the work (the
+    /// `INIT`, `RUNNING` phases and the server's changes) only after.
+    pub(crate) paid_at: Option<OffsetDateTime>,
 }
 
 /// A job's status at a time.
@@ -150,11 +153,13 @@ pub(crate) enum Phase {
     Running,
     Success,
     Fail,
+    PendingPayment,
 }
 
 impl Phase {
     pub(crate) fn as_str(self) -> &'static str {
         match self {
+            Self::PendingPayment => "PENDING_PAYMENT",
             Self::Init => "INIT",
             Self::Running => "RUNNING",
             Self::Success => "SUCCESS",
@@ -164,9 +169,23 @@ impl Phase {
 }
 
 impl Job {
+    /// When the work begins: the job's begin, or once its order is paid.
+    pub(crate) fn work_begin(&self) -> OffsetDateTime {
+        self.paid_at.unwrap_or(self.begin)
+    }
+
+    /// Whether its order still waits to be paid at `now`.
+    pub(crate) fn pending_payment(&self, now: OffsetDateTime) -> bool {
+        self.paid_at.is_some_and(|paid| now < paid)
+    }
+
     pub(crate) fn phase(&self, now: OffsetDateTime) -> Phase {
+        if self.pending_payment(now) {
+            return Phase::PendingPayment;
+        }
         let quirk = self.effect.as_ref().map_or(JobQuirk::None, |e| e.quirk);
-        let at = |percent: i32| self.begin + (self.end - self.begin) * percent / 100;
+        let begin = self.work_begin();
+        let at = |percent: i32| begin + (self.end - begin) * percent / 100;
         if self.failure.is_none() && now < self.end {
             let early = match quirk {
                 JobQuirk::None => false,
@@ -473,8 +492,11 @@ impl World {
         duration: std::time::Duration,
         failure: Option<(String, String)>,
         effect: Option<OsEffect>,
+        payment: Option<std::time::Duration>,
     ) -> String {
         let id = self.ids.hex32();
+        let paid_at = payment.map(|d| after(now, d));
+        let work = paid_at.unwrap_or(now);
         let with_subs: Vec<(String, String)> = servers
             .iter()
             .map(|s| (s.clone(), self.ids.hex32()))
@@ -496,11 +518,12 @@ impl World {
             project_id: project_id.to_owned(),
             servers: with_subs,
             begin: now,
-            running_at: after(now, duration / 10),
-            end: after(now, duration),
+            running_at: after(work, duration / 10),
+            end: after(work, duration),
             failure,
             effect,
             settled: false,
+            paid_at,
         });
         id
     }
@@ -706,10 +729,12 @@ fn os_job_stage(job: &Job, percent: i128) -> OsJobStage {
 
 /// The server as the ECS statuses page maps vm_state and task_state to status.
 pub(crate) fn server_view(server: &Server, jobs: &[Job], now: OffsetDateTime) -> ServerView {
+    // A job whose order waits to be paid has not touched the server yet.
     let job = server
         .job
         .as_deref()
-        .and_then(|id| jobs.iter().find(|j| j.id == id && !j.settled));
+        .and_then(|id| jobs.iter().find(|j| j.id == id && !j.settled))
+        .filter(|j| !j.pending_payment(now));
     let rest_vm = if server.failed_os_job {
         "error"
     } else if server.running {
@@ -719,8 +744,8 @@ pub(crate) fn server_view(server: &Server, jobs: &[Job], now: OffsetDateTime) ->
     };
     match job.map(|j| (j.kind, j)) {
         Some((JobKind::Reinstall | JobKind::ChangeOs, j)) => {
-            let total = (j.end - j.begin).whole_milliseconds().max(1);
-            let done = (now - j.begin).whole_milliseconds().clamp(0, total);
+            let total = (j.end - j.work_begin()).whole_milliseconds().max(1);
+            let done = (now - j.work_begin()).whole_milliseconds().clamp(0, total);
             let progress = u64::try_from(done * 100 / total).unwrap_or(0);
             let vm_state = if server.failed_os_job {
                 "error"

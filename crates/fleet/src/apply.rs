@@ -133,6 +133,7 @@ impl Default for Settings {
                 max: initial.mul_f64(7.5),
                 factor: 1.5,
                 deadline: Duration::from_secs(1800),
+                payment_deadline: Duration::from_secs(1800),
             },
             settle: Duration::from_secs(5),
             edis_min_install: Duration::from_secs(120),
