@@ -1287,7 +1287,7 @@ fn a_keypair_only_region_refuses_a_password_and_the_hint_names_the_fix() {
     assert!(defaults.contains("keypair_only = false"));
     let fixtures = dir.write(
         "fixtures.toml",
-        &defaults.replace("keypair_only = false", "keypair_only = true"),
+        defaults.replace("keypair_only = false", "keypair_only = true"),
     );
     let emulator = Emulator::start_with_fixtures(0.01, &fixtures);
     let password = dir.write("admin-password", ADMIN_PASSWORD);
