@@ -640,6 +640,8 @@ fn os_job(
         stops_first: stop_first && server.running && !server.failed_os_job,
         quirk: ctx.flags.job_quirk,
         keep_timestamps: ctx.flags.frozen_timestamps,
+        system_encrypted: fields.metadata.and_then(|m| m.system_encrypted.clone()),
+        system_cmkid: fields.metadata.and_then(|m| m.system_cmkid.clone()),
     };
     // A yearly/monthly server's change of OS makes an order: without `isAutoPay: "true"` its
     // job waits in PENDING_PAYMENT until someone pays (here, a minute later, scaled).
@@ -963,6 +965,30 @@ fn server_json(world: &World, server: &Server, ctx: &Ctx<'_>) -> Value {
     });
     if let (Some(map), Value::Object(more)) = (details.as_object_mut(), extensions) {
         map.extend(more);
+        // The new system disk's encryption, as the reinstall or change of OS asked for it.
+        if let Some(Value::Object(metadata)) = map.get_mut("metadata") {
+            if let Some(encrypted) = &server.system_encrypted {
+                metadata.insert("__system__encrypted".into(), json!(encrypted));
+            }
+            if let Some(cmkid) = &server.system_cmkid {
+                metadata.insert("__system__cmkid".into(), json!(cmkid));
+            }
+        }
+        map.insert("enterprise_project_id".into(), json!("0"));
+        // The SDK's ServerFault: why a server is in ERROR.
+        if view.status == "ERROR"
+            && let Some((reason, at)) = &server.fault
+        {
+            map.insert(
+                "fault".into(),
+                json!({
+                    "code": 500,
+                    "created": second_time(*at),
+                    "message": reason,
+                    "details": "The reinstallation or OS change of the ECS failed.",
+                }),
+            );
+        }
     }
     details
 }
@@ -1002,7 +1028,7 @@ fn job_body(job: &Job, now: OffsetDateTime) -> Vec<u8> {
     out.extend_from_slice(b"\",\"end_time\":\"");
     let end_at = out.len();
     if done {
-        push_job_time(&mut out, job.end);
+        push_job_time(&mut out, job.end_time(now));
     }
     let end = end_at..out.len();
     out.extend_from_slice(b"\",\"entities\":{");
@@ -1132,7 +1158,7 @@ mod tests {
             job_time(job.running_at)
         };
         let end_time = if done {
-            job_time(job.end)
+            job_time(job.end_time(now))
         } else {
             String::new()
         };
@@ -1192,24 +1218,28 @@ mod tests {
                     None,
                     Some(("Ecs.0202".to_owned(), "Failed \"quoted\"\n".to_owned())),
                 ] {
-                    let job = Job {
-                        id: "0123456789abcdef0123456789abcdef".to_owned(),
-                        kind,
-                        project_id: "p".to_owned(),
-                        servers: servers(n),
-                        begin,
-                        running_at: begin + time::Duration::seconds(9),
-                        end: begin + time::Duration::seconds(90),
-                        failure,
-                        effect: None,
-                        settled: false,
-                    };
-                    for secs in [0, 9, 10, 89, 90, 1000] {
-                        let now = begin + time::Duration::seconds(secs);
-                        assert_eq!(
-                            String::from_utf8(job_body(&job, now)).unwrap(),
-                            String::from_utf8(job_body_serde(&job, now)).unwrap()
-                        );
+                    for paid_at in [None, Some(begin + time::Duration::seconds(5))] {
+                        let work = paid_at.unwrap_or(begin);
+                        let job = Job {
+                            id: "0123456789abcdef0123456789abcdef".to_owned(),
+                            kind,
+                            project_id: "p".to_owned(),
+                            servers: servers(n),
+                            begin,
+                            running_at: work + time::Duration::seconds(9),
+                            end: work + time::Duration::seconds(90),
+                            failure: failure.clone(),
+                            effect: None,
+                            settled: false,
+                            paid_at,
+                        };
+                        for secs in [0, 4, 9, 10, 14, 89, 90, 95, 1000] {
+                            let now = begin + time::Duration::seconds(secs);
+                            assert_eq!(
+                                String::from_utf8(job_body(&job, now)).unwrap(),
+                                String::from_utf8(job_body_serde(&job, now)).unwrap()
+                            );
+                        }
                     }
                 }
             }

@@ -50,6 +50,13 @@ pub(crate) struct Server {
     /// How many system disks replaced this one: each reinstall or change of OS that succeeds
     /// attaches a new one (a new volume id at boot index 0).
     pub(crate) system_disk: u32,
+    /// The system disk's encryption (`__system__encrypted`, `__system__cmkid`), as the last
+    /// reinstall or change of OS asked.
+    pub(crate) system_encrypted: Option<String>,
+    pub(crate) system_cmkid: Option<String>,
+    /// Why the last reinstall or change of OS failed, and when: the server's `fault` while it is
+    /// in `ERROR`.
+    pub(crate) fault: Option<(String, OffsetDateTime)>,
 }
 
 /// The kinds of ECS job.
@@ -111,6 +118,10 @@ pub(crate) struct OsEffect {
     pub(crate) quirk: JobQuirk,
     /// The `frozen_timestamps` fault: `updated` and `OS-SRV-USG:launched_at` do not move.
     pub(crate) keep_timestamps: bool,
+    /// `metadata.__system__encrypted` and `__system__cmkid` as sent: the new system disk's
+    /// encryption, shown in the server's metadata after.
+    pub(crate) system_encrypted: Option<String>,
+    pub(crate) system_cmkid: Option<String>,
 }
 
 /// How an OS job's status may run ahead of the work, as real ECS has been seen to do.
@@ -177,6 +188,22 @@ impl Job {
     /// Whether its order still waits to be paid at `now`.
     pub(crate) fn pending_payment(&self, now: OffsetDateTime) -> bool {
         self.paid_at.is_some_and(|paid| now < paid)
+    }
+
+    /// The `end_time` the job shows at `now`, once it reads `SUCCESS` or `FAIL`: its end, or,
+    /// while an early `SUCCESS` (the `early_success` and `success_flap` faults) runs ahead of
+    /// the work, the moment it began to read so, never a time still to come.
+    pub(crate) fn end_time(&self, now: OffsetDateTime) -> OffsetDateTime {
+        if now >= self.end {
+            return self.end;
+        }
+        let begin = self.work_begin();
+        let at = |percent: i32| -> OffsetDateTime { begin + (self.end - begin) * percent / 100 };
+        match self.effect.as_ref().map_or(JobQuirk::None, |e| e.quirk) {
+            JobQuirk::EarlySuccess => at(60).min(now),
+            JobQuirk::SuccessFlap => at(50).min(now),
+            JobQuirk::None => self.end.min(now),
+        }
     }
 
     pub(crate) fn phase(&self, now: OffsetDateTime) -> Phase {
@@ -398,6 +425,9 @@ impl World {
                 job: None,
                 counters: ServerCounters::default(),
                 system_disk: 0,
+                system_encrypted: None,
+                system_cmkid: None,
+                fault: None,
             })
             .collect();
         self.kvms = fixtures
@@ -647,17 +677,21 @@ fn apply(server: &mut Server, job: &Job) {
     let failed = job.failure.is_some();
     match job.kind {
         JobKind::Reinstall | JobKind::ChangeOs => {
-            if failed {
+            if let Some((_, reason)) = &job.failure {
                 server.running = false;
                 server.failed_os_job = true;
+                server.fault = Some((reason.clone(), job.end));
             } else {
                 if let Some(effect) = &job.effect {
                     server.image = effect.image.clone();
                     server.key_name = effect.key_name.clone();
                     server.user_data = effect.user_data.clone();
+                    server.system_encrypted = effect.system_encrypted.clone();
+                    server.system_cmkid = effect.system_cmkid.clone();
                 }
                 server.running = true;
                 server.failed_os_job = false;
+                server.fault = None;
                 server.system_disk += 1;
                 if !keep_timestamps {
                     server.launched_at = job.end;
@@ -673,6 +707,7 @@ fn apply(server: &mut Server, job: &Job) {
             if !failed {
                 server.running = true;
                 server.failed_os_job = false;
+                server.fault = None;
                 server.launched_at = job.end;
             }
         }
