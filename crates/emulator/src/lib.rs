@@ -225,6 +225,7 @@ mod redact;
 mod reply;
 mod server;
 mod state;
+mod throttle;
 mod util;
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -232,3 +233,4 @@ pub use config::{Config, ConfigBuilder, ConfigError, Timings};
 pub use fault::{FaultError, FaultKind, FaultRule};
 pub use fixtures::{Fixtures, FixturesError};
 pub use server::{Running, StartError, start};
+pub use throttle::RateLimit;

@@ -381,6 +381,8 @@ pub(crate) struct World {
     pub(crate) faults: FaultSet,
     pub(crate) log: RequestLog,
     pub(crate) ids: IdGen,
+    /// Each user's window of the throttle rule ([`crate::RateLimit`]).
+    pub(crate) windows: crate::throttle::Windows,
     serial: u64,
 }
 
@@ -397,6 +399,7 @@ impl World {
             faults: FaultSet::default(),
             log: RequestLog::default(),
             ids: IdGen::new(config.seed),
+            windows: crate::throttle::Windows::default(),
             serial: 0,
         };
         world.reset(config);
@@ -408,6 +411,7 @@ impl World {
     pub(crate) fn reset(&mut self, config: &Config) {
         let fixtures = &config.fixtures;
         self.fixtures = fixtures.clone();
+        self.windows = crate::throttle::Windows::default();
         self.servers = fixtures
             .ecs
             .servers
