@@ -122,12 +122,12 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     while let Some(arg) = rest.next() {
         match arg.as_str() {
             "--only" => match rest.next().map(String::as_str) {
-                Some(name @ ("emulator" | "cloud-init" | "fleet" | "sdk")) => {
+                Some(name @ ("emulator" | "cloud-init" | "fleet" | "throttle" | "sdk")) => {
                     only = Some(name.to_owned());
                 }
                 other => {
                     return Err(format!(
-                        "--only takes emulator, cloud-init, fleet or sdk, got {other:?}"
+                        "--only takes emulator, cloud-init, fleet, throttle or sdk, got {other:?}"
                     ));
                 }
             },
@@ -147,7 +147,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             }
             _ => {
                 return Err(format!(
-                    "`cargo xtask bench` takes --only emulator|cloud-init|fleet|sdk, --duration \
+                    "`cargo xtask bench` takes --only emulator|cloud-init|fleet|throttle|sdk, --duration \
                      SECS and --rounds N, got {args:?}"
                 ));
             }
@@ -187,6 +187,18 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         doc = replace_part(&doc, "fleet", &part);
         if !ok {
             shortfalls.push("fleet");
+        }
+        write_page(&page, &doc)?;
+    }
+    if wanted("throttle") {
+        let (part, ok) = crate::bench_throttle::throttle(&root)?;
+        if let Ok(now) = fs::read_to_string(&page) {
+            doc = now;
+        }
+        doc = with_throttle_prose(&doc);
+        doc = replace_part(&doc, "throttle", &part);
+        if !ok {
+            shortfalls.push("throttle");
         }
         write_page(&page, &doc)?;
     }
@@ -510,15 +522,15 @@ pub(crate) fn target_dir(root: &Path) -> PathBuf {
 }
 
 /// A server process this task started; killed when dropped.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    base_url: String,
-    addr: String,
+    pub(crate) base_url: String,
+    pub(crate) addr: String,
 }
 
 impl Server {
     /// Starts `program` and waits for its `listening on http://ADDR` line.
-    fn start(program: &Path, args: &[&str]) -> Result<Self, String> {
+    pub(crate) fn start(program: &Path, args: &[&str]) -> Result<Self, String> {
         let mut child = Command::new(program)
             .args(args)
             .stdin(Stdio::null())
@@ -1084,8 +1096,32 @@ fn with_fleet_prose(doc: &str) -> String {
     }
 }
 
+/// The throttled fleet part's heading.
+const THROTTLE_HEADING: &str = "## A fleet of 1,000 targets under 200 calls per 5 minutes\n";
+
+/// `doc` with the throttled fleet part's heading and prose (which names the settings) before its
+/// markers, as [`crate::bench_throttle::prose`] writes it.
+fn with_throttle_prose(doc: &str) -> String {
+    let start = "<!-- bench:throttle:start -->";
+    let prose = wrap(&crate::bench_throttle::prose(), 100);
+    match doc.find(THROTTLE_HEADING) {
+        Some(h) => match doc[h..].find(start) {
+            Some(s) => format!(
+                "{}{THROTTLE_HEADING}\n{prose}\n\n{}",
+                &doc[..h],
+                &doc[h + s..]
+            ),
+            None => doc.to_owned(),
+        },
+        None => format!(
+            "{}\n\n{THROTTLE_HEADING}\n{prose}\n\n{start}\n<!-- bench:throttle:end -->\n",
+            doc.trim_end()
+        ),
+    }
+}
+
 /// The ECS server `n` of the fleet (as `reimage-e2e`'s `fleet_server`).
-fn fleet_server(n: usize) -> String {
+pub(crate) fn fleet_server(n: usize) -> String {
     format!("f1ee7000-0000-4000-8000-{n:012x}")
 }
 
@@ -1518,7 +1554,7 @@ fn job_millis(text: &str) -> Option<u64> {
 }
 
 /// One admin call's JSON answer.
-fn admin_json(addr: &str, path: &str) -> Result<serde_json::Value, String> {
+pub(crate) fn admin_json(addr: &str, path: &str) -> Result<serde_json::Value, String> {
     let answer = http(addr, "GET", path, &[], "")?;
     if answer.status != 200 {
         return Err(format!("GET {path} answered {}", answer.status));
@@ -1548,7 +1584,7 @@ fn dechunk(mut data: &str) -> Option<String> {
 }
 
 /// Mode 600: the config file holds the emulator's (well-known) secrets.
-fn restrict(path: &Path) -> Result<(), String> {
+pub(crate) fn restrict(path: &Path) -> Result<(), String> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;

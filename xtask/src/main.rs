@@ -18,6 +18,7 @@ use std::process::{Command, ExitCode};
 mod aksk_vectors;
 mod bench;
 mod bench_sdk;
+mod bench_throttle;
 mod ci;
 mod cloudinit_peer;
 mod codegen;

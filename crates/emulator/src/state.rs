@@ -664,6 +664,7 @@ impl World {
                 "project_id": self.fixtures.ecs.project_id,
                 "servers": servers,
                 "jobs": jobs,
+                "throttled_calls": self.windows.refused(),
             },
             "iam": { "tokens": tokens },
             "edis": { "kvms": kvms, "sessions": sessions },

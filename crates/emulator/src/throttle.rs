@@ -114,9 +114,10 @@ impl fmt::Display for RateLimit {
     }
 }
 
-/// Each user's window: when it began and how many calls it let through.
+/// Each user's window: when it began and how many calls it let through; and how many calls the
+/// rule refused in all (the admin state's `ecs.throttled_calls`).
 #[derive(Debug, Default)]
-pub(crate) struct Windows(BTreeMap<String, (OffsetDateTime, u32)>);
+pub(crate) struct Windows(BTreeMap<String, (OffsetDateTime, u32)>, u64);
 
 impl Windows {
     /// Counts a call of `user` at `now` against `rule` with its `window` (scaled): `Ok` when it
@@ -135,10 +136,16 @@ impl Windows {
         }
         if entry.1 >= rule.limit {
             let left = (entry.0 + window) - now;
+            self.1 += 1;
             return Err(Duration::try_from(left).unwrap_or(Duration::ZERO));
         }
         entry.1 += 1;
         Ok(())
+    }
+
+    /// How many calls the rule refused since the start (or the last reset).
+    pub(crate) fn refused(&self) -> u64 {
+        self.1
     }
 }
 
@@ -185,6 +192,7 @@ mod tests {
         assert_eq!(windows.admit(&rule, rule.window(), "b", at(4)), Ok(()));
         // A refused call does not count; the next window lets calls through again.
         assert_eq!(windows.admit(&rule, rule.window(), "a", at(10)), Ok(()));
+        assert_eq!(windows.refused(), 1);
     }
 
     #[test]
