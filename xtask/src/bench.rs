@@ -31,13 +31,16 @@
 //!   emulator's admin state, every server and KVM re-imaged exactly once. Targets: peak RSS under
 //!   64 MB; wall time within 2× of the emulator's job duration plus the rate limit's floor (the
 //!   requests made divided by `--rate`, since every API request passes the limit).
+//! - `throttle`: `reimage fleet apply` on 1,000 ECS targets against an emulator that allows 200
+//!   calls per user in 5 minutes (scaled), answering 429 without `Retry-After`: wall time, and
+//!   at time scale 1; see `bench_throttle.rs`.
 //!
 //! - `sdk`: reimage-client against the official Python SDK in a loop of reinstall + show_job,
 //!   operations/s and peak RSS; and `ratios`, the summary of every ratio against its peer with
 //!   its target, rewritten on every run: see `bench_sdk.rs`.
 //!
-//! `--only emulator|cloud-init|fleet|sdk` runs one of them. Servers it starts are killed when it
-//! is done (or fails); it binds 127.0.0.1 only.
+//! `--only emulator|cloud-init|fleet|throttle|sdk` runs one of them. Servers it starts are killed
+//! when it is done (or fails); it binds 127.0.0.1 only.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -78,7 +81,7 @@ const INTRO: &str = "\
 Figures measured on one machine by `cargo xtask bench`, which rewrites the parts of this page
 between `<!-- bench:NAME:start -->` and `<!-- bench:NAME:end -->` markers and leaves the rest as
 written. They are comparisons on the same machine at the same time, not absolute promises: rerun
-`cargo xtask bench` (or `cargo xtask bench --only emulator|cloud-init|fleet|sdk`) on yours.
+`cargo xtask bench` (or `cargo xtask bench --only emulator|cloud-init|fleet|throttle|sdk`) on yours.
 
 ## Machine
 
