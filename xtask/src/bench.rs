@@ -1107,6 +1107,7 @@ const THROTTLE_HEADING: &str = "## A fleet of 1,000 targets under 200 calls per 
 fn with_throttle_prose(doc: &str) -> String {
     let start = "<!-- bench:throttle:start -->";
     let prose = wrap(&crate::bench_throttle::prose(), 100);
+    let prose = prose.trim_end();
     match doc.find(THROTTLE_HEADING) {
         Some(h) => match doc[h..].find(start) {
             Some(s) => format!(
