@@ -95,7 +95,7 @@ impl RateLimit {
     /// The refusal's message, as the gateway words it.
     pub(crate) fn message(&self) -> String {
         let secs = self.window.as_secs();
-        let time = if secs % 60 == 0 && secs > 0 {
+        let time = if secs.is_multiple_of(60) && secs > 0 {
             format!("{} minute", secs / 60)
         } else {
             format!("{secs} second")
