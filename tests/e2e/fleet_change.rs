@@ -611,3 +611,37 @@ fn user_data_for_an_image_without_cloud_init_fails_the_target_unsent() {
     assert!(out.stderr.contains("api \"plain\""), "{out}");
     assert!(out.stderr.contains("takes no user data"), "{out}");
 }
+
+/// `keypair_only = true`: `fleet check` warns under each ECS target that gives only a password,
+/// and the plan is still ready (exit 0); a target with a key pair has no warning.
+#[test]
+fn check_warns_for_a_password_in_a_keypair_only_region() {
+    let f = Fleet::new(TIME_SCALE);
+    let keyed = Target {
+        key: format!("ecs:{SERVER_2}"),
+        toml: format!(
+            "\n[[targets]]\necs = \"{SERVER_2}\"\nkeypair = \"KeyPair-350b\"\n\
+             user_id = \"7e25b1da389f4697a79df3a0e5bd494e\"\n"
+        ),
+    };
+    let plan = f.plan("keypair_only = true\n", &[ecs(SERVER_1), keyed]);
+    let out = f.fleet(&["check", plan.to_str().unwrap()]).run();
+    out.code(0);
+    assert_eq!(
+        out.stdout.matches("! warning: keypair_only").count(),
+        1,
+        "{out}"
+    );
+    let out = f
+        .fleet(&["check", plan.to_str().unwrap(), "--output", "json"])
+        .run();
+    out.code(0);
+    let json = out.json();
+    let rows = json["targets"].as_array().unwrap();
+    let warned: Vec<&str> = rows
+        .iter()
+        .filter(|r| !r["warnings"].as_array().unwrap().is_empty())
+        .map(|r| r["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(warned, [format!("ecs:{SERVER_1}")], "{out}");
+}
