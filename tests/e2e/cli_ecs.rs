@@ -1413,3 +1413,63 @@ fn a_prepaid_servers_change_of_os_waits_for_its_payment_or_pays_at_once() {
     let jobs = slow.state()["ecs"]["jobs"].clone();
     assert_eq!(jobs[0]["status"], "PENDING_PAYMENT", "{jobs}");
 }
+
+/// `--api plain` is what `--without-cloud-init` was (the two together are refused), and a dry
+/// run of a change of OS to an image without cloud-init shows the `/v1/` call it chose.
+#[test]
+fn api_plain_is_the_old_flag_and_a_dry_run_shows_the_v1_call() {
+    let emulator = Emulator::start(0.01);
+    let base = [
+        "reinstall",
+        "--server",
+        SERVER_1,
+        "--keypair",
+        KEYPAIR,
+        "--user-id",
+        USER_ID,
+        "--yes",
+    ];
+    let out = ecs(&emulator, &[&base[..], &["--api", "plain"]].concat()).run();
+    out.code(0);
+    assert_eq!(
+        emulator
+            .requests_of("ecs.reinstallos_without_cloud_init")
+            .len(),
+        1
+    );
+    assert!(emulator.requests_of("ims.show_image").is_empty());
+    let out = ecs(
+        &emulator,
+        &[&base[..], &["--api", "cloud-init", "--without-cloud-init"]].concat(),
+    )
+    .run();
+    out.code(2);
+    assert!(out.stderr.contains("--without-cloud-init"), "{out}");
+
+    let out = ecs(
+        &emulator,
+        &[
+            "change-os",
+            "--server",
+            SERVER_2,
+            "--image",
+            reimage_e2e::IMAGE_NO_CLOUD_INIT,
+            "--keypair",
+            KEYPAIR,
+            "--user-id",
+            USER_ID,
+            "--dry-run",
+        ],
+    )
+    .run();
+    out.code(0);
+    assert!(
+        out.stdout.contains("/v1/") && out.stdout.contains("/changeos"),
+        "{out}"
+    );
+    assert!(
+        emulator
+            .requests_of("ecs.changeos_without_cloud_init")
+            .is_empty()
+    );
+}
