@@ -149,8 +149,8 @@ impl Windows {
     }
 }
 
-/// Who a call is, for counting: the AK of its AK/SK signature, or a digest of its token, or
-/// `anonymous`. Never the token itself, which this key is not stored beside but may be logged.
+/// Who a call is, for counting: the AK of its AK/SK signature, or a digest of its token (never
+/// the token itself, since the key is kept), or `anonymous`.
 pub(crate) fn caller(headers: &HeaderMap) -> String {
     if let Some(access) = headers
         .get(http::header::AUTHORIZATION)
