@@ -886,6 +886,8 @@ fn user_data_with_an_image_without_cloud_init_is_refused_by_ecs() {
         &emulator,
         &[
             "change-os",
+            "--api",
+            "cloud-init",
             "--server",
             SERVER_1,
             "--image",
@@ -903,6 +905,8 @@ fn user_data_with_an_image_without_cloud_init_is_refused_by_ecs() {
     .run();
     out.code(1);
     assert!(out.stderr.contains("Ecs.0007"), "{out}");
+    // `--api` chose: the image service was not asked.
+    assert!(emulator.requests_of("ims.show_image").is_empty());
     // One JSON document for the failure too, with the provider's code (issue: `--output json`
     // printed nothing when it failed).
     let doc = out.json();
@@ -912,7 +916,7 @@ fn user_data_with_an_image_without_cloud_init_is_refused_by_ecs() {
     assert!(
         doc["error"]["hint"]
             .as_str()
-            .is_some_and(|h| h.contains("--without-cloud-init")),
+            .is_some_and(|h| h.contains("--api plain") && h.contains("--without-cloud-init")),
         "{out}"
     );
     let server = emulator.server(SERVER_1);
@@ -1168,4 +1172,348 @@ fn a_template_is_rendered_with_the_servers_id_before_it_is_sent() {
     let out = run(SERVER_2);
     out.code(0);
     assert_eq!(count(&emulator.server(SERVER_2), "reinstalls_applied"), 1);
+}
+
+/// Without `--api`, `ecs change-os` asks the image service about the new image and, for one
+/// whose `__support_fc_inject` is `"true"`, takes ECS's `/v1/…/changeos` by itself.
+#[test]
+fn change_os_chooses_the_v1_call_for_an_image_without_cloud_init_by_itself() {
+    let emulator = Emulator::start(0.01);
+    let (_dir, password) = password_dir();
+    let out = ecs(
+        &emulator,
+        &[
+            "change-os",
+            "--server",
+            SERVER_1,
+            "--image",
+            reimage_e2e::IMAGE_NO_CLOUD_INIT,
+            "--admin-password-file",
+            &password,
+            "--yes",
+            "--wait",
+        ],
+    )
+    .run();
+    out.code(0);
+    assert!(
+        out.stderr.contains("__support_fc_inject is \"true\""),
+        "the reason is shown: {out}"
+    );
+    let looked_up = emulator.requests_of("ims.show_image");
+    assert_eq!(looked_up.len(), 1, "{looked_up:?}");
+    assert!(
+        looked_up[0]["path"]
+            .as_str()
+            .is_some_and(|p| p.ends_with(reimage_e2e::IMAGE_NO_CLOUD_INIT)),
+        "{looked_up:?}"
+    );
+    assert_eq!(
+        emulator
+            .requests_of("ecs.changeos_without_cloud_init")
+            .len(),
+        1
+    );
+    assert!(emulator.requests_of("ecs.changeos").is_empty());
+    let server = emulator.server(SERVER_1);
+    assert_eq!(count(&server, "os_changes_applied"), 1, "{server}");
+    assert_eq!(
+        server["image_id"],
+        reimage_e2e::IMAGE_NO_CLOUD_INIT,
+        "{server}"
+    );
+}
+
+/// User data for an image the image service says has no cloud-init is refused before anything
+/// is sent, naming the image and the attribute; a cloud-init image still takes `/v2/`.
+#[test]
+fn user_data_for_an_image_without_cloud_init_is_refused_naming_the_attribute() {
+    let emulator = Emulator::start(0.01);
+    let (dir, password) = password_dir();
+    let user_data = dir.write("user-data.yaml", USER_DATA);
+    let out = ecs(
+        &emulator,
+        &[
+            "change-os",
+            "--server",
+            SERVER_1,
+            "--image",
+            reimage_e2e::IMAGE_NO_CLOUD_INIT,
+            "--admin-password-file",
+            &password,
+            "--user-data",
+            user_data.to_str().unwrap(),
+            "--yes",
+        ],
+    )
+    .run();
+    out.code(3);
+    assert!(
+        out.stderr.contains(reimage_e2e::IMAGE_NO_CLOUD_INIT)
+            && out.stderr.contains("__support_fc_inject"),
+        "{out}"
+    );
+    assert!(emulator.requests_of("ecs.changeos").is_empty());
+    assert!(
+        emulator
+            .requests_of("ecs.changeos_without_cloud_init")
+            .is_empty()
+    );
+    assert_eq!(count(&emulator.server(SERVER_1), "os_changes_applied"), 0);
+
+    // The same user data to an image with cloud-init: looked up, and sent by /v2/.
+    let out = ecs(
+        &emulator,
+        &[
+            "change-os",
+            "--server",
+            SERVER_1,
+            "--image",
+            IMAGE_UBUNTU,
+            "--admin-password-file",
+            &password,
+            "--user-data",
+            user_data.to_str().unwrap(),
+            "--yes",
+        ],
+    )
+    .run();
+    out.code(0);
+    assert_eq!(emulator.requests_of("ecs.changeos").len(), 1);
+    assert_eq!(emulator.requests_of("ims.show_image").len(), 2);
+}
+
+/// `--dry-run` looks the image up (a read) and says so, and prints the request of the API it
+/// chose: for a reinstall, the image is the server's current one.
+#[test]
+fn dry_run_says_which_image_it_looked_up_and_which_call_it_would_make() {
+    let emulator = Emulator::start(0.01);
+    let (_dir, password) = password_dir();
+    let out = ecs(
+        &emulator,
+        &[
+            "reinstall",
+            "--server",
+            SERVER_1,
+            "--admin-password-file",
+            &password,
+            "--dry-run",
+        ],
+    )
+    .run();
+    out.code(0);
+    assert!(
+        out.stderr
+            .contains(&format!("looking up image {IMAGE_DEBIAN}")),
+        "{out}"
+    );
+    assert!(
+        out.stderr.contains("__support_fc_inject is \"false\""),
+        "{out}"
+    );
+    assert!(out.stdout.contains("/v2/"), "{out}");
+    assert!(out.stdout.contains("/reinstallos"), "{out}");
+    assert_eq!(emulator.requests_of("ims.show_image").len(), 1);
+    assert!(emulator.requests_of("ecs.reinstallos").is_empty());
+    assert_eq!(count(&emulator.server(SERVER_1), "reinstalls_applied"), 0);
+}
+
+/// A project whose region takes no password with a cloud-init image (`keypair_only = true` in
+/// the emulator's fixtures): ECS refuses the password, and reimage says in one line what to do.
+#[test]
+fn a_keypair_only_region_refuses_a_password_and_the_hint_names_the_fix() {
+    let dir = TempDir::new("keypair-only");
+    let defaults = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../crates/emulator/fixtures/default.toml"
+    ))
+    .unwrap();
+    assert!(defaults.contains("keypair_only = false"));
+    let fixtures = dir.write(
+        "fixtures.toml",
+        defaults.replace("keypair_only = false", "keypair_only = true"),
+    );
+    let emulator = Emulator::start_with_fixtures(0.01, &fixtures);
+    let password = dir.write("admin-password", ADMIN_PASSWORD);
+    let out = ecs(
+        &emulator,
+        &[
+            "reinstall",
+            "--server",
+            SERVER_1,
+            "--admin-password-file",
+            password.to_str().unwrap(),
+            "--yes",
+        ],
+    )
+    .run();
+    out.code(1);
+    assert!(out.stderr.contains("Ecs.0005"), "{out}");
+    assert!(
+        out.stderr
+            .lines()
+            .any(|l| l.contains("--keypair NAME --user-id ID")),
+        "the fix, on one line: {out}"
+    );
+    assert_eq!(count(&emulator.server(SERVER_1), "reinstalls_applied"), 0);
+
+    // A key pair is taken.
+    let out = ecs(
+        &emulator,
+        &[
+            "reinstall",
+            "--server",
+            SERVER_1,
+            "--keypair",
+            KEYPAIR,
+            "--user-id",
+            USER_ID,
+            "--yes",
+        ],
+    )
+    .run();
+    out.code(0);
+    assert_eq!(count(&emulator.server(SERVER_1), "reinstalls_applied"), 1);
+}
+
+/// The default fixtures with `server` made yearly/monthly (`prepaid = true`), in `dir`.
+fn prepaid_fixtures(dir: &TempDir, server: &str) -> std::path::PathBuf {
+    let defaults = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../crates/emulator/fixtures/default.toml"
+    ))
+    .unwrap();
+    let line = format!("id = \"{server}\"\n");
+    assert!(defaults.contains(&line));
+    dir.write(
+        "fixtures.toml",
+        defaults.replace(&line, &format!("{line}prepaid = true\n")),
+    )
+}
+
+/// A yearly/monthly server's change of OS waits in PENDING_PAYMENT until its order is paid
+/// (the emulator pays it a scaled minute later): `--wait` shows it and waits; `--auto-pay`
+/// sends `isAutoPay` and the job never waits for payment; `--payment-deadline` gives up on an
+/// order nobody pays (exit 5), and the job is left as it is.
+#[test]
+fn a_prepaid_servers_change_of_os_waits_for_its_payment_or_pays_at_once() {
+    let dir = TempDir::new("prepaid");
+    let fixtures = prepaid_fixtures(&dir, SERVER_2);
+    let emulator = Emulator::start_with_fixtures(0.01, &fixtures);
+    let change = |image: &str, extra: &[&str]| {
+        let mut args = vec![
+            "change-os",
+            "--server",
+            SERVER_2,
+            "--image",
+            image,
+            "--keypair",
+            KEYPAIR,
+            "--user-id",
+            USER_ID,
+            "--yes",
+            "--wait",
+        ];
+        args.extend_from_slice(extra);
+        ecs(&emulator, &args).run()
+    };
+    let out = change(IMAGE_UBUNTU, &[]);
+    out.code(0);
+    assert!(out.stderr.contains("PENDING_PAYMENT"), "{out}");
+    let server = emulator.server(SERVER_2);
+    assert_eq!(server["image_id"], IMAGE_UBUNTU, "{server}");
+
+    // The server runs now: stop it first.
+    let out = change(IMAGE_DEBIAN, &["--auto-pay", "--mode", "with-stop-server"]);
+    out.code(0);
+    assert!(!out.stderr.contains("PENDING_PAYMENT"), "{out}");
+    let server = emulator.server(SERVER_2);
+    assert_eq!(server["image_id"], IMAGE_DEBIAN, "{server}");
+    assert_eq!(count(&server, "os_changes_applied"), 2, "{server}");
+
+    // At full time scale, nobody pays within a second.
+    let slow = Emulator::start_with_fixtures(1.0, &fixtures);
+    let out = ecs(
+        &slow,
+        &[
+            "change-os",
+            "--server",
+            SERVER_2,
+            "--image",
+            IMAGE_UBUNTU,
+            "--keypair",
+            KEYPAIR,
+            "--user-id",
+            USER_ID,
+            "--yes",
+            "--wait",
+            "--payment-deadline",
+            "1s",
+        ],
+    )
+    .run();
+    out.code(5);
+    assert!(out.stderr.contains("PENDING_PAYMENT"), "{out}");
+    let jobs = slow.state()["ecs"]["jobs"].clone();
+    assert_eq!(jobs[0]["status"], "PENDING_PAYMENT", "{jobs}");
+}
+
+/// `--api plain` is what `--without-cloud-init` was (the two together are refused), and a dry
+/// run of a change of OS to an image without cloud-init shows the `/v1/` call it chose.
+#[test]
+fn api_plain_is_the_old_flag_and_a_dry_run_shows_the_v1_call() {
+    let emulator = Emulator::start(0.01);
+    let base = [
+        "reinstall",
+        "--server",
+        SERVER_1,
+        "--keypair",
+        KEYPAIR,
+        "--user-id",
+        USER_ID,
+        "--yes",
+    ];
+    let out = ecs(&emulator, &[&base[..], &["--api", "plain"]].concat()).run();
+    out.code(0);
+    assert_eq!(
+        emulator
+            .requests_of("ecs.reinstallos_without_cloud_init")
+            .len(),
+        1
+    );
+    assert!(emulator.requests_of("ims.show_image").is_empty());
+    let out = ecs(
+        &emulator,
+        &[&base[..], &["--api", "cloud-init", "--without-cloud-init"]].concat(),
+    )
+    .run();
+    out.code(2);
+    assert!(out.stderr.contains("--without-cloud-init"), "{out}");
+
+    let out = ecs(
+        &emulator,
+        &[
+            "change-os",
+            "--server",
+            SERVER_2,
+            "--image",
+            reimage_e2e::IMAGE_NO_CLOUD_INIT,
+            "--keypair",
+            KEYPAIR,
+            "--user-id",
+            USER_ID,
+            "--dry-run",
+        ],
+    )
+    .run();
+    out.code(0);
+    assert!(
+        out.stdout.contains("/v1/") && out.stdout.contains("/changeos"),
+        "{out}"
+    );
+    assert!(
+        emulator
+            .requests_of("ecs.changeos_without_cloud_init")
+            .is_empty()
+    );
 }

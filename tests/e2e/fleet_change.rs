@@ -553,3 +553,95 @@ fn ctrl_c_journals_the_send_in_flight_prints_the_summary_and_how_to_resume() {
     assert_eq!(count(&f.emulator.kvm(KVM_1), "reinstalls_applied"), 1);
     assert_eq!(f.emulator.requests_of("ecs.reinstallos").len(), 2);
 }
+
+/// Without `api`, apply asks the image service about each ECS target's image and takes the
+/// call it says: `/v1/…/changeos` for an image without cloud-init, `/v2/…/reinstallos` for a
+/// server whose image has it.
+#[test]
+fn apply_chooses_each_targets_api_by_its_image() {
+    let f = Fleet::new(TIME_SCALE);
+    let plan = f.plan(
+        "",
+        &[
+            change_os(SERVER_1, reimage_e2e::IMAGE_NO_CLOUD_INIT),
+            ecs(SERVER_2),
+        ],
+    );
+    let out = f.apply(&plan, &[]);
+    out.code(0);
+    assert_eq!(outcome(&out, &format!("ecs:{SERVER_1}")), "done", "{out}");
+    assert_eq!(outcome(&out, &format!("ecs:{SERVER_2}")), "done", "{out}");
+    let e = &f.emulator;
+    assert_eq!(e.requests_of("ims.show_image").len(), 2);
+    assert_eq!(e.requests_of("ecs.changeos_without_cloud_init").len(), 1);
+    assert!(e.requests_of("ecs.changeos").is_empty());
+    assert_eq!(e.requests_of("ecs.reinstallos").len(), 1);
+    let one = e.server(SERVER_1);
+    assert_eq!(one["image_id"], reimage_e2e::IMAGE_NO_CLOUD_INIT, "{one}");
+    assert_eq!(count(&one, "os_changes_applied"), 1, "{one}");
+    assert_eq!(count(&e.server(SERVER_2), "reinstalls_applied"), 1);
+}
+
+/// User data for an image the image service says has no cloud-init fails that target before
+/// anything is sent; `api = "plain"` with user data is refused by the plan's own check.
+#[test]
+fn user_data_for_an_image_without_cloud_init_fails_the_target_unsent() {
+    let f = Fleet::new(TIME_SCALE);
+    f.dir
+        .write("u.yaml", "#cloud-config\npackages:\n  - nginx\n");
+    let plan = f.plan(
+        "user_data = \"u.yaml\"\n",
+        &[change_os(SERVER_1, reimage_e2e::IMAGE_NO_CLOUD_INIT)],
+    );
+    let out = f.apply(&plan, &[]);
+    assert_ne!(out.code, 0, "{out}");
+    assert_eq!(outcome(&out, &format!("ecs:{SERVER_1}")), "failed", "{out}");
+    assert!(out.stdout.contains("__support_fc_inject"), "{out}");
+    let e = &f.emulator;
+    assert!(e.requests_of("ecs.changeos").is_empty());
+    assert!(e.requests_of("ecs.changeos_without_cloud_init").is_empty());
+    assert_eq!(count(&e.server(SERVER_1), "os_changes_applied"), 0);
+
+    let plan = f.plan(
+        "user_data = \"u.yaml\"\napi = \"plain\"\n",
+        &[change_os(SERVER_2, reimage_e2e::IMAGE_NO_CLOUD_INIT)],
+    );
+    let out = f.fleet(&["check", plan.to_str().unwrap()]).run();
+    assert_ne!(out.code, 0, "{out}");
+    assert!(out.stderr.contains("api \"plain\""), "{out}");
+    assert!(out.stderr.contains("takes no user data"), "{out}");
+}
+
+/// `keypair_only = true`: `fleet check` warns under each ECS target that gives only a password,
+/// and the plan is still ready (exit 0); a target with a key pair has no warning.
+#[test]
+fn check_warns_for_a_password_in_a_keypair_only_region() {
+    let f = Fleet::new(TIME_SCALE);
+    let keyed = Target {
+        key: format!("ecs:{SERVER_2}"),
+        toml: format!(
+            "\n[[targets]]\necs = \"{SERVER_2}\"\nkeypair = \"KeyPair-350b\"\n\
+             user_id = \"7e25b1da389f4697a79df3a0e5bd494e\"\n"
+        ),
+    };
+    let plan = f.plan("keypair_only = true\n", &[ecs(SERVER_1), keyed]);
+    let out = f.fleet(&["check", plan.to_str().unwrap()]).run();
+    out.code(0);
+    assert_eq!(
+        out.stdout.matches("! warning: keypair_only").count(),
+        1,
+        "{out}"
+    );
+    let out = f
+        .fleet(&["check", plan.to_str().unwrap(), "--output", "json"])
+        .run();
+    out.code(0);
+    let json = out.json();
+    let rows = json["targets"].as_array().unwrap();
+    let warned: Vec<&str> = rows
+        .iter()
+        .filter(|r| !r["warnings"].as_array().unwrap().is_empty())
+        .map(|r| r["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(warned, [format!("ecs:{SERVER_1}")], "{out}");
+}

@@ -6,7 +6,9 @@ Runs against an emulator started with the default fixtures (crates/emulator/fixt
 and a small time scale, so that jobs finish in well under a second. Through the real SDK
 (huaweicloudsdkcore + huaweicloudsdkecs 3.1.219, AK/SK signing, its own request and response
 models) it drives reinstall_server_with_cloud_init, change_server_os_with_cloud_init, show_job
-until SUCCESS, show_server, batch_stop_servers and batch_start_servers, and the error paths: a
+until SUCCESS, show_server, batch_stop_servers and batch_start_servers, the calls for images
+without cloud-init (reinstall_server_without_cloud_init, change_server_os_without_cloud_init, on
+a running server with mode withStopServer), and the error paths: a
 wrong secret key, a missing server, a weak adminpass. It asserts what comes back, exception
 status and error codes included.
 
@@ -34,9 +36,11 @@ USER_ID = "7e25b1da389f4697a79df3a0e5bd494e"
 KEY_PAIR = "KeyPair-350b"
 SERVER_1 = "11111111-2222-3333-4444-555555555555"  # stopped, Debian 12
 SERVER_2 = "22222222-3333-4444-5555-666666666666"  # stopped, Debian 12
+RUNNING = "33333333-4444-5555-6666-777777777777"  # running, Ubuntu 24.04
 MISSING_SERVER = "99999999-9999-4999-8999-999999999999"
 DEBIAN_12 = "e215580f-73ad-429d-b6f2-5433947433b0"
 UBUNTU_24_04 = "1a2b3c4d-0000-4000-8000-000000000001"
+NO_CLOUD_INIT = "1a2b3c4d-0000-4000-8000-000000000002"  # Debian 12 without cloud-init
 
 USER_DATA = """#cloud-config
 hostname: sdk-interop
@@ -124,10 +128,16 @@ def run_all(checks, args):
         ChangeServerOsWithCloudInitOption,
         ChangeServerOsWithCloudInitRequest,
         ChangeServerOsWithCloudInitRequestBody,
+        ChangeServerOsWithoutCloudInitOption,
+        ChangeServerOsWithoutCloudInitRequest,
+        ChangeServerOsWithoutCloudInitRequestBody,
         EcsClient,
         ReinstallServerWithCloudInitOption,
         ReinstallServerWithCloudInitRequest,
         ReinstallServerWithCloudInitRequestBody,
+        ReinstallServerWithoutCloudInitOption,
+        ReinstallServerWithoutCloudInitRequest,
+        ReinstallServerWithoutCloudInitRequestBody,
         ReinstallSeverMetadata,
         ServerId,
         ShowJobRequest,
@@ -313,6 +323,55 @@ def run_all(checks, args):
         checks.run("show_server after batch stop", lambda: statuses("SHUTOFF"))
     if checks.run("batch_start_servers", batch_start):
         checks.run("show_server after batch start", lambda: statuses("ACTIVE"))
+
+    # --- images without cloud-init (the /v1/ calls), on the running server -------------------
+    def reinstall_without_cloud_init():
+        option = ReinstallServerWithoutCloudInitOption(
+            adminpass="Reimage-SDK-2!",
+            mode="withStopServer",
+        )
+        response = ecs.reinstall_server_without_cloud_init(
+            ReinstallServerWithoutCloudInitRequest(
+                server_id=RUNNING,
+                body=ReinstallServerWithoutCloudInitRequestBody(os_reinstall=option),
+            )
+        )
+        expect(response.status_code == 200, f"status {response.status_code}")
+        expect(response.job_id, f"no job_id in {response}")
+        return wait_for_job(response.job_id, "reinstallOS", [RUNNING])
+
+    def change_os_without_cloud_init():
+        option = ChangeServerOsWithoutCloudInitOption(
+            keyname=KEY_PAIR,
+            userid=USER_ID,
+            imageid=NO_CLOUD_INIT,
+            mode="withStopServer",
+        )
+        response = ecs.change_server_os_without_cloud_init(
+            ChangeServerOsWithoutCloudInitRequest(
+                server_id=RUNNING,
+                body=ChangeServerOsWithoutCloudInitRequestBody(os_change=option),
+            )
+        )
+        expect(response.status_code == 200, f"status {response.status_code}")
+        expect(response.job_id, f"no job_id in {response}")
+        return wait_for_job(response.job_id, "changeOS", [RUNNING])
+
+    def after_without_cloud_init():
+        server = show(RUNNING)
+        expect(server.status == "ACTIVE", f"status {server.status!r}")
+        expect(server.image.id == NO_CLOUD_INIT, f"image {server.image.id!r}")
+        expect(server.key_name == KEY_PAIR, f"key_name {server.key_name!r}")
+        expect(not server.os_ext_st_stask_state, f"task_state {server.os_ext_st_stask_state!r}")
+        return f"status={server.status} image={server.image.id} key_name={server.key_name}"
+
+    # One after the other: the change of OS waits for the reinstall's job to end.
+    reinstalled = checks.run("reinstall_server_without_cloud_init", reinstall_without_cloud_init)
+    changed = reinstalled and checks.run(
+        "change_server_os_without_cloud_init", change_os_without_cloud_init
+    )
+    if changed:
+        checks.run("show_server after the calls without cloud-init", after_without_cloud_init)
 
     # --- error paths ------------------------------------------------------------------------
     def refused(name, call, status, code):

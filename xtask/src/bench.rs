@@ -37,13 +37,16 @@
 //!   emulator's admin state, every server and KVM re-imaged exactly once. Targets: peak RSS under
 //!   64 MB; wall time within 2× of the emulator's job duration plus the rate limit's floor (the
 //!   requests made divided by `--rate`, since every API request passes the limit).
+//! - `throttle`: `reimage fleet apply` on 1,000 ECS targets against an emulator that allows 200
+//!   calls per user in 5 minutes (scaled), answering 429 without `Retry-After`: wall time, and
+//!   at time scale 1; see `bench_throttle.rs`.
 //!
 //! - `sdk`: reimage-client against the official Python SDK in a loop of reinstall + show_job,
 //!   operations/s and peak RSS; and `ratios`, the summary of every ratio against its peer with
 //!   its target, rewritten on every run: see `bench_sdk.rs`.
 //!
-//! `--only emulator|cloud-init|forms|fleet|sdk` runs one of them. Servers it starts are killed when it
-//! is done (or fails); it binds 127.0.0.1 only.
+//! `--only emulator|cloud-init|forms|fleet|throttle|sdk` runs one of them. Servers it starts are
+//! killed when it is done (or fails); it binds 127.0.0.1 only.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -92,7 +95,7 @@ const INTRO: &str = "\
 Figures measured on one machine by `cargo xtask bench`, which rewrites the parts of this page
 between `<!-- bench:NAME:start -->` and `<!-- bench:NAME:end -->` markers and leaves the rest as
 written. They are comparisons on the same machine at the same time, not absolute promises: rerun
-`cargo xtask bench` (or `cargo xtask bench --only emulator|cloud-init|forms|fleet|sdk`) on yours.
+`cargo xtask bench` (or `cargo xtask bench --only emulator|cloud-init|forms|fleet|throttle|sdk`) on yours.
 
 ## Machine
 
@@ -139,12 +142,14 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     while let Some(arg) = rest.next() {
         match arg.as_str() {
             "--only" => match rest.next().map(String::as_str) {
-                Some(name @ ("emulator" | "cloud-init" | "forms" | "fleet" | "sdk")) => {
+                Some(
+                    name @ ("emulator" | "cloud-init" | "forms" | "fleet" | "throttle" | "sdk"),
+                ) => {
                     only = Some(name.to_owned());
                 }
                 other => {
                     return Err(format!(
-                        "--only takes emulator, cloud-init, forms, fleet or sdk, got {other:?}"
+                        "--only takes emulator, cloud-init, forms, fleet, throttle or sdk, got {other:?}"
                     ));
                 }
             },
@@ -164,7 +169,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             }
             _ => {
                 return Err(format!(
-                    "`cargo xtask bench` takes --only emulator|cloud-init|forms|fleet|sdk, --duration \
+                    "`cargo xtask bench` takes --only emulator|cloud-init|forms|fleet|throttle|sdk, --duration \
                      SECS and --rounds N, got {args:?}"
                 ));
             }
@@ -212,6 +217,18 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         doc = replace_part(&doc, "fleet", &part);
         if !ok {
             shortfalls.push("fleet");
+        }
+        write_page(&page, &doc)?;
+    }
+    if wanted("throttle") {
+        let (part, ok) = crate::bench_throttle::throttle(&root)?;
+        if let Ok(now) = fs::read_to_string(&page) {
+            doc = now;
+        }
+        doc = with_throttle_prose(&doc);
+        doc = replace_part(&doc, "throttle", &part);
+        if !ok {
+            shortfalls.push("throttle");
         }
         write_page(&page, &doc)?;
     }
@@ -535,15 +552,15 @@ pub(crate) fn target_dir(root: &Path) -> PathBuf {
 }
 
 /// A server process this task started; killed when dropped.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    base_url: String,
-    addr: String,
+    pub(crate) base_url: String,
+    pub(crate) addr: String,
 }
 
 impl Server {
     /// Starts `program` and waits for its `listening on http://ADDR` line.
-    fn start(program: &Path, args: &[&str]) -> Result<Self, String> {
+    pub(crate) fn start(program: &Path, args: &[&str]) -> Result<Self, String> {
         let mut child = Command::new(program)
             .args(args)
             .stdin(Stdio::null())
@@ -1354,8 +1371,33 @@ fn with_fleet_prose(doc: &str) -> String {
     }
 }
 
+/// The throttled fleet part's heading.
+const THROTTLE_HEADING: &str = "## A fleet of 1,000 targets under 200 calls per 5 minutes\n";
+
+/// `doc` with the throttled fleet part's heading and prose (which names the settings) before its
+/// markers, as [`crate::bench_throttle::prose`] writes it.
+fn with_throttle_prose(doc: &str) -> String {
+    let start = "<!-- bench:throttle:start -->";
+    let prose = wrap(&crate::bench_throttle::prose(), 100);
+    let prose = prose.trim_end();
+    match doc.find(THROTTLE_HEADING) {
+        Some(h) => match doc[h..].find(start) {
+            Some(s) => format!(
+                "{}{THROTTLE_HEADING}\n{prose}\n\n{}",
+                &doc[..h],
+                &doc[h + s..]
+            ),
+            None => doc.to_owned(),
+        },
+        None => format!(
+            "{}\n\n{THROTTLE_HEADING}\n{prose}\n\n{start}\n<!-- bench:throttle:end -->\n",
+            doc.trim_end()
+        ),
+    }
+}
+
 /// The ECS server `n` of the fleet (as `reimage-e2e`'s `fleet_server`).
-fn fleet_server(n: usize) -> String {
+pub(crate) fn fleet_server(n: usize) -> String {
     format!("f1ee7000-0000-4000-8000-{n:012x}")
 }
 
@@ -1788,7 +1830,7 @@ fn job_millis(text: &str) -> Option<u64> {
 }
 
 /// One admin call's JSON answer.
-fn admin_json(addr: &str, path: &str) -> Result<serde_json::Value, String> {
+pub(crate) fn admin_json(addr: &str, path: &str) -> Result<serde_json::Value, String> {
     let answer = http(addr, "GET", path, &[], "")?;
     if answer.status != 200 {
         return Err(format!("GET {path} answered {}", answer.status));
@@ -1818,7 +1860,7 @@ fn dechunk(mut data: &str) -> Option<String> {
 }
 
 /// Mode 600: the config file holds the emulator's (well-known) secrets.
-fn restrict(path: &Path) -> Result<(), String> {
+pub(crate) fn restrict(path: &Path) -> Result<(), String> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;

@@ -19,6 +19,7 @@ use std::process::{Command, ExitCode};
 mod aksk_vectors;
 mod bench;
 mod bench_sdk;
+mod bench_throttle;
 mod ci;
 mod ci_tools;
 mod cloudinit_peer;

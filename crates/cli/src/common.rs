@@ -180,7 +180,20 @@ impl From<reimage_client::Error> for Failure {
         if failure.hint.is_none() && provider_code.as_deref() == Some("Ecs.0007") {
             // What ECS answers when the image has no cloud-init for the cloud-init call.
             failure.hint = Some(
-                "if the image has no cloud-init, run the command again with --without-cloud-init                  (which takes no user data); otherwise pick an image that is offered to this                  server"
+                "if the image has no cloud-init, run the command again with --api plain (or \
+                 --without-cloud-init, its older name; no user data), or without --api to let \
+                 reimage ask the image service; otherwise pick an image offered to this server"
+                    .to_owned(),
+            );
+        }
+        if failure.hint.is_none()
+            && provider_code.as_deref() == Some("Ecs.0005")
+            && keypair_asked(&failure.message)
+        {
+            // A region that takes no password with a cloud-init image asks for a key pair.
+            failure.hint = Some(
+                "this region takes no password for an image with cloud-init: run the command \
+                 again with --keypair NAME --user-id ID instead of --admin-password-file"
                     .to_owned(),
             );
         }
@@ -739,4 +752,11 @@ pub(crate) fn edis_account(resolved: &Resolved) -> Vec<String> {
         resolved.edis.auth_base,
         from(resolved, "edis_auth_base")
     )]
+}
+
+/// Whether a provider's message asks for a key pair instead of a password (the key-pair-only
+/// regions' answer to a password with a cloud-init image).
+fn keypair_asked(message: &str) -> bool {
+    let lower = message.to_ascii_lowercase();
+    lower.contains("password") && (lower.contains("keypair") || lower.contains("key pair"))
 }

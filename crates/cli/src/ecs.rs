@@ -7,7 +7,7 @@ use clap::{Subcommand, ValueEnum};
 use reimage_client::auth::aksk::AkSk;
 use reimage_client::auth::iam::{PasswordCredentials, ProjectName, TokenScope};
 use reimage_client::wire::Endpoint;
-use reimage_client::wire::ecs::{ServerDetails, ServerStatus, StopType};
+use reimage_client::wire::ecs::{RebuildApi, ServerDetails, ServerStatus, StopType};
 use reimage_client::{EcsAuth, EcsClient, PollSchedule, Started};
 use reimage_cloudinit::jinja::{InstanceData, Target};
 use reimage_config::{Flags, Resolved};
@@ -169,16 +169,41 @@ struct Rebuild {
     #[arg(long = "dry-run")]
     dry_run: bool,
 
+    /// Which of ECS's APIs to use: `cloud-init` (POST /v2/…, a password, key pair and user data)
+    /// or `plain`, for an image without cloud-init (POST /v1/…, no user data). Without it,
+    /// reimage asks the image service whether the image has cloud-init (its
+    /// `__support_fc_inject` attribute) and chooses.
+    #[arg(long, value_enum, value_name = "API")]
+    api: Option<ApiFlag>,
+
     #[command(flatten)]
     behaviour: Behaviour,
 }
 
+/// `--api`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ApiFlag {
+    /// The cloud-init calls (POST /v2/…).
+    CloudInit,
+    /// The calls for an image without cloud-init (POST /v1/…).
+    Plain,
+}
+
+impl From<ApiFlag> for RebuildApi {
+    fn from(flag: ApiFlag) -> Self {
+        match flag {
+            ApiFlag::CloudInit => Self::CloudInit,
+            ApiFlag::Plain => Self::Plain,
+        }
+    }
+}
+
 #[derive(Debug, clap::Args)]
 struct ReinstallArgs {
-    /// The server's image has no cloud-init (nor Cloudbase-Init): use ECS's reinstall for such
-    /// images (POST /v1/…/reinstallos), with `--admin-password-file` or `--keypair`, and no
-    /// user data.
-    #[arg(long = "without-cloud-init")]
+    /// The same as `--api plain`: the server's image has no cloud-init (nor Cloudbase-Init), so
+    /// use ECS's reinstall for such images (POST /v1/…/reinstallos), with
+    /// `--admin-password-file` or `--keypair`, and no user data.
+    #[arg(long = "without-cloud-init", conflicts_with = "api")]
     without_cloud_init: bool,
 
     #[command(flatten)]
@@ -204,11 +229,26 @@ struct ChangeOsArgs {
     #[arg(long, value_name = "ID")]
     image: String,
 
-    /// The new image has no cloud-init (nor Cloudbase-Init): use ECS's change of OS for such
-    /// images (POST /v1/…/changeos), with `--admin-password-file` or `--keypair`, and no user
-    /// data.
-    #[arg(long = "without-cloud-init")]
+    /// The same as `--api plain`: the new image has no cloud-init (nor Cloudbase-Init), so use
+    /// ECS's change of OS for such images (POST /v1/…/changeos), with `--admin-password-file`
+    /// or `--keypair`, and no user data.
+    #[arg(long = "without-cloud-init", conflicts_with = "api")]
     without_cloud_init: bool,
+
+    /// A yearly/monthly server: pay the order the change of OS may make from the account at
+    /// once (`isAutoPay`), instead of leaving its job in PENDING_PAYMENT until someone pays.
+    #[arg(long = "auto-pay")]
+    auto_pay: bool,
+
+    /// How long `--wait` waits for a job in PENDING_PAYMENT (an unpaid order) before it gives
+    /// up (exit code 5); `--deadline` counts from the payment. Seconds or a duration (`30m`).
+    #[arg(
+        long = "payment-deadline",
+        value_name = "DURATION",
+        default_value = "1800",
+        value_parser = common::parse_duration_secs
+    )]
+    payment_deadline: u64,
 
     #[command(flatten)]
     rebuild: Rebuild,
@@ -261,21 +301,24 @@ async fn dispatch(args: &Args) -> Result<(), Failure> {
     match &args.command {
         Command::Token { output } => token(args, &resolved, *output).await,
         Command::Reinstall(r) => {
-            let kind = if r.without_cloud_init {
-                Rebuilt::ReinstallWithoutCloudInit
-            } else {
-                Rebuilt::Reinstall
-            };
-            reinstall_or_change(args, &resolved, &r.rebuild, kind).await
+            let api = chosen_api(&r.rebuild, r.without_cloud_init);
+            reinstall_or_change(args, &resolved, &r.rebuild, None, api).await
         }
         Command::ChangeOs(change) => {
             let image = ImageId::new(change.image.as_str())?;
-            let kind = if change.without_cloud_init {
-                Rebuilt::ChangeOsWithoutCloudInit(image)
-            } else {
-                Rebuilt::ChangeOs(image)
+            let api = chosen_api(&change.rebuild, change.without_cloud_init);
+            let payment = Payment {
+                auto_pay: change.auto_pay,
+                deadline: Duration::from_secs(change.payment_deadline),
             };
-            reinstall_or_change(args, &resolved, &change.rebuild, kind).await
+            reinstall_or_change(
+                args,
+                &resolved,
+                &change.rebuild,
+                Some((image, payment)),
+                api,
+            )
+            .await
         }
         Command::Job { job, behaviour } => {
             let job_id = JobId::new(job.as_str())?;
@@ -588,31 +631,106 @@ fn in_flags(e: reimage_core::ValidationError) -> Failure {
     ))
 }
 
+/// A change of OS's order, for a yearly/monthly server: `--auto-pay` and `--payment-deadline`.
+#[derive(Debug, Clone, Copy)]
+struct Payment {
+    auto_pay: bool,
+    deadline: Duration,
+}
+
+/// Which API a reinstall or change of OS takes, and what said so (a flag, or the image's
+/// attribute), for the messages.
+#[derive(Debug, Clone)]
+struct ApiChoice {
+    api: RebuildApi,
+    because: String,
+}
+
+/// The API the flags force: `--api`, or `--without-cloud-init` (`--api plain` by its older
+/// name). `None`: ask the image service.
+fn chosen_api(rebuild: &Rebuild, without_cloud_init: bool) -> Option<ApiChoice> {
+    if without_cloud_init {
+        return Some(ApiChoice {
+            api: RebuildApi::Plain,
+            because: "--without-cloud-init".to_owned(),
+        });
+    }
+    rebuild.api.map(|flag| {
+        let api = RebuildApi::from(flag);
+        ApiChoice {
+            api,
+            because: format!("--api {api}"),
+        }
+    })
+}
+
+/// Asks the image service about the image the server will run (the new one, or for a reinstall
+/// its current one) and chooses the API its `__support_fc_inject` says.
+async fn look_up_api(
+    client: &EcsClient,
+    before: &ServerDetails,
+    new_image: Option<&ImageId>,
+) -> Result<ApiChoice, Failure> {
+    let image_id = match new_image.or(before.image_id.as_ref()) {
+        Some(id) => id.clone(),
+        None => {
+            return Err(Failure::usage(format!(
+                "the details of server {} do not say its image, so reimage cannot ask the image \
+                 service whether it has cloud-init; nothing was sent",
+                before.id
+            ))
+            .hint("give --api cloud-init or --api plain"));
+        }
+    };
+    crate::note(&format!(
+        "looking up image {image_id} (GET {}/v2/images/{image_id}) to choose the API",
+        client.ims_endpoint()
+    ));
+    let image = client.image(&image_id).await.map_err(|e| {
+        Failure::from(e).hint("give --api cloud-init or --api plain to choose without the lookup")
+    })?;
+    let name = image.name.as_deref().unwrap_or("?");
+    Ok(ApiChoice {
+        api: image.rebuild_api(),
+        because: format!("image {image_id} ({name}): {}", image.reason()),
+    })
+}
+
 async fn reinstall_or_change(
     args: &Args,
     resolved: &Resolved,
     rebuild: &Rebuild,
-    kind: Rebuilt,
+    change: Option<(ImageId, Payment)>,
+    forced: Option<ApiChoice>,
 ) -> Result<(), Failure> {
-    let without_cloud_init = matches!(
-        kind,
-        Rebuilt::ReinstallWithoutCloudInit | Rebuilt::ChangeOsWithoutCloudInit(_)
-    );
-    if without_cloud_init && let Some(path) = &rebuild.user_data {
+    let (new_image, payment) = match change {
+        Some((image, payment)) => (Some(image), Some(payment)),
+        None => (None, None),
+    };
+    let auto_pay = payment.is_some_and(|p| p.auto_pay);
+    if let Some(choice) = &forced
+        && choice.api == RebuildApi::Plain
+        && let Some(path) = &rebuild.user_data
+    {
         return Err(Failure::new(
             exit::REFUSED,
             format!(
-                "--user-data {}: --without-cloud-init takes no user data, since nothing on such \
-                 an image reads it; nothing was sent",
-                path.display()
+                "--user-data {}: {} takes no user data, since nothing on an image without \
+                 cloud-init reads it; nothing was sent",
+                path.display(),
+                choice.because
             ),
         )
-        .hint("leave --user-data out, or drop --without-cloud-init if the image has cloud-init"));
+        .hint(format!(
+            "leave --user-data out, or drop {} if the image has cloud-init",
+            choice.because
+        )));
     }
     let spec = spec(rebuild, before_boot(resolved, rebuild))?;
-    let what = match kind {
-        Rebuilt::ChangeOs(_) | Rebuilt::ChangeOsWithoutCloudInit(_) => "change the OS of",
-        Rebuilt::Reinstall | Rebuilt::ReinstallWithoutCloudInit => "reinstall",
+    let what = if new_image.is_some() {
+        "change the OS of"
+    } else {
+        "reinstall"
     };
     let client = client(args, resolved).await?;
     // The online checks, before anything is shown or asked: a read, never a change. `--server`
@@ -620,13 +738,48 @@ async fn reinstall_or_change(
     let before = client.find_server(&rebuild.server).await?;
     let server_id = before.id.clone();
     check_online(&before, rebuild, what)?;
+    let choice = match forced {
+        Some(choice) => choice,
+        None => look_up_api(&client, &before, new_image.as_ref()).await?,
+    };
+    if choice.api == RebuildApi::Plain
+        && let Some(path) = &rebuild.user_data
+    {
+        return Err(Failure::new(
+            exit::REFUSED,
+            format!(
+                "--user-data {}: {} says the image has no cloud-init, so nothing on it reads user \
+                 data; nothing was sent",
+                path.display(),
+                choice.because
+            ),
+        )
+        .hint(
+            "leave --user-data out, or choose an image with cloud-init (--api cloud-init sends it \
+             anyway, and ECS refuses it for such an image)",
+        ));
+    }
+    let api_text = match choice.api {
+        RebuildApi::CloudInit => "the cloud-init API (POST /v2/…)",
+        RebuildApi::Plain => "the API for images without cloud-init (POST /v1/…)",
+    };
+    crate::note(&format!("{}: using {api_text}", choice.because));
+    let kind = match (new_image, choice.api) {
+        (None, RebuildApi::CloudInit) => Rebuilt::Reinstall,
+        (None, RebuildApi::Plain) => Rebuilt::ReinstallWithoutCloudInit,
+        (Some(image), RebuildApi::CloudInit) => Rebuilt::ChangeOs(image),
+        (Some(image), RebuildApi::Plain) => Rebuilt::ChangeOsWithoutCloudInit(image),
+    };
     if rebuild.dry_run {
         crate::note(&format!("checked: {}; it can be sent", summary(&before)));
         let user_data = spec.user_data().cloned();
         let dry = match kind {
             Rebuilt::ChangeOs(image) => {
                 client
-                    .dry_run_change_os(&server_id, EcsChangeOs::new(image, spec))
+                    .dry_run_change_os(
+                        &server_id,
+                        EcsChangeOs::new(image, spec).with_auto_pay(auto_pay),
+                    )
                     .await?
             }
             Rebuilt::Reinstall => {
@@ -641,7 +794,10 @@ async fn reinstall_or_change(
             }
             Rebuilt::ChangeOsWithoutCloudInit(image) => {
                 client
-                    .dry_run_change_os_without_cloud_init(&server_id, EcsChangeOs::new(image, spec))
+                    .dry_run_change_os_without_cloud_init(
+                        &server_id,
+                        EcsChangeOs::new(image, spec).with_auto_pay(auto_pay),
+                    )
                     .await?
             }
         };
@@ -669,7 +825,10 @@ async fn reinstall_or_change(
     let sent = match kind {
         Rebuilt::ChangeOs(image) => {
             client
-                .change_os_from(before, EcsChangeOs::new(image, spec))
+                .change_os_from(
+                    before,
+                    EcsChangeOs::new(image, spec).with_auto_pay(auto_pay),
+                )
                 .await
         }
         Rebuilt::Reinstall => client.reinstall_from(before, EcsReinstall::new(spec)).await,
@@ -680,7 +839,10 @@ async fn reinstall_or_change(
         }
         Rebuilt::ChangeOsWithoutCloudInit(image) => {
             client
-                .change_os_without_cloud_init_from(before, EcsChangeOs::new(image, spec))
+                .change_os_without_cloud_init_from(
+                    before,
+                    EcsChangeOs::new(image, spec).with_auto_pay(auto_pay),
+                )
                 .await
         }
     };
@@ -695,8 +857,10 @@ async fn reinstall_or_change(
     let Some(wait) = rebuild.behaviour.wait else {
         return print_started(&started, rebuild.behaviour.output);
     };
+    let deadline = Duration::from_secs(rebuild.behaviour.deadline);
     let schedule = PollSchedule {
-        deadline: Duration::from_secs(rebuild.behaviour.deadline),
+        deadline,
+        payment_deadline: payment.map_or(deadline, |p| p.deadline),
         ..PollSchedule::default()
     };
     let mut progress = Progress::new(&format!("{} of server {server_id}", started.operation));

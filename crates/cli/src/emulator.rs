@@ -42,6 +42,17 @@ pub(crate) struct Args {
         value_parser = crate::common::parse_duration_secs
     )]
     job_retention: u64,
+
+    /// Throttle ECS as its API gateway does: at most COUNT calls per user (AK or token) in each
+    /// window, in emulated time (scaled like every duration), then 429 `APIGW.0308` until the
+    /// window ends. `200/5m` is a limit real users have met.
+    #[arg(long = "rate-limit", value_name = "COUNT/WINDOW", value_parser = reimage_emulator::RateLimit::parse)]
+    rate_limit: Option<reimage_emulator::RateLimit>,
+
+    /// With `--rate-limit`, answer a throttled call with `Retry-After` (the window's rest);
+    /// without it, as real answers do, there is none.
+    #[arg(long = "rate-limit-retry-after", requires = "rate_limit")]
+    rate_limit_retry_after: bool,
 }
 
 /// Runs the emulator until SIGINT or SIGTERM and returns the exit code.
@@ -61,14 +72,16 @@ pub(crate) fn run(args: &Args) -> u8 {
     };
     let mut timings = reimage_emulator::Timings::default();
     timings.job_retention = std::time::Duration::from_secs(args.job_retention);
-    let config = match Config::builder()
+    let mut builder = Config::builder()
         .listen(args.listen)
         .allow_remote(args.allow_remote)
         .time_scale(args.time_scale)
         .fixtures(fixtures)
-        .timings(timings)
-        .build()
-    {
+        .timings(timings);
+    if let Some(rule) = args.rate_limit {
+        builder = builder.rate_limit(rule.with_retry_after(args.rate_limit_retry_after));
+    }
+    let config = match builder.build() {
         Ok(config) => config,
         Err(e) => return fail(&e.to_string()),
     };

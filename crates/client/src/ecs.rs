@@ -16,10 +16,13 @@ use std::time::{Duration, Instant};
 use http::HeaderValue;
 use reimage_auth::aksk::AkSk;
 use reimage_auth::iam::{DEFAULT_REFRESH_MARGIN, PasswordCredentials, Token, TokenScope};
-use reimage_core::{EcsChangeOs, EcsReinstall, Job, JobId, JobStatus, ProjectId, ServerId};
+use reimage_core::{
+    EcsChangeOs, EcsReinstall, ImageId, Job, JobId, JobStatus, ProjectId, ServerId,
+};
 use reimage_wire::ecs::{
-    BatchStart, BatchStop, ChangeOs, ChangeOsWithoutCloudInit, ListServers, ReinstallOs,
-    ReinstallOsWithoutCloudInit, ServerDetails, ServerStatus, ShowJob, ShowServer, StopType,
+    BatchStart, BatchStop, ChangeOs, ChangeOsWithoutCloudInit, ImageDetails, ListServers,
+    ReinstallOs, ReinstallOsWithoutCloudInit, ServerDetails, ServerStatus, ShowImage, ShowJob,
+    ShowServer, StopType, ims_endpoint,
 };
 use reimage_wire::iam::CreateToken;
 use reimage_wire::{Endpoint, Operation, Provider};
@@ -77,6 +80,7 @@ pub enum EcsAuth {
 pub struct EcsClient {
     transport: Transport,
     endpoint: Endpoint,
+    ims_endpoint: Endpoint,
     project_id: ProjectId,
     auth: EcsAuth,
     token: Mutex<Option<Token>>,
@@ -146,6 +150,7 @@ impl EcsClient {
         }
         Ok(Self {
             transport,
+            ims_endpoint: ims_endpoint(&endpoint),
             endpoint,
             project_id,
             auth,
@@ -199,6 +204,19 @@ impl EcsClient {
         self
     }
 
+    /// Sends the image service's queries to `endpoint` instead of the one beside the ECS
+    /// endpoint ([`ims_endpoint`]).
+    pub fn with_ims_endpoint(mut self, endpoint: Endpoint) -> Result<Self, Error> {
+        self.transport.check_endpoint(&endpoint)?;
+        self.ims_endpoint = endpoint;
+        Ok(self)
+    }
+
+    /// The image service's endpoint (IMS), where [`image`](Self::image) asks.
+    pub fn ims_endpoint(&self) -> &Endpoint {
+        &self.ims_endpoint
+    }
+
     /// The project.
     pub fn project_id(&self) -> &ProjectId {
         &self.project_id
@@ -240,8 +258,14 @@ impl EcsClient {
         *self.token.lock().await = None;
     }
 
-    /// Sends `op` with the credentials; a token refused as expired is renewed once.
+    /// Sends `op` to the ECS endpoint with the credentials; a token refused as expired is
+    /// renewed once.
     async fn call<O: Operation>(&self, op: &O) -> Result<O::Output, Error> {
+        self.call_at(op, &self.endpoint).await
+    }
+
+    /// [`call`](Self::call) at `endpoint` (ECS's or the image service's).
+    async fn call_at<O: Operation>(&self, op: &O, endpoint: &Endpoint) -> Result<O::Output, Error> {
         match &self.auth {
             EcsAuth::AkSk(keys) => {
                 let auth = RequestAuth::AkSk {
@@ -249,7 +273,7 @@ impl EcsClient {
                     project: &self.project_id,
                 };
                 self.transport
-                    .execute(op, &self.endpoint, Provider::Ecs, &auth, &*self.clock)
+                    .execute(op, endpoint, Provider::Ecs, &auth, &*self.clock)
                     .await
             }
             EcsAuth::Password { .. } => {
@@ -260,7 +284,7 @@ impl EcsClient {
                     let auth = RequestAuth::Token(&header);
                     match self
                         .transport
-                        .execute(op, &self.endpoint, Provider::Ecs, &auth, &*self.clock)
+                        .execute(op, endpoint, Provider::Ecs, &auth, &*self.clock)
                         .await
                     {
                         Err(Error::Provider(e)) if !renewed && e.status == 401 => {
@@ -390,6 +414,13 @@ impl EcsClient {
     /// The server's details.
     pub async fn server(&self, server_id: &ServerId) -> Result<ServerDetails, Error> {
         self.call(&ShowServer::new(self.project_id.clone(), server_id.clone()))
+            .await
+    }
+
+    /// The image, as the image service (IMS) shows it: whether it has cloud-init
+    /// ([`ImageDetails::rebuild_api`]) decides which reinstall and change of OS it takes.
+    pub async fn image(&self, image_id: &ImageId) -> Result<ImageDetails, Error> {
+        self.call_at(&ShowImage::new(image_id.clone()), &self.ims_endpoint)
             .await
     }
 
@@ -583,7 +614,22 @@ impl EcsClient {
         }
     }
 
-    /// Polls the job until `SUCCESS` or `FAIL`, with a growing interval and a deadline.
+    /// The job, and the progress it shows.
+    async fn job_progress(&self, job_id: &JobId) -> Result<(Job, Progress), Error> {
+        let job = self.job(job_id).await?;
+        let (done, total) = job.progress();
+        let progress = Progress::Job {
+            job_id: job.id.clone(),
+            status: job.status.clone(),
+            done,
+            total,
+        };
+        Ok((job, progress))
+    }
+
+    /// Polls the job until `SUCCESS` or `FAIL`, with a growing interval and a deadline. A job
+    /// in `PENDING_PAYMENT` (a yearly/monthly server's order, unpaid) is waited for with
+    /// [`PollSchedule::payment_deadline`], and the deadline counts again from its payment.
     ///
     /// `SUCCESS` counts only once the server (`server_id`, else the job's own) is out of
     /// `REBUILD`: providers have been seen to report success early. A poll that fails for a
@@ -595,25 +641,45 @@ impl EcsClient {
         schedule: &PollSchedule,
         on_progress: &mut (dyn FnMut(&ProgressEvent) + Send),
     ) -> Result<Job, Error> {
-        let origin = Instant::now();
+        let mut origin = Instant::now();
         let what = format!("job {job_id}");
-        let job = poll_until(schedule, origin, &what, on_progress, || async {
-            let job = self.job(job_id).await?;
-            let (done, total) = job.progress();
-            let progress = Progress::Job {
-                job_id: job.id.clone(),
-                status: job.status.clone(),
-                done,
-                total,
+        let job = loop {
+            let job = poll_until(schedule, origin, &what, on_progress, || async {
+                let (job, progress) = self.job_progress(job_id).await?;
+                let step = match job.status {
+                    // An unpaid order is waited for below, with its own deadline.
+                    JobStatus::Success | JobStatus::PendingPayment => Step::Done(job),
+                    JobStatus::Fail => return Err(Error::JobFailed { job: Box::new(job) }),
+                    _ => Step::Wait(format!("job {}", job.status)),
+                };
+                Ok((step, Some(progress)))
+            })
+            .await?;
+            if job.status != JobStatus::PendingPayment {
+                break job;
+            }
+            // A yearly/monthly server's order waits to be paid: that may take a person, so it
+            // has a deadline of its own, and the work's deadline counts from the payment.
+            let paying = PollSchedule {
+                deadline: schedule.payment_deadline,
+                ..schedule.clone()
             };
-            let step = match job.status {
-                JobStatus::Success => Step::Done(job),
-                JobStatus::Fail => return Err(Error::JobFailed { job: Box::new(job) }),
-                _ => Step::Wait(format!("job {}", job.status)),
-            };
-            Ok((step, Some(progress)))
-        })
-        .await?;
+            let unpaid = format!(
+                "job {job_id} to leave PENDING_PAYMENT (its order is not paid: pay it in the \
+                 console, or change the OS with auto-pay)"
+            );
+            poll_until(&paying, Instant::now(), &unpaid, on_progress, || async {
+                let (job, progress) = self.job_progress(job_id).await?;
+                let step = if job.status == JobStatus::PendingPayment {
+                    Step::Wait("job PENDING_PAYMENT (the order waits to be paid)".to_owned())
+                } else {
+                    Step::Done(())
+                };
+                Ok((step, Some(progress)))
+            })
+            .await?;
+            origin = Instant::now();
+        };
         let server = server_id
             .cloned()
             .or_else(|| job.server_id.as_deref().and_then(|s| ServerId::new(s).ok()));

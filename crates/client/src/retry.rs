@@ -11,12 +11,15 @@ use http::HeaderMap;
 ///
 /// The wait before attempt `n + 1` is a random duration between half and all of
 /// `base × 2^(n-1)`, capped at `cap` ("equal jitter"), unless the answer said `Retry-After`.
+/// A throttled call (429) may take more attempts ([`max_throttled_attempts`](Self::max_throttled_attempts)):
+/// real limits run over minutes and say no `Retry-After`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryPolicy {
     max_attempts: u32,
     base: Duration,
     cap: Duration,
     max_retry_after: Duration,
+    max_throttled_attempts: u32,
 }
 
 impl Default for RetryPolicy {
@@ -26,6 +29,7 @@ impl Default for RetryPolicy {
             base: Duration::from_millis(200),
             cap: Duration::from_secs(10),
             max_retry_after: Duration::from_secs(60),
+            max_throttled_attempts: 8,
         }
     }
 }
@@ -38,6 +42,7 @@ impl RetryPolicy {
             base,
             cap,
             max_retry_after: Duration::from_secs(60),
+            max_throttled_attempts: max_attempts.max(1),
         }
     }
 
@@ -56,6 +61,20 @@ impl RetryPolicy {
     /// The number of attempts in all.
     pub fn max_attempts(&self) -> u32 {
         self.max_attempts
+    }
+
+    /// At most `max` attempts in all for a call that is throttled (429), which is refused before
+    /// anything runs, so that it can wait out a limit over minutes (default 8; [`new`](Self::new)
+    /// sets it to its `max_attempts`).
+    #[must_use]
+    pub fn with_max_throttled_attempts(mut self, max: u32) -> Self {
+        self.max_throttled_attempts = max.max(1);
+        self
+    }
+
+    /// The number of attempts in all for a throttled call.
+    pub fn max_throttled_attempts(&self) -> u32 {
+        self.max_throttled_attempts
     }
 
     /// The longest `Retry-After` honoured.
@@ -109,6 +128,9 @@ pub struct PollSchedule {
     pub factor: f64,
     /// How long the whole wait may take before it gives up.
     pub deadline: Duration,
+    /// How long an ECS job may wait in `PENDING_PAYMENT` (a yearly/monthly server's order, not
+    /// paid yet) before the wait gives up; [`deadline`](Self::deadline) counts from the payment.
+    pub payment_deadline: Duration,
 }
 
 impl Default for PollSchedule {
@@ -118,6 +140,7 @@ impl Default for PollSchedule {
             max: Duration::from_secs(15),
             factor: 1.5,
             deadline: Duration::from_secs(30 * 60),
+            payment_deadline: Duration::from_secs(30 * 60),
         }
     }
 }
@@ -131,6 +154,7 @@ impl PollSchedule {
             max: Duration::from_millis(500),
             factor: 1.5,
             deadline,
+            payment_deadline: deadline,
         }
     }
 

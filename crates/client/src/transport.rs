@@ -5,7 +5,10 @@
 //! only what cannot do harm:
 //!
 //! - a connection that was never made (nothing was sent), for every operation;
-//! - `429 Too Many Requests`, for every operation: the gateway refused it before anything ran;
+//! - `429 Too Many Requests`, for every operation: the gateway refused it before anything ran
+//!   (up to [`RetryPolicy::max_throttled_attempts`](crate::RetryPolicy::max_throttled_attempts);
+//!   without `Retry-After`, as real limits answer, after a backoff with jitter that holds every
+//!   request of the transport);
 //! - ECS's `Common.0024` ("Flow limit exceeded", sent with a 2xx and no job), for every
 //!   operation: the back end refused it before anything ran;
 //! - `502`/`503`/`504`, a timeout, a reset, a cut answer or an unreadable success, for idempotent
@@ -560,7 +563,8 @@ impl Transport {
                     let status = response.status();
                     let throttled = status == StatusCode::TOO_MANY_REQUESTS;
                     let gateway = matches!(status.as_u16(), 502..=504);
-                    if attempt < policy.max_attempts() && (throttled || (gateway && O::IDEMPOTENT))
+                    if (throttled && attempt < policy.max_throttled_attempts())
+                        || (gateway && O::IDEMPOTENT && attempt < policy.max_attempts())
                     {
                         let wait = match retry_after(response.headers()) {
                             Some(asked) => {
@@ -568,6 +572,13 @@ impl Transport {
                                 let asked = asked.min(policy.max_retry_after());
                                 self.inner.gate.pause(asked);
                                 asked
+                            }
+                            // Throttled without `Retry-After`, as real limits answer: back off
+                            // with jitter, and every request of this transport with it (a fleet's
+                            // workers share the transport, so all of them slow down).
+                            None if throttled => {
+                                self.inner.gate.pause(delay);
+                                delay
                             }
                             None => delay,
                         };

@@ -261,12 +261,30 @@ impl EcsReinstall {
 pub struct EcsChangeOs {
     image_id: ImageId,
     spec: EcsOsSpec,
+    auto_pay: bool,
 }
 
 impl EcsChangeOs {
     /// A change to the image `image_id`, with `spec`.
     pub fn new(image_id: ImageId, spec: EcsOsSpec) -> Self {
-        Self { image_id, spec }
+        Self {
+            image_id,
+            spec,
+            auto_pay: false,
+        }
+    }
+
+    /// Pays the order a yearly/monthly server's change of OS may make from the account at once
+    /// (`isAutoPay: "true"`), instead of leaving its job in `PENDING_PAYMENT` until someone pays.
+    #[must_use]
+    pub fn with_auto_pay(mut self, auto_pay: bool) -> Self {
+        self.auto_pay = auto_pay;
+        self
+    }
+
+    /// Whether the order is paid at once (`isAutoPay`).
+    pub fn auto_pay(&self) -> bool {
+        self.auto_pay
     }
 
     /// The new image (`imageid`).

@@ -14,7 +14,8 @@ use crate::timestamp::Timestamp;
 /// use reimage_core::JobStatus;
 ///
 /// assert_eq!(JobStatus::from_wire("SUCCESS"), JobStatus::Success);
-/// assert_eq!(JobStatus::from_wire("PENDING_PAYMENT"), JobStatus::Unknown("PENDING_PAYMENT".into()));
+/// assert_eq!(JobStatus::from_wire("PENDING_PAYMENT"), JobStatus::PendingPayment);
+/// assert_eq!(JobStatus::from_wire("QUEUED"), JobStatus::Unknown("QUEUED".into()));
 /// assert!(JobStatus::Fail.is_terminal());
 /// assert!(!JobStatus::Running.is_terminal());
 /// ```
@@ -28,6 +29,9 @@ pub enum JobStatus {
     Success,
     /// `FAIL`: the job failed; see the fail reason and error code.
     Fail,
+    /// `PENDING_PAYMENT`: a yearly/monthly server's job waits for its order to be paid (Huawei
+    /// Cloud's job query page defines it; such a job is deleted after 14 days).
+    PendingPayment,
     /// A status this version of reimage does not know, as the provider wrote it.
     Unknown(String),
 }
@@ -40,6 +44,7 @@ impl JobStatus {
             "RUNNING" => Self::Running,
             "SUCCESS" => Self::Success,
             "FAIL" => Self::Fail,
+            "PENDING_PAYMENT" => Self::PendingPayment,
             other => Self::Unknown(other.to_owned()),
         }
     }
@@ -51,6 +56,7 @@ impl JobStatus {
             Self::Running => "RUNNING",
             Self::Success => "SUCCESS",
             Self::Fail => "FAIL",
+            Self::PendingPayment => "PENDING_PAYMENT",
             Self::Unknown(s) => s,
         }
     }

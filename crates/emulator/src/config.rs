@@ -97,6 +97,7 @@ pub struct Config {
     pub(crate) edis_api_host: Option<String>,
     pub(crate) strict_inputs: bool,
     pub(crate) interruptions_fail_rebuilds: bool,
+    pub(crate) rate_limit: Option<crate::RateLimit>,
 }
 
 impl Default for Config {
@@ -116,6 +117,7 @@ impl Default for Config {
             edis_api_host: None,
             strict_inputs: false,
             interruptions_fail_rebuilds: false,
+            rate_limit: None,
         }
     }
 }
@@ -318,6 +320,15 @@ impl ConfigBuilder {
     #[must_use]
     pub fn interruptions_fail_rebuilds(mut self, fail: bool) -> Self {
         self.config.interruptions_fail_rebuilds = fail;
+        self
+    }
+
+    /// Throttles ECS (and the image service) as the API gateway does: at most `rule.limit()`
+    /// calls per user in each window (scaled by the time scale), then 429 `APIGW.0308` until
+    /// the window ends, with `Retry-After` only if the rule says so. Off by default.
+    #[must_use]
+    pub fn rate_limit(mut self, rule: crate::RateLimit) -> Self {
+        self.config.rate_limit = Some(rule);
         self
     }
 

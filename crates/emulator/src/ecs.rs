@@ -13,8 +13,8 @@ use reimage_core::{AdminPassword, ImageId, KeyPairName, ServerId, Timestamp, Use
 use reimage_wire::Operation;
 use reimage_wire::ecs::{
     ActionBody, BatchStart, BatchStop, ChangeOs, ChangeOsBody, ChangeOsWithoutCloudInit, EcsRoute,
-    ListServers, MODE_WITH_STOP_SERVER, Metadata, ReinstallBody, ReinstallOs,
-    ReinstallOsWithoutCloudInit, ShowJob, ShowServer,
+    ImsRoute, ListServers, MODE_WITH_STOP_SERVER, Metadata, ReinstallBody, ReinstallOs,
+    ReinstallOsWithoutCloudInit, SUPPORT_FC_INJECT, ShowImage, ShowJob, ShowServer,
 };
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -30,9 +30,21 @@ const MAX_BATCH: usize = 1000;
 
 const INVALID: &str = "Invalid parameter values. Contact customer service.";
 
-/// The operation a call to `route` (parsed from its path) is, by `reimage-wire`'s names; the
-/// body tells stop from start.
-pub(crate) fn operation_name(route: Option<&EcsRoute>, body: &[u8]) -> &'static str {
+/// How long an unpaid order of a yearly/monthly server's change of OS waits before someone pays
+/// it (the emulator's own choice), before the time scale.
+const PAYMENT_DELAY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The refusal of a password in a region that takes only key pairs with cloud-init images.
+pub(crate) const KEYPAIR_ONLY: &str = "Invalid parameter values. Contact customer service. (this \
+     region does not support the password mode for a server with Cloud-Init: use the keypair \
+     mode, keyname and userid)";
+
+/// The operation a call to `path` (`route` is [`EcsRoute::parse`] of it) is, by `reimage-wire`'s
+/// names; the body tells stop from start.
+pub(crate) fn operation_name(path: &str, route: Option<&EcsRoute>, body: &[u8]) -> &'static str {
+    if route.is_none() && ImsRoute::parse(path).is_some() {
+        return ShowImage::NAME;
+    }
     match route {
         Some(EcsRoute::ReinstallOs { .. }) => ReinstallOs::NAME,
         Some(EcsRoute::ChangeOs { .. }) => ChangeOs::NAME,
@@ -58,6 +70,11 @@ struct Caller {
 
 /// Handles every ECS path; `route` is [`EcsRoute::parse`] of it.
 pub(crate) fn handle(world: &mut World, ctx: &Ctx<'_>, route: Option<EcsRoute>) -> Handled {
+    if route.is_none()
+        && let Some(ims) = ImsRoute::parse(ctx.request.uri().path())
+    {
+        return handle_ims(world, ctx, &ims);
+    }
     let Some(route) = route else {
         return Handled::new(gateway_error(
             404,
@@ -74,7 +91,7 @@ pub(crate) fn handle(world: &mut World, ctx: &Ctx<'_>, route: Option<EcsRoute>) 
             ctx.request_id,
         ));
     }
-    let caller = match authenticate(world, ctx, &route) {
+    let caller = match authenticate(world, ctx, Some(&route)) {
         Ok(caller) => caller,
         Err(handled) => return *handled,
     };
@@ -120,8 +137,8 @@ fn refused(reply: Reply, auth: LogAuth) -> Box<Handled> {
 }
 
 /// The project mismatch: `Common.0018` on the job query, `Ecs.0023` elsewhere.
-fn wrong_project(route: &EcsRoute) -> Reply {
-    if matches!(route, EcsRoute::ShowJob { .. }) {
+fn wrong_project(route: Option<&EcsRoute>) -> Reply {
+    if matches!(route, Some(EcsRoute::ShowJob { .. })) {
         ecs_error(
             400,
             "Common.0018",
@@ -136,13 +153,17 @@ fn wrong_project(route: &EcsRoute) -> Reply {
     }
 }
 
+/// Who calls, as the gateway checks it. `route` is the ECS route, whose path names the project;
+/// `None` is the image service, whose paths name none: the token's project or `X-Project-Id`
+/// is the project then.
 fn authenticate(
     world: &mut World,
     ctx: &Ctx<'_>,
-    route: &EcsRoute,
+    route: Option<&EcsRoute>,
 ) -> Result<Caller, Box<Handled>> {
     let headers = ctx.request.headers();
-    let path_project = route.project_id().as_str();
+    let fixture_project = world.fixtures.ecs.project_id.clone();
+    let path_project = route.map_or(fixture_project.as_str(), |r| r.project_id().as_str());
 
     if let Some(value) = headers.get(reimage_auth::iam::X_AUTH_TOKEN) {
         let presented = value.as_bytes();
@@ -294,6 +315,8 @@ struct OsFields<'a> {
     metadata: Option<&'a Metadata>,
     mode: Option<&'a str>,
     imageid: Option<&'a str>,
+    /// `isAutoPay` (change of OS only).
+    is_auto_pay: Option<&'a str>,
     /// reimage's own cross-field rules (`to_input`), for `strict_inputs`.
     strict: Result<(), reimage_core::ValidationError>,
 }
@@ -410,6 +433,7 @@ fn reinstall(
         metadata: o.metadata.as_ref(),
         mode: o.mode.as_deref(),
         imageid: None,
+        is_auto_pay: None,
         strict: parsed.to_input().map(drop),
     };
     os_job(world, ctx, caller, server_id, fields)
@@ -443,6 +467,7 @@ fn change_os(
         metadata: o.metadata.as_ref(),
         mode: o.mode.as_deref(),
         imageid: Some(o.imageid.as_str()),
+        is_auto_pay: o.is_auto_pay.as_deref(),
         strict: parsed.to_input().map(drop),
     };
     os_job(world, ctx, caller, server_id, fields)
@@ -580,6 +605,12 @@ fn os_job(
              image has no Cloud-Init or Cloudbase-Init)",
         );
     }
+    if fields.api == Api::CloudInit && fields.adminpass.is_some() && world.fixtures.ecs.keypair_only
+    {
+        // The SDK's docs: where a region takes no password for a server with cloud-init, the
+        // service asks for a key pair. No code of its own is documented: Ecs.0005 is the closest.
+        return ecs_error(400, "Ecs.0005", KEYPAIR_ONLY);
+    }
     let image_id = image.id.clone();
     if server.locked {
         return ecs_error(400, "Ecs.0605", "ECS locked.");
@@ -609,7 +640,15 @@ fn os_job(
         stops_first: stop_first && server.running && !server.failed_os_job,
         quirk: ctx.flags.job_quirk,
         keep_timestamps: ctx.flags.frozen_timestamps,
+        system_encrypted: fields.metadata.and_then(|m| m.system_encrypted.clone()),
+        system_cmkid: fields.metadata.and_then(|m| m.system_cmkid.clone()),
     };
+    // A yearly/monthly server's change of OS makes an order: without `isAutoPay: "true"` its
+    // job waits in PENDING_PAYMENT until someone pays (here, a minute later, scaled).
+    let payment = (fields.kind == JobKind::ChangeOs
+        && server.fixture.prepaid
+        && fields.is_auto_pay != Some("true"))
+    .then(|| ctx.config.scaled(PAYMENT_DELAY));
     let project = world.fixtures.ecs.project_id.clone();
     let job_id = world.start_job(
         fields.kind,
@@ -619,6 +658,7 @@ fn os_job(
         ctx.config.scaled(timing),
         failure,
         Some(effect),
+        payment,
     );
     Reply::json(StatusCode::OK, HUAWEI_JSON, &json!({ "job_id": job_id }))
 }
@@ -720,6 +760,7 @@ fn action(world: &mut World, ctx: &Ctx<'_>) -> Reply {
         ctx.config.scaled(timing),
         failure,
         None,
+        None,
     );
     Reply::json(StatusCode::OK, HUAWEI_JSON, &json!({ "job_id": job_id }))
 }
@@ -727,6 +768,62 @@ fn action(world: &mut World, ctx: &Ctx<'_>) -> Reply {
 // ---------------------------------------------------------------------------------------------
 // Queries.
 // ---------------------------------------------------------------------------------------------
+
+/// The image service (IMS) behind the same gateway: `GET /v2/images/{image_id}`.
+fn handle_ims(world: &mut World, ctx: &Ctx<'_>, route: &ImsRoute) -> Handled {
+    if ctx.request.method() != route.method() {
+        return Handled::new(gateway_error(
+            404,
+            "APIGW.0101",
+            "The API does not exist.",
+            ctx.request_id,
+        ));
+    }
+    let caller = match authenticate(world, ctx, None) {
+        Ok(caller) => caller,
+        Err(handled) => return *handled,
+    };
+    let reply = match route {
+        ImsRoute::ShowImage { image_id } => show_image(world, image_id.as_str()),
+        _ => gateway_error(404, "APIGW.0101", "The API does not exist.", ctx.request_id),
+    };
+    Handled::new(reply).with_auth(caller.auth)
+}
+
+/// One image as IMS's query shows it (Glance's fields and IMS's `__…` attributes). An image
+/// without cloud-init carries `__support_fc_inject: "true"`, the others `"false"`.
+fn show_image(world: &World, image_id: &str) -> Reply {
+    let Some(image) = world.fixtures.image(image_id) else {
+        // The code is the emulator's own: IMS's error table was not at hand.
+        return ecs_error(404, "IMG.0001", "The image does not exist.");
+    };
+    let id = image.id.as_str();
+    let platform = image.name.split_whitespace().next().unwrap_or("Other");
+    let mut body = serde_json::Map::new();
+    body.insert("id".into(), json!(id));
+    body.insert("name".into(), json!(image.name));
+    body.insert("status".into(), json!(image.status));
+    body.insert("visibility".into(), json!("public"));
+    body.insert("__imagetype".into(), json!("gold"));
+    body.insert("__os_type".into(), json!(image.os_type));
+    body.insert("__platform".into(), json!(platform));
+    body.insert("__os_bit".into(), json!("64"));
+    body.insert("__support_kvm".into(), json!("true"));
+    body.insert(
+        SUPPORT_FC_INJECT.into(),
+        json!(if image.cloud_init { "false" } else { "true" }),
+    );
+    body.insert("disk_format".into(), json!("zvhd2"));
+    body.insert("container_format".into(), json!("bare"));
+    body.insert("min_disk".into(), json!(40));
+    body.insert("min_ram".into(), json!(0));
+    body.insert("protected".into(), json!(true));
+    body.insert("tags".into(), json!([]));
+    body.insert("self".into(), json!(format!("/v2/images/{id}")));
+    body.insert("file".into(), json!(format!("/v2/images/{id}/file")));
+    body.insert("schema".into(), json!("/v2/schemas/image"));
+    Reply::json(StatusCode::OK, HUAWEI_JSON, &Value::Object(body))
+}
 
 fn show_server(world: &World, ctx: &Ctx<'_>, server_id: &ServerId) -> Reply {
     let Some(server) = find_server(world, server_id.as_str()) else {
@@ -820,7 +917,7 @@ fn server_json(world: &World, server: &Server, ctx: &Ctx<'_>) -> Value {
             "os_type": image.map(|i| i.os_type.as_str()).unwrap_or("Linux"),
             "os_bit": "64",
             "vpc_id": ecs.vpc_id,
-            "charging_mode": "0",
+            "charging_mode": if f.prepaid { "1" } else { "0" },
             "metering.image_id": server.image.as_str(),
             "metering.imagetype": "gold",
             "metering.resourcespeccode": f.flavor,
@@ -868,6 +965,30 @@ fn server_json(world: &World, server: &Server, ctx: &Ctx<'_>) -> Value {
     });
     if let (Some(map), Value::Object(more)) = (details.as_object_mut(), extensions) {
         map.extend(more);
+        // The new system disk's encryption, as the reinstall or change of OS asked for it.
+        if let Some(Value::Object(metadata)) = map.get_mut("metadata") {
+            if let Some(encrypted) = &server.system_encrypted {
+                metadata.insert("__system__encrypted".into(), json!(encrypted));
+            }
+            if let Some(cmkid) = &server.system_cmkid {
+                metadata.insert("__system__cmkid".into(), json!(cmkid));
+            }
+        }
+        map.insert("enterprise_project_id".into(), json!("0"));
+        // The SDK's ServerFault: why a server is in ERROR.
+        if view.status == "ERROR"
+            && let Some((reason, at)) = &server.fault
+        {
+            map.insert(
+                "fault".into(),
+                json!({
+                    "code": 500,
+                    "created": second_time(*at),
+                    "message": reason,
+                    "details": "The reinstallation or OS change of the ECS failed.",
+                }),
+            );
+        }
     }
     details
 }
@@ -907,7 +1028,7 @@ fn job_body(job: &Job, now: OffsetDateTime) -> Vec<u8> {
     out.extend_from_slice(b"\",\"end_time\":\"");
     let end_at = out.len();
     if done {
-        push_job_time(&mut out, job.end);
+        push_job_time(&mut out, job.end_time(now));
     }
     let end = end_at..out.len();
     out.extend_from_slice(b"\",\"entities\":{");
@@ -928,7 +1049,7 @@ fn job_body(job: &Job, now: OffsetDateTime) -> Vec<u8> {
             Some(range) => out.extend_from_within(range.clone()),
             None => {
                 let at = out.len();
-                if phase != Phase::Init {
+                if !matches!(phase, Phase::Init | Phase::PendingPayment) {
                     push_job_time(&mut out, job.running_at);
                 }
                 sub_begin = Some(at..out.len());
@@ -1031,13 +1152,13 @@ mod tests {
             (Some((code, reason)), Phase::Fail) => (Some(code.as_str()), Some(reason.as_str())),
             _ => (None, None),
         };
-        let begin_time = if phase == Phase::Init {
+        let begin_time = if matches!(phase, Phase::Init | Phase::PendingPayment) {
             String::new()
         } else {
             job_time(job.running_at)
         };
         let end_time = if done {
-            job_time(job.end)
+            job_time(job.end_time(now))
         } else {
             String::new()
         };
@@ -1097,24 +1218,28 @@ mod tests {
                     None,
                     Some(("Ecs.0202".to_owned(), "Failed \"quoted\"\n".to_owned())),
                 ] {
-                    let job = Job {
-                        id: "0123456789abcdef0123456789abcdef".to_owned(),
-                        kind,
-                        project_id: "p".to_owned(),
-                        servers: servers(n),
-                        begin,
-                        running_at: begin + time::Duration::seconds(9),
-                        end: begin + time::Duration::seconds(90),
-                        failure,
-                        effect: None,
-                        settled: false,
-                    };
-                    for secs in [0, 9, 10, 89, 90, 1000] {
-                        let now = begin + time::Duration::seconds(secs);
-                        assert_eq!(
-                            String::from_utf8(job_body(&job, now)).unwrap(),
-                            String::from_utf8(job_body_serde(&job, now)).unwrap()
-                        );
+                    for paid_at in [None, Some(begin + time::Duration::seconds(5))] {
+                        let work = paid_at.unwrap_or(begin);
+                        let job = Job {
+                            id: "0123456789abcdef0123456789abcdef".to_owned(),
+                            kind,
+                            project_id: "p".to_owned(),
+                            servers: servers(n),
+                            begin,
+                            running_at: work + time::Duration::seconds(9),
+                            end: work + time::Duration::seconds(90),
+                            failure: failure.clone(),
+                            effect: None,
+                            settled: false,
+                            paid_at,
+                        };
+                        for secs in [0, 4, 9, 10, 14, 89, 90, 95, 1000] {
+                            let now = begin + time::Duration::seconds(secs);
+                            assert_eq!(
+                                String::from_utf8(job_body(&job, now)).unwrap(),
+                                String::from_utf8(job_body_serde(&job, now)).unwrap()
+                            );
+                        }
                     }
                 }
             }

@@ -72,6 +72,9 @@ pub(crate) struct EcsFixture {
     pub(crate) project_id: String,
     pub(crate) project_name: String,
     pub(crate) vpc_id: String,
+    /// A region that takes no password with a cloud-init image: the `/v2/` calls refuse
+    /// `adminpass` (the SDK's docs: the service asks for a key pair then).
+    pub(crate) keypair_only: bool,
     pub(crate) images: Vec<ImageFixture>,
     pub(crate) servers: Vec<ServerFixture>,
 }
@@ -92,6 +95,9 @@ pub(crate) struct ServerFixture {
     pub(crate) image: ImageId,
     pub(crate) running: bool,
     pub(crate) locked: bool,
+    /// Yearly/monthly (`charging_mode` "1"): a change of OS without `isAutoPay: "true"` waits
+    /// in `PENDING_PAYMENT` until its order is paid.
+    pub(crate) prepaid: bool,
     pub(crate) flavor: String,
     pub(crate) key_name: Option<String>,
     pub(crate) private_ip: Option<String>,
@@ -203,6 +209,7 @@ impl Fixtures {
                 project_id: String::new(),
                 project_name: String::new(),
                 vpc_id: String::new(),
+                keypair_only: false,
                 images: Vec::new(),
                 servers: Vec::new(),
             },
@@ -312,6 +319,8 @@ struct RawEcs {
     #[serde(default = "default_vpc")]
     vpc_id: String,
     #[serde(default)]
+    keypair_only: bool,
+    #[serde(default)]
     images: Vec<RawImage>,
     #[serde(default)]
     servers: Vec<RawServer>,
@@ -354,6 +363,8 @@ struct RawServer {
     running: bool,
     #[serde(default)]
     locked: bool,
+    #[serde(default)]
+    prepaid: bool,
     #[serde(default = "default_flavor")]
     flavor: String,
     #[serde(default)]
@@ -546,6 +557,7 @@ impl RawFixtures {
                 image,
                 running: s.running,
                 locked: s.locked,
+                prepaid: s.prepaid,
                 flavor: s.flavor,
                 key_name,
                 private_ip: s.private_ip,
@@ -600,6 +612,7 @@ impl RawFixtures {
                 project_id,
                 project_name: self.ecs.project_name,
                 vpc_id: self.ecs.vpc_id,
+                keypair_only: self.ecs.keypair_only,
                 images,
                 servers,
             },

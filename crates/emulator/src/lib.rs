@@ -163,6 +163,7 @@
 //! | the image exists (`imageid`, or the server's own image) | 400 `Ecs.0031` (a malformed `imageid`: `Ecs.0005`) |
 //! | the image is active | 400 `Ecs.0032` |
 //! | the image has cloud-init | 400 `Ecs.0007` |
+//! | no `adminpass` on a cloud-init call when the fixtures say `keypair_only` | 400 `Ecs.0005` (no code is documented; the closest) |
 //! | the server is not locked | 400 `Ecs.0605` |
 //! | the server is not busy with another job | 501 `Ecs.0603` (with [`interruptions_fail_rebuilds`](ConfigBuilder::interruptions_fail_rebuilds), a running rebuild then ends in `FAIL`) |
 //! | the server is stopped (or its last OS job failed), unless `mode` is `withStopServer` | 400 `Ecs.0100` |
@@ -224,6 +225,7 @@ mod redact;
 mod reply;
 mod server;
 mod state;
+mod throttle;
 mod util;
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -231,3 +233,4 @@ pub use config::{Config, ConfigBuilder, ConfigError, Timings};
 pub use fault::{FaultError, FaultKind, FaultRule};
 pub use fixtures::{Fixtures, FixturesError};
 pub use server::{Running, StartError, start};
+pub use throttle::RateLimit;

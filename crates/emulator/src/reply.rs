@@ -191,6 +191,23 @@ impl Side {
         )
     }
 
+    /// 429 from the throttle rule: `APIGW.0308` with the rule's message, and `Retry-After` (the
+    /// window's rest, whole seconds rounded up) only if the rule says so.
+    pub(crate) fn over_rate_limit(
+        self,
+        rule: &crate::RateLimit,
+        left: std::time::Duration,
+        request_id: &str,
+    ) -> Reply {
+        let reply = gateway_error(429, "APIGW.0308", rule.message(), request_id);
+        if rule.retry_after() {
+            let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+            reply.with_header(http::header::RETRY_AFTER, HeaderValue::from(secs.max(1)))
+        } else {
+            reply
+        }
+    }
+
     /// ECS's back end over its flow limit: `202` with `Common.0024` and no `job_id` (the
     /// gateway let the call through; nothing was applied). EDIS has no such answer: a 429.
     pub(crate) fn flow_limited(self, request_id: &str) -> Reply {

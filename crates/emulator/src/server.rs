@@ -556,7 +556,10 @@ async fn respond(shared: &Shared, request: Request<Incoming>) -> Outcome {
         Side::Edis => (edis::operation_name(path), None),
         _ => {
             let route = EcsRoute::parse(path);
-            (ecs::operation_name(route.as_ref(), request.body()), route)
+            (
+                ecs::operation_name(path, route.as_ref(), request.body()),
+                route,
+            )
         }
     };
     // The log entry, redacted before the lock; what the lock decides is filled in under it.
@@ -584,6 +587,29 @@ async fn respond(shared: &Shared, request: Request<Incoming>) -> Outcome {
     // Every call without a `latency` fault nor one that answers early is counted against the
     // faults and applied under one lock, so that calls on other connections wait as little as
     // possible; the others let go of the world meanwhile.
+    // The throttle rule, counted per user before anything else: a refused call is not applied.
+    if side == Side::Ecs
+        && let Some(rule) = shared.config.rate_limit.as_ref()
+    {
+        let mut world = shared.world();
+        let user = crate::throttle::caller(request.headers());
+        if let Err(left) =
+            world
+                .windows
+                .admit(rule, shared.config.scaled(rule.window()), &user, now)
+        {
+            let request_id = world.ids.hex32_inline();
+            let reply = side.over_rate_limit(rule, left, request_id.as_str());
+            logged.request_id = Some(request_id);
+            logged.outcome = "throttled";
+            logged.status = Some(reply.status.as_u16());
+            logged.error_code.clone_from(&reply.code);
+            let evicted = world.log.push(logged);
+            drop(world);
+            drop(evicted);
+            return Outcome::Answer(build(reply, request_id.as_str(), Shape::Whole));
+        }
+    }
     let (request_id, plan, applied) = {
         let mut world = shared.world();
         let request_id = world.ids.hex32_inline();

@@ -50,6 +50,13 @@ pub(crate) struct Server {
     /// How many system disks replaced this one: each reinstall or change of OS that succeeds
     /// attaches a new one (a new volume id at boot index 0).
     pub(crate) system_disk: u32,
+    /// The system disk's encryption (`__system__encrypted`, `__system__cmkid`), as the last
+    /// reinstall or change of OS asked.
+    pub(crate) system_encrypted: Option<String>,
+    pub(crate) system_cmkid: Option<String>,
+    /// Why the last reinstall or change of OS failed, and when: the server's `fault` while it is
+    /// in `ERROR`.
+    pub(crate) fault: Option<(String, OffsetDateTime)>,
 }
 
 /// The kinds of ECS job.
@@ -111,6 +118,10 @@ pub(crate) struct OsEffect {
     pub(crate) quirk: JobQuirk,
     /// The `frozen_timestamps` fault: `updated` and `OS-SRV-USG:launched_at` do not move.
     pub(crate) keep_timestamps: bool,
+    /// `metadata.__system__encrypted` and `__system__cmkid` as sent: the new system disk's
+    /// encryption, shown in the server's metadata after.
+    pub(crate) system_encrypted: Option<String>,
+    pub(crate) system_cmkid: Option<String>,
 }
 
 /// How an OS job's status may run ahead of the work, as real ECS has been seen to do.
@@ -141,6 +152,9 @@ pub(crate) struct Job {
     pub(crate) failure: Option<(String, String)>,
     pub(crate) effect: Option<OsEffect>,
     pub(crate) settled: bool,
+    /// A yearly/monthly server's order: `PENDING_PAYMENT` until then, and the work (the
+    /// `INIT`, `RUNNING` phases and the server's changes) only after.
+    pub(crate) paid_at: Option<OffsetDateTime>,
 }
 
 /// A job's status at a time.
@@ -150,11 +164,13 @@ pub(crate) enum Phase {
     Running,
     Success,
     Fail,
+    PendingPayment,
 }
 
 impl Phase {
     pub(crate) fn as_str(self) -> &'static str {
         match self {
+            Self::PendingPayment => "PENDING_PAYMENT",
             Self::Init => "INIT",
             Self::Running => "RUNNING",
             Self::Success => "SUCCESS",
@@ -164,9 +180,39 @@ impl Phase {
 }
 
 impl Job {
+    /// When the work begins: the job's begin, or once its order is paid.
+    pub(crate) fn work_begin(&self) -> OffsetDateTime {
+        self.paid_at.unwrap_or(self.begin)
+    }
+
+    /// Whether its order still waits to be paid at `now`.
+    pub(crate) fn pending_payment(&self, now: OffsetDateTime) -> bool {
+        self.paid_at.is_some_and(|paid| now < paid)
+    }
+
+    /// The `end_time` the job shows at `now`, once it reads `SUCCESS` or `FAIL`: its end, or,
+    /// while an early `SUCCESS` (the `early_success` and `success_flap` faults) runs ahead of
+    /// the work, the moment it began to read so, never a time still to come.
+    pub(crate) fn end_time(&self, now: OffsetDateTime) -> OffsetDateTime {
+        if now >= self.end {
+            return self.end;
+        }
+        let begin = self.work_begin();
+        let at = |percent: i32| -> OffsetDateTime { begin + (self.end - begin) * percent / 100 };
+        match self.effect.as_ref().map_or(JobQuirk::None, |e| e.quirk) {
+            JobQuirk::EarlySuccess => at(60).min(now),
+            JobQuirk::SuccessFlap => at(50).min(now),
+            JobQuirk::None => self.end.min(now),
+        }
+    }
+
     pub(crate) fn phase(&self, now: OffsetDateTime) -> Phase {
+        if self.pending_payment(now) {
+            return Phase::PendingPayment;
+        }
         let quirk = self.effect.as_ref().map_or(JobQuirk::None, |e| e.quirk);
-        let at = |percent: i32| self.begin + (self.end - self.begin) * percent / 100;
+        let begin = self.work_begin();
+        let at = |percent: i32| begin + (self.end - begin) * percent / 100;
         if self.failure.is_none() && now < self.end {
             let early = match quirk {
                 JobQuirk::None => false,
@@ -335,6 +381,8 @@ pub(crate) struct World {
     pub(crate) faults: FaultSet,
     pub(crate) log: RequestLog,
     pub(crate) ids: IdGen,
+    /// Each user's window of the throttle rule ([`crate::RateLimit`]).
+    pub(crate) windows: crate::throttle::Windows,
     serial: u64,
 }
 
@@ -351,6 +399,7 @@ impl World {
             faults: FaultSet::default(),
             log: RequestLog::default(),
             ids: IdGen::new(config.seed),
+            windows: crate::throttle::Windows::default(),
             serial: 0,
         };
         world.reset(config);
@@ -362,6 +411,7 @@ impl World {
     pub(crate) fn reset(&mut self, config: &Config) {
         let fixtures = &config.fixtures;
         self.fixtures = fixtures.clone();
+        self.windows = crate::throttle::Windows::default();
         self.servers = fixtures
             .ecs
             .servers
@@ -379,6 +429,9 @@ impl World {
                 job: None,
                 counters: ServerCounters::default(),
                 system_disk: 0,
+                system_encrypted: None,
+                system_cmkid: None,
+                fault: None,
             })
             .collect();
         self.kvms = fixtures
@@ -473,8 +526,11 @@ impl World {
         duration: std::time::Duration,
         failure: Option<(String, String)>,
         effect: Option<OsEffect>,
+        payment: Option<std::time::Duration>,
     ) -> String {
         let id = self.ids.hex32();
+        let paid_at = payment.map(|d| after(now, d));
+        let work = paid_at.unwrap_or(now);
         let with_subs: Vec<(String, String)> = servers
             .iter()
             .map(|s| (s.clone(), self.ids.hex32()))
@@ -496,11 +552,12 @@ impl World {
             project_id: project_id.to_owned(),
             servers: with_subs,
             begin: now,
-            running_at: after(now, duration / 10),
-            end: after(now, duration),
+            running_at: after(work, duration / 10),
+            end: after(work, duration),
             failure,
             effect,
             settled: false,
+            paid_at,
         });
         id
     }
@@ -607,6 +664,7 @@ impl World {
                 "project_id": self.fixtures.ecs.project_id,
                 "servers": servers,
                 "jobs": jobs,
+                "throttled_calls": self.windows.refused(),
             },
             "iam": { "tokens": tokens },
             "edis": { "kvms": kvms, "sessions": sessions },
@@ -624,17 +682,21 @@ fn apply(server: &mut Server, job: &Job) {
     let failed = job.failure.is_some();
     match job.kind {
         JobKind::Reinstall | JobKind::ChangeOs => {
-            if failed {
+            if let Some((_, reason)) = &job.failure {
                 server.running = false;
                 server.failed_os_job = true;
+                server.fault = Some((reason.clone(), job.end));
             } else {
                 if let Some(effect) = &job.effect {
                     server.image = effect.image.clone();
                     server.key_name = effect.key_name.clone();
                     server.user_data = effect.user_data.clone();
+                    server.system_encrypted = effect.system_encrypted.clone();
+                    server.system_cmkid = effect.system_cmkid.clone();
                 }
                 server.running = true;
                 server.failed_os_job = false;
+                server.fault = None;
                 server.system_disk += 1;
                 if !keep_timestamps {
                     server.launched_at = job.end;
@@ -650,6 +712,7 @@ fn apply(server: &mut Server, job: &Job) {
             if !failed {
                 server.running = true;
                 server.failed_os_job = false;
+                server.fault = None;
                 server.launched_at = job.end;
             }
         }
@@ -706,10 +769,12 @@ fn os_job_stage(job: &Job, percent: i128) -> OsJobStage {
 
 /// The server as the ECS statuses page maps vm_state and task_state to status.
 pub(crate) fn server_view(server: &Server, jobs: &[Job], now: OffsetDateTime) -> ServerView {
+    // A job whose order waits to be paid has not touched the server yet.
     let job = server
         .job
         .as_deref()
-        .and_then(|id| jobs.iter().find(|j| j.id == id && !j.settled));
+        .and_then(|id| jobs.iter().find(|j| j.id == id && !j.settled))
+        .filter(|j| !j.pending_payment(now));
     let rest_vm = if server.failed_os_job {
         "error"
     } else if server.running {
@@ -719,8 +784,8 @@ pub(crate) fn server_view(server: &Server, jobs: &[Job], now: OffsetDateTime) ->
     };
     match job.map(|j| (j.kind, j)) {
         Some((JobKind::Reinstall | JobKind::ChangeOs, j)) => {
-            let total = (j.end - j.begin).whole_milliseconds().max(1);
-            let done = (now - j.begin).whole_milliseconds().clamp(0, total);
+            let total = (j.end - j.work_begin()).whole_milliseconds().max(1);
+            let done = (now - j.work_begin()).whole_milliseconds().clamp(0, total);
             let progress = u64::try_from(done * 100 / total).unwrap_or(0);
             let vm_state = if server.failed_os_job {
                 "error"

@@ -27,6 +27,7 @@ const RUNNING: &str = "33333333-4444-5555-6666-777777777777";
 const LOCKED: &str = "44444444-5555-6666-7777-888888888888";
 const DEBIAN_12: &str = "e215580f-73ad-429d-b6f2-5433947433b0";
 const UBUNTU_24_04: &str = "1a2b3c4d-0000-4000-8000-000000000001";
+const NO_CLOUD_INIT: &str = "1a2b3c4d-0000-4000-8000-000000000002";
 
 /// The longest the script may run: it takes about a second.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -44,6 +45,9 @@ const EXPECTED_CHECKS: &[&str] = &[
     "ok show_server after batch stop",
     "ok batch_start_servers job_id=",
     "ok show_server after batch start",
+    "ok reinstall_server_without_cloud_init job_id=",
+    "ok change_server_os_without_cloud_init job_id=",
+    "ok show_server after the calls without cloud-init status=ACTIVE image=1a2b3c4d-0000-4000-8000-000000000002 key_name=KeyPair-350b",
     "ok bad_signature show_server status=401 error_code=APIGW.0301 request_id=",
     "ok bad_signature reinstall_server_with_cloud_init status=401 error_code=APIGW.0301 request_id=",
     "ok missing_server show_server status=404 error_code=Ecs.0114 request_id=",
@@ -212,16 +216,31 @@ async fn the_official_python_sdk_drives_reinstall_changeos_jobs_and_errors() {
             "{s}"
         );
     }
-    for id in [RUNNING, LOCKED] {
-        let s = server(&state, id);
-        for counter in [
-            "reinstalls_applied",
-            "os_changes_applied",
-            "stops_applied",
-            "starts_applied",
-        ] {
-            assert_eq!(s[counter].as_u64(), Some(0), "{s}");
-        }
+    // The running server was reinstalled, then changed to an image without cloud-init, once
+    // each, by the calls for such images (which take no user data).
+    let running_server = server(&state, RUNNING);
+    assert_eq!(
+        (
+            running_server["reinstalls_applied"].as_u64(),
+            running_server["os_changes_applied"].as_u64()
+        ),
+        (Some(1), Some(1)),
+        "{running_server}"
+    );
+    assert_eq!(running_server["image_id"], NO_CLOUD_INIT);
+    assert_eq!(running_server["key_name"], "KeyPair-350b");
+    assert!(
+        running_server["user_data_bytes"].is_null(),
+        "{running_server}"
+    );
+    let locked = server(&state, LOCKED);
+    for counter in [
+        "reinstalls_applied",
+        "os_changes_applied",
+        "stops_applied",
+        "starts_applied",
+    ] {
+        assert_eq!(locked[counter].as_u64(), Some(0), "{locked}");
     }
 
     // Every call came from the SDK; every one it signed with the right key was verified as
@@ -254,7 +273,9 @@ async fn the_official_python_sdk_drives_reinstall_changeos_jobs_and_errors() {
     assert_eq!(count("ecs.changeos", 200), 1);
     assert_eq!(count("ecs.batch_stop", 200), 1);
     assert_eq!(count("ecs.batch_start", 200), 1);
-    assert!(count("ecs.show_job", 200) >= 4);
+    assert_eq!(count("ecs.reinstallos_without_cloud_init", 200), 1);
+    assert_eq!(count("ecs.changeos_without_cloud_init", 200), 1);
+    assert!(count("ecs.show_job", 200) >= 6);
 
     running.shutdown().await;
 }

@@ -47,7 +47,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use reimage_client::ecs::rebuild_evidence;
-use reimage_client::wire::ecs::{ServerDetails, ServerStatus};
+use reimage_client::wire::ecs::{RebuildApi, ServerDetails, ServerStatus};
 use reimage_client::wire::edis::PowerState;
 use reimage_client::{EcsClient, EdisClient, EdisStarted, Error, PollSchedule, Started};
 use reimage_client::{EcsOperation, Evidence};
@@ -133,6 +133,7 @@ impl Default for Settings {
                 max: initial.mul_f64(7.5),
                 factor: 1.5,
                 deadline: Duration::from_secs(1800),
+                payment_deadline: Duration::from_secs(1800),
             },
             settle: Duration::from_secs(5),
             edis_min_install: Duration::from_secs(120),
@@ -575,7 +576,16 @@ impl Ctx {
         before: ServerDetails,
     ) -> Result<String, Ending> {
         let baseline = ecs_baseline(&before);
-        let operation = operation_name(t);
+        let api = self.ecs_api(t, client, &before).await?;
+        let chosen = match (&t.action, api) {
+            (Action::EcsChangeOs { .. }, RebuildApi::CloudInit) => EcsOperation::ChangeOs,
+            (Action::EcsChangeOs { .. }, RebuildApi::Plain) => {
+                EcsOperation::ChangeOsWithoutCloudInit
+            }
+            (_, RebuildApi::CloudInit) => EcsOperation::Reinstall,
+            (_, RebuildApi::Plain) => EcsOperation::ReinstallWithoutCloudInit,
+        };
+        let operation = chosen.name();
         // From the `sending` record to the `sent` one, a stop waits: the request in flight gets
         // its answer and its record.
         self.before_sending()?;
@@ -590,10 +600,22 @@ impl Ctx {
         .await
         .map_err(Ending::Failed)?;
         self.progress(&t.key, format!("{operation} sent"));
-        let started = match &t.action {
-            Action::EcsChangeOs { .. } => {
+        let started = match chosen {
+            EcsOperation::ChangeOs => {
                 let input = self.inputs.ecs_change_os(t).map_err(Ending::Failed)?;
                 client.change_os_from(before, input).await
+            }
+            EcsOperation::ChangeOsWithoutCloudInit => {
+                let input = self.inputs.ecs_change_os(t).map_err(Ending::Failed)?;
+                client
+                    .change_os_without_cloud_init_from(before, input)
+                    .await
+            }
+            EcsOperation::ReinstallWithoutCloudInit => {
+                let input = self.inputs.ecs_reinstall(t).map_err(Ending::Failed)?;
+                client
+                    .reinstall_without_cloud_init_from(before, input)
+                    .await
             }
             _ => {
                 let input = self.inputs.ecs_reinstall(t).map_err(Ending::Failed)?;
@@ -613,6 +635,51 @@ impl Ctx {
         .await
         .map_err(Ending::Failed)?;
         self.follow_ecs(t, client, &started).await
+    }
+
+    /// The API an ECS target takes: the plan's `api`, or what the image service says of the
+    /// image the server will run (the new one, or for a reinstall its current one). User data
+    /// for an image without cloud-init fails the target before anything is sent.
+    async fn ecs_api(
+        &self,
+        t: &Target,
+        client: &EcsClient,
+        before: &ServerDetails,
+    ) -> Result<RebuildApi, Ending> {
+        if let Some(api) = t.api {
+            return Ok(api);
+        }
+        let image_id = match &t.action {
+            Action::EcsChangeOs { image, .. } => Some(image),
+            _ => before.image_id.as_ref(),
+        };
+        let Some(image_id) = image_id else {
+            return Err(Ending::Failed(
+                "not sent: the server's details do not say its image, so the image service \
+                 cannot be asked whether it has cloud-init; set api = \"cloud-init\" or \
+                 \"plain\" on the target"
+                    .to_owned(),
+            ));
+        };
+        let image = client.image(image_id).await.map_err(|e| {
+            Ending::Failed(format!(
+                "not sent: looking up image {image_id} failed: {e}; set api = \"cloud-init\" or \
+                 \"plain\" on the target to choose without it"
+            ))
+        })?;
+        let api = image.rebuild_api();
+        if api == RebuildApi::Plain && t.user_data.is_some() {
+            return Err(Ending::Failed(format!(
+                "not sent: image {image_id} has no cloud-init ({}), and the target has user_data, \
+                 which nothing on it reads; remove user_data, or choose an image with cloud-init",
+                image.reason()
+            )));
+        }
+        self.progress(
+            &t.key,
+            format!("image {image_id}: {}: {api} API", image.reason()),
+        );
+        Ok(api)
     }
 
     async fn send_edis(

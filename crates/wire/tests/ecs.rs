@@ -950,10 +950,7 @@ fn job_answers() {
     assert_eq!(got.sub_jobs_total, Some(2));
     assert_eq!(got.sub_jobs[0].status, JobStatus::Fail);
     assert_eq!(got.sub_jobs[0].errorcode_message.as_deref(), Some("bad"));
-    assert_eq!(
-        got.sub_jobs[1].status,
-        JobStatus::Unknown("PENDING_PAYMENT".into())
-    );
+    assert_eq!(got.sub_jobs[1].status, JobStatus::PendingPayment);
     assert_eq!(got.progress(), (0, 2));
 
     // The job query's documented error fields, in a success.
@@ -1217,7 +1214,7 @@ fn debug_never_shows_secrets() {
         "ChangeOsBody { os_change: OsChange { adminpass: Some(SecretBox<str>([REDACTED])), \
          keyname: None, userid: None, imageid: \"e215580f-73ad-429d-b6f2-5433947433b0\", \
          metadata: Some(Metadata { byol: Some(\"true\"), user_data: Some([52 base64 characters]), \
-         system_encrypted: None, system_cmkid: None }), mode: None } }"
+         system_encrypted: None, system_cmkid: None }), mode: None, is_auto_pay: None } }"
     );
     assert_eq!(
         format!(
@@ -1521,4 +1518,28 @@ fn every_operation_path_reads_back_to_its_route() {
         assert_eq!(EcsRoute::parse(request.uri().path()).as_ref(), Some(&route));
         assert_eq!(request.method(), route.method());
     }
+}
+
+/// `--auto-pay`: `isAutoPay: "true"` inside `os-change`, where the official SDK's change-of-OS
+/// options carry it, and read back by the emulator's decoder; absent otherwise.
+#[test]
+fn auto_pay_is_sent_in_os_change_and_read_back() {
+    let spec = || {
+        reimage_core::EcsOsSpec::builder()
+            .keyname(reimage_core::KeyPairName::new("KeyPair-350b").unwrap())
+            .userid(reimage_core::UserId::new("7e25b1da389f4697a79df3a0e5bd494e").unwrap())
+            .build()
+            .unwrap()
+    };
+    let image = reimage_core::ImageId::new("e215580f-73ad-429d-b6f2-5433947433b0").unwrap();
+    let paid = reimage_core::EcsChangeOs::new(image.clone(), spec()).with_auto_pay(true);
+    let body = reimage_wire::ecs::ChangeOsBody::new(&paid).unwrap();
+    let json = serde_json::to_string(&body).unwrap();
+    assert!(json.contains(r#""isAutoPay":"true""#), "{json}");
+    let back: reimage_wire::ecs::ChangeOsBody = serde_json::from_str(&json).unwrap();
+    assert!(back.to_input().unwrap().auto_pay());
+    let unpaid = reimage_core::EcsChangeOs::new(image, spec());
+    let json =
+        serde_json::to_string(&reimage_wire::ecs::ChangeOsBody::new(&unpaid).unwrap()).unwrap();
+    assert!(!json.contains("isAutoPay"), "{json}");
 }

@@ -421,6 +421,7 @@ fn apply(args: &Args, a: &ApplyArgs) -> Result<u8, Failure> {
         max: initial.mul_f64(7.5),
         factor: 1.5,
         deadline: Duration::from_secs(a.deadline),
+        payment_deadline: Duration::from_secs(a.deadline),
     };
     settings.settle = Duration::from_secs(a.settle);
     settings.edis_min_install = Duration::from_secs(a.edis_min_install);

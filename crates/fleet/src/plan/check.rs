@@ -12,7 +12,7 @@ use reimage_core::UserData;
 use serde_json::{Value, json};
 
 use super::inputs::{cached, not_cloud_init, shown};
-use super::{Action, EcsLogin, Inputs, Plan, Provider};
+use super::{Action, EcsLogin, Inputs, Plan, Provider, Target};
 use crate::text::one_line;
 
 /// How many validation errors of one user data file a target's problems quote.
@@ -38,6 +38,8 @@ pub struct CheckRow {
     pub user_data: String,
     /// What must be fixed before the target can be sent; empty when it is ready.
     pub problems: Vec<String>,
+    /// What may go wrong but does not stop it (a password in a key-pair-only region).
+    pub warnings: Vec<String>,
 }
 
 impl CheckRow {
@@ -216,9 +218,26 @@ pub fn check(plan: &Plan, inputs: &Inputs, credentials_ok: &CredentialsOk<'_>) -
             login,
             user_data,
             problems,
+            warnings: keypair_only_warning(t).into_iter().collect(),
         });
     }
     rows
+}
+
+/// The warning for an ECS target that logs in by password only, in a region the plan marks as
+/// taking no password with a cloud-init image (`keypair_only`): ECS will refuse it there,
+/// unless the image has no cloud-init (the call for such images takes a password).
+fn keypair_only_warning(t: &Target) -> Option<String> {
+    let (Action::EcsReinstall { login, .. } | Action::EcsChangeOs { login, .. }) = &t.action else {
+        return None;
+    };
+    let plain = t.api == Some(reimage_client::wire::ecs::RebuildApi::Plain);
+    (t.keypair_only && !plain && matches!(login, EcsLogin::Password(_))).then(|| {
+        "keypair_only: this region takes no password for an image with cloud-init, and this \
+         target gives only a password; ECS will refuse it (Ecs.0005) unless the image has no \
+         cloud-init: set keypair = \"NAME\" and user_id = \"ID\" instead"
+            .to_owned()
+    })
 }
 
 /// An ECS login as the table shows it; an unusable password file is a problem.
@@ -380,6 +399,11 @@ pub fn render_table(rows: &[CheckRow]) -> String {
             out.push_str(&one_line(problem));
             out.push('\n');
         }
+        for warning in &row.warnings {
+            out.push_str("    ! warning: ");
+            out.push_str(&one_line(warning));
+            out.push('\n');
+        }
     }
     out.push_str(&summary_line(rows));
     out.push('\n');
@@ -417,7 +441,7 @@ fn summary_line(rows: &[CheckRow]) -> String {
 }
 
 /// The rows as one JSON document: `{"targets": [{key, provider, operation, image, profile,
-/// login, user_data, ready, problems}], "summary": {targets, ready, with_problems}}`.
+/// login, user_data, ready, problems, warnings}], "summary": {targets, ready, with_problems}}`.
 pub fn rows_json(rows: &[CheckRow]) -> Value {
     let ready = rows.iter().filter(|r| r.ready()).count();
     json!({
@@ -431,6 +455,7 @@ pub fn rows_json(rows: &[CheckRow]) -> Value {
             "user_data": r.user_data,
             "ready": r.ready(),
             "problems": r.problems,
+            "warnings": r.warnings,
         })).collect::<Vec<_>>(),
         "summary": {
             "targets": rows.len(),
@@ -522,6 +547,42 @@ mod tests {
             panic!()
         };
         assert_eq!(pw.secret().expose_secret(), SENTINEL);
+    }
+
+    #[test]
+    fn keypair_only_warns_for_a_password_and_does_not_block() {
+        let dir = Dir::new("keypair-only");
+        dir.write("a.pw", "Sup3r-secret");
+        let plan = dir
+            .plan(&format!(
+                "[defaults]\nkeypair_only = true\nadmin_password_file = \"a.pw\"\n\
+                 [[targets]]\necs = \"{SERVER}\"\n\
+                 [[targets]]\necs = \"{SERVER2}\"\nkeypair = \"k\"\n\
+                 user_id = \"7e25b1da389f4697a79df3a0e5bd494e\"\n\
+                 [[targets]]\necs = \"aaaaaaaa-2222-3333-4444-555555555555\"\napi = \"plain\"\n\
+                 [[targets]]\necs = \"bbbbbbbb-2222-3333-4444-555555555555\"\n\
+                 keypair_only = false\n"
+            ))
+            .unwrap();
+        let (inputs, problems) = Inputs::load(&plan);
+        assert!(problems.is_empty(), "{problems:?}");
+        let rows = check(&plan, &inputs, &|_, _| Ok(()));
+        assert_eq!(rows[0].warnings.len(), 1, "{:?}", rows[0]);
+        assert!(
+            rows[0].warnings[0].contains("keypair = \"NAME\""),
+            "{:?}",
+            rows[0]
+        );
+        assert!(rows[0].ready(), "a warning does not block: {:?}", rows[0]);
+        for row in &rows[1..] {
+            assert!(row.warnings.is_empty(), "{row:?}");
+        }
+        let table = render_table(&rows);
+        assert!(table.contains("    ! warning: keypair_only:"), "{table}");
+        assert_eq!(
+            rows_json(&rows)["targets"][0]["warnings"][0],
+            rows[0].warnings[0]
+        );
     }
 
     #[test]

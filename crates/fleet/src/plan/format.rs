@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use reimage_client::wire::ecs::RebuildApi;
 use reimage_cloudinit::schema::Version;
 use reimage_core::{EdisImage, ImageId, KeyPairName, KvmId, ServerId, UserId};
 use toml::de::{DeTable, DeValue};
@@ -26,6 +27,8 @@ const DEFAULT_KEYS: &[&str] = &[
     "user_id",
     "root_password_file",
     "mode",
+    "api",
+    "keypair_only",
     "no_validate",
     "allow_lockout",
     "weak_password",
@@ -45,6 +48,8 @@ const TARGET_KEYS: &[&str] = &[
     "user_id",
     "root_password_file",
     "mode",
+    "api",
+    "keypair_only",
     "no_validate",
     "allow_lockout",
     "weak_password",
@@ -82,6 +87,8 @@ struct Layer {
     user_id: Opt<UserId>,
     root_password_file: Opt<PathBuf>,
     stop: Opt<bool>,
+    api: Opt<RebuildApi>,
+    keypair_only: Option<bool>,
     no_validate: Option<bool>,
     allow_lockout: Option<bool>,
     weak_password: Option<bool>,
@@ -296,6 +303,13 @@ fn parse_layer(
             false
         };
         let ok = match name {
+            "keypair_only" => match value {
+                DeValue::Boolean(b) => {
+                    layer.keypair_only = Some(*b);
+                    true
+                }
+                _ => refuse("must be true or false".to_owned()),
+            },
             "no_validate" => match value {
                 DeValue::Boolean(b) => {
                     layer.no_validate = Some(*b);
@@ -410,6 +424,16 @@ fn string_key(layer: &mut Layer, name: &str, s: &str, dir: &Path) -> Result<(), 
                 )),
             })?;
         }
+        "api" => {
+            layer.api = set(s, |s| match s {
+                "cloud-init" => Ok(RebuildApi::CloudInit),
+                "plain" => Ok(RebuildApi::Plain),
+                other => Err(format!(
+                    "{other:?} is not an API; use \"cloud-init\", \"plain\" (an image without \
+                     cloud-init), or \"\" to let reimage ask the image service"
+                )),
+            })?;
+        }
         "user_data" => layer.user_data = set(s, path)?,
         "admin_password_file" => layer.admin_password_file = set(s, path)?,
         "root_password_file" => layer.root_password_file = set(s, path)?,
@@ -518,6 +542,17 @@ fn build(index: usize, t: &Layer, d: &Layer, problems: &mut Vec<String>) -> Opti
         }
         let login = ecs_login(t, d, user_data.is_some(), &here, &at, problems);
         let stop = pick(&t.stop, &d.stop).is_some_and(|(s, _)| *s);
+        if let Some((RebuildApi::Plain, from)) = pick(&t.api, &d.api).map(|(a, w)| (*a, w))
+            && user_data.is_some()
+        {
+            problems.push(format!(
+                "{}: api \"plain\"{} (an image without cloud-init) takes no user data, since \
+                 nothing on such an image reads it; remove user_data (user_data = \"\" unsets a \
+                 default), or the api key",
+                at("api"),
+                from.suffix()
+            ));
+        }
         let action = match (operation.map(|(o, w)| (*o, w)), &t.image) {
             (Some((Operation::ChangeOs, _)), None) => {
                 problems.push(format!(
@@ -555,8 +590,9 @@ fn build(index: usize, t: &Layer, d: &Layer, problems: &mut Vec<String>) -> Opti
         (key, action)
     } else if let Some(kvm) = &t.edis {
         let key = format!("edis:{kvm}");
-        for ecs_only in ["admin_password_file", "keypair", "user_id", "mode"] {
+        for ecs_only in ["admin_password_file", "keypair", "user_id", "mode", "api"] {
             let set = match ecs_only {
+                "api" => matches!(t.api, Some(Some(_))),
                 "admin_password_file" => matches!(t.admin_password_file, Some(Some(_))),
                 "keypair" => matches!(t.keypair, Some(Some(_))),
                 "user_id" => matches!(t.user_id, Some(Some(_))),
@@ -627,6 +663,8 @@ fn build(index: usize, t: &Layer, d: &Layer, problems: &mut Vec<String>) -> Opti
         action: action?,
         user_data,
         cloud_init: pick(&t.cloud_init, &d.cloud_init).map_or(Version::V26_2, |(v, _)| *v),
+        api: pick(&t.api, &d.api).map(|(a, _)| *a),
+        keypair_only: t.keypair_only.or(d.keypair_only).unwrap_or(false),
         no_validate: t.no_validate.or(d.no_validate).unwrap_or(false),
         allow_lockout: t.allow_lockout.or(d.allow_lockout).unwrap_or(false),
         weak_password: t.weak_password.or(d.weak_password).unwrap_or(false),
@@ -927,6 +965,41 @@ no_validate = true
     }
 
     #[test]
+    fn api_forces_the_ecs_call_and_is_checked() {
+        use reimage_client::wire::ecs::RebuildApi;
+        let dir = Dir::new("api");
+        let plan = dir
+            .plan(&format!(
+                "[defaults]\napi = \"plain\"\nadmin_password_file = \"pw\"\n\
+                 [[targets]]\necs = \"{SERVER}\"\n\
+                 [[targets]]\necs = \"{SERVER2}\"\napi = \"\"\n"
+            ))
+            .unwrap();
+        assert_eq!(plan.targets[0].api, Some(RebuildApi::Plain));
+        assert_eq!(plan.targets[1].api, None, "\"\" unsets the default");
+        let p = one_problem(
+            &dir,
+            &format!("[[targets]]\necs = \"{SERVER}\"\napi = \"v1\"\n"),
+        );
+        assert!(p.contains("\"v1\" is not an API"), "{p}");
+        let p = one_problem(
+            &dir,
+            &format!("[[targets]]\necs = \"{SERVER}\"\napi = \"plain\"\nuser_data = \"u\"\n"),
+        );
+        assert!(
+            p.starts_with("targets[0].api (line 3): api \"plain\""),
+            "{p}"
+        );
+        assert!(p.contains("takes no user data"), "{p}");
+        let p = one_problem(
+            &dir,
+            "[[targets]]\nedis = \"kvm_100001_200001\"\nimage = \"debian-bullseye\"\n\
+             root_password_file = \"r\"\napi = \"plain\"\n",
+        );
+        assert!(p.contains("is for ECS targets"), "{p}");
+    }
+
+    #[test]
     fn unknown_keys_are_refused_with_the_key_and_the_fix() {
         let dir = Dir::new("unknown");
         let p = one_problem(
@@ -937,8 +1010,8 @@ no_validate = true
             p,
             "targets[0] (line 3): unknown key \"imgae\" (did you mean \"image\"?); the keys of a \
              target are ecs, edis, image, profile, operation, user_data, cloud_init, \
-             admin_password_file, keypair, user_id, root_password_file, mode, no_validate, \
-             allow_lockout, weak_password; rename or remove it"
+             admin_password_file, keypair, user_id, root_password_file, mode, api, \
+             keypair_only, no_validate, allow_lockout, weak_password; rename or remove it"
         );
         let p = one_problem(
             &dir,

@@ -18,6 +18,11 @@
 //! user_id = "7e25b1da389f4697a79df3a0e5bd494e"  # the key pairs' owner (ignored without keypair)
 //! root_password_file = "edis-root.pw"     # EDIS: the new root password, in a file (required)
 //! mode = "with-stop-server"               # ECS: stop a running server first
+//! # api = "plain"                         # ECS: "cloud-init" (POST /v2/…) | "plain" (an image
+//!                                         # without cloud-init, POST /v1/…, no user data);
+//!                                         # absent: apply asks the image service per target
+//! keypair_only = false                    # ECS: true when the region takes no password with a
+//!                                         # cloud-init image (check warns for a password)
 //! no_validate = false                     # true: send user data even if validation finds errors
 //! allow_lockout = false                   # true: send user data that leaves no way to log in
 //!                                         # (refused by default when no password or key pair is
@@ -130,6 +135,12 @@ pub struct Target {
     pub user_data: Option<PathBuf>,
     /// The image's cloud-init, whose schema the user data is checked against.
     pub cloud_init: Version,
+    /// ECS: the API the plan forces (`api`); `None`: apply asks the image service whether the
+    /// image has cloud-init (`__support_fc_inject`) and chooses.
+    pub api: Option<reimage_client::wire::ecs::RebuildApi>,
+    /// ECS: the region takes no password with a cloud-init image (`keypair_only`), so `check`
+    /// warns for a target that logs in by password only.
+    pub keypair_only: bool,
     /// Send the user data even if validation finds errors.
     pub no_validate: bool,
     /// Send user data that leaves no way to log in.

@@ -319,6 +319,10 @@ pub struct OsChange {
     /// `mode`: [`MODE_WITH_STOP_SERVER`] to stop a running server first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<String>,
+    /// `isAutoPay`: `"true"` pays the order a yearly/monthly server's change of OS may make at
+    /// once (the SDK's `ChangeServerOsWithCloudInitOption.is_auto_pay`, in `os-change`).
+    #[serde(default, rename = "isAutoPay", skip_serializing_if = "Option::is_none")]
+    pub is_auto_pay: Option<String>,
 }
 
 impl ReinstallBody {
@@ -379,6 +383,7 @@ impl ChangeOsBody {
                 imageid: input.image_id().as_str().to_owned(),
                 metadata: c.metadata,
                 mode: c.mode,
+                is_auto_pay: input.auto_pay().then(|| "true".to_owned()),
             },
         })
     }
@@ -410,7 +415,9 @@ impl ChangeOsBody {
             o.metadata.as_ref(),
             o.mode.as_deref(),
         )
-        .map(|spec| EcsChangeOs::new(image_id, spec))
+        .map(|spec| {
+            EcsChangeOs::new(image_id, spec).with_auto_pay(o.is_auto_pay.as_deref() == Some("true"))
+        })
     }
 }
 

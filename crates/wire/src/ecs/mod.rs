@@ -12,6 +12,7 @@
 //! | [`ShowServer`] | `GET /v1/{project_id}/cloudservers/{server_id}` | [`ServerDetails`] |
 //! | [`BatchStop`] | `POST /v1/{project_id}/cloudservers/action`, [`BatchStopBody`] | [`JobId`] |
 //! | [`BatchStart`] | `POST /v1/{project_id}/cloudservers/action`, [`BatchStartBody`] | [`JobId`] |
+//! | [`ShowImage`] | IMS: `GET /v2/images/{image_id}` | [`ImageDetails`], whose [`ImageDetails::rebuild_api`] chooses `/v1/` or `/v2/` |
 //!
 //! **One definition per body, both ways.** The body types derive `Serialize` *and*
 //! `Deserialize`: the client encodes with them and the emulator decodes with them, and
@@ -57,6 +58,7 @@ pub const MODE_WITH_STOP_SERVER: &str = "withStopServer";
 
 mod answer;
 mod body;
+mod image;
 mod ops;
 mod route;
 mod server;
@@ -64,6 +66,7 @@ mod server;
 #[allow(clippy::wildcard_imports)]
 use answer::*;
 pub use body::*;
+pub use image::*;
 pub use ops::*;
 pub use route::*;
 pub use server::*;
