@@ -507,7 +507,153 @@ fn emulator(root: &Path, duration: u64, rounds: usize) -> Result<(String, bool),
         100.0 * JOB_QUERY_TARGET,
         if met { "met" } else { "**missed**" }
     );
+    match emulator_instructions(root) {
+        Ok(counts) => {
+            let _ = writeln!(
+                out,
+                "\ncallgrind counts, per request of the emulator (`reimage emulator`, release build; \
+                 the difference between {EMULATOR_CALLGRIND_LONG} and {EMULATOR_CALLGRIND_SHORT} \
+                 requests on one kept-alive connection, so start-up cancels out; the same count \
+                 from run to run, whatever the machine is doing):\n"
+            );
+            for (name, count) in counts {
+                let _ = writeln!(out, "- {name}: {} instructions", thousands(count as f64));
+            }
+        }
+        Err(why) => {
+            let _ = writeln!(out, "\ncallgrind: **not measured**: {why}");
+        }
+    }
     Ok((out, met))
+}
+
+/// The two run lengths whose difference the emulator's instructions per request come from.
+const EMULATOR_CALLGRIND_SHORT: usize = 200;
+const EMULATOR_CALLGRIND_LONG: usize = 1_200;
+
+/// The emulator's instructions per job query and per server details, by callgrind: `reimage
+/// emulator` runs under valgrind, answers a token request and a reinstall, then
+/// [`EMULATOR_CALLGRIND_SHORT`] or [`EMULATOR_CALLGRIND_LONG`] requests on one connection, and
+/// stops on SIGINT (which makes callgrind write its counts).
+fn emulator_instructions(root: &Path) -> Result<Vec<(&'static str, u64)>, String> {
+    if which("valgrind").is_none() || which("callgrind_annotate").is_none() {
+        return Err("valgrind is not installed (`apt-get install valgrind`)".into());
+    }
+    run_cmd(util::cargo().args(["build", "--release", "--locked", "-p", "reimage-cli"]))?;
+    let reimage = target_dir(root).join("release").join("reimage");
+    let scratch = util::TempDir::new("bench-emulator-callgrind")?;
+    let mut counts = Vec::new();
+    for (name, details) in [
+        ("job query `GET /v1/{project}/jobs/{job}`", false),
+        ("server details `GET /v1/{project}/cloudservers/{id}`", true),
+    ] {
+        let mut totals = Vec::new();
+        for requests in [EMULATOR_CALLGRIND_SHORT, EMULATOR_CALLGRIND_LONG] {
+            let out = scratch
+                .path()
+                .join(format!("callgrind-{details}-{requests}.out"));
+            let mut child = Command::new("valgrind")
+                .arg("--tool=callgrind")
+                .arg(format!("--callgrind-out-file={}", out.display()))
+                .arg(&reimage)
+                .args(["emulator", "--listen", "127.0.0.1:0"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .map_err(|e| format!("could not start valgrind: {e}"))?;
+            let mut line = String::new();
+            if let Some(stdout) = child.stdout.take() {
+                let _ = BufReader::new(stdout).read_line(&mut line);
+            }
+            let result = line
+                .trim()
+                .strip_prefix("listening on http://")
+                .ok_or_else(|| format!("the emulator under valgrind said {line:?}"))
+                .and_then(|addr| drive(addr, details, requests));
+            // SIGINT: the emulator stops cleanly and callgrind writes its counts.
+            let _ = Command::new("kill")
+                .args(["-INT", &child.id().to_string()])
+                .status();
+            let _ = child.wait();
+            result?;
+            let annotated = output(Command::new("callgrind_annotate").arg(&out))?;
+            let total = annotated
+                .lines()
+                .find(|l| l.trim_end().ends_with("PROGRAM TOTALS"))
+                .and_then(|l| l.split_whitespace().next())
+                .and_then(|n| n.replace(',', "").parse::<u64>().ok())
+                .ok_or("callgrind_annotate printed no PROGRAM TOTALS")?;
+            totals.push(total);
+        }
+        let per = totals[1].saturating_sub(totals[0])
+            / (EMULATOR_CALLGRIND_LONG - EMULATOR_CALLGRIND_SHORT) as u64;
+        counts.push((name, per));
+    }
+    Ok(counts)
+}
+
+/// A token, a reinstall (for a job to query), then `requests` job queries or server details on
+/// one kept-alive connection, each answered 200.
+fn drive(addr: &str, details: bool, requests: usize) -> Result<(), String> {
+    let answer = http(addr, "POST", "/v3/auth/tokens", &[], TOKEN_REQUEST)?;
+    let token = answer
+        .headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("x-subject-token"))
+        .map(|(_, value)| value.clone())
+        .ok_or("the token answer has no X-Subject-Token")?;
+    let auth = [("X-Auth-Token", token.as_str())];
+    let path = if details {
+        format!("/v1/{PROJECT}/cloudservers/{SERVER}")
+    } else {
+        let answer = http(
+            addr,
+            "POST",
+            &format!("/v2/{PROJECT}/cloudservers/{SERVER}/reinstallos"),
+            &auth,
+            REINSTALL_REQUEST,
+        )?;
+        let job = serde_json::from_str::<serde_json::Value>(&answer.body)
+            .ok()
+            .and_then(|v| v["job_id"].as_str().map(str::to_owned))
+            .ok_or_else(|| format!("the reinstall answered {}: {}", answer.status, answer.body))?;
+        format!("/v1/{PROJECT}/jobs/{job}")
+    };
+    let fail = |e: std::io::Error| format!("GET {path} on {addr}: {e}");
+    let mut stream = TcpStream::connect(addr).map_err(fail)?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .map_err(fail)?;
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: application/json\r\nX-Auth-Token: {token}\r\n\r\n"
+    );
+    let mut reader = BufReader::new(stream.try_clone().map_err(fail)?);
+    for _ in 0..requests {
+        stream.write_all(request.as_bytes()).map_err(fail)?;
+        let mut status = String::new();
+        reader.read_line(&mut status).map_err(fail)?;
+        if status.split_whitespace().nth(1) != Some("200") {
+            return Err(format!("GET {path} answered {status:?}"));
+        }
+        let mut length = 0usize;
+        loop {
+            let mut header = String::new();
+            reader.read_line(&mut header).map_err(fail)?;
+            let header = header.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0u8; length];
+        reader.read_exact(&mut body).map_err(fail)?;
+    }
+    Ok(())
 }
 
 /// The run with the median requests/s (the lower middle one of an even count).
