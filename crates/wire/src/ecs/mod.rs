@@ -11,6 +11,7 @@
 //! | [`ShowJob`] | `GET /v1/{project_id}/jobs/{job_id}` | [`Job`] |
 //! | [`ShowServer`] | `GET /v1/{project_id}/cloudservers/{server_id}` | [`ServerDetails`] |
 //! | [`BatchStop`] | `POST /v1/{project_id}/cloudservers/action`, [`BatchStopBody`] | [`JobId`] |
+//! | [`ShowConsoleOutput`] | `GET /v1/{project_id}/cloudservers/{server_id}/console-output?length=N` | the log's text |
 //! | [`BatchStart`] | `POST /v1/{project_id}/cloudservers/action`, [`BatchStartBody`] | [`JobId`] |
 //!
 //! **One definition per body, both ways.** The body types derive `Serialize` *and*
@@ -57,6 +58,7 @@ pub const MODE_WITH_STOP_SERVER: &str = "withStopServer";
 
 mod answer;
 mod body;
+mod console;
 mod ops;
 mod route;
 mod server;
@@ -64,6 +66,7 @@ mod server;
 #[allow(clippy::wildcard_imports)]
 use answer::*;
 pub use body::*;
+pub use console::*;
 pub use ops::*;
 pub use route::*;
 pub use server::*;
