@@ -18,8 +18,9 @@ use reimage_auth::aksk::AkSk;
 use reimage_auth::iam::{DEFAULT_REFRESH_MARGIN, PasswordCredentials, Token, TokenScope};
 use reimage_core::{EcsChangeOs, EcsReinstall, Job, JobId, JobStatus, ProjectId, ServerId};
 use reimage_wire::ecs::{
-    BatchStart, BatchStop, ChangeOs, ChangeOsWithoutCloudInit, ListServers, ReinstallOs,
-    ReinstallOsWithoutCloudInit, ServerDetails, ServerStatus, ShowJob, ShowServer, StopType,
+    BatchStart, BatchStop, ChangeOs, ChangeOsWithoutCloudInit, ConsoleLength, ListServers,
+    ReinstallOs, ReinstallOsWithoutCloudInit, ServerDetails, ServerStatus, ShowConsoleOutput,
+    ShowJob, ShowServer, StopType,
 };
 use reimage_wire::iam::CreateToken;
 use reimage_wire::{Endpoint, Operation, Provider};
@@ -391,6 +392,24 @@ impl EcsClient {
     pub async fn server(&self, server_id: &ServerId) -> Result<ServerDetails, Error> {
         self.call(&ShowServer::new(self.project_id.clone(), server_id.clone()))
             .await
+    }
+
+    /// The server's console log (`GET …/console-output?length=N`, ECS's
+    /// `ShowServerConsoleOutput`): what the guest wrote to its serial console, such as
+    /// cloud-init's host key fingerprints and final message, which `reimage_hostkeys::console`
+    /// reads. [`ConsoleLength::All`] asks for the whole log, within the transport's cap on an
+    /// answer's size.
+    pub async fn console_output(
+        &self,
+        server_id: &ServerId,
+        length: ConsoleLength,
+    ) -> Result<String, Error> {
+        self.call(&ShowConsoleOutput::new(
+            self.project_id.clone(),
+            server_id.clone(),
+            length,
+        ))
+        .await
     }
 
     /// The job's state.

@@ -216,6 +216,7 @@ pub mod fault;
 pub mod fixtures;
 
 mod admin;
+mod console;
 mod ecs;
 mod edis;
 mod handler;
@@ -223,6 +224,7 @@ mod iam;
 mod redact;
 mod reply;
 mod server;
+mod sshd;
 mod state;
 mod util;
 

@@ -50,6 +50,8 @@ pub(crate) struct Server {
     /// How many system disks replaced this one: each reinstall or change of OS that succeeds
     /// attaches a new one (a new volume id at boot index 0).
     pub(crate) system_disk: u32,
+    /// Its console log: one boot per install, each with its own host keys.
+    pub(crate) console: crate::console::Console,
 }
 
 /// The kinds of ECS job.
@@ -111,6 +113,12 @@ pub(crate) struct OsEffect {
     pub(crate) quirk: JobQuirk,
     /// The `frozen_timestamps` fault: `updated` and `OS-SRV-USG:launched_at` do not move.
     pub(crate) keep_timestamps: bool,
+    /// Whether the new image runs cloud-init (the console then shows its stages and keys).
+    pub(crate) cloud_init: bool,
+    /// How long (scaled) the new system's boot takes to reach cloud-init's final message.
+    pub(crate) boot_takes: std::time::Duration,
+    /// The `cloud_init_error` and `cloud_init_hangs` faults.
+    pub(crate) boot_faults: crate::console::BootFaults,
 }
 
 /// How an OS job's status may run ahead of the work, as real ECS has been seen to do.
@@ -336,6 +344,8 @@ pub(crate) struct World {
     pub(crate) log: RequestLog,
     pub(crate) ids: IdGen,
     serial: u64,
+    /// The real SSH endpoints some servers have (end-to-end tests).
+    pub(crate) ssh: Vec<crate::sshd::SshEndpoint>,
 }
 
 impl World {
@@ -352,6 +362,7 @@ impl World {
             log: RequestLog::default(),
             ids: IdGen::new(config.seed),
             serial: 0,
+            ssh: Vec::new(),
         };
         world.reset(config);
         world
@@ -379,6 +390,7 @@ impl World {
                 job: None,
                 counters: ServerCounters::default(),
                 system_disk: 0,
+                console: first_boot(s, config),
             })
             .collect();
         self.kvms = fixtures
@@ -398,6 +410,8 @@ impl World {
             })
             .collect();
         self.jobs.clear();
+        // The servers' installs are new: their SSH endpoints go with the old ones.
+        self.ssh.clear();
         self.tokens.clear();
         self.sessions.clear();
         self.log.clear();
@@ -451,6 +465,7 @@ impl World {
                 }
             }
         }
+        self.sync_ssh();
         // Forget the oldest finished jobs beyond the limit.
         while self.jobs.len() > KEEP {
             match self.jobs.iter().position(|j| j.settled) {
@@ -460,6 +475,52 @@ impl World {
                 None => break,
             }
         }
+    }
+
+    /// Restarts every SSH endpoint whose server now runs another install, with its new key.
+    fn sync_ssh(&mut self) {
+        for endpoint in &mut self.ssh {
+            let Some(key) = self
+                .servers
+                .iter()
+                .find(|s| s.fixture.id.as_str() == endpoint.server_id)
+                .and_then(|s| s.console.current_key())
+            else {
+                continue;
+            };
+            if reimage_hostkeys::keys::fingerprint(&key.public()) != endpoint.serving
+                && let Err(e) = endpoint.restart(key)
+            {
+                tracing::warn!(server = %endpoint.server_id, "sshd could not restart: {e}");
+            }
+        }
+    }
+
+    /// Gives server `server_id` a real SSH endpoint (see [`crate::sshd`]): `sshd` from `sshd`,
+    /// serving the current install's host key and letting `authorized_keys` log in. Returns the
+    /// endpoint's port and its process id.
+    pub(crate) fn attach_sshd(
+        &mut self,
+        server_id: &str,
+        sshd: &std::path::Path,
+        authorized_keys: &str,
+    ) -> Result<(u16, u32), String> {
+        let server = self
+            .servers
+            .iter()
+            .find(|s| s.fixture.id.as_str() == server_id)
+            .ok_or_else(|| format!("no server {server_id}"))?;
+        let key = server
+            .console
+            .current_key()
+            .ok_or_else(|| format!("server {server_id} has no host key"))?
+            .clone();
+        self.ssh.retain(|e| e.server_id != server_id);
+        let endpoint = crate::sshd::SshEndpoint::start(sshd, server_id, &key, authorized_keys)
+            .map_err(|e| format!("sshd {}: {e}", sshd.display()))?;
+        let out = (endpoint.port, endpoint.pid());
+        self.ssh.push(endpoint);
+        Ok(out)
     }
 
     /// Starts a job on `servers` and marks them busy. `duration` is already scaled.
@@ -529,6 +590,11 @@ impl World {
                     "os_changes_applied": s.counters.os_changes,
                     "stops_applied": s.counters.stops,
                     "starts_applied": s.counters.starts,
+                    "host_key": s.console.current_key().map(|k| {
+                        reimage_hostkeys::keys::fingerprint(&k.public())
+                    }),
+                    "boots": s.console.boots.len(),
+                    "ssh_port": self.ssh.iter().find(|e| e.server_id == s.fixture.id.as_str()).map(|e| e.port),
                 })
             })
             .collect();
@@ -615,6 +681,19 @@ impl World {
     }
 }
 
+/// The console of a fixture's server: the boot of its first install, long finished.
+fn first_boot(fixture: &ServerFixture, config: &Config) -> crate::console::Console {
+    let mut console = crate::console::Console::default();
+    console.boot(
+        &fixture.name,
+        fixture.created.to_offset_date_time(),
+        true,
+        config.scaled(crate::console::CLOUD_INIT_BOOT),
+        crate::console::BootFaults::default(),
+    );
+    console
+}
+
 /// Applies a job that has just ended to one of its servers.
 fn apply(server: &mut Server, job: &Job) {
     let keep_timestamps = job.effect.as_ref().is_some_and(|e| e.keep_timestamps);
@@ -632,6 +711,14 @@ fn apply(server: &mut Server, job: &Job) {
                     server.image = effect.image.clone();
                     server.key_name = effect.key_name.clone();
                     server.user_data = effect.user_data.clone();
+                    // The new system boots with new host keys.
+                    server.console.boot(
+                        &server.fixture.name,
+                        job.end,
+                        effect.cloud_init,
+                        effect.boot_takes,
+                        effect.boot_faults.clone(),
+                    );
                 }
                 server.running = true;
                 server.failed_os_job = false;
