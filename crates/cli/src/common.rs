@@ -34,6 +34,8 @@ pub(crate) mod exit {
     pub(crate) const UNREACHABLE: u8 = 8;
     /// Another run holds what this one needs (a fleet's journal); nothing was sent.
     pub(crate) const BUSY: u8 = 9;
+    /// Re-imaged, but cloud-init reported errors on the new system (`--wait=cloud-init`).
+    pub(crate) const CLOUD_INIT_ERRORS: u8 = 10;
     /// Interrupted (Ctrl-C) during a wait; what was sent goes on at the provider.
     pub(crate) const INTERRUPTED: u8 = 130;
 }
@@ -53,6 +55,9 @@ pub(crate) struct Failure {
     pub(crate) provider_code: Option<String>,
     /// The provider's request id, when it gave one.
     pub(crate) request_id: Option<String>,
+    /// What was done all the same (`--output json`'s `result`): a re-image whose cloud-init
+    /// reported errors still has its server and host keys to show.
+    pub(crate) result: Option<serde_json::Value>,
 }
 
 impl Failure {
@@ -63,6 +68,7 @@ impl Failure {
             hint: None,
             provider_code: None,
             request_id: None,
+            result: None,
         }
     }
 
@@ -77,6 +83,7 @@ impl Failure {
             exit::NOT_CONFIRMED => "not_confirmed",
             exit::UNREACHABLE => "unreachable",
             exit::BUSY => "busy",
+            exit::CLOUD_INIT_ERRORS => "cloud_init_errors",
             exit::INTERRUPTED => "interrupted",
             _ => "failed",
         }
@@ -84,7 +91,7 @@ impl Failure {
 
     /// The JSON document `--output json` prints for the failure.
     pub(crate) fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
+        let mut value = serde_json::json!({
             "ok": false,
             "exit_code": self.code,
             "error": {
@@ -94,7 +101,11 @@ impl Failure {
                 "provider_code": self.provider_code,
                 "request_id": self.request_id,
             },
-        })
+        });
+        if let Some(result) = &self.result {
+            value["result"] = result.clone();
+        }
+        value
     }
 
     pub(crate) fn usage(message: impl Into<String>) -> Self {
@@ -204,8 +215,12 @@ pub(crate) enum Output {
 pub(crate) enum WaitFor {
     /// The job (ECS) or the install (EDIS) to finish.
     Job,
-    /// That, and then the server's SSH port to answer on its public address.
+    /// That, then an SSH server on the public address that presents a verified host key (ECS:
+    /// the key cloud-init wrote to the console), and known_hosts updated with it.
     Ssh,
+    /// That, then cloud-init's own verdict (ECS: its final message and module failures on the
+    /// console); errors end with exit code 10.
+    CloudInit,
 }
 
 /// Where to find credentials and endpoints, shared by `ecs` and `edis`.
@@ -247,8 +262,10 @@ pub(crate) struct Behaviour {
     #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
     pub(crate) output: Output,
 
-    /// Follow the operation to its end. `--wait=ssh` (or `--wait ssh`) also waits for the SSH
-    /// port of the server's public address to answer.
+    /// Follow the operation to its end. A bare `--wait` is `--wait=job`; `--wait=ssh` (ECS) also
+    /// verifies the host key the server's SSH presents against its console and updates
+    /// known_hosts (EDIS: waits for the SSH port to answer); `--wait=cloud-init` (ECS) then waits
+    /// for cloud-init's verdict.
     #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "job", value_name = "WHAT")]
     pub(crate) wait: Option<WaitFor>,
 

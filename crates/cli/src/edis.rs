@@ -194,6 +194,19 @@ async fn dispatch(args: &Args) -> Result<(), Failure> {
     let mut flags = Flags::default();
     flags.edis_auth_url.clone_from(&args.auth_url);
     flags.edis_password_file.clone_from(&args.password_file);
+    let wait = match &args.command {
+        Command::Reinstall(r) => r.behaviour.wait,
+        Command::Wait { behaviour, .. } => behaviour.wait,
+        _ => None,
+    };
+    if wait == Some(WaitFor::CloudInit) {
+        // Refused before anything is sent.
+        return Err(Failure::usage(
+            "--wait=cloud-init is for ECS only so far: EDIS has no console to read cloud-init's \
+             verdict from",
+        )
+        .hint("use --wait=ssh (the SSH port answers) or --wait=job"));
+    }
     let resolved = args.conn.resolve(flags)?;
     match &args.command {
         Command::Images { kvm, output } => {

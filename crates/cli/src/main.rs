@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
+mod after;
 mod common;
 mod config_cmd;
 mod demo;

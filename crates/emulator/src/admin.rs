@@ -43,9 +43,7 @@ pub(crate) fn handle(world: &mut World, ctx: &Ctx<'_>) -> Reply {
         }
         (Method::GET, "/faults") => ok(&json!({ "faults": world.faults.to_json() })),
         (Method::POST, "/faults") => add_faults(world, ctx.request.body()),
-        (Method::POST, r)
-            if r.starts_with("/ecs/servers/") && r.ends_with("/sshd") =>
-        {
+        (Method::POST, r) if r.starts_with("/ecs/servers/") && r.ends_with("/sshd") => {
             let id = &r["/ecs/servers/".len()..r.len() - "/sshd".len()];
             attach_sshd(world, id, ctx.request.body())
         }

@@ -97,7 +97,9 @@ fn render_boot(out: &mut String, boot: &Boot, host: &str, now: OffsetDateTime) {
          root=PARTUUID=6e2b8f2c-01 ro console=tty0 console=ttyS0,115200 earlyprintk=ttyS0,115200\n",
     );
     if !boot.cloud_init {
-        out.push_str(&format!("\nDebian GNU/Linux 12 {host} ttyS0\n\n{host} login: \n"));
+        out.push_str(&format!(
+            "\nDebian GNU/Linux 12 {host} ttyS0\n\n{host} login: \n"
+        ));
         return;
     }
     let stage = |out: &mut String, secs: f64, pid: u32, name: &str| {
@@ -146,7 +148,9 @@ fn render_boot(out: &mut String, boot: &Boot, host: &str, now: OffsetDateTime) {
          Datasource DataSourceOpenStackLocal [net,ver=2].  Up {up:.2} seconds\n",
         rfc2822(at(up))
     ));
-    out.push_str(&format!("\nDebian GNU/Linux 12 {host} ttyS0\n\n{host} login: \n"));
+    out.push_str(&format!(
+        "\nDebian GNU/Linux 12 {host} ttyS0\n\n{host} login: \n"
+    ));
 }
 
 const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];

@@ -12,9 +12,9 @@ use reimage_auth::aksk::{self, VerifyError};
 use reimage_core::{AdminPassword, ImageId, KeyPairName, ServerId, Timestamp, UserId};
 use reimage_wire::Operation;
 use reimage_wire::ecs::{
-    ActionBody, BatchStart, ConsoleLength, BatchStop, ChangeOs, ChangeOsBody, ChangeOsWithoutCloudInit, EcsRoute,
-    ListServers, MODE_WITH_STOP_SERVER, Metadata, ReinstallBody, ReinstallOs,
-    ReinstallOsWithoutCloudInit, ShowConsoleOutput, ShowJob, ShowServer,
+    ActionBody, BatchStart, BatchStop, ChangeOs, ChangeOsBody, ChangeOsWithoutCloudInit,
+    ConsoleLength, EcsRoute, ListServers, MODE_WITH_STOP_SERVER, Metadata, ReinstallBody,
+    ReinstallOs, ReinstallOsWithoutCloudInit, ShowConsoleOutput, ShowJob, ShowServer,
 };
 use secrecy::SecretString;
 use serde_json::{Value, json};

@@ -490,7 +490,10 @@ fn parse_kind(kind: &str, params: Value) -> Result<FaultKind, FaultError> {
             // The module's name goes into a console line: a Python identifier, nothing else.
             if p.module.is_empty()
                 || p.module.len() > 64
-                || !p.module.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                || !p
+                    .module
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_')
             {
                 return Err(FaultError::new(
                     "cloud_init_error module must be a module name such as scripts_user".to_owned(),

@@ -47,7 +47,11 @@ impl SshEndpoint {
             std::process::id()
         ));
         std::fs::create_dir_all(&dir)?;
-        write_private(&dir.join("authorized_keys"), authorized_keys.as_bytes(), 0o600)?;
+        write_private(
+            &dir.join("authorized_keys"),
+            authorized_keys.as_bytes(),
+            0o600,
+        )?;
         std::fs::write(
             dir.join("sshd_config"),
             format!(

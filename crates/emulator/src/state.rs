@@ -595,6 +595,7 @@ impl World {
                     }),
                     "boots": s.console.boots.len(),
                     "ssh_port": self.ssh.iter().find(|e| e.server_id == s.fixture.id.as_str()).map(|e| e.port),
+                    "ssh_pid": self.ssh.iter().find(|e| e.server_id == s.fixture.id.as_str()).map(crate::sshd::SshEndpoint::pid),
                 })
             })
             .collect();

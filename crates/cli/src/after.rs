@@ -1,0 +1,362 @@
+//! The stages after the job (`--wait=ssh`, `--wait=cloud-init`) for ECS: the host keys that
+//! cloud-init wrote to the server's console, the key its SSH server presents (read with
+//! OpenSSH's `ssh-keyscan`) checked against them, `known_hosts` updated with the verified keys
+//! only, and cloud-init's verdict from the console (its final message and module failures).
+//!
+//! The engine is `reimage-hostkeys`; this module is the waiting, the flags and the words.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use reimage_client::{EcsClient, ProgressEvent};
+use reimage_core::ServerId;
+use reimage_hostkeys::console::{self, BootConsole};
+use reimage_hostkeys::known_hosts::{Host, Naming};
+use reimage_hostkeys::scan::ScanError;
+use reimage_hostkeys::verify::{self, Refusal};
+use reimage_hostkeys::{PublicKey, keys};
+use serde_json::{Value, json};
+
+use crate::common::{Failure, Progress, WaitFor, exit};
+
+/// The flags of the stages after the job.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct AfterArgs {
+    /// With `--wait=ssh` or `--wait=cloud-init`: the known_hosts file to update with the
+    /// verified host keys (stale entries of the address removed, every other line kept), or
+    /// `none` to leave every file alone. Default: `~/.ssh/known_hosts`.
+    #[arg(long = "known-hosts", value_name = "FILE|none")]
+    pub(crate) known_hosts: Option<String>,
+
+    /// The port the server's SSH server listens on, for `--wait=ssh` and `--wait=cloud-init`.
+    #[arg(long = "ssh-port", value_name = "PORT", default_value_t = 22)]
+    pub(crate) ssh_port: u16,
+}
+
+/// What the stages found.
+#[derive(Debug)]
+pub(crate) struct AfterOutcome {
+    /// The verified host keys.
+    pub(crate) keys: Vec<PublicKey>,
+    /// The known_hosts file updated, with how many entries went and came.
+    pub(crate) known_hosts: Option<(PathBuf, usize, usize)>,
+    /// The console of the last boot, when `--wait=cloud-init` read its verdict.
+    pub(crate) cloud_init: Option<BootConsole>,
+}
+
+impl AfterOutcome {
+    /// The stages' part of the `--output json` document.
+    pub(crate) fn to_json(&self, address: &str, port: u16) -> Value {
+        let keys: Vec<Value> = self
+            .keys
+            .iter()
+            .map(|k| {
+                json!({
+                    "type": keys::keygen_type(&k.algorithm()),
+                    "fingerprint": keys::fingerprint(k),
+                })
+            })
+            .collect();
+        json!({
+            "ssh": {
+                "address": address,
+                "port": port,
+                "verified_host_keys": keys,
+                "known_hosts": self.known_hosts.as_ref().map(|(path, removed, added)| json!({
+                    "path": path.display().to_string(),
+                    "removed": removed,
+                    "added": added,
+                })),
+            },
+            "cloud_init": self.cloud_init.as_ref().map(cloud_init_json),
+        })
+    }
+
+    /// The lines for people.
+    pub(crate) fn lines(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .keys
+            .iter()
+            .map(|k| {
+                format!(
+                    "host key verified against the console: {} {}",
+                    keys::keygen_type(&k.algorithm()),
+                    keys::fingerprint(k)
+                )
+            })
+            .collect();
+        match &self.known_hosts {
+            Some((path, removed, added)) => out.push(format!(
+                "known_hosts {}: {removed} stale entr{} removed, {added} added",
+                path.display(),
+                if *removed == 1 { "y" } else { "ies" }
+            )),
+            None => out.push("known_hosts left alone (--known-hosts none)".to_owned()),
+        }
+        if let Some(boot) = &self.cloud_init {
+            out.push(verdict_line(boot));
+        }
+        out
+    }
+
+    /// The failure to end with when cloud-init reported errors (exit 10), else `None`.
+    pub(crate) fn cloud_init_failure(&self, server: &ServerId) -> Option<Failure> {
+        let boot = self.cloud_init.as_ref()?;
+        let errors = boot.errors();
+        if errors.is_empty() {
+            return None;
+        }
+        let listed: Vec<String> = errors.iter().map(|p| error_text(p)).collect();
+        Some(
+            Failure::new(
+                exit::CLOUD_INIT_ERRORS,
+                format!(
+                    "server {server} was re-imaged, but cloud-init reported errors: {}",
+                    listed.join("; ")
+                ),
+            )
+            .hint(
+                "the new system runs; log in and read /var/log/cloud-init.log (or run \
+                 `cloud-init status --long`) to see what failed",
+            ),
+        )
+    }
+}
+
+fn error_text(p: &console::LoggedProblem) -> String {
+    match &p.failed_module {
+        Some(module) => format!("module {module} failed"),
+        None => format!("{} ({}): {}", p.level, p.source, p.message),
+    }
+}
+
+fn verdict_line(boot: &BootConsole) -> String {
+    let done = boot
+        .finished
+        .as_ref()
+        .map(|f| format!("cloud-init {} finished at {}", f.version, f.finished_at))
+        .unwrap_or_default();
+    let errors = boot.errors();
+    if errors.is_empty() {
+        format!("{done}: no errors on the console")
+    } else {
+        let listed: Vec<String> = errors.iter().map(|p| error_text(p)).collect();
+        format!("{done}, with errors: {}", listed.join("; "))
+    }
+}
+
+fn cloud_init_json(boot: &BootConsole) -> Value {
+    let errors: Vec<String> = boot.errors().iter().map(|p| error_text(p)).collect();
+    let recoverable: Vec<String> = boot
+        .problems
+        .iter()
+        .filter(|p| p.failed_module.is_none() && p.level == "WARNING")
+        .map(|p| format!("{} ({}): {}", p.level, p.source, p.message))
+        .collect();
+    json!({
+        "status": if errors.is_empty() { "done" } else { "error" },
+        "source": "console",
+        "version": boot.finished.as_ref().map(|f| f.version.clone()),
+        "finished_at": boot.finished.as_ref().map(|f| f.finished_at.clone()),
+        "errors": errors,
+        "recoverable_errors": recoverable,
+    })
+}
+
+/// Runs the stages after an ECS job for `server`, reachable on `address`, until `deadline`.
+pub(crate) async fn ecs_stages(
+    client: &EcsClient,
+    server: &ServerId,
+    address: &str,
+    wait: WaitFor,
+    args: &AfterArgs,
+    deadline: Instant,
+) -> Result<AfterOutcome, Failure> {
+    let started = Instant::now();
+    let port = args.ssh_port;
+    let known_hosts = known_hosts_path(args)?;
+
+    // Stage ssh, 1: the host keys on the console, written by this boot's cloud-init.
+    let mut progress = Progress::new(&format!(
+        "stage ssh: waiting for cloud-init to write server {server}'s host keys to its console"
+    ));
+    let boot = loop {
+        let text = client
+            .console_output(server, reimage_client::wire::ecs::ConsoleLength::All)
+            .await
+            .map_err(Failure::from)?;
+        let boot = console::read(&text);
+        if boot.boot_seen && boot.blocks_complete && !boot.keys.is_empty() {
+            break boot;
+        }
+        if boot.finished.is_some() {
+            return Err(Failure::new(
+                exit::FAILED,
+                format!(
+                    "cloud-init on server {server} finished without writing the host keys to the \
+                     console, so the key its SSH server presents cannot be checked; known_hosts \
+                     was not changed"
+                ),
+            )
+            .hint(
+                "keep `ssh: {emit_keys_to_console: true}` (cloud-init's default) in the user \
+                 data, or use --wait=job",
+            ));
+        }
+        let problem = if boot.boot_seen {
+            "the new system booted; cloud-init has not written the host keys yet"
+        } else {
+            "the console shows no boot of the new system yet"
+        };
+        wait_or_give_up(&mut progress, started, deadline, problem, server).await?;
+    };
+    progress.finish(&format!(
+        "the console lists {} host key(s)",
+        boot.keys.len().max(boot.fingerprints.len())
+    ));
+
+    // Stage ssh, 2: the key the SSH server presents, checked against the console.
+    let mut progress = Progress::new(&format!(
+        "stage ssh: reading the host key that {address} port {port} presents"
+    ));
+    let presented = loop {
+        let host = address.to_owned();
+        let scan = tokio::task::spawn_blocking(move || {
+            reimage_hostkeys::scan::keyscan(&host, port, Duration::from_secs(5))
+        })
+        .await
+        .map_err(|e| Failure::new(exit::FAILED, format!("ssh-keyscan did not finish: {e}")))?;
+        match scan {
+            Ok(keys) => break keys,
+            Err(ScanError::NotInstalled(e)) => {
+                return Err(Failure::new(
+                    exit::USAGE,
+                    format!("ssh-keyscan could not be started: {e}"),
+                )
+                .hint("install OpenSSH's client (Debian: openssh-client), or use --wait=job"));
+            }
+            Err(e) => {
+                wait_or_give_up(&mut progress, started, deadline, &e.to_string(), server).await?;
+            }
+        }
+    };
+    let verified = verify::against_console(&presented, &boot)
+        .map_err(|refusal| refused(&refusal, address, port, known_hosts.as_ref()))?;
+    progress.finish(&format!(
+        "{address} port {port} presents the host key cloud-init wrote to the console"
+    ));
+
+    // known_hosts: the verified keys only.
+    let updated = match &known_hosts {
+        None => None,
+        Some(path) => {
+            let host = Host::new(address, port);
+            let done = reimage_hostkeys::file::update_file(
+                path,
+                std::slice::from_ref(&host),
+                &verified.keys,
+                Naming::Auto,
+            )
+            .map_err(|e| Failure::new(exit::FAILED, e.to_string()))?;
+            Some((path.clone(), done.removed, done.added))
+        }
+    };
+
+    // Stage cloud-init: its final message and failures on the console.
+    let cloud_init = if wait == WaitFor::CloudInit {
+        let mut progress = Progress::new(&format!(
+            "stage cloud-init: waiting for cloud-init's final message on server {server}'s console"
+        ));
+        let mut boot = boot;
+        while boot.finished.is_none() {
+            wait_or_give_up(
+                &mut progress,
+                started,
+                deadline,
+                "cloud-init has not finished yet",
+                server,
+            )
+            .await?;
+            let text = client
+                .console_output(server, reimage_client::wire::ecs::ConsoleLength::All)
+                .await
+                .map_err(Failure::from)?;
+            boot = console::read(&text);
+        }
+        progress.finish(&verdict_line(&boot));
+        Some(boot)
+    } else {
+        None
+    };
+    Ok(AfterOutcome {
+        keys: verified.keys,
+        known_hosts: updated,
+        cloud_init,
+    })
+}
+
+/// Sleeps before the next look, or gives up at the deadline (exit 5).
+async fn wait_or_give_up(
+    progress: &mut Progress,
+    started: Instant,
+    deadline: Instant,
+    problem: &str,
+    server: &ServerId,
+) -> Result<(), Failure> {
+    progress.event(&ProgressEvent::new(
+        started.elapsed(),
+        reimage_client::Progress::Trouble {
+            problem: problem.to_owned(),
+        },
+    ));
+    if Instant::now() >= deadline {
+        return Err(Failure::new(
+            exit::TIMEOUT,
+            format!("the deadline passed after the job: {problem}"),
+        )
+        .hint(format!(
+            "the server was re-imaged; it may still be booting. Look at it with: reimage ecs \
+             server --server {server}"
+        )));
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    Ok(())
+}
+
+/// The refusal to trust the presented keys: known_hosts untouched, and why.
+fn refused(refusal: &Refusal, address: &str, port: u16, known_hosts: Option<&PathBuf>) -> Failure {
+    let file = known_hosts.map_or_else(
+        || "no known_hosts file".to_owned(),
+        |p| format!("{} was not changed", p.display()),
+    );
+    let failure = Failure::new(
+        exit::FAILED,
+        format!("host key of {address} port {port} refused: {refusal}; {file}"),
+    );
+    match refusal {
+        Refusal::Mismatch { .. } => failure.hint(
+            "do not connect: something other than the new system answers on that address (or \
+             the address is not this server's). Compare the console in the provider's web \
+             console with `ssh-keyscan`",
+        ),
+        _ => failure.hint("run the command again with --wait=job, and look at the console"),
+    }
+}
+
+/// `--known-hosts`: the file, `None` for `none`; the default is `~/.ssh/known_hosts`.
+fn known_hosts_path(args: &AfterArgs) -> Result<Option<PathBuf>, Failure> {
+    match args.known_hosts.as_deref() {
+        Some("none") => Ok(None),
+        Some("") => Err(Failure::usage(
+            "--known-hosts: empty; give a file, or none to leave every file alone",
+        )),
+        Some(path) => Ok(Some(PathBuf::from(path))),
+        None => std::env::var_os("HOME")
+            .filter(|h| !h.is_empty())
+            .map(|home| Some(PathBuf::from(home).join(".ssh").join("known_hosts")))
+            .ok_or_else(|| {
+                Failure::usage("--known-hosts: HOME is not set, so ~/.ssh/known_hosts is unknown")
+                    .hint("pass --known-hosts FILE, or --known-hosts none")
+            }),
+    }
+}
