@@ -57,7 +57,7 @@ pub(crate) struct Failure {
     pub(crate) request_id: Option<String>,
     /// What was done all the same (`--output json`'s `result`): a re-image whose cloud-init
     /// reported errors still has its server and host keys to show.
-    pub(crate) result: Option<serde_json::Value>,
+    pub(crate) result: Option<Box<serde_json::Value>>,
 }
 
 impl Failure {
@@ -103,7 +103,7 @@ impl Failure {
             },
         });
         if let Some(result) = &self.result {
-            value["result"] = result.clone();
+            value["result"] = (**result).clone();
         }
         value
     }

@@ -751,7 +751,7 @@ async fn reinstall_or_change(
         }
     }
     if let Some(mut failure) = cloud_init_failure {
-        failure.result = Some(value);
+        failure.result = Some(Box::new(value));
         return Err(failure);
     }
     Ok(())
