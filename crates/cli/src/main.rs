@@ -156,7 +156,9 @@ struct Cli {
 enum Command {
     /// Run the main job on the built-in emulator: validate a cloud-config, reinstall an EDIS
     /// KVM, reinstall an ECS server with an IAM token, and change another's OS with AK/SK, each
-    /// followed to its end; then print a summary table.
+    /// followed to its end; after each ECS job, the host key its SSH presents is checked against
+    /// its console (a real sshd on loopback, when OpenSSH is installed) and written to a
+    /// known_hosts of the demo's own, and cloud-init's verdict read; then print a summary table.
     Demo(demo::Args),
     /// EDIS Global KVM: images, reinstall, power and status.
     Edis(edis::Args),

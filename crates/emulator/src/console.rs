@@ -88,7 +88,10 @@ impl Console {
 }
 
 fn render_boot(out: &mut String, boot: &Boot, host: &str, now: OffsetDateTime) {
-    let at = |secs: f64| boot.at + Duration::from_secs_f64(secs);
+    // Uptimes are written as on a real boot of [`CLOUD_INIT_BOOT`]; the clock runs at the
+    // emulator's time scale, so a line appears at its uptime scaled.
+    let scale = boot.takes.as_secs_f64() / CLOUD_INIT_BOOT.as_secs_f64();
+    let at = |secs: f64| boot.at + Duration::from_secs_f64(secs * scale);
     out.push_str(
         "[    0.000000] Linux version 6.1.0-28-cloud-amd64 (debian-kernel@lists.debian.org) \
          (gcc-12 (Debian 12.2.0-14) 12.2.0, GNU ld (GNU Binutils for Debian) 2.40) #1 SMP \
@@ -116,8 +119,8 @@ fn render_boot(out: &mut String, boot: &Boot, host: &str, now: OffsetDateTime) {
         6.9
     ));
     stage(out, 12.30, 590, "modules:config");
-    let total = boot.takes.as_secs_f64().max(1.0);
-    let final_at = (total * 0.8).max(12.5);
+    let total = CLOUD_INIT_BOOT.as_secs_f64();
+    let final_at = total * 0.8;
     if now < at(final_at) {
         return;
     }

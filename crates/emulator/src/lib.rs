@@ -225,6 +225,10 @@ mod redact;
 mod reply;
 mod server;
 mod sshd;
+
+/// The address a server's real SSH endpoint listens on (`Running::attach_sshd`): its floating
+/// address reads this while it has one.
+pub const SSH_ADDRESS: &str = sshd::LOOPBACK;
 mod state;
 mod util;
 
