@@ -330,3 +330,78 @@ fn cloud_init_module_errors_end_with_exit_code_10_after_the_key_is_verified() {
     // --known-hosts none: the file of the first run is as it was.
     assert_eq!(std::fs::read_to_string(&known_hosts).unwrap(), written);
 }
+
+#[test]
+fn a_boot_that_never_finishes_ends_at_the_deadline_and_no_key_is_written() {
+    let emulator = Emulator::start(0.01);
+    let _guard = SshdGuard(&emulator, vec![SERVER_1]);
+    let dir = TempDir::new("hostkeys-hang");
+    let password = dir.write("admin-password", ADMIN_PASSWORD);
+    let (_, public) = user_key(&dir);
+    let port = attach(&emulator, SERVER_1, &public);
+    emulator.add_fault(json!({"operation": "ecs.reinstallos", "kind": "cloud_init_hangs"}));
+    let known_hosts = dir.write("known_hosts", "keep me\n");
+    let out = ecs(
+        &emulator,
+        &[
+            "reinstall",
+            "--server",
+            SERVER_1,
+            "--admin-password-file",
+            password.to_str().unwrap(),
+            "--yes",
+            "--wait=ssh",
+            "--deadline",
+            "3",
+            "--ssh-port",
+            &port.to_string(),
+            "--known-hosts",
+            known_hosts.to_str().unwrap(),
+        ],
+    )
+    .run();
+    out.code(5);
+    assert!(
+        out.stderr
+            .contains("cloud-init has not written the host keys"),
+        "{out}"
+    );
+    assert!(
+        out.stderr.contains("reimage ecs server --server"),
+        "the next step\n{out}"
+    );
+    assert_eq!(std::fs::read_to_string(&known_hosts).unwrap(), "keep me\n");
+    // The server was re-imaged once all the same.
+    assert_eq!(server(&emulator.state(), SERVER_1)["reinstalls_applied"], 1);
+}
+
+#[test]
+fn without_cloud_init_the_key_stages_are_refused_before_anything_is_sent() {
+    let emulator = Emulator::start(0.01);
+    let dir = TempDir::new("hostkeys-nci");
+    let password = dir.write("admin-password", ADMIN_PASSWORD);
+    for wait in ["--wait=ssh", "--wait=cloud-init"] {
+        let out = ecs(
+            &emulator,
+            &[
+                "reinstall",
+                "--without-cloud-init",
+                "--server",
+                SERVER_1,
+                "--admin-password-file",
+                password.to_str().unwrap(),
+                "--yes",
+                wait,
+            ],
+        )
+        .run();
+        out.code(2);
+        assert!(out.stderr.contains("--wait=job"), "{out}");
+    }
+    assert_eq!(server(&emulator.state(), SERVER_1)["reinstalls_applied"], 0);
+    assert!(
+        emulator
+            .requests_of("ecs.reinstallos_without_cloud_init")
+            .is_empty()
+    );
+}

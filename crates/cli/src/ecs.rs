@@ -597,6 +597,19 @@ async fn reinstall_or_change(
         )
         .hint("leave --user-data out, or drop --without-cloud-init if the image has cloud-init"));
     }
+    if without_cloud_init
+        && matches!(
+            rebuild.behaviour.wait,
+            Some(WaitFor::Ssh | WaitFor::CloudInit)
+        )
+    {
+        // Nothing on such an image writes its host keys to the console: no key to check.
+        return Err(Failure::usage(
+            "--wait=ssh and --wait=cloud-init read the host keys that cloud-init writes to the \
+             console, and --without-cloud-init images have no cloud-init; nothing was sent",
+        )
+        .hint("use --wait=job with --without-cloud-init"));
+    }
     let spec = spec(rebuild)?;
     let what = match kind {
         Rebuilt::ChangeOs(_) | Rebuilt::ChangeOsWithoutCloudInit(_) => "change the OS of",
