@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use reimage_client::{EcsClient, ProgressEvent};
+use reimage_client::{EcsClient, PollSchedule, Step, poll_until};
 use reimage_core::ServerId;
 use reimage_hostkeys::console::{self, BootConsole};
 use reimage_hostkeys::known_hosts::{Host, Naming};
@@ -175,41 +175,34 @@ pub(crate) async fn ecs_stages(
     let started = Instant::now();
     let port = args.ssh_port;
     let known_hosts = known_hosts_path(args)?;
+    let next = format!("reimage ecs server --server {server}");
 
     // Stage ssh, 1: the host keys on the console, written by this boot's cloud-init.
     let mut progress = Progress::new(&format!(
         "stage ssh: waiting for cloud-init to write server {server}'s host keys to its console"
     ));
-    let boot = loop {
-        let text = client
-            .console_output(server, reimage_client::wire::ecs::ConsoleLength::All)
-            .await
-            .map_err(Failure::from)?;
-        let boot = console::read(&text);
-        if boot.boot_seen && boot.blocks_complete && !boot.keys.is_empty() {
-            break boot;
-        }
-        if boot.finished.is_some() {
-            return Err(Failure::new(
-                exit::FAILED,
-                format!(
-                    "cloud-init on server {server} finished without writing the host keys to the \
-                     console, so the key its SSH server presents cannot be checked; known_hosts \
-                     was not changed"
-                ),
-            )
-            .hint(
-                "keep `ssh: {emit_keys_to_console: true}` (cloud-init's default) in the user \
-                 data, or use --wait=job",
-            ));
-        }
-        let problem = if boot.boot_seen {
-            "the new system booted; cloud-init has not written the host keys yet"
-        } else {
-            "the console shows no boot of the new system yet"
-        };
-        wait_or_give_up(&mut progress, started, deadline, problem, server).await?;
-    };
+    let boot = read_console(
+        client,
+        server,
+        &schedule(deadline),
+        "cloud-init's host keys on the console",
+        &mut progress,
+        |boot| {
+            if boot.boot_seen && boot.blocks_complete && !boot.keys.is_empty() {
+                return Step::Done(Ok(boot));
+            }
+            if boot.finished.is_some() {
+                return Step::Done(Err(no_keys(server)));
+            }
+            Step::Wait(if boot.boot_seen {
+                "the new system booted; cloud-init has not written the host keys yet".to_owned()
+            } else {
+                "the console shows no boot of the new system yet".to_owned()
+            })
+        },
+    )
+    .await
+    .map_err(|e| e.next_step(&next))?;
     progress.finish(&format!(
         "the console lists {} host key(s)",
         boot.keys.len().max(boot.fingerprints.len())
@@ -219,27 +212,44 @@ pub(crate) async fn ecs_stages(
     let mut progress = Progress::new(&format!(
         "stage ssh: reading the host key that {address} port {port} presents"
     ));
-    let presented = loop {
-        let host = address.to_owned();
-        let scan = tokio::task::spawn_blocking(move || {
-            reimage_hostkeys::scan::keyscan(&host, port, Duration::from_secs(5))
-        })
-        .await
-        .map_err(|e| Failure::new(exit::FAILED, format!("ssh-keyscan did not finish: {e}")))?;
-        match scan {
-            Ok(keys) => break keys,
-            Err(ScanError::NotInstalled(e)) => {
-                return Err(Failure::new(
-                    exit::USAGE,
-                    format!("ssh-keyscan could not be started: {e}"),
-                )
-                .hint("install OpenSSH's client (Debian: openssh-client), or use --wait=job"));
+    let presented = poll_until(
+        &schedule(deadline),
+        started,
+        &format!("an SSH host key on {address} port {port}"),
+        &mut |e| progress.event(e),
+        || {
+            let host = address.to_owned();
+            async move {
+                let scan = tokio::task::spawn_blocking(move || {
+                    reimage_hostkeys::scan::keyscan(&host, port, Duration::from_secs(5))
+                })
+                .await;
+                Ok(match scan {
+                    Ok(Ok(keys)) => (Step::Done(Ok(keys)), None),
+                    Ok(Err(ScanError::NotInstalled(e))) => (
+                        Step::Done(Err(Failure::new(
+                            exit::USAGE,
+                            format!("ssh-keyscan could not be started: {e}"),
+                        )
+                        .hint(
+                            "install OpenSSH's client (Debian: openssh-client), or use --wait=job",
+                        ))),
+                        None,
+                    ),
+                    Ok(Err(e)) => (Step::Wait(e.to_string()), Some(trouble(e.to_string()))),
+                    Err(e) => (
+                        Step::Done(Err(Failure::new(
+                            exit::FAILED,
+                            format!("ssh-keyscan did not finish: {e}"),
+                        ))),
+                        None,
+                    ),
+                })
             }
-            Err(e) => {
-                wait_or_give_up(&mut progress, started, deadline, &e.to_string(), server).await?;
-            }
-        }
-    };
+        },
+    )
+    .await
+    .map_err(|e| Failure::from(e).next_step(&next))??;
     let verified = verify::against_console(&presented, &boot)
         .map_err(|refusal| refused(&refusal, address, port, known_hosts.as_ref()))?;
     progress.finish(&format!(
@@ -263,27 +273,30 @@ pub(crate) async fn ecs_stages(
     };
 
     // Stage cloud-init: its final message and failures on the console.
-    let cloud_init = if wait == WaitFor::CloudInit {
+    let cloud_init = if wait == WaitFor::CloudInit && boot.finished.is_none() {
         let mut progress = Progress::new(&format!(
             "stage cloud-init: waiting for cloud-init's final message on server {server}'s console"
         ));
-        let mut boot = boot;
-        while boot.finished.is_none() {
-            wait_or_give_up(
-                &mut progress,
-                started,
-                deadline,
-                "cloud-init has not finished yet",
-                server,
-            )
-            .await?;
-            let text = client
-                .console_output(server, reimage_client::wire::ecs::ConsoleLength::All)
-                .await
-                .map_err(Failure::from)?;
-            boot = console::read(&text);
-        }
+        let boot = read_console(
+            client,
+            server,
+            &schedule(deadline),
+            "cloud-init's final message on the console",
+            &mut progress,
+            |boot| {
+                if boot.finished.is_some() {
+                    Step::Done(Ok(boot))
+                } else {
+                    Step::Wait("cloud-init has not finished yet".to_owned())
+                }
+            },
+        )
+        .await
+        .map_err(|e| e.next_step(&next))?;
         progress.finish(&verdict_line(&boot));
+        Some(boot)
+    } else if wait == WaitFor::CloudInit {
+        crate::note(&format!("stage cloud-init: {}", verdict_line(&boot)));
         Some(boot)
     } else {
         None
@@ -295,32 +308,63 @@ pub(crate) async fn ecs_stages(
     })
 }
 
-/// Sleeps before the next look, or gives up at the deadline (exit 5).
-async fn wait_or_give_up(
-    progress: &mut Progress,
-    started: Instant,
-    deadline: Instant,
-    problem: &str,
-    server: &ServerId,
-) -> Result<(), Failure> {
-    progress.event(&ProgressEvent::new(
-        started.elapsed(),
-        reimage_client::Progress::Trouble {
-            problem: problem.to_owned(),
-        },
-    ));
-    if Instant::now() >= deadline {
-        return Err(Failure::new(
-            exit::TIMEOUT,
-            format!("the deadline passed after the job: {problem}"),
-        )
-        .hint(format!(
-            "the server was re-imaged; it may still be booting. Look at it with: reimage ecs \
-             server --server {server}"
-        )));
+/// The schedule of a stage: ECS's usual intervals, up to what is left of the deadline.
+fn schedule(deadline: Instant) -> PollSchedule {
+    PollSchedule {
+        deadline: deadline.saturating_duration_since(Instant::now()),
+        ..PollSchedule::default()
     }
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    Ok(())
+}
+
+fn trouble(problem: String) -> reimage_client::Progress {
+    reimage_client::Progress::Trouble { problem }
+}
+
+/// Reads the console through the one poll loop until `judge` says it is done (or refuses).
+async fn read_console(
+    client: &EcsClient,
+    server: &ServerId,
+    schedule: &PollSchedule,
+    what: &str,
+    progress: &mut Progress,
+    judge: impl Fn(BootConsole) -> Step<Result<BootConsole, Failure>>,
+) -> Result<BootConsole, Failure> {
+    let judge = &judge;
+    poll_until(
+        schedule,
+        Instant::now(),
+        what,
+        &mut |e| progress.event(e),
+        || async move {
+            let text = client
+                .console_output(server, reimage_client::wire::ecs::ConsoleLength::All)
+                .await?;
+            let step = judge(console::read(&text));
+            let shown = match &step {
+                Step::Wait(problem) => Some(trouble(problem.clone())),
+                Step::Done(_) => None,
+            };
+            Ok((step, shown))
+        },
+    )
+    .await
+    .map_err(Failure::from)?
+}
+
+/// cloud-init finished without writing the host keys to the console.
+fn no_keys(server: &ServerId) -> Failure {
+    Failure::new(
+        exit::FAILED,
+        format!(
+            "cloud-init on server {server} finished without writing the host keys to the \
+             console, so the key its SSH server presents cannot be checked; known_hosts was not \
+             changed"
+        ),
+    )
+    .hint(
+        "keep `ssh: {emit_keys_to_console: true}` (cloud-init's default) in the user data, or \
+         use --wait=job",
+    )
 }
 
 /// The refusal to trust the presented keys: known_hosts untouched, and why.
