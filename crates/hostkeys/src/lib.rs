@@ -10,6 +10,8 @@
 //! - [`known_hosts`] edits a `known_hosts` file's bytes: stale entries of the host removed (plain,
 //!   `[host]:port` and hashed `|1|salt|hash` forms), the verified keys added, every other line
 //!   kept byte for byte; [`file`](mod@file) writes it atomically (temporary file, fsync, rename).
+//! - [`inject`] adds a generated host key to a cloud-config as cloud-init's `ssh_keys`, so the
+//!   key is known before the server boots.
 //! - [`scan`] reads the keys a server presents with OpenSSH's own `ssh-keyscan`.
 //! - [`keys`] holds fingerprints in `ssh-keygen -l`'s form, and the generation of host keys
 //!   (randomness passed in) for an emulator or for keys injected through cloud-config.
@@ -19,6 +21,7 @@
 
 pub mod console;
 pub mod file;
+pub mod inject;
 pub mod keys;
 pub mod known_hosts;
 pub mod scan;
