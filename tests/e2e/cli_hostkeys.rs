@@ -14,7 +14,8 @@ use std::path::Path;
 use std::process::Command;
 
 use reimage_e2e::{
-    ADMIN_PASSWORD, Emulator, Reimage, SERVER_1, SERVER_2, TempDir, aksk_env, reimage,
+    ADMIN_PASSWORD, Emulator, KVM_2, ROOT_PASSWORD, Reimage, SERVER_1, SERVER_2, TempDir, aksk_env,
+    edis_env, reimage,
 };
 use serde_json::{Value, json};
 
@@ -44,7 +45,8 @@ fn server(state: &Value, id: &str) -> Value {
         .as_array()
         .unwrap()
         .iter()
-        .find(|s| s["id"] == id)
+        .chain(state["edis"]["kvms"].as_array().unwrap())
+        .find(|s| s["id"] == id || s["kvm_id"] == id)
         .cloned()
         .unwrap()
 }
@@ -67,9 +69,14 @@ fn attach(emulator: &Emulator, id: &str, authorized: &str) -> u16 {
         Path::new("/usr/sbin/sshd").exists(),
         "this test needs OpenSSH's server: apt-get install openssh-server (.ci/run does)"
     );
+    let kind = if id.starts_with("kvm_") {
+        "edis/kvms"
+    } else {
+        "ecs/servers"
+    };
     let (status, body) = emulator.admin(
         "POST",
-        &format!("/_emulator/ecs/servers/{id}/sshd"),
+        &format!("/_emulator/{kind}/{id}/sshd"),
         Some(&json!({ "authorized_keys": authorized })),
     );
     assert_eq!(status, 200, "{body}");
@@ -158,7 +165,14 @@ fn wait_ssh_verifies_the_new_key_and_a_real_ssh_trusts_the_known_hosts_it_wrote(
     );
     assert_eq!(written.lines().count(), 2, "{written}");
 
-    // A real OpenSSH client, strict, with only that file: no prompt, no warning.
+    strict_ssh(&known_hosts, &identity, port);
+    // The file is as ssh found it: it added nothing of its own.
+    assert_eq!(std::fs::read_to_string(&known_hosts).unwrap(), written);
+}
+
+/// A real OpenSSH client, strict, with only `known_hosts`: it logs in without a prompt or a
+/// warning.
+fn strict_ssh(known_hosts: &Path, identity: &str, port: u16) {
     let user = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout).unwrap();
     let ssh = Command::new("ssh")
         .args([
@@ -178,7 +192,7 @@ fn wait_ssh_verifies_the_new_key_and_a_real_ssh_trusts_the_known_hosts_it_wrote(
             "IdentitiesOnly=yes",
             "-i",
         ])
-        .arg(&identity)
+        .arg(identity)
         .args(["-p", &port.to_string()])
         .arg(format!("{}@127.0.0.1", user.trim()))
         .arg("true")
@@ -187,8 +201,6 @@ fn wait_ssh_verifies_the_new_key_and_a_real_ssh_trusts_the_known_hosts_it_wrote(
     let stderr = String::from_utf8_lossy(&ssh.stderr);
     assert!(ssh.status.success(), "ssh failed: {stderr}");
     assert!(!stderr.to_lowercase().contains("warning"), "{stderr}");
-    // The file is as ssh found it: it added nothing of its own.
-    assert_eq!(std::fs::read_to_string(&known_hosts).unwrap(), written);
 }
 
 #[test]
@@ -404,4 +416,102 @@ fn without_cloud_init_the_key_stages_are_refused_before_anything_is_sent() {
             .requests_of("ecs.reinstallos_without_cloud_init")
             .is_empty()
     );
+}
+
+fn edis(emulator: &Emulator, args: &[&str]) -> Reimage {
+    reimage(["edis", "--auth-url", emulator.base_url()])
+        .args(args)
+        .envs(edis_env())
+}
+
+#[test]
+fn edis_host_keys_inject_makes_the_key_known_before_boot_and_a_real_ssh_trusts_it() {
+    let emulator = Emulator::start(0.01);
+    let _guard = SshdGuard(&emulator, vec![KVM_2]);
+    let dir = TempDir::new("hostkeys-edis");
+    let root = dir.write("root-password", ROOT_PASSWORD);
+    let user_data = dir.write("user-data.yaml", "#cloud-config\npackages:\n  - nginx\n");
+    let (identity, public) = user_key(&dir);
+    let port = attach(&emulator, KVM_2, &public);
+    let old = server(&emulator.state(), KVM_2)["host_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let known_hosts = dir.path().join("known_hosts");
+    let args = |extra: &[&str]| {
+        let mut all = vec![
+            "reinstall".to_owned(),
+            "--kvm".to_owned(),
+            KVM_2.to_owned(),
+            "--image".to_owned(),
+            "cloudinit_debian-bookworm".to_owned(),
+            "--root-password-file".to_owned(),
+            root.to_str().unwrap().to_owned(),
+            "--user-data".to_owned(),
+            user_data.to_str().unwrap().to_owned(),
+            "--host-keys".to_owned(),
+            "inject".to_owned(),
+            "--yes".to_owned(),
+        ];
+        all.extend(extra.iter().map(|s| (*s).to_owned()));
+        all
+    };
+
+    // A dry run shows the merged cloud-config with the private key redacted.
+    let dry: Vec<String> = args(&["--dry-run", "--output", "json"]);
+    let dry: Vec<&str> = dry.iter().map(String::as_str).collect();
+    let out = edis(&emulator, &dry).run();
+    out.code(0);
+    let shown = out.json()["user_data"]["shown"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(shown.contains("ed25519_private: |"), "{out}");
+    assert!(shown.contains("[REDACTED]"), "{out}");
+    assert!(!shown.contains("PRIVATE KEY"), "{out}");
+    assert!(
+        !out.stdout.contains("PRIVATE KEY") && !out.stderr.contains("PRIVATE KEY"),
+        "{out}"
+    );
+
+    let port_text = port.to_string();
+    let real: Vec<String> = args(&["--wait=ssh", "--ssh-port", &port_text, "--known-hosts"])
+        .into_iter()
+        .chain([
+            known_hosts.to_str().unwrap().to_owned(),
+            "--output".to_owned(),
+            "json".to_owned(),
+        ])
+        .collect();
+    let real: Vec<&str> = real.iter().map(String::as_str).collect();
+    let out = edis(&emulator, &real).run();
+    out.code(0);
+    assert!(
+        !out.stdout.contains("PRIVATE KEY") && !out.stderr.contains("PRIVATE KEY"),
+        "{out}"
+    );
+    // The KVM runs the key reimage generated (cloud-init installed it from ssh_keys), and that
+    // is the key reimage verified and wrote.
+    let new = server(&emulator.state(), KVM_2)["host_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(new, old);
+    let announced = format!("host key will be ED25519 {new}");
+    assert!(
+        out.stderr.contains(&announced),
+        "announced before sending\n{out}"
+    );
+    let json = out.json();
+    assert_eq!(
+        json["ssh"]["verified_host_keys"][0]["fingerprint"],
+        new.as_str(),
+        "{out}"
+    );
+    let written = std::fs::read_to_string(&known_hosts).unwrap();
+    assert!(
+        written.starts_with(&format!("[127.0.0.1]:{port} ssh-ed25519 ")),
+        "{written}"
+    );
+    strict_ssh(&known_hosts, &identity, port);
 }

@@ -212,7 +212,93 @@ pub(crate) async fn ecs_stages(
     let mut progress = Progress::new(&format!(
         "stage ssh: reading the host key that {address} port {port} presents"
     ));
-    let presented = poll_until(
+    let presented = presented_keys(address, port, deadline, started, &mut progress)
+        .await
+        .map_err(|e| e.next_step(&next))?;
+    let verified = verify::against_console(&presented, &boot)
+        .map_err(|refusal| refused(&refusal, address, port, known_hosts.as_ref()))?;
+    progress.finish(&format!(
+        "{address} port {port} presents the host key cloud-init wrote to the console"
+    ));
+
+    // known_hosts: the verified keys only.
+    let updated = write_known_hosts(known_hosts.as_ref(), address, port, &verified.keys)?;
+
+    // Stage cloud-init: its final message and failures on the console.
+    let cloud_init = if wait == WaitFor::CloudInit && boot.finished.is_none() {
+        let mut progress = Progress::new(&format!(
+            "stage cloud-init: waiting for cloud-init's final message on server {server}'s console"
+        ));
+        let boot = read_console(
+            client,
+            server,
+            &schedule(deadline),
+            "cloud-init's final message on the console",
+            &mut progress,
+            |boot| {
+                if boot.finished.is_some() {
+                    Step::Done(Ok(boot))
+                } else {
+                    Step::Wait("cloud-init has not finished yet".to_owned())
+                }
+            },
+        )
+        .await
+        .map_err(|e| e.next_step(&next))?;
+        progress.finish(&verdict_line(&boot));
+        Some(boot)
+    } else if wait == WaitFor::CloudInit {
+        crate::note(&format!("stage cloud-init: {}", verdict_line(&boot)));
+        Some(boot)
+    } else {
+        None
+    };
+    Ok(AfterOutcome {
+        keys: verified.keys,
+        known_hosts: updated,
+        cloud_init,
+    })
+}
+
+/// `--host-keys inject` (EDIS): the key the KVM on `address` presents must be `expected`, the
+/// one reimage generated and sent in the cloud-config; then known_hosts gets it.
+pub(crate) async fn injected_stage(
+    address: &str,
+    expected: &PublicKey,
+    args: &AfterArgs,
+    deadline: Instant,
+    target: &str,
+) -> Result<AfterOutcome, Failure> {
+    let port = args.ssh_port;
+    let known_hosts = known_hosts_path(args)?;
+    let mut progress = Progress::new(&format!(
+        "stage ssh: reading the host key that {address} port {port} presents"
+    ));
+    let presented = presented_keys(address, port, deadline, Instant::now(), &mut progress)
+        .await
+        .map_err(|e| e.next_step(&format!("reimage edis status --kvm {target}")))?;
+    let verified = verify::against_expected(&presented, std::slice::from_ref(expected))
+        .map_err(|refusal| refused(&refusal, address, port, known_hosts.as_ref()))?;
+    progress.finish(&format!(
+        "{address} port {port} presents the host key reimage injected"
+    ));
+    let updated = write_known_hosts(known_hosts.as_ref(), address, port, &verified.keys)?;
+    Ok(AfterOutcome {
+        keys: verified.keys,
+        known_hosts: updated,
+        cloud_init: None,
+    })
+}
+
+/// The keys `address` presents on `port`, read with `ssh-keyscan` through the one poll loop.
+async fn presented_keys(
+    address: &str,
+    port: u16,
+    deadline: Instant,
+    started: Instant,
+    progress: &mut Progress,
+) -> Result<Vec<PublicKey>, Failure> {
+    poll_until(
         &schedule(deadline),
         started,
         &format!("an SSH host key on {address} port {port}"),
@@ -249,63 +335,24 @@ pub(crate) async fn ecs_stages(
         },
     )
     .await
-    .map_err(|e| Failure::from(e).next_step(&next))??;
-    let verified = verify::against_console(&presented, &boot)
-        .map_err(|refusal| refused(&refusal, address, port, known_hosts.as_ref()))?;
-    progress.finish(&format!(
-        "{address} port {port} presents the host key cloud-init wrote to the console"
-    ));
+    .map_err(Failure::from)?
+}
 
-    // known_hosts: the verified keys only.
-    let updated = match &known_hosts {
-        None => None,
-        Some(path) => {
-            let host = Host::new(address, port);
-            let done = reimage_hostkeys::file::update_file(
-                path,
-                std::slice::from_ref(&host),
-                &verified.keys,
-                Naming::Auto,
-            )
+/// Writes the verified `keys` of `address` port `port` to `path` (none: `--known-hosts none`).
+fn write_known_hosts(
+    path: Option<&PathBuf>,
+    address: &str,
+    port: u16,
+    keys: &[PublicKey],
+) -> Result<Option<(PathBuf, usize, usize)>, Failure> {
+    let Some(path) = path else {
+        return Ok(None);
+    };
+    let host = Host::new(address, port);
+    let done =
+        reimage_hostkeys::file::update_file(path, std::slice::from_ref(&host), keys, Naming::Auto)
             .map_err(|e| Failure::new(exit::FAILED, e.to_string()))?;
-            Some((path.clone(), done.removed, done.added))
-        }
-    };
-
-    // Stage cloud-init: its final message and failures on the console.
-    let cloud_init = if wait == WaitFor::CloudInit && boot.finished.is_none() {
-        let mut progress = Progress::new(&format!(
-            "stage cloud-init: waiting for cloud-init's final message on server {server}'s console"
-        ));
-        let boot = read_console(
-            client,
-            server,
-            &schedule(deadline),
-            "cloud-init's final message on the console",
-            &mut progress,
-            |boot| {
-                if boot.finished.is_some() {
-                    Step::Done(Ok(boot))
-                } else {
-                    Step::Wait("cloud-init has not finished yet".to_owned())
-                }
-            },
-        )
-        .await
-        .map_err(|e| e.next_step(&next))?;
-        progress.finish(&verdict_line(&boot));
-        Some(boot)
-    } else if wait == WaitFor::CloudInit {
-        crate::note(&format!("stage cloud-init: {}", verdict_line(&boot)));
-        Some(boot)
-    } else {
-        None
-    };
-    Ok(AfterOutcome {
-        keys: verified.keys,
-        known_hosts: updated,
-        cloud_init,
-    })
+    Ok(Some((path.clone(), done.removed, done.added)))
 }
 
 /// The schedule of a stage: ECS's usual intervals, up to what is left of the deadline.

@@ -406,15 +406,30 @@ pub(crate) struct UserDataCheck {
 /// provider's size limit is refused (exit 3) whatever the flags, since the provider refuses it.
 /// Warnings are shown either way.
 pub(crate) fn user_data(path: &std::path::Path, check: UserDataCheck) -> Result<UserData, Failure> {
+    let shown = path.display().to_string();
+    let bytes = read_user_data(path)?;
+    check_user_data(bytes, &shown, check)
+}
+
+/// Reads `--user-data FILE` (capped), unchecked.
+pub(crate) fn read_user_data(path: &std::path::Path) -> Result<Vec<u8>, Failure> {
+    crate::validate::read(path)
+        .map_err(|m| Failure::usage(format!("--user-data {}: {m}", path.display())))
+}
+
+/// Checks user data as [`user_data`] does; `shown` names it in messages.
+pub(crate) fn check_user_data(
+    bytes: Vec<u8>,
+    shown: &str,
+    check: UserDataCheck,
+) -> Result<UserData, Failure> {
     let UserDataCheck {
         target,
         provider_login,
         no_validate,
         allow_lockout,
     } = check;
-    let shown = path.display().to_string();
-    let bytes = crate::validate::read(path)
-        .map_err(|m| Failure::usage(format!("--user-data {shown}: {m}")))?;
+    let shown = shown.to_owned();
     let options = Options::default()
         .with_provider_login(provider_login)
         .with_size_limit(target.user_data_limit());

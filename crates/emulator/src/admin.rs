@@ -22,6 +22,7 @@ const ENDPOINTS: &[&str] = &[
     "POST /_emulator/expire-credentials",
     "POST /_emulator/reset",
     "POST /_emulator/ecs/servers/{id}/sshd",
+    "POST /_emulator/edis/kvms/{id}/sshd",
 ];
 
 fn ok(value: &Value) -> Reply {
@@ -45,6 +46,10 @@ pub(crate) fn handle(world: &mut World, ctx: &Ctx<'_>) -> Reply {
         (Method::POST, "/faults") => add_faults(world, ctx.request.body()),
         (Method::POST, r) if r.starts_with("/ecs/servers/") && r.ends_with("/sshd") => {
             let id = &r["/ecs/servers/".len()..r.len() - "/sshd".len()];
+            attach_sshd(world, id, ctx.request.body())
+        }
+        (Method::POST, r) if r.starts_with("/edis/kvms/") && r.ends_with("/sshd") => {
+            let id = &r["/edis/kvms/".len()..r.len() - "/sshd".len()];
             attach_sshd(world, id, ctx.request.body())
         }
         (Method::DELETE, "/faults") => {

@@ -23,6 +23,13 @@ pub(crate) const CLOUD_INIT_BOOT: Duration = Duration::from_secs(40);
 /// cloud-init's version on the emulated images.
 const CLOUD_INIT_VERSION: &str = "26.2";
 
+/// A new host key for `host` (`root@host`); `None` if none could be made.
+pub(crate) fn new_host_key(host: &str) -> Option<Arc<HostKeyPair>> {
+    HostKeyPair::generate(&mut OsRng, &format!("root@{host}"))
+        .ok()
+        .map(Arc::new)
+}
+
 /// How a boot goes wrong, by the faults of the call that started its install.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct BootFaults {

@@ -226,6 +226,9 @@ pub(crate) struct Install {
     pub(crate) until: OffsetDateTime,
     pub(crate) fail: bool,
     pub(crate) user_data_bytes: Option<usize>,
+    /// The host key the new system boots with: the one the user data's `ssh_keys` gives
+    /// (cloud-init installs it), else a new one.
+    pub(crate) host_key: Option<std::sync::Arc<reimage_hostkeys::keys::HostKeyPair>>,
 }
 
 /// An EDIS KVM.
@@ -241,6 +244,8 @@ pub(crate) struct Kvm {
     /// The ISO mounted on the KVM (`/kvm/v2/get/mount`); none until an operation mounts one.
     pub(crate) mounted_iso: Option<String>,
     pub(crate) counters: KvmCounters,
+    /// The host key of the system it runs.
+    pub(crate) host_key: Option<std::sync::Arc<reimage_hostkeys::keys::HostKeyPair>>,
 }
 
 /// An EDIS session that was issued.
@@ -407,6 +412,7 @@ impl World {
                 installed_at: None,
                 mounted_iso: None,
                 counters: KvmCounters::default(),
+                host_key: crate::console::new_host_key(&k.hostname),
             })
             .collect();
         self.jobs.clear();
@@ -462,6 +468,7 @@ impl World {
                     kvm.last_install_failed = false;
                     kvm.user_data_bytes = install.user_data_bytes;
                     kvm.installed_at = Some(install.until);
+                    kvm.host_key = install.host_key;
                 }
             }
         }
@@ -480,16 +487,11 @@ impl World {
     /// Restarts every SSH endpoint whose server now runs another install, with its new key.
     fn sync_ssh(&mut self) {
         for endpoint in &mut self.ssh {
-            let Some(key) = self
-                .servers
-                .iter()
-                .find(|s| s.fixture.id.as_str() == endpoint.server_id)
-                .and_then(|s| s.console.current_key())
-            else {
+            let Some(key) = current_key(&self.servers, &self.kvms, &endpoint.server_id) else {
                 continue;
             };
             if reimage_hostkeys::keys::fingerprint(&key.public()) != endpoint.serving
-                && let Err(e) = endpoint.restart(key)
+                && let Err(e) = endpoint.restart(&key)
             {
                 tracing::warn!(server = %endpoint.server_id, "sshd could not restart: {e}");
             }
@@ -505,16 +507,8 @@ impl World {
         sshd: &std::path::Path,
         authorized_keys: &str,
     ) -> Result<(u16, u32), String> {
-        let server = self
-            .servers
-            .iter()
-            .find(|s| s.fixture.id.as_str() == server_id)
-            .ok_or_else(|| format!("no server {server_id}"))?;
-        let key = server
-            .console
-            .current_key()
-            .ok_or_else(|| format!("server {server_id} has no host key"))?
-            .clone();
+        let key = current_key(&self.servers, &self.kvms, server_id)
+            .ok_or_else(|| format!("no server or KVM {server_id} with a host key"))?;
         self.ssh.retain(|e| e.server_id != server_id);
         let endpoint = crate::sshd::SshEndpoint::start(sshd, server_id, &key, authorized_keys)
             .map_err(|e| format!("sshd {}: {e}", sshd.display()))?;
@@ -646,6 +640,11 @@ impl World {
                     "last_install_failed": k.last_install_failed,
                     "user_data_bytes": k.user_data_bytes,
                     "mounted_iso": k.mounted_iso,
+                    "host_key": k.host_key.as_ref().map(|key| {
+                        reimage_hostkeys::keys::fingerprint(&key.public())
+                    }),
+                    "ssh_port": self.ssh.iter().find(|e| e.server_id == k.fixture.id.as_str()).map(|e| e.port),
+                    "ssh_pid": self.ssh.iter().find(|e| e.server_id == k.fixture.id.as_str()).map(crate::sshd::SshEndpoint::pid),
                     "reinstalls_applied": k.counters.reinstalls,
                     "power_ons_applied": k.counters.power_ons,
                     "power_offs_applied": k.counters.power_offs,
@@ -680,6 +679,20 @@ impl World {
             "faults": self.faults.to_json(),
         })
     }
+}
+
+/// The host key of what server or KVM `id` runs now.
+fn current_key(
+    servers: &[Server],
+    kvms: &[Kvm],
+    id: &str,
+) -> Option<std::sync::Arc<reimage_hostkeys::keys::HostKeyPair>> {
+    if let Some(server) = servers.iter().find(|s| s.fixture.id.as_str() == id) {
+        return server.console.current_key().cloned();
+    }
+    kvms.iter()
+        .find(|k| k.fixture.id.as_str() == id)
+        .and_then(|k| k.host_key.clone())
 }
 
 /// The console of a fixture's server: the boot of its first install, long finished.

@@ -72,6 +72,23 @@ pub fn add_ssh_keys(
     Ok(SecretString::from(out))
 }
 
+/// The Ed25519 host key a cloud-config's `ssh_keys` gives (`ed25519_private` as a `|` block, as
+/// [`add_ssh_keys`] writes it), as cloud-init would install it; `None` without one. For an
+/// emulator, which boots the KVM with that key.
+pub fn injected_key(user_data: &str) -> Option<HostKeyPair> {
+    let mut lines = user_data
+        .lines()
+        .skip_while(|l| l.trim_end() != "ssh_keys:");
+    lines.next()?;
+    let mut rest = lines.take_while(|l| l.starts_with(' ') || l.trim().is_empty());
+    rest.find(|l| l.trim_end() == "  ed25519_private: |")?;
+    let block: String = rest
+        .take_while(|l| l.starts_with("    "))
+        .map(|l| format!("{}\n", &l[4..]))
+        .collect();
+    HostKeyPair::from_openssh(&block).ok()
+}
+
 fn check(text: &str) -> Result<(), InjectError> {
     let mut lines = text.lines();
     if lines.next().map(str::trim_end) != Some("#cloud-config") {
@@ -133,6 +150,8 @@ mod tests {
             .collect();
         let again = HostKeyPair::from_openssh(&block).unwrap();
         assert_eq!(again.public(), pair.public());
+        assert_eq!(injected_key(merged).unwrap().public(), pair.public());
+        assert!(injected_key(user).is_none());
         assert!(merged.contains(&format!(
             "  ed25519_public: {}\n",
             pair.public().to_openssh().unwrap()

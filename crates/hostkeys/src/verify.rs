@@ -143,6 +143,46 @@ pub fn against_console(
     Ok(verified)
 }
 
+/// Checks `presented` against `expected`, keys known before the server booted (`--host-keys
+/// inject`): every presented key of a type among `expected` must be one of them; at least one.
+///
+/// # Errors
+///
+/// The [`Refusal`]: nothing presented may then be trusted.
+pub fn against_expected(
+    presented: &[PublicKey],
+    expected: &[PublicKey],
+) -> Result<Verified, Refusal> {
+    if presented.is_empty() {
+        return Err(Refusal::NothingPresented);
+    }
+    let mut verified = Verified {
+        keys: Vec::new(),
+        unlisted: Vec::new(),
+    };
+    for key in presented {
+        let same_type: Vec<&PublicKey> = expected
+            .iter()
+            .filter(|k| k.algorithm() == key.algorithm())
+            .collect();
+        if same_type.is_empty() {
+            verified.unlisted.push(key.clone());
+        } else if same_type.iter().any(|k| k.key_data() == key.key_data()) {
+            verified.keys.push(key.clone());
+        } else {
+            return Err(Refusal::Mismatch {
+                key_type: keys::keygen_type(&key.algorithm()),
+                presented: keys::fingerprint(key),
+                console: same_type.iter().map(|k| keys::fingerprint(k)).collect(),
+            });
+        }
+    }
+    if verified.keys.is_empty() {
+        return Err(Refusal::NoCommonType);
+    }
+    Ok(verified)
+}
+
 /// Where there is no console (EDIS): the presented keys must all differ from `before`, the keys
 /// recorded before the reinstall was sent. This proves a new system answers, not who it is: the
 /// keys are returned as changed, not as verified.
@@ -222,6 +262,28 @@ mod tests {
                 &read("Linux version 6.1\nbooting\n")
             ),
             Err(Refusal::NotOnConsole)
+        );
+    }
+
+    #[test]
+    fn an_expected_key_passes_another_is_refused() {
+        let injected = HostKeyPair::generate(&mut OsRng, "a").unwrap().public();
+        let other = HostKeyPair::generate(&mut OsRng, "b").unwrap().public();
+        let ok = against_expected(
+            std::slice::from_ref(&injected),
+            std::slice::from_ref(&injected),
+        );
+        assert_eq!(ok.unwrap().keys, vec![injected.clone()]);
+        assert!(matches!(
+            against_expected(
+                std::slice::from_ref(&other),
+                std::slice::from_ref(&injected)
+            ),
+            Err(Refusal::Mismatch { .. })
+        ));
+        assert_eq!(
+            against_expected(&[], std::slice::from_ref(&injected)),
+            Err(Refusal::NothingPresented)
         );
     }
 
