@@ -150,6 +150,8 @@ const KVM_FLEET: &str = "kvm_100003_200003";
 const KVM_FAULT_OFF: &str = "kvm_100004_200004";
 /// On; an expired session mid-wait.
 const KVM_FAULT_ON: &str = "kvm_100005_200005";
+/// Off; a reinstall with `--host-keys inject --wait=ssh` against a real `sshd`.
+const KVM_HOST_KEYS: &str = "kvm_100006_200006";
 
 /// The emulator's time scale: an ECS reinstall takes 0.45 s, an EDIS reinstall 1.5 s.
 const TIME_SCALE: &str = "0.005";
@@ -220,6 +222,7 @@ name = "Ubuntu 24.04"
         (KVM_FLEET, true),
         (KVM_FAULT_OFF, false),
         (KVM_FAULT_ON, true),
+        (KVM_HOST_KEYS, false),
     ];
     for (i, (id, on)) in kvms.into_iter().enumerate() {
         out.push_str(&format!(
@@ -1363,25 +1366,8 @@ fn ecs_host_keys(ctx: &Ctx, emulator: &EmulatorProcess) {
     assert_eq!(status, 200, "{}", mask(&body));
     let answer: Value = serde_json::from_str(&body).unwrap();
     let port = answer["port"].as_u64().unwrap().to_string();
-    let suffix = format!("-{SERVER_HOST_KEYS}-{port}");
-    let dir = std::fs::read_dir(std::env::temp_dir())
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("reimage-emulator-sshd-") && n.ends_with(&suffix))
-        })
-        .expect("the emulator's sshd directory");
-    // The key's base64 body, joined: what a leak of the file would show.
-    let body_of = |text: String| -> String {
-        text.lines()
-            .filter(|l| !l.starts_with("-----"))
-            .collect::<Vec<_>>()
-            .concat()
-    };
-    let read_key = || body_of(std::fs::read_to_string(dir.join("host_key")).unwrap());
+    let dir = sshd_dir(SERVER_HOST_KEYS, &port);
+    let read_key = || key_body(&dir);
     let before = read_key();
     assert!(
         before.len() > 100,
@@ -1427,6 +1413,83 @@ fn ecs_host_keys(ctx: &Ctx, emulator: &EmulatorProcess) {
     if let Some(pid) = pid {
         let _ = Command::new("kill").arg(pid.to_string()).status();
     }
+
+    // EDIS: reimage generates the key and sends it in the user data (on the wire, as it must
+    // be), the KVM boots with it; it must be nowhere else. A dry run first: the key it makes is
+    // redacted on its stdout.
+    let (status, body) = emulator.admin(
+        "POST",
+        &format!("/_emulator/edis/kvms/{KVM_HOST_KEYS}/sshd"),
+        &serde_json::json!({ "authorized_keys": authorized }).to_string(),
+    );
+    assert_eq!(status, 200, "{}", mask(&body));
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    let port = answer["port"].as_u64().unwrap().to_string();
+    let dir = sshd_dir(KVM_HOST_KEYS, &port);
+    let before = key_body(&dir);
+    for dry_run in [true, false] {
+        let flow = ctx
+            .edis("host keys: edis reinstall --host-keys inject")
+            .edis_account()
+            .args([
+                "reinstall",
+                "--kvm",
+                KVM_HOST_KEYS,
+                "--image",
+                "cloudinit_debian-bookworm",
+            ])
+            .args(["--root-password-file"])
+            .arg_os(&ctx.file("root.pw"))
+            .args(["--user-data"])
+            .arg_os(&ctx.file("user-data.yaml"))
+            .args(["--host-keys", "inject", "--yes", "--output", "json"]);
+        let flow = if dry_run {
+            flow.args(["--dry-run"]).stdout_may_hold(USER_DATA)
+        } else {
+            flow.args(["--wait=ssh", "--ssh-port", &port, "--known-hosts"])
+                .arg_os(&ctx.file("known_hosts_edis"))
+        };
+        flow.run(0);
+    }
+    let injected = key_body(&dir);
+    assert_ne!(before, injected, "the KVM runs the injected key");
+    ctx.host_keys.lock().unwrap().push(injected);
+    let (_, state) = emulator.admin("GET", "/_emulator/state", "");
+    let state: Value = serde_json::from_str(&state).unwrap();
+    let pid = state["edis"]["kvms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kvm_id"] == KVM_HOST_KEYS)
+        .and_then(|k| k["ssh_pid"].as_u64());
+    if let Some(pid) = pid {
+        let _ = Command::new("kill").arg(pid.to_string()).status();
+    }
+}
+
+/// The emulator's `sshd` directory of server or KVM `id` on `port`.
+fn sshd_dir(id: &str, port: &str) -> PathBuf {
+    let suffix = format!("-{id}-{port}");
+    std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("reimage-emulator-sshd-") && n.ends_with(&suffix))
+        })
+        .expect("the emulator's sshd directory")
+}
+
+/// The base64 body of the private key `sshd` serves, joined: what a leak of it would show.
+fn key_body(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("host_key"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect::<Vec<_>>()
+        .concat()
 }
 
 /// EDIS faults: a lost reinstall answer on a KVM that was off (outcome unknown, exit 6), and a
@@ -1824,8 +1887,8 @@ fn no_secret_leaves_except_on_the_wire_and_the_token_on_stdout() {
     let host_keys = ctx.host_keys.lock().unwrap().clone();
     assert_eq!(
         host_keys.len(),
-        2,
-        "the host keys of two installs were read"
+        3,
+        "the host keys of two ECS installs and an injected EDIS one were read"
     );
     secrets.extend(host_keys.iter().enumerate().map(|(i, k)| Secret {
         label: format!("host-private-key #{i}"),
