@@ -84,9 +84,15 @@ says so.
 Why `ssh-keyscan` rather than an SSH library: it is OpenSSH's own key exchange (the same code \
 that will later connect), it reads every host key type the server offers, it adds no \
 cryptographic stack to reimage, and it writes nothing. It does not read `~/.ssh/config` (no \
-`ProxyJump`): the address must be reachable directly. EDIS has no console: there `--wait=ssh` \
-still waits for the SSH port to answer, and `--wait=cloud-init` is refused before anything is \
-sent.
+`ProxyJump`): the address must be reachable directly.
+
+EDIS has no console. There `reimage edis reinstall --host-keys inject` makes the key known \
+before the KVM boots: reimage generates it and adds it to the cloud-config as cloud-init's \
+`ssh_keys` (redacted in `--dry-run`), and `--wait=ssh` requires the KVM to present exactly that \
+key before writing it to known_hosts. The private key then travels through EDIS's API in the \
+user data and stays in the instance's user data ([edis.md](edis.md)). Without it, EDIS's \
+`--wait=ssh` only waits for the SSH port to answer and writes nothing; `--wait=cloud-init` is \
+refused for EDIS before anything is sent.
 
 `reimage validate` keeps its own codes: 0 valid (warnings allowed), 1 invalid, 2 usage or read error. \
 `reimage emulator` exits 0 when stopped by SIGINT or SIGTERM and 2 when it cannot start.
