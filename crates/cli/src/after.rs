@@ -1,9 +1,12 @@
-//! The stages after the job (`--wait=ssh`, `--wait=cloud-init`) for ECS: the host keys that
+//! The stages after the job (`--wait=ssh`, `--wait=cloud-init`). ECS: the host keys that
 //! cloud-init wrote to the server's console, the key its SSH server presents (read with
 //! OpenSSH's `ssh-keyscan`) checked against them, `known_hosts` updated with the verified keys
 //! only, and cloud-init's verdict from the console (its final message and module failures).
+//! EDIS with `--host-keys inject`: the key presented checked against the one reimage injected.
 //!
-//! The engine is `reimage-hostkeys`; this module is the waiting, the flags and the words.
+//! The engine is `reimage-hostkeys` and the client's one poll loop; this module is the
+//! sequence, the flags and the words. (When the fleet runs these stages too, the sequence moves
+//! down into a library, so that there is one of it.)
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -449,5 +452,28 @@ fn known_hosts_path(args: &AfterArgs) -> Result<Option<PathBuf>, Failure> {
                 Failure::usage("--known-hosts: HOME is not set, so ~/.ssh/known_hosts is unknown")
                     .hint("pass --known-hosts FILE, or --known-hosts none")
             }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(known_hosts: Option<&str>) -> AfterArgs {
+        AfterArgs {
+            known_hosts: known_hosts.map(str::to_owned),
+            ssh_port: 22,
+        }
+    }
+
+    #[test]
+    fn known_hosts_is_the_file_given_none_or_refused_when_empty() {
+        assert_eq!(
+            known_hosts_path(&args(Some("kh"))).ok().flatten(),
+            Some(PathBuf::from("kh"))
+        );
+        assert_eq!(known_hosts_path(&args(Some("none"))).ok().flatten(), None);
+        let empty = known_hosts_path(&args(Some(""))).err().map(|f| f.code);
+        assert_eq!(empty, Some(exit::USAGE));
     }
 }
