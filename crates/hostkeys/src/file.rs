@@ -2,10 +2,14 @@
 //! and written atomically: a temporary file in the same directory, written, flushed to disk
 //! (`fsync`), renamed over the old one, and the directory flushed; a crash leaves the old file
 //! or the new one, never half of either. The file keeps its permissions (a new one gets 0600).
+//!
+//! Two writers of one file at once are not serialised here: the last rename wins, and the
+//! caller that runs several (a fleet) goes through one writer.
 
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use ssh_key::PublicKey;
 use ssh_key::rand_core::OsRng;
@@ -76,7 +80,13 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "known_hosts".to_owned());
-    let temp = dir.join(format!(".{name}.reimage-{}.tmp", std::process::id()));
+    // One name per process and call: two writers in one process never share a temporary file.
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let temp = dir.join(format!(
+        ".{name}.reimage-{}-{}.tmp",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
     let result = (|| {
         let mut file = fs::OpenOptions::new()
             .write(true)
