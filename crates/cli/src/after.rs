@@ -191,7 +191,10 @@ pub(crate) async fn ecs_stages(
         "cloud-init's host keys on the console",
         &mut progress,
         |boot| {
-            if boot.boot_seen && boot.blocks_complete && !boot.keys.is_empty() {
+            if boot.boot_seen
+                && boot.blocks_complete
+                && !(boot.keys.is_empty() && boot.fingerprints.is_empty())
+            {
                 return Step::Done(Ok(boot));
             }
             if boot.finished.is_some() {

@@ -83,7 +83,9 @@ pub struct BootConsole {
     pub fingerprints: Vec<ConsoleFingerprint>,
     /// The key block's keys.
     pub keys: Vec<PublicKey>,
-    /// Whether both blocks were closed (a log cut in the middle of a block is not the whole list).
+    /// Whether a block was written and every block begun was closed (a log cut in the middle of
+    /// a block is not the whole list). cloud-init may be told to leave one of the two out
+    /// (`ssh_fp_console_blacklist`, `ssh_key_console_blacklist`).
     pub blocks_complete: bool,
     /// The final message, once cloud-init wrote it.
     pub finished: Option<FinalMessage>,
@@ -131,17 +133,20 @@ pub fn read(log: &str) -> BootConsole {
     let tail = &lines[start.map_or(0, |i| i + 1)..];
     let mut block = Block::None;
     let mut closed = (false, false);
+    let mut opened = (false, false);
     for line in tail {
         if line.contains(BEGIN_FINGERPRINTS) {
             // A second block in one boot (the module run again) replaces the first.
             boot.fingerprints.clear();
             closed.0 = false;
+            opened.0 = true;
             block = Block::Fingerprints;
             continue;
         }
         if line.contains(BEGIN_KEYS) {
             boot.keys.clear();
             closed.1 = false;
+            opened.1 = true;
             block = Block::Keys;
             continue;
         }
@@ -174,7 +179,8 @@ pub fn read(log: &str) -> BootConsole {
             boot.problems.push(problem);
         }
     }
-    boot.blocks_complete = closed.0 && closed.1;
+    boot.blocks_complete =
+        (opened.0 || opened.1) && (!opened.0 || closed.0) && (!opened.1 || closed.1);
     boot
 }
 
@@ -391,6 +397,26 @@ mod tests {
             final_message("Cloud-init v. 26.2 running 'modules:final' at x"),
             None
         );
+    }
+
+    #[test]
+    fn a_fingerprint_block_alone_is_complete_and_verifies() {
+        let key = PublicKey::from_openssh(ED).unwrap();
+        let fp = keys::fingerprint(&key);
+        // The keys block left out (ssh_key_console_blacklist), the fingerprints kept.
+        let full = boot(&fp, true, false);
+        let without_keys: String = full
+            .lines()
+            .filter(|l| !l.contains("SSH HOST KEY KEYS") && !l.starts_with("ssh-ed25519"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let read = read(&without_keys);
+        assert!(read.blocks_complete);
+        assert!(read.keys.is_empty());
+        let ok = crate::verify::against_console(std::slice::from_ref(&key), &read).unwrap();
+        assert_eq!(ok.keys, vec![key]);
+        // Nothing at all is not complete.
+        assert!(!super::read("Linux version 6.1\n").blocks_complete);
     }
 
     #[test]
