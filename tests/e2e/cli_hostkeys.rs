@@ -364,7 +364,7 @@ fn a_boot_that_never_finishes_ends_at_the_deadline_and_no_key_is_written() {
             "--yes",
             "--wait=ssh",
             "--deadline",
-            "3",
+            "6",
             "--ssh-port",
             &port.to_string(),
             "--known-hosts",
