@@ -515,3 +515,59 @@ fn edis_host_keys_inject_makes_the_key_known_before_boot_and_a_real_ssh_trusts_i
     );
     strict_ssh(&known_hosts, &identity, port);
 }
+
+#[test]
+fn edis_wait_ssh_without_inject_waits_for_a_changed_key_and_writes_nothing() {
+    let emulator = Emulator::start(0.01);
+    let _guard = SshdGuard(&emulator, vec![KVM_2]);
+    let dir = TempDir::new("hostkeys-edis-changed");
+    let root = dir.write("root-password", ROOT_PASSWORD);
+    let (_, public) = user_key(&dir);
+    let port = attach(&emulator, KVM_2, &public).to_string();
+    let old = server(&emulator.state(), KVM_2)["host_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let known_hosts = dir.write("known_hosts", "keep me\n");
+    let out = edis(
+        &emulator,
+        &[
+            "reinstall",
+            "--kvm",
+            KVM_2,
+            "--image",
+            "cloudinit_debian-bookworm",
+            "--root-password-file",
+            root.to_str().unwrap(),
+            "--yes",
+            "--wait=ssh",
+            "--ssh-port",
+            &port,
+            "--known-hosts",
+            known_hosts.to_str().unwrap(),
+            "--output",
+            "json",
+        ],
+    )
+    .run();
+    out.code(0);
+    let new = server(&emulator.state(), KVM_2)["host_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(new, old);
+    let json = out.json();
+    assert_eq!(json["ssh"]["verified_host_keys"], json!([]), "{out}");
+    assert_eq!(
+        json["ssh"]["changed_host_keys"][0]["fingerprint"],
+        new.as_str(),
+        "{out}"
+    );
+    assert!(json["ssh"]["known_hosts"].is_null(), "{out}");
+    assert!(
+        out.stderr.contains("to present a new host key"),
+        "the stage\n{out}"
+    );
+    // Not verified, so not written.
+    assert_eq!(std::fs::read_to_string(&known_hosts).unwrap(), "keep me\n");
+}

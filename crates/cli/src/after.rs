@@ -36,11 +36,26 @@ pub(crate) struct AfterArgs {
     pub(crate) ssh_port: u16,
 }
 
+/// How the key an EDIS KVM presents after its install is judged.
+#[derive(Debug)]
+pub(crate) enum KeyCheck<'a> {
+    /// Against the key reimage injected (`--host-keys inject`): verified.
+    Injected(&'a PublicKey, &'a AfterArgs),
+    /// It must differ from the keys presented before the reinstall was sent: a new system
+    /// answers, but who it is stays unverified. With the SSH port.
+    Changed(Vec<PublicKey>, u16),
+    /// Only the port is waited for (`reimage edis wait`, which knows no key from before).
+    PortOnly,
+}
+
 /// What the stages found.
 #[derive(Debug)]
 pub(crate) struct AfterOutcome {
-    /// The verified host keys.
+    /// The host keys: verified, unless `verified` says otherwise.
     pub(crate) keys: Vec<PublicKey>,
+    /// Whether `keys` were verified (against the console or an injected key), or only seen to
+    /// have changed since before the reinstall (EDIS without `--host-keys inject`).
+    pub(crate) verified: bool,
     /// The known_hosts file updated, with how many entries went and came.
     pub(crate) known_hosts: Option<(PathBuf, usize, usize)>,
     /// The console of the last boot, when `--wait=cloud-init` read its verdict.
@@ -60,11 +75,17 @@ impl AfterOutcome {
                 })
             })
             .collect();
+        let (verified, changed) = if self.verified {
+            (keys, Vec::new())
+        } else {
+            (Vec::new(), keys)
+        };
         json!({
             "ssh": {
                 "address": address,
                 "port": port,
-                "verified_host_keys": keys,
+                "verified_host_keys": verified,
+                "changed_host_keys": changed,
                 "known_hosts": self.known_hosts.as_ref().map(|(path, removed, added)| json!({
                     "path": path.display().to_string(),
                     "removed": removed,
@@ -77,12 +98,28 @@ impl AfterOutcome {
 
     /// The lines for people.
     pub(crate) fn lines(&self) -> Vec<String> {
+        if !self.verified {
+            let mut out: Vec<String> = self
+                .keys
+                .iter()
+                .map(|k| {
+                    format!(
+                        "host key changed since before the reinstall: {} {} (not verified: EDIS \
+                         has no console; --host-keys inject verifies it)",
+                        keys::keygen_type(&k.algorithm()),
+                        keys::fingerprint(k)
+                    )
+                })
+                .collect();
+            out.push("known_hosts left alone: the new key was not verified".to_owned());
+            return out;
+        }
         let mut out: Vec<String> = self
             .keys
             .iter()
             .map(|k| {
                 format!(
-                    "host key verified against the console: {} {}",
+                    "host key verified: {} {}",
                     keys::keygen_type(&k.algorithm()),
                     keys::fingerprint(k)
                 )
@@ -261,6 +298,7 @@ pub(crate) async fn ecs_stages(
     };
     Ok(AfterOutcome {
         keys: verified.keys,
+        verified: true,
         known_hosts: updated,
         cloud_init,
     })
@@ -291,7 +329,75 @@ pub(crate) async fn injected_stage(
     let updated = write_known_hosts(known_hosts.as_ref(), address, port, &verified.keys)?;
     Ok(AfterOutcome {
         keys: verified.keys,
+        verified: true,
         known_hosts: updated,
+        cloud_init: None,
+    })
+}
+
+/// EDIS without an injected key: waits until the KVM on `address` presents host keys that
+/// differ from `before`, those it presented before the reinstall was sent. That a new system
+/// answers is proven; who it is is not, so nothing is written to known_hosts.
+pub(crate) async fn changed_stage(
+    address: &str,
+    port: u16,
+    before: &[PublicKey],
+    deadline: Instant,
+    target: &str,
+) -> Result<AfterOutcome, Failure> {
+    let started = Instant::now();
+    let mut progress = Progress::new(&format!(
+        "stage ssh: waiting for {address} port {port} to present a new host key"
+    ));
+    let presented = poll_until(
+        &schedule(deadline),
+        started,
+        &format!("a new SSH host key on {address} port {port}"),
+        &mut |e| progress.event(e),
+        || async move {
+            let host = address.to_owned();
+            let scan = tokio::task::spawn_blocking(move || {
+                reimage_hostkeys::scan::keyscan(&host, port, Duration::from_secs(5))
+            })
+            .await;
+            Ok(match scan {
+                Ok(Ok(keys)) => match verify::changed_since(&keys, before) {
+                    Ok(()) => (Step::Done(Ok(keys)), None),
+                    Err(refusal) => (
+                        Step::Wait(refusal.to_string()),
+                        Some(trouble(refusal.to_string())),
+                    ),
+                },
+                Ok(Err(ScanError::NotInstalled(e))) => (
+                    Step::Done(Err(Failure::new(
+                        exit::USAGE,
+                        format!("ssh-keyscan could not be started: {e}"),
+                    )
+                    .hint(
+                        "install OpenSSH's client (Debian: openssh-client), or use --wait=job",
+                    ))),
+                    None,
+                ),
+                Ok(Err(e)) => (Step::Wait(e.to_string()), Some(trouble(e.to_string()))),
+                Err(e) => (
+                    Step::Done(Err(Failure::new(
+                        exit::FAILED,
+                        format!("ssh-keyscan did not finish: {e}"),
+                    ))),
+                    None,
+                ),
+            })
+        },
+    )
+    .await
+    .map_err(|e| Failure::from(e).next_step(&format!("reimage edis status --kvm {target}")))??;
+    progress.finish(&format!(
+        "{address} port {port} presents a host key it did not have before the reinstall"
+    ));
+    Ok(AfterOutcome {
+        keys: presented,
+        verified: false,
+        known_hosts: None,
         cloud_init: None,
     })
 }

@@ -264,8 +264,8 @@ pub(crate) struct Behaviour {
 
     /// Follow the operation to its end. A bare `--wait` is `--wait=job`; `--wait=ssh` (ECS) also
     /// verifies the host key the server's SSH presents against its console and updates
-    /// known_hosts (EDIS: verifies the key of `--host-keys inject`, else waits for the SSH port
-    /// to answer); `--wait=cloud-init` (ECS) then waits for cloud-init's verdict.
+    /// known_hosts (EDIS: verifies the key of `--host-keys inject`, else waits for a host key
+    /// other than the one before); `--wait=cloud-init` (ECS) then waits for cloud-init's verdict.
     #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "job", value_name = "WHAT")]
     pub(crate) wait: Option<WaitFor>,
 

@@ -294,7 +294,7 @@ async fn dispatch(args: &Args) -> Result<(), Failure> {
                 behaviour,
                 behaviour.wait.unwrap_or(WaitFor::Job),
                 None,
-                None,
+                crate::after::KeyCheck::PortOnly,
             )
             .await
         }
@@ -482,6 +482,24 @@ async fn reinstall(args: &Args, resolved: &Resolved, r: &ReinstallArgs) -> Resul
         ),
         r.yes,
     )?;
+    // The keys the KVM presents now, before the reinstall: after it, a different key is the
+    // evidence that the new system answers (`--wait=ssh` without `--host-keys inject`).
+    let keys_before = match (r.behaviour.wait, &injected) {
+        (Some(WaitFor::Ssh), None) => match details.network.ipv4.first() {
+            Some(a) => {
+                let address = a.split('/').next().unwrap_or(a).to_owned();
+                let port = r.after.ssh_port;
+                tokio::task::spawn_blocking(move || {
+                    reimage_hostkeys::scan::keyscan(&address, port, Duration::from_secs(3))
+                        .unwrap_or_default()
+                })
+                .await
+                .unwrap_or_default()
+            }
+            None => Vec::new(),
+        },
+        _ => Vec::new(),
+    };
     let started = client.reinstall(&kvm, input).await.map_err(|e| {
         Failure::from(e)
             .for_edis()
@@ -510,8 +528,11 @@ async fn reinstall(args: &Args, resolved: &Resolved, r: &ReinstallArgs) -> Resul
     let expected = injected
         .as_ref()
         .map(reimage_hostkeys::keys::HostKeyPair::public);
-    let inject = expected.as_ref().map(|key| (key, &r.after));
-    follow_install(&client, &started, &r.behaviour, wait, Some(&image), inject).await
+    let check = match &expected {
+        Some(key) => crate::after::KeyCheck::Injected(key, &r.after),
+        None => crate::after::KeyCheck::Changed(keys_before, r.after.ssh_port),
+    };
+    follow_install(&client, &started, &r.behaviour, wait, Some(&image), check).await
 }
 
 /// Follows an install to its end (the KVM runs its new system), then prints it; Ctrl-C or a
@@ -522,7 +543,7 @@ async fn follow_install(
     behaviour: &Behaviour,
     wait: WaitFor,
     image: Option<&EdisImage>,
-    inject: Option<(&reimage_hostkeys::PublicKey, &crate::after::AfterArgs)>,
+    check: crate::after::KeyCheck<'_>,
 ) -> Result<(), Failure> {
     let kvm = &started.kvm_id;
     let schedule = PollSchedule {
@@ -553,9 +574,9 @@ async fn follow_install(
             .ok_or_else(|| {
                 Failure::new(exit::FAILED, "the KVM has no IPv4 address to reach SSH on")
             })?;
-        match inject {
+        match check {
             // The key is known: the one reimage injected must be the one presented.
-            Some((expected, args)) => {
+            crate::after::KeyCheck::Injected(expected, args) => {
                 let deadline = std::time::Instant::now() + Duration::from_secs(behaviour.deadline);
                 stages = Some((
                     crate::after::injected_stage(&address, expected, args, deadline, kvm.as_str())
@@ -564,7 +585,17 @@ async fn follow_install(
                     args.ssh_port,
                 ));
             }
-            None => {
+            // A key from before: a different one proves a new system answers.
+            crate::after::KeyCheck::Changed(before, port) => {
+                let deadline = std::time::Instant::now() + Duration::from_secs(behaviour.deadline);
+                stages = Some((
+                    crate::after::changed_stage(&address, port, &before, deadline, kvm.as_str())
+                        .await?,
+                    address,
+                    port,
+                ));
+            }
+            crate::after::KeyCheck::PortOnly => {
                 common::wait_ssh(&address, Duration::from_secs(behaviour.deadline)).await?;
             }
         }

@@ -91,8 +91,10 @@ before the KVM boots: reimage generates it and adds it to the cloud-config as cl
 `ssh_keys` (redacted in `--dry-run`), and `--wait=ssh` requires the KVM to present exactly that \
 key before writing it to known_hosts. The private key then travels through EDIS's API in the \
 user data and stays in the instance's user data ([edis.md](edis.md)). Without it, EDIS's \
-`--wait=ssh` only waits for the SSH port to answer and writes nothing; `--wait=cloud-init` is \
-refused for EDIS before anything is sent.
+`--wait=ssh` waits until the KVM presents a host key other than the ones it presented before \
+the reinstall was sent: proof that a new system answers, not of who it is, so the key is \
+reported as changed (JSON `changed_host_keys`), not verified, and known_hosts is left alone. \
+`--wait=cloud-init` is refused for EDIS before anything is sent.
 
 `reimage validate` keeps its own codes: 0 valid (warnings allowed), 1 invalid, 2 usage or read error. \
 `reimage emulator` exits 0 when stopped by SIGINT or SIGTERM and 2 when it cannot start.
