@@ -172,11 +172,13 @@ impl Running {
         world.reset(&self.shared.config);
     }
 
-    /// Gives ECS server `server_id` a real SSH endpoint: OpenSSH's `sshd` (the program at
-    /// `sshd`) on a free loopback port, serving the host key of the server's current install,
-    /// restarted with the new key when a reinstall or change of OS ends, and letting
-    /// `authorized_keys` log in. The server's floating address then reads `127.0.0.1`. Returns
-    /// the port and `sshd`'s process id; `sshd` is stopped when the emulator is dropped or reset.
+    /// Gives ECS server or EDIS KVM `server_id` a real SSH endpoint: OpenSSH's `sshd` (the
+    /// program at `sshd`) on a free loopback port, serving the host key of its current install,
+    /// restarted with the new key when a reinstall (or change of OS) ends, and letting
+    /// `authorized_keys` log in. Its floating address (ECS) or IPv4 address (EDIS) then reads
+    /// `127.0.0.1`. Returns the port and `sshd`'s process id; `sshd` is stopped when the emulator
+    /// is dropped or reset. Starting and restarting `sshd` hold the emulator for the moment
+    /// `sshd` takes to listen.
     ///
     /// # Errors
     ///

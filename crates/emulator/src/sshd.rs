@@ -1,9 +1,10 @@
-//! A real SSH endpoint for an ECS server, for end-to-end tests: OpenSSH's `sshd` on a free
-//! loopback port, serving the host key of the server's current install, restarted with the new
+//! A real SSH endpoint for an ECS server or an EDIS KVM, for end-to-end tests: OpenSSH's `sshd`
+//! on a free loopback port, serving the host key of the current install, restarted with the new
 //! one when a reinstall or change of OS ends (the next time the emulator settles its jobs).
 //!
-//! While a server has one, its floating address reads `127.0.0.1` in its details, so that a
-//! client dials loopback and never the fixture's documentation address. `sshd` runs in the
+//! While a server or KVM has one, its address reads `127.0.0.1` in its details, so that a
+//! client dials loopback and never the fixture's documentation address. (Debian's `sshd` wants
+//! `/run/sshd`: it is created when missing, which works when the emulator runs as root.) `sshd` runs in the
 //! foreground (`-D -e`) with a configuration of its own in a temporary directory: no PAM, the
 //! given `authorized_keys`, no passwords. It is killed when the emulator is dropped or reset.
 
