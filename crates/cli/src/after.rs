@@ -163,10 +163,13 @@ impl AfterOutcome {
     }
 }
 
+/// A problem from the console, on one line with its control characters escaped: the console is
+/// the server's text, and it reaches the person's terminal.
 fn error_text(p: &console::LoggedProblem) -> String {
+    let shown = crate::validate::one_line;
     match &p.failed_module {
-        Some(module) => format!("module {module} failed"),
-        None => format!("{} ({}): {}", p.level, p.source, p.message),
+        Some(module) => format!("module {} failed", shown(module)),
+        None => format!("{} ({}): {}", p.level, shown(&p.source), shown(&p.message)),
     }
 }
 
@@ -174,7 +177,13 @@ fn verdict_line(boot: &BootConsole) -> String {
     let done = boot
         .finished
         .as_ref()
-        .map(|f| format!("cloud-init {} finished at {}", f.version, f.finished_at))
+        .map(|f| {
+            format!(
+                "cloud-init {} finished at {}",
+                crate::validate::one_line(&f.version),
+                crate::validate::one_line(&f.finished_at)
+            )
+        })
         .unwrap_or_default();
     let errors = boot.errors();
     if errors.is_empty() {
@@ -573,6 +582,16 @@ mod tests {
             known_hosts: known_hosts.map(str::to_owned),
             ssh_port: 22,
         }
+    }
+
+    #[test]
+    fn console_text_reaches_the_terminal_on_one_line_without_escapes() {
+        let boot = console::read(
+            "Linux version 6.1\n2026-12-07 04:09:58,120 - cc_x.py[ERROR]: bad \u{1b}[2Jthing\rforged\n",
+        );
+        let shown = error_text(&boot.problems[0]);
+        assert_eq!(shown, "ERROR (cc_x.py): bad \\u{1b}[2Jthing\\rforged");
+        assert!(!shown.chars().any(char::is_control));
     }
 
     #[test]
