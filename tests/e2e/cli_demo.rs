@@ -61,6 +61,28 @@ fn demo_json_has_four_steps() {
         "{out}"
     );
     assert!(json["total_seconds"].as_f64().is_some(), "{out}");
+    // After each ECS job: the host key its real sshd presents, verified against the console
+    // (OpenSSH is installed where the tests run: .ci/run installs it), and cloud-init's verdict.
+    for step in &steps[2..] {
+        let fingerprint = step["host_key"]["fingerprint"].as_str().unwrap_or_default();
+        assert!(fingerprint.starts_with("SHA256:"), "{out}");
+        assert_eq!(step["host_key"]["verified"], true, "{out}");
+        assert_eq!(step["cloud_init"], "done", "{out}");
+        assert!(
+            step["result"].as_str().unwrap().contains(fingerprint),
+            "{out}"
+        );
+    }
+    assert_ne!(
+        steps[2]["host_key"], steps[3]["host_key"],
+        "two servers, two keys\n{out}"
+    );
+    // The demo's own known_hosts, never the user's.
+    assert!(out.stderr.contains("reimage-demo-"), "{out}");
+    assert!(!out.stderr.contains(".ssh/known_hosts"), "{out}");
+    for step in &steps[..2] {
+        assert!(step["host_key"].is_null(), "{out}");
+    }
 }
 
 #[test]

@@ -24,7 +24,7 @@ const SANS_IO: &[&str] = &[
 /// they too must not depend on an async runtime or an HTTP stack, so that a program that only
 /// needs them does not build tokio and hyper. (`docs/ARCHITECTURE.md`, "Architecture
 /// invariant".) The source check of the sans-IO crates does not apply to them.
-const NO_RUNTIME: &[&str] = &["reimage-config"];
+const NO_RUNTIME: &[&str] = &["reimage-config", "reimage-hostkeys"];
 
 /// What a sans-IO or [`NO_RUNTIME`] crate must never pull in, directly or through another crate.
 const IO_CRATES: &[&str] = &[
@@ -167,6 +167,19 @@ fn sans_io_and_config_crates_pull_no_runtime_and_no_http_stack() {
 /// include `reimage-config` (which includes none of the provider layers), and only the CLI (and
 /// the facade) include `reimage-fleet`, which sits on core, config, cloudinit and the client.
 const FORBIDDEN_LAYERS: &[(&str, &[&str])] = &[
+    (
+        "reimage-hostkeys",
+        &[
+            "reimage-core",
+            "reimage-auth",
+            "reimage-wire",
+            "reimage-client",
+            "reimage-emulator",
+            "reimage-config",
+            "reimage-fleet",
+            "reimage-cli",
+        ],
+    ),
     (
         "reimage-core",
         &[

@@ -35,6 +35,8 @@ pub(crate) mod exit {
     pub(crate) const UNREACHABLE: u8 = 8;
     /// Another run holds what this one needs (a fleet's journal); nothing was sent.
     pub(crate) const BUSY: u8 = 9;
+    /// Re-imaged, but cloud-init reported errors on the new system (`--wait=cloud-init`).
+    pub(crate) const CLOUD_INIT_ERRORS: u8 = 10;
     /// Interrupted (Ctrl-C) during a wait; what was sent goes on at the provider.
     pub(crate) const INTERRUPTED: u8 = 130;
 }
@@ -54,6 +56,9 @@ pub(crate) struct Failure {
     pub(crate) provider_code: Option<String>,
     /// The provider's request id, when it gave one.
     pub(crate) request_id: Option<String>,
+    /// What was done all the same (`--output json`'s `result`): a re-image whose cloud-init
+    /// reported errors still has its server and host keys to show.
+    pub(crate) result: Option<Box<serde_json::Value>>,
 }
 
 impl Failure {
@@ -64,6 +69,7 @@ impl Failure {
             hint: None,
             provider_code: None,
             request_id: None,
+            result: None,
         }
     }
 
@@ -78,6 +84,7 @@ impl Failure {
             exit::NOT_CONFIRMED => "not_confirmed",
             exit::UNREACHABLE => "unreachable",
             exit::BUSY => "busy",
+            exit::CLOUD_INIT_ERRORS => "cloud_init_errors",
             exit::INTERRUPTED => "interrupted",
             _ => "failed",
         }
@@ -85,7 +92,7 @@ impl Failure {
 
     /// The JSON document `--output json` prints for the failure.
     pub(crate) fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
+        let mut value = serde_json::json!({
             "ok": false,
             "exit_code": self.code,
             "error": {
@@ -95,7 +102,11 @@ impl Failure {
                 "provider_code": self.provider_code,
                 "request_id": self.request_id,
             },
-        })
+        });
+        if let Some(result) = &self.result {
+            value["result"] = (**result).clone();
+        }
+        value
     }
 
     pub(crate) fn usage(message: impl Into<String>) -> Self {
@@ -218,8 +229,12 @@ pub(crate) enum Output {
 pub(crate) enum WaitFor {
     /// The job (ECS) or the install (EDIS) to finish.
     Job,
-    /// That, and then the server's SSH port to answer on its public address.
+    /// That, then an SSH server on the public address that presents a verified host key (ECS:
+    /// the key cloud-init wrote to the console), and known_hosts updated with it.
     Ssh,
+    /// That, then cloud-init's own verdict (ECS: its final message and module failures on the
+    /// console); errors end with exit code 10.
+    CloudInit,
 }
 
 /// Where to find credentials and endpoints, shared by `ecs` and `edis`.
@@ -261,8 +276,10 @@ pub(crate) struct Behaviour {
     #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
     pub(crate) output: Output,
 
-    /// Follow the operation to its end. `--wait=ssh` (or `--wait ssh`) also waits for the SSH
-    /// port of the server's public address to answer.
+    /// Follow the operation to its end. A bare `--wait` is `--wait=job`; `--wait=ssh` (ECS) also
+    /// verifies the host key the server's SSH presents against its console and updates
+    /// known_hosts (EDIS: verifies the key of `--host-keys inject`, else waits for a host key
+    /// other than the one before); `--wait=cloud-init` (ECS) then waits for cloud-init's verdict.
     #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "job", value_name = "WHAT")]
     pub(crate) wait: Option<WaitFor>,
 
@@ -398,18 +415,32 @@ pub(crate) struct UserDataCheck {
     pub(crate) allow_lockout: bool,
 }
 
-/// Reads and checks `--user-data FILE`. Errors refuse it (exit 3) unless `no_validate`; a config
-/// that leaves no way to log in is refused (exit 3) unless `allow_lockout`; user data over the
-/// provider's size limit is refused (exit 3) whatever the flags, since the provider refuses it.
-/// Warnings are shown either way.
-pub(crate) fn user_data(path: &std::path::Path, check: UserDataCheck) -> Result<UserData, Failure> {
-    user_data_for(path, check, InstanceData::empty())
-}
-
-/// [`user_data`], with a `## template: jinja` rendered with what is known of the target
-/// (`InstanceData::before_boot`): what it cannot know is a warning, unknown until boot.
+/// Reads and checks `--user-data FILE`, a `## template: jinja` rendered with what is known of the
+/// target (`InstanceData::before_boot`, or nothing): what it cannot know is a warning, unknown until
+/// boot. Errors refuse it (exit 3) unless `no_validate`; a config that leaves no way to log in is
+/// refused (exit 3) unless `allow_lockout`; user data over the provider's size limit is refused
+/// (exit 3) whatever the flags, since the provider refuses it. Warnings are shown either way.
 pub(crate) fn user_data_for(
     path: &std::path::Path,
+    check: UserDataCheck,
+    instance: InstanceData,
+) -> Result<UserData, Failure> {
+    let shown = path.display().to_string();
+    let bytes = read_user_data(path)?;
+    check_user_data(bytes, &shown, check, instance)
+}
+
+/// Reads `--user-data FILE` (capped), unchecked.
+pub(crate) fn read_user_data(path: &std::path::Path) -> Result<Vec<u8>, Failure> {
+    crate::validate::read(path)
+        .map_err(|m| Failure::usage(format!("--user-data {}: {m}", path.display())))
+}
+
+/// Checks user data as [`user_data_for`] does, a template rendered with `instance`; `shown` names
+/// it in messages.
+pub(crate) fn check_user_data(
+    bytes: Vec<u8>,
+    shown: &str,
     check: UserDataCheck,
     instance: InstanceData,
 ) -> Result<UserData, Failure> {
@@ -419,9 +450,7 @@ pub(crate) fn user_data_for(
         no_validate,
         allow_lockout,
     } = check;
-    let shown = path.display().to_string();
-    let bytes = crate::validate::read(path)
-        .map_err(|m| Failure::usage(format!("--user-data {shown}: {m}")))?;
+    let shown = shown.to_owned();
     let options = Options::default()
         .with_provider_login(provider_login)
         .with_size_limit(target.user_data_limit())

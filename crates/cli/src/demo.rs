@@ -2,7 +2,12 @@
 //!
 //! It starts the emulator in-process on a free loopback port and runs, with progress shown:
 //! validate a cloud-config; EDIS auth → images → reinstall → wait; ECS token → reinstall → wait
-//! for the job; ECS change of OS (signed with AK/SK) → wait. Then it prints a summary table.
+//! for the job; ECS change of OS (signed with AK/SK) → wait. After each ECS job it runs the
+//! stages after the job (`--wait=cloud-init`): with OpenSSH installed, each server gets a real
+//! `sshd` on loopback from the emulator, and the host key it presents is checked against the
+//! console and written to a known_hosts of the demo's own (a temporary file, removed at the
+//! end; never the user's); without it, the console's key is shown as not checked. Then it
+//! prints a summary table.
 
 use std::time::{Duration, Instant};
 
@@ -59,6 +64,15 @@ struct Row {
     target: String,
     result: String,
     took: Duration,
+    /// ECS: the host key checked after the job, and cloud-init's verdict.
+    after: Option<AfterRow>,
+}
+
+/// What the stages after an ECS job found.
+struct AfterRow {
+    host_key: String,
+    verified: bool,
+    cloud_init: String,
 }
 
 /// Runs `reimage demo`.
@@ -95,8 +109,11 @@ async fn demo(args: &Args) -> Result<(), Failure> {
         "reimage demo: emulator listening on {base} (time scale {})",
         args.time_scale
     ));
-    let result = steps(&base).await;
+    // The demo's own known_hosts, never the user's.
+    let known_hosts = std::env::temp_dir().join(format!("reimage-demo-{}", std::process::id()));
+    let result = steps(&base, &emulator, &known_hosts.join("known_hosts")).await;
     emulator.shutdown().await;
+    let _ = std::fs::remove_dir_all(&known_hosts);
     let rows = result?;
     let total = started.elapsed();
     match args.output {
@@ -107,6 +124,11 @@ async fn demo(args: &Args) -> Result<(), Failure> {
                 "target": r.target,
                 "result": r.result,
                 "seconds": r.took.as_secs_f64(),
+                "host_key": r.after.as_ref().map(|a| json!({
+                    "fingerprint": a.host_key,
+                    "verified": a.verified,
+                })),
+                "cloud_init": r.after.as_ref().map(|a| a.cloud_init.clone()),
             })).collect::<Vec<_>>(),
             "total_seconds": total.as_secs_f64(),
         })),
@@ -179,7 +201,120 @@ fn known<T, E: std::fmt::Display>(what: &str, r: Result<T, E>) -> Result<T, Fail
     r.map_err(|e| Failure::new(exit::FAILED, format!("demo {what}: {e}")))
 }
 
-async fn steps(base: &str) -> Result<Vec<Row>, Failure> {
+/// The stages after an ECS job. With OpenSSH here (`sshd` and `ssh-keyscan`), the server has a
+/// real `sshd` on loopback ([`prepare_ssh`]) and the whole chain runs: console, key presented,
+/// check, known_hosts, cloud-init's verdict. Without it, only the console is read, and the row
+/// says the key was not checked.
+async fn after_job(
+    ecs: &EcsClient,
+    server: &ServerId,
+    ssh_port: Option<u16>,
+    known_hosts: &std::path::Path,
+) -> Result<AfterRow, Failure> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    if let Some(port) = ssh_port {
+        let args = crate::after::AfterArgs {
+            known_hosts: Some(known_hosts.display().to_string()),
+            ssh_port: port,
+        };
+        let outcome = crate::after::ecs_stages(
+            ecs,
+            server,
+            reimage_emulator::SSH_ADDRESS,
+            common::WaitFor::CloudInit,
+            &args,
+            deadline,
+        )
+        .await?;
+        for line in outcome.lines() {
+            crate::note(&format!("  {line}"));
+        }
+        let verdict = outcome
+            .cloud_init
+            .as_ref()
+            .map_or_else(String::new, |boot| {
+                if boot.errors().is_empty() {
+                    "done".to_owned()
+                } else {
+                    format!("errors: {}", boot.failed_modules().join(", "))
+                }
+            });
+        return Ok(AfterRow {
+            host_key: outcome
+                .keys
+                .first()
+                .map(reimage_hostkeys::keys::fingerprint)
+                .unwrap_or_default(),
+            verified: true,
+            cloud_init: verdict,
+        });
+    }
+    // No OpenSSH here: what the console says, unchecked.
+    let boot = loop {
+        let text = ecs
+            .console_output(server, reimage_client::wire::ecs::ConsoleLength::All)
+            .await?;
+        let boot = reimage_hostkeys::console::read(&text);
+        if boot.finished.is_some() || Instant::now() >= deadline {
+            break boot;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    crate::note("  OpenSSH (sshd, ssh-keyscan) is not installed here: the key was not checked");
+    Ok(AfterRow {
+        host_key: boot
+            .keys
+            .first()
+            .map(reimage_hostkeys::keys::fingerprint)
+            .unwrap_or_default(),
+        verified: false,
+        cloud_init: if boot.finished.is_some() && boot.errors().is_empty() {
+            "done".to_owned()
+        } else {
+            "not finished".to_owned()
+        },
+    })
+}
+
+/// Gives `server` a real `sshd` when OpenSSH is installed; its port.
+fn prepare_ssh(emulator: &reimage_emulator::Running, server: &str) -> Option<u16> {
+    let sshd = std::path::Path::new("/usr/sbin/sshd");
+    let keyscan = std::process::Command::new("ssh-keyscan")
+        .arg("-V")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok();
+    if !sshd.exists() || !keyscan {
+        return None;
+    }
+    match emulator.attach_sshd(server, sshd, "") {
+        Ok((port, _)) => Some(port),
+        Err(e) => {
+            crate::note(&format!("  no sshd for server {server}: {e}"));
+            None
+        }
+    }
+}
+
+fn after_text(after: &AfterRow) -> String {
+    format!(
+        "; host key {} {}; cloud-init {}",
+        after.host_key,
+        if after.verified {
+            "verified"
+        } else {
+            "NOT checked"
+        },
+        after.cloud_init
+    )
+}
+
+async fn steps(
+    base: &str,
+    emulator: &reimage_emulator::Running,
+    known_hosts: &std::path::Path,
+) -> Result<Vec<Row>, Failure> {
     let mut rows = Vec::new();
     let schedule = PollSchedule::fast(Duration::from_secs(60));
     let endpoint = known("endpoint", Endpoint::parse(base))?;
@@ -204,6 +339,7 @@ async fn steps(base: &str) -> Result<Vec<Row>, Failure> {
         target: "demo cloud-config".to_owned(),
         result: format!("valid, {warnings} warning(s)"),
         took: t.elapsed(),
+        after: None,
     });
     let user_data = UserData::from(USER_DATA);
 
@@ -243,6 +379,7 @@ async fn steps(base: &str) -> Result<Vec<Row>, Failure> {
         target: format!("KVM {kvm}"),
         result: format!("running {image} ({} images offered)", images.images.len()),
         took: t.elapsed(),
+        after: None,
     });
 
     // 3. ECS with an IAM token: token → reinstall → wait for the job.
@@ -274,6 +411,7 @@ async fn steps(base: &str) -> Result<Vec<Row>, Failure> {
             .build(),
     )?;
     let server = known("server", ServerId::new(SERVER))?;
+    let ssh_port = prepare_ssh(emulator, SERVER);
     let started = ecs
         .reinstall(&server, EcsReinstall::new(spec.clone()))
         .await?;
@@ -282,15 +420,18 @@ async fn steps(base: &str) -> Result<Vec<Row>, Failure> {
         .follow(&started, &schedule, &mut |e| progress.event(e))
         .await?;
     progress.finish(&crate::ecs::summary(&after));
+    let stages = after_job(&ecs, &server, ssh_port, known_hosts).await?;
     rows.push(Row {
         step: "ECS reinstall (token)",
         target: format!("server {}", after.name.as_deref().unwrap_or(SERVER)),
         result: format!(
-            "{}, job {}",
+            "{}, job {}{}",
             after.status.as_ref().map_or("?", |s| s.as_str()),
             job.as_ref().map_or("?", |j| j.as_str()),
+            after_text(&stages),
         ),
         took: t.elapsed(),
+        after: Some(stages),
     });
 
     // 4. ECS signed with AK/SK: change OS → wait.
@@ -300,6 +441,7 @@ async fn steps(base: &str) -> Result<Vec<Row>, Failure> {
     let signed = EcsClient::new(transport()?, endpoint, project, EcsAuth::AkSk(keys))?;
     let server = known("server", ServerId::new(SERVER_2))?;
     let image = known("image", ImageId::new(UBUNTU))?;
+    let ssh_port = prepare_ssh(emulator, SERVER_2);
     let started = signed
         .change_os(&server, EcsChangeOs::new(image.clone(), spec))
         .await?;
@@ -313,14 +455,17 @@ async fn steps(base: &str) -> Result<Vec<Row>, Failure> {
         ));
     }
     progress.finish(&crate::ecs::summary(&after));
+    let stages = after_job(&signed, &server, ssh_port, known_hosts).await?;
     rows.push(Row {
         step: "ECS change OS (AK/SK)",
         target: format!("server {}", after.name.as_deref().unwrap_or(SERVER_2)),
         result: format!(
-            "{} on image {image}",
-            after.status.as_ref().map_or("?", |s| s.as_str())
+            "{} on image {image}{}",
+            after.status.as_ref().map_or("?", |s| s.as_str()),
+            after_text(&stages),
         ),
         took: t.elapsed(),
+        after: Some(stages),
     });
     Ok(rows)
 }

@@ -178,6 +178,9 @@ struct Rebuild {
 
     #[command(flatten)]
     behaviour: Behaviour,
+
+    #[command(flatten)]
+    after: crate::after::AfterArgs,
 }
 
 /// `--api`.
@@ -759,6 +762,20 @@ async fn reinstall_or_change(
              anyway, and ECS refuses it for such an image)",
         ));
     }
+    if choice.api == RebuildApi::Plain
+        && matches!(
+            rebuild.behaviour.wait,
+            Some(WaitFor::Ssh | WaitFor::CloudInit)
+        )
+    {
+        // Nothing on such an image writes its host keys to the console: no key to check.
+        return Err(Failure::usage(format!(
+            "--wait=ssh and --wait=cloud-init read the host keys that cloud-init writes to the \
+             console, and {} says the image has no cloud-init; nothing was sent",
+            choice.because
+        ))
+        .hint("use --wait=job for an image without cloud-init"));
+    }
     let api_text = match choice.api {
         RebuildApi::CloudInit => "the cloud-init API (POST /v2/…)",
         RebuildApi::Plain => "the API for images without cloud-init (POST /v1/…)",
@@ -881,30 +898,54 @@ async fn reinstall_or_change(
         }
     };
     progress.end();
-    let mut ssh = None;
-    if wait == WaitFor::Ssh {
+    let mut stages = None;
+    if matches!(wait, WaitFor::Ssh | WaitFor::CloudInit) {
         let address = public_address(&after).ok_or_else(|| {
             Failure::new(exit::FAILED, "the server has no address to reach SSH on")
-                .hint("attach an elastic IP, or use --wait without ssh")
+                .hint("attach an elastic IP, or use --wait=job")
         })?;
-        let left = Duration::from_secs(rebuild.behaviour.deadline);
-        ssh = Some(common::wait_ssh(&address, left).await?);
+        let deadline = std::time::Instant::now() + Duration::from_secs(rebuild.behaviour.deadline);
+        let outcome = crate::after::ecs_stages(
+            &client,
+            &server_id,
+            &address,
+            wait,
+            &rebuild.after,
+            deadline,
+        )
+        .await?;
+        stages = Some((outcome, address));
     }
+    let mut value = started_json(&started);
+    value["done"] = json!(true);
+    value["server"] = server_json(&after);
+    if let Some((outcome, address)) = &stages {
+        let extra = outcome.to_json(address, rebuild.after.ssh_port);
+        value["ssh"] = extra["ssh"].clone();
+        value["cloud_init"] = extra["cloud_init"].clone();
+    }
+    let cloud_init_failure = stages
+        .as_ref()
+        .and_then(|(outcome, _)| outcome.cloud_init_failure(&server_id));
     match rebuild.behaviour.output {
-        Output::Json => {
-            let mut value = started_json(&started);
-            value["done"] = json!(true);
-            value["server"] = server_json(&after);
-            if let Some(ssh) = ssh {
-                value["ssh_after_ms"] = json!(ssh.as_millis() as u64);
+        Output::Json if cloud_init_failure.is_none() => common::print_json(&value),
+        Output::Json => {}
+        Output::Text => {
+            if let Some((outcome, _)) = &stages {
+                for line in outcome.lines() {
+                    crate::say(&line);
+                }
             }
-            common::print_json(&value);
+            crate::say(&format!(
+                "{} of server {server_id} done: {}",
+                started.operation,
+                summary(&after)
+            ));
         }
-        Output::Text => crate::say(&format!(
-            "{} of server {server_id} done: {}",
-            started.operation,
-            summary(&after)
-        )),
+    }
+    if let Some(mut failure) = cloud_init_failure {
+        failure.result = Some(Box::new(value));
+        return Err(failure);
     }
     Ok(())
 }

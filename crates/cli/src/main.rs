@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
+mod after;
 mod common;
 mod config_cmd;
 mod demo;
@@ -37,6 +38,7 @@ The provider commands (`reimage edis …`, `reimage ecs …`, `reimage demo`):
 | 7 | not confirmed: the answer to the prompt was not `yes`; nothing was sent |
 | 8 | the provider could not be reached (connection, TLS, proxy), even after retries; nothing was sent |
 | 9 | busy: another run holds what this one needs (`fleet apply` of the same plan holds its journal); nothing was sent |
+| 10 | re-imaged, but cloud-init reported errors (`--wait=cloud-init`): the new system runs and its host key was verified, and cloud-init's console lists failed modules or errors, which the message names |
 | 130 | interrupted (Ctrl-C) during a wait: what was sent goes on at the provider, and the message gives the command that follows it again |
 
 Every timeout (5), outcome unknown (6) and interruption (130) prints the exact command that \
@@ -48,8 +50,51 @@ the endpoint and the region, each with where it came from.
 With `--output json` (or `-o json`), every outcome prints one JSON document on stdout, errors \
 included: `ok` (false), `exit_code`, and `error` with `kind`, `message`, `hint`, \
 `provider_code` and `request_id`, where `kind` is one of `failed`, `usage`, `user_data_refused`, `auth`, \
-`timeout`, `outcome_unknown`, `not_confirmed`, `unreachable`, `busy`, `interrupted`. Durations (`--deadline`, \
+`timeout`, `outcome_unknown`, `not_confirmed`, `unreachable`, `busy`, `cloud_init_errors`, `interrupted` \
+(with `cloud_init_errors`, `result` holds the document a success would have printed). Durations (`--deadline`, \
 `--request-timeout`) take seconds or units: `90s`, `5m`, `1h`, `1h30m`.
+
+## After the job: `--wait=job|ssh|cloud-init` (ECS)
+
+`ecs reinstall` and `ecs change-os` follow the operation in stages, each shown on the progress \
+line (`stage ssh: …`, `stage cloud-init: …`):
+
+- `job` (a bare `--wait`): the job reads `SUCCESS` and the server has left `REBUILD`. This proves \
+the provider finished; nothing about the new system. It stays the default because it needs \
+nothing but the provider's API: no network path from this machine to the server, no OpenSSH, \
+and no file of yours changed, so every script that used `--wait` keeps working as it did.
+- `ssh`: then the host keys that the new system's cloud-init wrote to the server's console \
+(ECS's console log, read through the API, so out of band: no trust on first use), only from \
+the last boot; then the key the SSH server on the public address (port `--ssh-port`, 22) \
+presents, read with OpenSSH's own `ssh-keyscan`, must be one of them. A key that is not is \
+refused (exit 1): the message names both fingerprints and known_hosts is not touched. The \
+verified keys then go into `--known-hosts FILE` (default `~/.ssh/known_hosts`; `none` leaves \
+every file alone): the entries of that address and port are removed (plain, `[host]:port` and \
+hashed), the verified keys added (hashed if the file already holds hashed entries), every other \
+line kept byte for byte, the file replaced atomically (written, fsynced, renamed). A key that \
+was not verified is never written. A later `ssh -o StrictHostKeyChecking=yes` connects without \
+a prompt or a warning.
+- `cloud-init`: then cloud-init's own verdict, from the same console: its final message \
+(`Cloud-init v. … finished at …`) and the modules that failed (`Running module … failed`) or \
+errors it logged. Errors end with exit code 10. Taken on trust: that the console is the \
+server's (the provider says so), and that the user data keeps cloud-init's default \
+`ssh: {emit_keys_to_console: true}` and final message; without them reimage cannot verify and \
+says so.
+
+Why `ssh-keyscan` rather than an SSH library: it is OpenSSH's own key exchange (the same code \
+that will later connect), it reads every host key type the server offers, it adds no \
+cryptographic stack to reimage, and it writes nothing. It does not read `~/.ssh/config` (no \
+`ProxyJump`): the address must be reachable directly.
+
+EDIS has no console. There `reimage edis reinstall --host-keys inject` makes the key known \
+before the KVM boots: reimage generates it and adds it to the cloud-config as cloud-init's \
+`ssh_keys` (redacted in `--dry-run`), and `--wait=ssh` requires the KVM to present exactly that \
+key before writing it to known_hosts. The private key then travels through EDIS's API in the \
+user data and stays in the instance's user data ([edis.md](edis.md)). Without it, EDIS's \
+`--wait=ssh` waits until the KVM presents a host key other than the ones it presented before \
+the reinstall was sent: proof that a new system answers, not of who it is, so the key is \
+reported as changed (JSON `changed_host_keys`), not verified, and known_hosts is left alone. \
+`--wait=cloud-init` is refused for EDIS before anything is sent.
 
 `reimage validate` keeps its own codes: 0 valid (warnings allowed), 1 invalid, 2 usage or read error. \
 `reimage emulator` exits 0 when stopped by SIGINT or SIGTERM and 2 when it cannot start.
@@ -124,13 +169,15 @@ struct Cli {
 enum Command {
     /// Run the main job on the built-in emulator: validate a cloud-config, reinstall an EDIS
     /// KVM, reinstall an ECS server with an IAM token, and change another's OS with AK/SK, each
-    /// followed to its end; then print a summary table.
+    /// followed to its end; after each ECS job, the host key its SSH presents is checked against
+    /// its console (a real sshd on loopback, when OpenSSH is installed) and written to a
+    /// known_hosts of the demo's own, and cloud-init's verdict read; then print a summary table.
     Demo(demo::Args),
     /// EDIS Global KVM: images, reinstall, power and status.
     Edis(edis::Args),
     /// ECS (Huawei Cloud, Open Telekom Cloud): token, reinstall, change-os, job, server, stop
     /// and start.
-    Ecs(ecs::Args),
+    Ecs(Box<ecs::Args>),
     /// Re-image many servers, on both providers, from one plan file: check it offline, apply it
     /// with bounded concurrency and a rate limit, resume it after a crash without re-imaging any
     /// server twice, and show its journal.

@@ -20,9 +20,9 @@ use reimage_core::{
     EcsChangeOs, EcsReinstall, ImageId, Job, JobId, JobStatus, ProjectId, ServerId,
 };
 use reimage_wire::ecs::{
-    BatchStart, BatchStop, ChangeOs, ChangeOsWithoutCloudInit, ImageDetails, ListServers,
-    ReinstallOs, ReinstallOsWithoutCloudInit, ServerDetails, ServerStatus, ShowImage, ShowJob,
-    ShowServer, StopType, ims_endpoint,
+    BatchStart, BatchStop, ChangeOs, ChangeOsWithoutCloudInit, ConsoleLength, ImageDetails,
+    ListServers, ReinstallOs, ReinstallOsWithoutCloudInit, ServerDetails, ServerStatus,
+    ShowConsoleOutput, ShowImage, ShowJob, ShowServer, StopType, ims_endpoint,
 };
 use reimage_wire::iam::CreateToken;
 use reimage_wire::{Endpoint, Operation, Provider};
@@ -422,6 +422,24 @@ impl EcsClient {
     pub async fn image(&self, image_id: &ImageId) -> Result<ImageDetails, Error> {
         self.call_at(&ShowImage::new(image_id.clone()), &self.ims_endpoint)
             .await
+    }
+
+    /// The server's console log (`GET …/console-output?length=N`, ECS's
+    /// `ShowServerConsoleOutput`): what the guest wrote to its serial console, such as
+    /// cloud-init's host key fingerprints and final message, which `reimage_hostkeys::console`
+    /// reads. [`ConsoleLength::All`] asks for the whole log, within the transport's cap on an
+    /// answer's size.
+    pub async fn console_output(
+        &self,
+        server_id: &ServerId,
+        length: ConsoleLength,
+    ) -> Result<String, Error> {
+        self.call(&ShowConsoleOutput::new(
+            self.project_id.clone(),
+            server_id.clone(),
+            length,
+        ))
+        .await
     }
 
     /// The job's state.

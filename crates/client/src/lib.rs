@@ -49,6 +49,7 @@ pub use ecs::{EcsAuth, EcsClient, EcsOperation, Started};
 pub use edis::{EdisClient, EdisStarted};
 pub use error::{Error, ErrorKind, is_auth_error};
 pub use evidence::Evidence;
+pub use poll::{Step, poll_until};
 pub use retry::{PollSchedule, RetryPolicy};
 pub use transport::{
     DryRun, PlainHttp, Proxy, RequestAuth, Roots, ShownRequest, Transport, TransportConfig,

@@ -1,7 +1,7 @@
 //! The one poll loop behind every wait ([`crate::EcsClient::wait_job`],
-//! [`crate::EcsClient::wait_rebuilt`], [`crate::EdisClient::wait_reinstalled`]): probe, report
-//! progress, poll through passing trouble, pause by the [`PollSchedule`], and give up at its
-//! deadline with what was seen last.
+//! [`crate::EcsClient::wait_rebuilt`], [`crate::EdisClient::wait_reinstalled`], and the CLI's
+//! stages after a job): probe, report progress, poll through passing trouble, pause by the
+//! [`PollSchedule`], and give up at its deadline with what was seen last.
 
 use std::time::Instant;
 
@@ -10,7 +10,7 @@ use crate::{Error, Progress, ProgressEvent, passing};
 
 /// What one probe found.
 #[derive(Debug)]
-pub(crate) enum Step<T> {
+pub enum Step<T> {
     /// The wait is over.
     Done(T),
     /// Not yet: what was seen, for the timeout error if the deadline passes.
@@ -21,7 +21,11 @@ pub(crate) enum Step<T> {
 /// schedule's deadline passes ([`Error::WaitTimeout`] naming `what`). Each probe gives the
 /// progress to report (if any); a passing error (a timeout, a gateway error) is reported as
 /// [`Progress::Trouble`] and the wait goes on. Events carry the time since `origin`.
-pub(crate) async fn poll_until<T, F, Fut>(
+///
+/// # Errors
+///
+/// The first error that is not passing, or [`Error::WaitTimeout`].
+pub async fn poll_until<T, F, Fut>(
     schedule: &PollSchedule,
     origin: Instant,
     what: &str,

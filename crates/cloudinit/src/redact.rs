@@ -1,7 +1,8 @@
 //! User data with its passwords hidden, for a person to read (a dry run): every value that the
 //! `plaintext-password` lint looks at, hashed or not, is replaced by `[REDACTED]`: `password`,
 //! `chpasswd`'s `list` entries and `users` passwords, and the users' `passwd`, `hashed_passwd`
-//! and `plain_text_passwd`.
+//! and `plain_text_passwd`; and every line of the host private keys in `ssh_keys`
+//! (`ed25519_private`, …).
 //!
 //! ```
 //! let shown = reimage_cloudinit::redact::passwords(
@@ -83,6 +84,25 @@ fn collect(root: &Node, out: &mut Vec<String>) {
             }
         }
     }
+    // Host private keys (`ssh_keys`' `*_private`, as `--host-keys inject` writes them): each
+    // line, since a block's lines stand indented in the text.
+    for keys in all(root, "ssh_keys") {
+        if let Value::Map(entries) = &keys.value {
+            for (name, value) in entries {
+                if text(name).is_some_and(|n| n.ends_with("_private"))
+                    && let Some(private) = text(value)
+                {
+                    found.extend(
+                        private
+                            .lines()
+                            .map(str::trim)
+                            .filter(|l| !l.is_empty())
+                            .map(str::to_owned),
+                    );
+                }
+            }
+        }
+    }
     out.append(&mut found);
 }
 
@@ -123,6 +143,22 @@ mod tests {
         assert!(shown.contains("packages: [nginx]"), "{shown}");
         assert!(shown.contains("alice:[REDACTED]"), "{shown}");
         assert_eq!(shown.matches(REDACTED).count(), 6, "{shown}");
+    }
+
+    #[test]
+    fn host_private_keys_are_redacted_line_by_line() {
+        let text = "#cloud-config\nssh_keys:\n  ed25519_private: |\n    -----BEGIN OPENSSH PRIVATE KEY-----\n    b3BlbnNzaC1rZXktdjEAAAAABG5vbmUsecretline1\n    secretline2AAAA==\n    -----END OPENSSH PRIVATE KEY-----\n  ed25519_public: ssh-ed25519 AAAAC3Nza pub\n";
+        let shown = passwords(text.as_bytes()).unwrap();
+        assert!(
+            !shown.contains("secretline1") && !shown.contains("secretline2"),
+            "{shown}"
+        );
+        assert!(!shown.contains("PRIVATE KEY"), "{shown}");
+        assert!(
+            shown.contains("ed25519_public: ssh-ed25519 AAAAC3Nza pub"),
+            "{shown}"
+        );
+        assert!(shown.contains("    [REDACTED]\n"), "{shown}");
     }
 
     #[test]

@@ -21,6 +21,8 @@ const ENDPOINTS: &[&str] = &[
     "DELETE /_emulator/faults/{id}",
     "POST /_emulator/expire-credentials",
     "POST /_emulator/reset",
+    "POST /_emulator/ecs/servers/{id}/sshd",
+    "POST /_emulator/edis/kvms/{id}/sshd",
 ];
 
 fn ok(value: &Value) -> Reply {
@@ -42,6 +44,14 @@ pub(crate) fn handle(world: &mut World, ctx: &Ctx<'_>) -> Reply {
         }
         (Method::GET, "/faults") => ok(&json!({ "faults": world.faults.to_json() })),
         (Method::POST, "/faults") => add_faults(world, ctx.request.body()),
+        (Method::POST, r) if r.starts_with("/ecs/servers/") && r.ends_with("/sshd") => {
+            let id = &r["/ecs/servers/".len()..r.len() - "/sshd".len()];
+            attach_sshd(world, id, ctx.request.body())
+        }
+        (Method::POST, r) if r.starts_with("/edis/kvms/") && r.ends_with("/sshd") => {
+            let id = &r["/edis/kvms/".len()..r.len() - "/sshd".len()];
+            attach_sshd(world, id, ctx.request.body())
+        }
         (Method::DELETE, "/faults") => {
             world.faults.clear();
             ok(&json!({ "cleared": true }))
@@ -120,4 +130,35 @@ fn add_faults(world: &mut World, body: &[u8]) -> Reply {
     };
     let ids: Vec<u64> = rules.into_iter().map(|r| world.faults.add(r)).collect();
     Reply::json(StatusCode::CREATED, PLAIN_JSON, &json!({ "ids": ids }))
+}
+
+/// `POST /_emulator/ecs/servers/{id}/sshd` with `{"authorized_keys": "…", "sshd": "/usr/sbin/sshd"}`
+/// (`sshd` optional): a real `sshd` for the server on loopback (see `crate::sshd`).
+fn attach_sshd(world: &mut World, server_id: &str, body: &[u8]) -> Reply {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Attach {
+        authorized_keys: String,
+        sshd: Option<std::path::PathBuf>,
+    }
+    let attach: Attach = match serde_json::from_slice(body) {
+        Ok(a) => a,
+        Err(e) => {
+            return admin_error(
+                400,
+                format!("the body must be {{\"authorized_keys\": \"…\", \"sshd\": \"PATH\"}}: {e}"),
+            );
+        }
+    };
+    let sshd = attach
+        .sshd
+        .unwrap_or_else(|| std::path::PathBuf::from("/usr/sbin/sshd"));
+    match world.attach_sshd(server_id, &sshd, &attach.authorized_keys) {
+        Ok((port, pid)) => ok(&json!({
+            "address": crate::sshd::LOOPBACK,
+            "port": port,
+            "pid": pid,
+        })),
+        Err(e) => admin_error(400, e),
+    }
 }

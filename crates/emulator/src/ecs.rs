@@ -12,9 +12,10 @@ use reimage_auth::aksk::{self, VerifyError};
 use reimage_core::{AdminPassword, ImageId, KeyPairName, ServerId, Timestamp, UserId};
 use reimage_wire::Operation;
 use reimage_wire::ecs::{
-    ActionBody, BatchStart, BatchStop, ChangeOs, ChangeOsBody, ChangeOsWithoutCloudInit, EcsRoute,
-    ImsRoute, ListServers, MODE_WITH_STOP_SERVER, Metadata, ReinstallBody, ReinstallOs,
-    ReinstallOsWithoutCloudInit, SUPPORT_FC_INJECT, ShowImage, ShowJob, ShowServer,
+    ActionBody, BatchStart, BatchStop, ChangeOs, ChangeOsBody, ChangeOsWithoutCloudInit,
+    ConsoleLength, EcsRoute, ImsRoute, ListServers, MODE_WITH_STOP_SERVER, Metadata, ReinstallBody,
+    ReinstallOs, ReinstallOsWithoutCloudInit, SUPPORT_FC_INJECT, ShowConsoleOutput, ShowImage,
+    ShowJob, ShowServer,
 };
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -53,6 +54,7 @@ pub(crate) fn operation_name(path: &str, route: Option<&EcsRoute>, body: &[u8]) 
         Some(EcsRoute::ShowJob { .. }) => ShowJob::NAME,
         Some(EcsRoute::ShowServer { .. }) => ShowServer::NAME,
         Some(EcsRoute::ListServers { .. }) => ListServers::NAME,
+        Some(EcsRoute::ConsoleOutput { .. }) => ShowConsoleOutput::NAME,
         Some(EcsRoute::ServerAction { .. }) => match serde_json::from_slice::<ActionBody>(body) {
             Ok(ActionBody::Stop(_)) => BatchStop::NAME,
             Ok(ActionBody::Start(_)) => BatchStart::NAME,
@@ -114,6 +116,7 @@ pub(crate) fn handle(world: &mut World, ctx: &Ctx<'_>, route: Option<EcsRoute>) 
             show_job(world, ctx, project_id.as_str(), job_id.as_str())
         }
         EcsRoute::ServerAction { .. } => action(world, ctx),
+        EcsRoute::ConsoleOutput { server_id, .. } => console_output(world, ctx, server_id),
         _ => gateway_error(404, "APIGW.0101", "The API does not exist.", ctx.request_id),
     };
     Handled::new(reply).with_auth(caller.auth)
@@ -642,6 +645,9 @@ fn os_job(
         keep_timestamps: ctx.flags.frozen_timestamps,
         system_encrypted: fields.metadata.and_then(|m| m.system_encrypted.clone()),
         system_cmkid: fields.metadata.and_then(|m| m.system_cmkid.clone()),
+        cloud_init: matches!(fields.api, Api::CloudInit),
+        boot_takes: ctx.config.scaled(crate::console::CLOUD_INIT_BOOT),
+        boot_faults: ctx.flags.boot_faults.clone(),
     };
     // A yearly/monthly server's change of OS makes an order: without `isAutoPay: "true"` its
     // job waits in PENDING_PAYMENT until someone pays (here, a minute later, scaled).
@@ -835,6 +841,34 @@ fn show_server(world: &World, ctx: &Ctx<'_>, server_id: &ServerId) -> Reply {
     Reply::json(StatusCode::OK, HUAWEI_JSON, &Value::Object(body))
 }
 
+/// `GET /v1/{project_id}/cloudservers/{server_id}/console-output?length=N`: the last `N` lines
+/// of the server's console log (`-1`: all of it; no `length`: 50, as the SDK documents).
+fn console_output(world: &World, ctx: &Ctx<'_>, server_id: &ServerId) -> Reply {
+    let Some(server) = find_server(world, server_id.as_str()) else {
+        return no_server(server_id.as_str());
+    };
+    let length = ctx.request.uri().query().and_then(|q| {
+        form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "length")
+            .map(|(_, v)| v.into_owned())
+    });
+    let length = match length.as_deref().map(ConsoleLength::parse) {
+        None => ConsoleLength::Lines(50),
+        Some(Some(length)) => length,
+        Some(None) => return invalid("length must be -1 or a whole number"),
+    };
+    let log = server.console.render(&server.fixture.name, ctx.now);
+    let output = match length {
+        ConsoleLength::Lines(n) => {
+            let lines: Vec<&str> = log.split_inclusive('\n').collect();
+            let from = lines.len().saturating_sub(n as usize);
+            lines[from..].concat()
+        }
+        _ => log,
+    };
+    Reply::json(StatusCode::OK, HUAWEI_JSON, &json!({ "output": output }))
+}
+
 /// `GET /v1/{project_id}/cloudservers/detail[?name=…]`: every server whose name holds `name` (ECS
 /// matches names loosely), with `count`.
 fn list_servers(world: &World, ctx: &Ctx<'_>) -> Reply {
@@ -882,7 +916,13 @@ fn server_json(world: &World, server: &Server, ctx: &Ctx<'_>) -> Value {
             "OS-EXT-IPS:port_id": format!("0a0b0c0d-{tail}"),
         }));
     }
-    if let Some(ip) = &f.public_ip {
+    // A server with a real SSH endpoint is reached on loopback, never on its fixture address.
+    let loopback = world
+        .ssh
+        .iter()
+        .any(|e| e.server_id == f.id.as_str())
+        .then_some(crate::sshd::LOOPBACK.to_owned());
+    if let Some(ip) = loopback.as_ref().or(f.public_ip.as_ref()) {
         addresses.push(json!({
             "version": "4",
             "addr": ip,

@@ -317,6 +317,14 @@ fn reinstall_kvm(
         until,
         fail: ctx.flags.job_fail.is_some(),
         user_data_bytes: input.user_data().map(reimage_core::UserData::len),
+        // cloud-init installs the host key that `ssh_keys` gives; else the system makes one.
+        host_key: input
+            .user_data()
+            .filter(|_| input.image().runs_cloud_init())
+            .and_then(|d| std::str::from_utf8(d.as_bytes()).ok())
+            .and_then(reimage_hostkeys::inject::injected_key)
+            .map(std::sync::Arc::new)
+            .or_else(|| crate::console::new_host_key(&kvm.fixture.hostname)),
     });
     kvm.powered_on = false;
     kvm.counters.reinstalls += 1;
@@ -335,7 +343,13 @@ fn details(world: &World, index: usize) -> Reply {
             },
             "suspended": if k.suspended { "y" } else { "n" },
             "ip": {
-                "ipv4": k.ipv4,
+                // A KVM with a real SSH endpoint is reached on loopback, never on its fixture
+                // address.
+                "ipv4": if world.ssh.iter().any(|e| e.server_id == k.id.as_str()) {
+                    vec![format!("{}/255.255.255.0", crate::sshd::LOOPBACK)]
+                } else {
+                    k.ipv4.clone()
+                },
                 "ipv4_gw": k.ipv4_gateway,
                 "ipv4_nm": k.ipv4_netmask.clone().unwrap_or_else(|| "255.255.255.0".to_owned()),
                 "ipv6_gw": k.ipv6_gateway,

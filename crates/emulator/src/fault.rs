@@ -29,6 +29,8 @@
 //! | `early_success` | | the ECS reinstall or change of OS this call starts reads `SUCCESS` from 60% of its duration, while the server is still `REBUILD` |
 //! | `success_flap` | | that job reads `SUCCESS` from 50% to 60% of its duration, then `RUNNING` again, then `SUCCESS` at its end |
 //! | `frozen_timestamps` | | that job, when it succeeds, leaves the server's `updated` and `OS-SRV-USG:launched_at` as they were (only the system disk changes) |
+//! | `cloud_init_error` | `module` (`scripts_user`) | the ECS reinstall or change of OS this call starts boots a system whose cloud-init module fails: its console shows the failure before the final message |
+//! | `cloud_init_hangs` | | that job's new system never reaches cloud-init's final message (nor writes its host keys to the console) |
 //! | `expire_credentials` | | the token or EDIS session this call carries expires now, before it is checked |
 //! | `short_lived_credentials` | `lifetime_ms` | the token or EDIS session this call issues lives only that long |
 //!
@@ -88,6 +90,15 @@ pub enum FaultKind {
     /// `frozen_timestamps`: the ECS OS job the call starts leaves `updated` and
     /// `OS-SRV-USG:launched_at` unchanged, as a reinstall that swaps the system disk may.
     FrozenTimestamps,
+    /// `cloud_init_error`: the new system of the ECS OS job the call starts has a cloud-init
+    /// module that fails, as its console shows.
+    CloudInitError {
+        /// The module (`scripts_user`).
+        module: String,
+    },
+    /// `cloud_init_hangs`: the new system of the ECS OS job the call starts never reaches
+    /// cloud-init's final message.
+    CloudInitHangs,
     /// `expire_credentials`: the IAM token or EDIS session the call carries expires now.
     ExpireCredentials,
     /// `short_lived_credentials`: the IAM token or EDIS session the call issues lives `lifetime`.
@@ -113,6 +124,8 @@ impl FaultKind {
             Self::EarlySuccess => "early_success",
             Self::SuccessFlap => "success_flap",
             Self::FrozenTimestamps => "frozen_timestamps",
+            Self::CloudInitError { .. } => "cloud_init_error",
+            Self::CloudInitHangs => "cloud_init_hangs",
             Self::ExpireCredentials => "expire_credentials",
             Self::ShortLivedCredentials { .. } => "short_lived_credentials",
         }
@@ -141,8 +154,10 @@ impl FaultKind {
             Self::ShortLivedCredentials { lifetime } => {
                 Some(json!({ "lifetime_ms": millis(*lifetime) }))
             }
+            Self::CloudInitError { module } => Some(json!({ "module": module })),
             Self::Reset
             | Self::FlowLimit
+            | Self::CloudInitHangs
             | Self::LostAnswer
             | Self::TruncatedBody
             | Self::InvalidJson
@@ -424,6 +439,15 @@ fn parse_kind(kind: &str, params: Value) -> Result<FaultKind, FaultError> {
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Nothing {}
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct CloudInitError {
+        #[serde(default = "scripts_user")]
+        module: String,
+    }
+    fn scripts_user() -> String {
+        "scripts_user".to_owned()
+    }
 
     Ok(match kind {
         "latency" => {
@@ -461,6 +485,26 @@ fn parse_kind(kind: &str, params: Value) -> Result<FaultKind, FaultError> {
                 lifetime: Duration::from_millis(p.lifetime_ms),
             }
         }
+        "cloud_init_error" => {
+            let p: CloudInitError = read(kind, params)?;
+            // The module's name goes into a console line: a Python identifier, nothing else.
+            if p.module.is_empty()
+                || p.module.len() > 64
+                || !p
+                    .module
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_')
+            {
+                return Err(FaultError::new(
+                    "cloud_init_error module must be a module name such as scripts_user".to_owned(),
+                ));
+            }
+            FaultKind::CloudInitError { module: p.module }
+        }
+        "cloud_init_hangs" => {
+            let _: Nothing = read(kind, params)?;
+            FaultKind::CloudInitHangs
+        }
         "reset" | "flow_limit" | "lost_answer" | "truncated_body" | "invalid_json"
         | "early_success" | "success_flap" | "frozen_timestamps" | "expire_credentials" => {
             let _: Nothing = read(kind, params)?;
@@ -481,7 +525,8 @@ fn parse_kind(kind: &str, params: Value) -> Result<FaultKind, FaultError> {
             return Err(FaultError::new(format!(
                 "unknown kind {shown:?}; expected latency, throttle, flow_limit, server_error, reset, \
                  lost_answer, truncated_body, invalid_json, job_fail, early_success, success_flap, \
-                 frozen_timestamps, expire_credentials or short_lived_credentials"
+                 frozen_timestamps, cloud_init_error, cloud_init_hangs, expire_credentials or \
+                 short_lived_credentials"
             )));
         }
     })

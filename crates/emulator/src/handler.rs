@@ -25,6 +25,8 @@ pub(crate) struct CallFlags {
     pub(crate) job_quirk: crate::state::JobQuirk,
     /// `frozen_timestamps`: the OS job this call starts leaves `updated`/`launched_at` alone.
     pub(crate) frozen_timestamps: bool,
+    /// `cloud_init_error` / `cloud_init_hangs`: how the new system's boot goes.
+    pub(crate) boot_faults: crate::console::BootFaults,
 }
 
 /// A call, as a handler sees it.

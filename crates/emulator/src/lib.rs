@@ -217,6 +217,7 @@ pub mod fault;
 pub mod fixtures;
 
 mod admin;
+mod console;
 mod ecs;
 mod edis;
 mod handler;
@@ -224,6 +225,11 @@ mod iam;
 mod redact;
 mod reply;
 mod server;
+mod sshd;
+
+/// The address a server's real SSH endpoint listens on (`Running::attach_sshd`): its floating
+/// address reads this while it has one.
+pub const SSH_ADDRESS: &str = sshd::LOOPBACK;
 mod state;
 mod throttle;
 mod util;

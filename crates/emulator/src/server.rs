@@ -172,6 +172,29 @@ impl Running {
         world.reset(&self.shared.config);
     }
 
+    /// Gives ECS server or EDIS KVM `server_id` a real SSH endpoint: OpenSSH's `sshd` (the
+    /// program at `sshd`) on a free loopback port, serving the host key of its current install,
+    /// restarted with the new key when a reinstall (or change of OS) ends, and letting
+    /// `authorized_keys` log in. Its floating address (ECS) or IPv4 address (EDIS) then reads
+    /// `127.0.0.1`. Returns the port and `sshd`'s process id; `sshd` is stopped when the emulator
+    /// is dropped or reset. Starting and restarting `sshd` hold the emulator for the moment
+    /// `sshd` takes to listen.
+    ///
+    /// # Errors
+    ///
+    /// No such server, or `sshd` would not start (the message says why).
+    pub fn attach_sshd(
+        &self,
+        server_id: &str,
+        sshd: &std::path::Path,
+        authorized_keys: &str,
+    ) -> Result<(u16, u32), String> {
+        let now = self.shared.now();
+        let mut world = self.shared.world();
+        world.settle(now);
+        world.attach_sshd(server_id, sshd, authorized_keys)
+    }
+
     /// The state, as `GET /_emulator/state` shows it.
     pub fn state(&self) -> Value {
         let now = self.shared.now();
@@ -504,6 +527,10 @@ impl Plan {
                 FaultKind::EarlySuccess => plan.flags.job_quirk = JobQuirk::EarlySuccess,
                 FaultKind::SuccessFlap => plan.flags.job_quirk = JobQuirk::SuccessFlap,
                 FaultKind::FrozenTimestamps => plan.flags.frozen_timestamps = true,
+                FaultKind::CloudInitError { module } => {
+                    plan.flags.boot_faults.failing_module = Some(module);
+                }
+                FaultKind::CloudInitHangs => plan.flags.boot_faults.hangs = true,
                 FaultKind::ShortLivedCredentials { lifetime } => {
                     plan.flags.short_lived = Some(lifetime);
                 }

@@ -57,6 +57,8 @@ pub(crate) struct Server {
     /// Why the last reinstall or change of OS failed, and when: the server's `fault` while it is
     /// in `ERROR`.
     pub(crate) fault: Option<(String, OffsetDateTime)>,
+    /// Its console log: one boot per install, each with its own host keys.
+    pub(crate) console: crate::console::Console,
 }
 
 /// The kinds of ECS job.
@@ -122,6 +124,12 @@ pub(crate) struct OsEffect {
     /// encryption, shown in the server's metadata after.
     pub(crate) system_encrypted: Option<String>,
     pub(crate) system_cmkid: Option<String>,
+    /// Whether the new image runs cloud-init (the console then shows its stages and keys).
+    pub(crate) cloud_init: bool,
+    /// How long (scaled) the new system's boot takes to reach cloud-init's final message.
+    pub(crate) boot_takes: std::time::Duration,
+    /// The `cloud_init_error` and `cloud_init_hangs` faults.
+    pub(crate) boot_faults: crate::console::BootFaults,
 }
 
 /// How an OS job's status may run ahead of the work, as real ECS has been seen to do.
@@ -264,6 +272,9 @@ pub(crate) struct Install {
     pub(crate) until: OffsetDateTime,
     pub(crate) fail: bool,
     pub(crate) user_data_bytes: Option<usize>,
+    /// The host key the new system boots with: the one the user data's `ssh_keys` gives
+    /// (cloud-init installs it), else a new one.
+    pub(crate) host_key: Option<std::sync::Arc<reimage_hostkeys::keys::HostKeyPair>>,
 }
 
 /// An EDIS KVM.
@@ -279,6 +290,8 @@ pub(crate) struct Kvm {
     /// The ISO mounted on the KVM (`/kvm/v2/get/mount`); none until an operation mounts one.
     pub(crate) mounted_iso: Option<String>,
     pub(crate) counters: KvmCounters,
+    /// The host key of the system it runs.
+    pub(crate) host_key: Option<std::sync::Arc<reimage_hostkeys::keys::HostKeyPair>>,
 }
 
 /// An EDIS session that was issued.
@@ -384,6 +397,8 @@ pub(crate) struct World {
     /// Each user's window of the throttle rule ([`crate::RateLimit`]).
     pub(crate) windows: crate::throttle::Windows,
     serial: u64,
+    /// The real SSH endpoints some servers have (end-to-end tests).
+    pub(crate) ssh: Vec<crate::sshd::SshEndpoint>,
 }
 
 impl World {
@@ -401,6 +416,7 @@ impl World {
             ids: IdGen::new(config.seed),
             windows: crate::throttle::Windows::default(),
             serial: 0,
+            ssh: Vec::new(),
         };
         world.reset(config);
         world
@@ -432,6 +448,7 @@ impl World {
                 system_encrypted: None,
                 system_cmkid: None,
                 fault: None,
+                console: first_boot(s, config),
             })
             .collect();
         self.kvms = fixtures
@@ -448,9 +465,12 @@ impl World {
                 installed_at: None,
                 mounted_iso: None,
                 counters: KvmCounters::default(),
+                host_key: crate::console::new_host_key(&k.hostname),
             })
             .collect();
         self.jobs.clear();
+        // The servers' installs are new: their SSH endpoints go with the old ones.
+        self.ssh.clear();
         self.tokens.clear();
         self.sessions.clear();
         self.log.clear();
@@ -501,9 +521,11 @@ impl World {
                     kvm.last_install_failed = false;
                     kvm.user_data_bytes = install.user_data_bytes;
                     kvm.installed_at = Some(install.until);
+                    kvm.host_key = install.host_key;
                 }
             }
         }
+        self.sync_ssh();
         // Forget the oldest finished jobs beyond the limit.
         while self.jobs.len() > KEEP {
             match self.jobs.iter().position(|j| j.settled) {
@@ -513,6 +535,39 @@ impl World {
                 None => break,
             }
         }
+    }
+
+    /// Restarts every SSH endpoint whose server now runs another install, with its new key.
+    fn sync_ssh(&mut self) {
+        for endpoint in &mut self.ssh {
+            let Some(key) = current_key(&self.servers, &self.kvms, &endpoint.server_id) else {
+                continue;
+            };
+            if reimage_hostkeys::keys::fingerprint(&key.public()) != endpoint.serving
+                && let Err(e) = endpoint.restart(&key)
+            {
+                tracing::warn!(server = %endpoint.server_id, "sshd could not restart: {e}");
+            }
+        }
+    }
+
+    /// Gives server `server_id` a real SSH endpoint (see [`crate::sshd`]): `sshd` from `sshd`,
+    /// serving the current install's host key and letting `authorized_keys` log in. Returns the
+    /// endpoint's port and its process id.
+    pub(crate) fn attach_sshd(
+        &mut self,
+        server_id: &str,
+        sshd: &std::path::Path,
+        authorized_keys: &str,
+    ) -> Result<(u16, u32), String> {
+        let key = current_key(&self.servers, &self.kvms, server_id)
+            .ok_or_else(|| format!("no server or KVM {server_id} with a host key"))?;
+        self.ssh.retain(|e| e.server_id != server_id);
+        let endpoint = crate::sshd::SshEndpoint::start(sshd, server_id, &key, authorized_keys)
+            .map_err(|e| format!("sshd {}: {e}", sshd.display()))?;
+        let out = (endpoint.port, endpoint.pid());
+        self.ssh.push(endpoint);
+        Ok(out)
     }
 
     /// Starts a job on `servers` and marks them busy. `duration` is already scaled.
@@ -586,6 +641,12 @@ impl World {
                     "os_changes_applied": s.counters.os_changes,
                     "stops_applied": s.counters.stops,
                     "starts_applied": s.counters.starts,
+                    "host_key": s.console.current_key().map(|k| {
+                        reimage_hostkeys::keys::fingerprint(&k.public())
+                    }),
+                    "boots": s.console.boots.len(),
+                    "ssh_port": self.ssh.iter().find(|e| e.server_id == s.fixture.id.as_str()).map(|e| e.port),
+                    "ssh_pid": self.ssh.iter().find(|e| e.server_id == s.fixture.id.as_str()).map(crate::sshd::SshEndpoint::pid),
                 })
             })
             .collect();
@@ -636,6 +697,11 @@ impl World {
                     "last_install_failed": k.last_install_failed,
                     "user_data_bytes": k.user_data_bytes,
                     "mounted_iso": k.mounted_iso,
+                    "host_key": k.host_key.as_ref().map(|key| {
+                        reimage_hostkeys::keys::fingerprint(&key.public())
+                    }),
+                    "ssh_port": self.ssh.iter().find(|e| e.server_id == k.fixture.id.as_str()).map(|e| e.port),
+                    "ssh_pid": self.ssh.iter().find(|e| e.server_id == k.fixture.id.as_str()).map(crate::sshd::SshEndpoint::pid),
                     "reinstalls_applied": k.counters.reinstalls,
                     "power_ons_applied": k.counters.power_ons,
                     "power_offs_applied": k.counters.power_offs,
@@ -673,6 +739,33 @@ impl World {
     }
 }
 
+/// The host key of what server or KVM `id` runs now.
+fn current_key(
+    servers: &[Server],
+    kvms: &[Kvm],
+    id: &str,
+) -> Option<std::sync::Arc<reimage_hostkeys::keys::HostKeyPair>> {
+    if let Some(server) = servers.iter().find(|s| s.fixture.id.as_str() == id) {
+        return server.console.current_key().cloned();
+    }
+    kvms.iter()
+        .find(|k| k.fixture.id.as_str() == id)
+        .and_then(|k| k.host_key.clone())
+}
+
+/// The console of a fixture's server: the boot of its first install, long finished.
+fn first_boot(fixture: &ServerFixture, config: &Config) -> crate::console::Console {
+    let mut console = crate::console::Console::default();
+    console.boot(
+        &fixture.name,
+        fixture.created.to_offset_date_time(),
+        true,
+        config.scaled(crate::console::CLOUD_INIT_BOOT),
+        crate::console::BootFaults::default(),
+    );
+    console
+}
+
 /// Applies a job that has just ended to one of its servers.
 fn apply(server: &mut Server, job: &Job) {
     let keep_timestamps = job.effect.as_ref().is_some_and(|e| e.keep_timestamps);
@@ -693,6 +786,14 @@ fn apply(server: &mut Server, job: &Job) {
                     server.user_data = effect.user_data.clone();
                     server.system_encrypted = effect.system_encrypted.clone();
                     server.system_cmkid = effect.system_cmkid.clone();
+                    // The new system boots with new host keys.
+                    server.console.boot(
+                        &server.fixture.name,
+                        job.end,
+                        effect.cloud_init,
+                        effect.boot_takes,
+                        effect.boot_faults.clone(),
+                    );
                 }
                 server.running = true;
                 server.failed_os_job = false;

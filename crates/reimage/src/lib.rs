@@ -225,6 +225,18 @@ pub mod config {
     pub use reimage_config::*;
 }
 
+#[cfg(feature = "hostkeys")]
+pub mod hostkeys {
+    //! SSH host keys after a reinstall: what cloud-init wrote to a server's console (host key
+    //! fingerprints, final message, module failures, last boot only), the keys a server presents
+    //! checked against it, and `known_hosts` kept right (plain, `[host]:port` and hashed entries,
+    //! written atomically). Everything of `reimage-hostkeys`; start with [`console::read`].
+    //!
+    //! Enabled by the `hostkeys` feature, which pulls in neither tokio nor hyper.
+
+    pub use reimage_hostkeys::*;
+}
+
 #[cfg(feature = "client")]
 pub mod client {
     //! The async client on tokio, hyper and rustls: [`EcsClient`] and [`EdisClient`], with

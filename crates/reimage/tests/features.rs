@@ -104,6 +104,16 @@ fn config_alone_pulls_no_runtime_and_no_http_stack() {
 }
 
 #[test]
+fn hostkeys_alone_pulls_no_runtime_and_no_http_stack() {
+    assert_sans_io(&["hostkeys"], "reimage-hostkeys");
+    let names = normal_closure(false, &["hostkeys"]);
+    assert!(
+        !names.contains("reimage-core"),
+        "hostkeys alone should not need the provider models: {names:?}"
+    );
+}
+
+#[test]
 fn edis_alone_is_sans_io() {
     assert_sans_io(&["edis"], "reimage-wire");
 }

@@ -11,6 +11,7 @@
 //! | [`ShowJob`] | `GET /v1/{project_id}/jobs/{job_id}` | [`Job`] |
 //! | [`ShowServer`] | `GET /v1/{project_id}/cloudservers/{server_id}` | [`ServerDetails`] |
 //! | [`BatchStop`] | `POST /v1/{project_id}/cloudservers/action`, [`BatchStopBody`] | [`JobId`] |
+//! | [`ShowConsoleOutput`] | `GET /v1/{project_id}/cloudservers/{server_id}/console-output?length=N` | the log's text |
 //! | [`BatchStart`] | `POST /v1/{project_id}/cloudservers/action`, [`BatchStartBody`] | [`JobId`] |
 //! | [`ShowImage`] | IMS: `GET /v2/images/{image_id}` | [`ImageDetails`], whose [`ImageDetails::rebuild_api`] chooses `/v1/` or `/v2/` |
 //!
@@ -58,6 +59,7 @@ pub const MODE_WITH_STOP_SERVER: &str = "withStopServer";
 
 mod answer;
 mod body;
+mod console;
 mod image;
 mod ops;
 mod route;
@@ -66,6 +68,7 @@ mod server;
 #[allow(clippy::wildcard_imports)]
 use answer::*;
 pub use body::*;
+pub use console::*;
 pub use image::*;
 pub use ops::*;
 pub use route::*;

@@ -75,6 +75,14 @@ pub enum EcsRoute {
         /// The project.
         project_id: ProjectId,
     },
+    /// `GET /v1/{project_id}/cloudservers/{server_id}/console-output`: the tail of the server's
+    /// console log ([`ShowConsoleOutput`]).
+    ConsoleOutput {
+        /// The project.
+        project_id: ProjectId,
+        /// The server.
+        server_id: ServerId,
+    },
 }
 
 impl EcsRoute {
@@ -109,6 +117,10 @@ impl EcsRoute {
             },
             ["v1", p, "cloudservers", "detail"] => Self::ListServers {
                 project_id: project(p)?,
+            },
+            ["v1", p, "cloudservers", s, "console-output"] => Self::ConsoleOutput {
+                project_id: project(p)?,
+                server_id: server(s)?,
             },
             ["v1", p, "cloudservers", "action"] => Self::ServerAction {
                 project_id: project(p)?,
@@ -161,15 +173,20 @@ impl EcsRoute {
             } => format!("/v1/{project_id}/cloudservers/{server_id}"),
             Self::ListServers { project_id } => format!("/v1/{project_id}/cloudservers/detail"),
             Self::ServerAction { project_id } => format!("/v1/{project_id}/cloudservers/action"),
+            Self::ConsoleOutput {
+                project_id,
+                server_id,
+            } => format!("/v1/{project_id}/cloudservers/{server_id}/console-output"),
         }
     }
 
     /// The method the route takes.
     pub fn method(&self) -> Method {
         match self {
-            Self::ShowJob { .. } | Self::ShowServer { .. } | Self::ListServers { .. } => {
-                Method::GET
-            }
+            Self::ShowJob { .. }
+            | Self::ShowServer { .. }
+            | Self::ListServers { .. }
+            | Self::ConsoleOutput { .. } => Method::GET,
             Self::ReinstallOs { .. }
             | Self::ChangeOs { .. }
             | Self::ReinstallOsWithoutCloudInit { .. }
@@ -187,6 +204,7 @@ impl EcsRoute {
             | Self::ChangeOsWithoutCloudInit { project_id, .. }
             | Self::ShowJob { project_id, .. }
             | Self::ShowServer { project_id, .. }
+            | Self::ConsoleOutput { project_id, .. }
             | Self::ListServers { project_id }
             | Self::ServerAction { project_id } => project_id,
         }
