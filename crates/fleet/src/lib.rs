@@ -149,6 +149,7 @@ pub mod fingerprint;
 pub mod journal;
 pub mod plan;
 pub mod resolve;
+pub mod stages;
 pub mod text;
 pub mod user_data;
 

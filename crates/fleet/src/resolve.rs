@@ -85,11 +85,13 @@ pub fn allowed(
     };
     let changed = fingerprint::changed_from(record, planned).is_some();
     match (&record.state, resolution) {
-        (State::Sending { .. } | State::Sent { .. }, _) if !changed => Err(format!(
-            "it is {} in the journal: `reimage fleet apply` follows it to its end (or asks the \
+        (State::Sending { .. } | State::Sent { .. } | State::JobDone { .. }, _) if !changed => {
+            Err(format!(
+                "it is {} in the journal: `reimage fleet apply` follows it to its end (or asks the \
              provider whether the send arrived); settle it by hand only if apply leaves it unknown",
-            record.state.word()
-        )),
+                record.state.word()
+            ))
+        }
         (State::Done { .. }, Resolution::Done) if !changed => Err(
             "it is done already, as the plan asks; nothing to settle (--retry sends it again)"
                 .to_owned(),

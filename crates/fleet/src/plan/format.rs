@@ -11,7 +11,7 @@ use reimage_cloudinit::schema::Version;
 use reimage_core::{EdisImage, ImageId, KeyPairName, KvmId, ServerId, UserId};
 use toml::de::{DeTable, DeValue};
 
-use super::{Action, EcsLogin, Target};
+use super::{Action, EcsLogin, KnownHosts, Target, Wait};
 
 /// The keys of the top level.
 const TOP_KEYS: &[&str] = &["defaults", "targets"];
@@ -32,6 +32,9 @@ const DEFAULT_KEYS: &[&str] = &[
     "no_validate",
     "allow_lockout",
     "weak_password",
+    "wait",
+    "known_hosts",
+    "ssh_port",
 ];
 
 /// The keys of a `[[targets]]` entry: the server and its image, then those of `[defaults]`.
@@ -53,6 +56,9 @@ const TARGET_KEYS: &[&str] = &[
     "no_validate",
     "allow_lockout",
     "weak_password",
+    "wait",
+    "known_hosts",
+    "ssh_port",
 ];
 
 /// `reinstall` or `change-os`.
@@ -92,6 +98,9 @@ struct Layer {
     no_validate: Option<bool>,
     allow_lockout: Option<bool>,
     weak_password: Option<bool>,
+    wait: Opt<Wait>,
+    known_hosts: Opt<KnownHosts>,
+    ssh_port: Option<u16>,
     ecs: Option<ServerId>,
     edis: Option<KvmId>,
     image: Option<String>,
@@ -331,6 +340,20 @@ fn parse_layer(
                 }
                 _ => refuse("must be true or false".to_owned()),
             },
+            "ssh_port" => match value {
+                DeValue::Integer(i) => match u16::from_str_radix(i.as_str(), i.radix()) {
+                    Ok(port) if port > 0 => {
+                        layer.ssh_port = Some(port);
+                        true
+                    }
+                    _ => refuse(format!(
+                        "{} is not a port; give the port the server's SSH server listens on, \
+                         1 to 65535 (default 22)",
+                        i.as_str()
+                    )),
+                },
+                _ => refuse("must be a number; write it as ssh_port = 22".to_owned()),
+            },
             "cloud_init" => {
                 // `cloud_init = 22.4` (a float) is read as the text it was written as.
                 let text = match value {
@@ -432,6 +455,25 @@ fn string_key(layer: &mut Layer, name: &str, s: &str, dir: &Path) -> Result<(), 
                     "{other:?} is not an API; use \"cloud-init\", \"plain\" (an image without \
                      cloud-init), or \"\" to let reimage ask the image service"
                 )),
+            })?;
+        }
+        "wait" => {
+            layer.wait = set(s, |s| match s {
+                "job" => Ok(Wait::Job),
+                "ssh" => Ok(Wait::Ssh),
+                "cloud-init" => Ok(Wait::CloudInit),
+                other => Err(format!(
+                    "{other:?} is not a stage to wait for{}; use \"job\" (the provider's job, the \
+                     default), \"ssh\" (an SSH server with a verified host key) or \"cloud-init\" \
+                     (and cloud-init's verdict)",
+                    did_you_mean(other, &["job", "ssh", "cloud-init"])
+                )),
+            })?;
+        }
+        "known_hosts" => {
+            layer.known_hosts = set(s, |s| match s {
+                "none" => Ok(KnownHosts::None),
+                s => file_path(s, dir).map(KnownHosts::File),
             })?;
         }
         "user_data" => layer.user_data = set(s, path)?,
@@ -605,6 +647,13 @@ fn build(index: usize, t: &Layer, d: &Layer, problems: &mut Vec<String>) -> Opti
                 ));
             }
         }
+        if matches!(t.wait, Some(Some(Wait::Ssh | Wait::CloudInit))) {
+            problems.push(format!(
+                "{}: a fleet waits for the job only on EDIS targets (their stages after the job \
+                 are `reimage edis reinstall --wait=ssh`'s); remove the key, or set wait = \"job\"",
+                at("wait")
+            ));
+        }
         if let Some((Operation::ChangeOs, from)) = operation.map(|(o, w)| (*o, w)) {
             let fix = match from {
                 Layered::Target => "set operation = \"reinstall\", or remove the key",
@@ -655,6 +704,7 @@ fn build(index: usize, t: &Layer, d: &Layer, problems: &mut Vec<String>) -> Opti
     if problems.len() > before {
         return None;
     }
+    let is_ecs = t.ecs.is_some();
     Some(Target {
         index,
         line: t.line,
@@ -668,6 +718,14 @@ fn build(index: usize, t: &Layer, d: &Layer, problems: &mut Vec<String>) -> Opti
         no_validate: t.no_validate.or(d.no_validate).unwrap_or(false),
         allow_lockout: t.allow_lockout.or(d.allow_lockout).unwrap_or(false),
         weak_password: t.weak_password.or(d.weak_password).unwrap_or(false),
+        wait: if is_ecs {
+            pick(&t.wait, &d.wait).map_or(Wait::Job, |(w, _)| *w)
+        } else {
+            Wait::Job
+        },
+        known_hosts: pick(&t.known_hosts, &d.known_hosts)
+            .map_or(KnownHosts::User, |(k, _)| k.clone()),
+        ssh_port: t.ssh_port.or(d.ssh_port).unwrap_or(22),
     })
 }
 
