@@ -1545,4 +1545,49 @@ mod tests {
             assert_eq!(by_hand.state.detail(), "by hand");
         }
     }
+
+    #[test]
+    fn what_the_stages_found_follows_the_state_and_old_lines_load_without_it() {
+        let mut after = AfterJob::at("cloud-init");
+        after.host_keys = vec![HostKeyPrint::new("ED25519", "SHA256:abc")];
+        after.known_hosts = Some("kh".to_owned());
+        after.cloud_init = Some(CloudInitVerdict::new(vec![
+            "module scripts_user failed".to_owned(),
+        ]));
+        let with = record(
+            "ecs:x",
+            7,
+            State::CloudInitErrors {
+                summary: "ACTIVE; cloud-init reported errors".to_owned(),
+            },
+        )
+        .with_after(Some(after));
+        let line = serde_json::to_string(&with).unwrap();
+        assert_eq!(
+            line,
+            r#"{"key":"ecs:x","at_ms":7,"state":"cloud_init_errors","summary":"ACTIVE; cloud-init reported errors","after":{"reached":"cloud-init","host_keys":[{"type":"ED25519","fingerprint":"SHA256:abc"}],"known_hosts":"kh","cloud_init":{"status":"error","errors":["module scripts_user failed"]}}}"#
+        );
+        assert_eq!(serde_json::from_str::<Record>(&line).unwrap(), with);
+        assert_eq!(with.state.word(), "cloud_init_errors");
+        let job_done = record(
+            "ecs:y",
+            8,
+            State::JobDone {
+                summary: "ACTIVE".to_owned(),
+            },
+        )
+        .with_after(Some(AfterJob::at("job")));
+        let line = serde_json::to_string(&job_done).unwrap();
+        assert!(line.contains(r#""state":"job_done""#), "{line}");
+        assert!(line.contains(r#""after":{"reached":"job"}"#), "{line}");
+        assert_eq!(serde_json::from_str::<Record>(&line).unwrap(), job_done);
+        // A line written before the stages existed: no `after`, and it loads as it did.
+        let old: Record = serde_json::from_str(
+            r#"{"key":"ecs:z","at_ms":9,"state":"done","summary":"ACTIVE, image i"}"#,
+        )
+        .unwrap();
+        assert_eq!(old.after, None);
+        assert_eq!(old.state.word(), "done");
+        assert!(!serde_json::to_string(&old).unwrap().contains("after"));
+    }
 }

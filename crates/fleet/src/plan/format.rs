@@ -1058,6 +1058,68 @@ no_validate = true
     }
 
     #[test]
+    fn wait_known_hosts_and_ssh_port_default_to_the_job_and_are_checked() {
+        let dir = Dir::new("wait");
+        let login = "admin_password_file = \"pw\"\n";
+        // A plan without the keys: today's behaviour, the job only.
+        let plan = dir
+            .plan(&format!("[[targets]]\necs = \"{SERVER}\"\n{login}"))
+            .unwrap();
+        assert_eq!(plan.targets[0].wait, Wait::Job);
+        assert_eq!(plan.targets[0].known_hosts, KnownHosts::User);
+        assert_eq!(plan.targets[0].ssh_port, 22);
+        let plan = dir
+            .plan(&format!(
+                "[defaults]\nwait = \"ssh\"\nknown_hosts = \"kh\"\nssh_port = 2222\n{login}\
+                 [[targets]]\necs = \"{SERVER}\"\n\
+                 [[targets]]\necs = \"{SERVER2}\"\nwait = \"cloud-init\"\nknown_hosts = \"none\"\n\
+                 ssh_port = 22\n\
+                 [[targets]]\nedis = \"kvm_100001_200001\"\nimage = \"debian-bullseye\"\n\
+                 root_password_file = \"r\"\n"
+            ))
+            .unwrap();
+        assert_eq!(plan.targets[0].wait, Wait::Ssh);
+        assert_eq!(
+            plan.targets[0].known_hosts,
+            KnownHosts::File(dir.0.join("kh"))
+        );
+        assert_eq!(plan.targets[0].ssh_port, 2222);
+        assert_eq!(plan.targets[1].wait, Wait::CloudInit);
+        assert_eq!(plan.targets[1].known_hosts, KnownHosts::None);
+        assert_eq!(plan.targets[1].ssh_port, 22);
+        assert_eq!(
+            plan.targets[2].wait,
+            Wait::Job,
+            "a default wait is ignored on EDIS"
+        );
+        let p = one_problem(
+            &dir,
+            &format!("[[targets]]\necs = \"{SERVER}\"\n{login}wait = \"sshd\"\n"),
+        );
+        assert!(
+            p.starts_with("targets[0].wait (line 4): \"sshd\" is not a stage"),
+            "{p}"
+        );
+        assert!(p.contains("did you mean \"ssh\""), "{p}");
+        let p = one_problem(
+            &dir,
+            &format!("[[targets]]\necs = \"{SERVER}\"\n{login}ssh_port = 70000\n"),
+        );
+        assert!(p.contains("70000 is not a port"), "{p}");
+        let p = one_problem(
+            &dir,
+            &format!("[[targets]]\necs = \"{SERVER}\"\n{login}ssh_port = \"22\"\n"),
+        );
+        assert!(p.contains("must be a number"), "{p}");
+        let p = one_problem(
+            &dir,
+            "[[targets]]\nedis = \"kvm_100001_200001\"\nimage = \"debian-bullseye\"\n\
+             root_password_file = \"r\"\nwait = \"ssh\"\n",
+        );
+        assert!(p.contains("waits for the job only on EDIS targets"), "{p}");
+    }
+
+    #[test]
     fn unknown_keys_are_refused_with_the_key_and_the_fix() {
         let dir = Dir::new("unknown");
         let p = one_problem(
@@ -1069,7 +1131,8 @@ no_validate = true
             "targets[0] (line 3): unknown key \"imgae\" (did you mean \"image\"?); the keys of a \
              target are ecs, edis, image, profile, operation, user_data, cloud_init, \
              admin_password_file, keypair, user_id, root_password_file, mode, api, \
-             keypair_only, no_validate, allow_lockout, weak_password; rename or remove it"
+             keypair_only, no_validate, allow_lockout, weak_password, wait, known_hosts, \
+             ssh_port; rename or remove it"
         );
         let p = one_problem(
             &dir,
