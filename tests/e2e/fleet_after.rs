@@ -16,8 +16,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use reimage_e2e::{
-    ADMIN_PASSWORD, Emulator, Output, Reimage, SERVER_1, SERVER_2, SERVER_RUNNING, TempDir,
-    append_journal, count, journal_file, journal_latest, now_ms, reimage, write_config,
+    ADMIN_PASSWORD, Emulator, IMAGE_NO_CLOUD_INIT, Output, Reimage, SERVER_1, SERVER_2,
+    SERVER_RUNNING, TempDir, append_journal, count, journal_file, journal_latest, now_ms, reimage,
+    write_config,
 };
 use serde_json::{Value, json};
 
@@ -390,4 +391,31 @@ fn cloud_init_errors_give_the_target_its_own_state_and_exit_code_10() {
         "{again}"
     );
     assert_eq!(fleet.reinstalls(SERVER_1), 1);
+}
+
+#[test]
+fn an_image_without_cloud_init_fails_before_anything_is_sent_when_the_stages_are_asked() {
+    let fleet = Fleet::new("fleet-after-nci");
+    let plan = fleet.plan(
+        "wait = \"ssh\"\nknown_hosts = \"none\"",
+        &[(
+            SERVER_1,
+            22,
+            &format!("operation = \"change-os\"\nimage = \"{IMAGE_NO_CLOUD_INIT}\""),
+        )],
+    );
+    let out = fleet.apply(&plan);
+    out.code(1);
+    let summary = out.json();
+    assert_eq!(summary["targets"][0]["outcome"], "failed", "{out}");
+    let detail = summary["targets"][0]["detail"].as_str().unwrap();
+    assert!(detail.starts_with("not sent: image"), "{out}");
+    assert!(detail.contains("wait = \"job\""), "{out}");
+    assert!(
+        fleet
+            .emulator
+            .requests_of("ecs.changeos_without_cloud_init")
+            .is_empty()
+    );
+    assert!(fleet.emulator.requests_of("ecs.changeos").is_empty());
 }

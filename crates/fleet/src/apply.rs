@@ -25,6 +25,19 @@
 //!   have begun and finished in that time, and is left `unknown` after; one that was off already
 //!   cannot tell, and is left `unknown`.
 //!
+//! # After the job
+//!
+//! An ECS target whose plan says `wait = "ssh"` or `"cloud-init"` ([`Wait`]) runs the stages
+//! of [`reimage_client::after`] once its job ended well: `job_done` is journaled first (with
+//! the record's [`after`](Record::after) at stage `job`), then the host keys on the console are
+//! checked against those the SSH server presents, the verified ones go to known_hosts through
+//! the run's one [`KnownHostsWriter`] (`job_done` again, at stage `ssh`, when cloud-init's
+//! verdict is still to come), and cloud-init's verdict is read; the target ends `done`, or
+//! `cloud_init_errors` ([`Outcome::CloudInitErrors`]), or `failed` with its `after`. A rerun
+//! resumes a `job_done` target at the stage it reached, and `--retry-failed` a target that
+//! failed in a stage: nothing is sent again. Only reads happen after the job, so a stop ends
+//! the stages at once; the `job_done` record stays for the rerun.
+//!
 //! The plan's checks ([`check`](crate::plan::check())) are the caller's to run first: `run`
 //! sends what [`Inputs`] builds for each target, and a target whose inputs cannot be built
 //! fails without anything sent.
@@ -914,6 +927,15 @@ impl Ctx {
             ))
         })?;
         let api = image.rebuild_api();
+        if api == RebuildApi::Plain && t.wait != Wait::Job {
+            return Err(Ending::Failed(format!(
+                "not sent: image {image_id} has no cloud-init ({}), so nothing would write the \
+                 host keys to the console that wait = \"{}\" checks; set wait = \"job\" on the \
+                 target, or choose an image with cloud-init",
+                image.reason(),
+                t.wait.as_str()
+            )));
+        }
         if api == RebuildApi::Plain && t.user_data.is_some() {
             return Err(Ending::Failed(format!(
                 "not sent: image {image_id} has no cloud-init ({}), and the target has user_data, \

@@ -595,6 +595,19 @@ fn build(index: usize, t: &Layer, d: &Layer, problems: &mut Vec<String>) -> Opti
                 from.suffix()
             ));
         }
+        if let Some((RebuildApi::Plain, from)) = pick(&t.api, &d.api).map(|(a, w)| (*a, w))
+            && let Some((wait @ (Wait::Ssh | Wait::CloudInit), _)) =
+                pick(&t.wait, &d.wait).map(|(w, l)| (*w, l))
+        {
+            problems.push(format!(
+                "{}: api \"plain\"{} (an image without cloud-init) with wait = \"{}\": nothing on \
+                 such an image writes the host keys to the console that the stage checks; set \
+                 wait = \"job\" on this target, or remove the api key",
+                at("api"),
+                from.suffix(),
+                wait.as_str()
+            ));
+        }
         let action = match (operation.map(|(o, w)| (*o, w)), &t.image) {
             (Some((Operation::ChangeOs, _)), None) => {
                 problems.push(format!(
@@ -1117,6 +1130,17 @@ no_validate = true
              root_password_file = \"r\"\nwait = \"ssh\"\n",
         );
         assert!(p.contains("waits for the job only on EDIS targets"), "{p}");
+        let p = one_problem(
+            &dir,
+            &format!(
+                "[defaults]\nwait = \"ssh\"\n[[targets]]\necs = \"{SERVER}\"\n{login}api = \"plain\"\n"
+            ),
+        );
+        assert!(
+            p.starts_with("targets[0].api (line 6): api \"plain\""),
+            "{p}"
+        );
+        assert!(p.contains("with wait = \"ssh\""), "{p}");
     }
 
     #[test]
