@@ -628,12 +628,13 @@ impl Ctx {
         let mut after = after;
         let result = self.stages(t, &summary, &mut after).await;
         let (outcome, state) = match result {
-            Ok(None) => (
-                Outcome::Done(summary.clone()),
-                Some(State::Done {
-                    summary: with_keys(&summary, &after),
-                }),
-            ),
+            Ok(None) => {
+                let line = with_keys(&summary, &after);
+                (
+                    Outcome::Done(line.clone()),
+                    Some(State::Done { summary: line }),
+                )
+            }
             Ok(Some(errors)) => {
                 let line = format!(
                     "{summary}; re-imaged, but cloud-init reported errors: {}",

@@ -699,7 +699,7 @@ fn status(path: &Path, state_dir: Option<&Path>, output: Output) -> Result<u8, F
             let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(6).max(6);
             if any_after {
                 crate::say(&format!(
-                    "{:<width$}  {:<8}  {:<10}  {:<58}  {:<9}  detail",
+                    "{:<width$}  {:<17}  {:<10}  {:<58}  {:<10}  detail",
                     "target", "state", "stage", "host key", "cloud-init"
                 ));
             } else {
@@ -721,7 +721,7 @@ fn status(path: &Path, state_dir: Option<&Path>, output: Output) -> Result<u8, F
                         .and_then(|a| a.cloud_init.as_ref())
                         .map_or("-", |v| v.status.as_str());
                     crate::say(&format!(
-                        "{k:<width$}  {w:<8}  {stage:<10}  {key:<58}  {verdict:<9}  {d}"
+                        "{k:<width$}  {w:<17}  {stage:<10}  {key:<58}  {verdict:<10}  {d}"
                     ));
                 } else {
                     crate::say(&format!("{k:<width$}  {w:<8}  {d}"));
