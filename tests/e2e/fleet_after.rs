@@ -5,8 +5,10 @@
 //! one known_hosts of the test's own through its one writer while the targets run together;
 //! then a real `ssh -o StrictHostKeyChecking=yes` logs in with that file. The journal keeps the
 //! stage reached, the verified fingerprints and cloud-init's verdict; `fleet status` shows
-//! them; a rerun resumes a target at its stage without re-sending; cloud-init's module failures
-//! give the target the state `cloud_init_errors` and the run exit code 10.
+//! them; a rerun resumes a target at its stage without re-sending; a key that is not the
+//! console's fails the target and leaves known_hosts alone, and `--retry-failed` takes it up at
+//! its stage; cloud-init's module failures give the target the state `cloud_init_errors` and the
+//! run exit code 10; an image without cloud-init fails before anything is sent.
 //!
 //! Nothing here dials a fixture address: a server with an `sshd` reads `127.0.0.1`.
 
@@ -418,4 +420,56 @@ fn an_image_without_cloud_init_fails_before_anything_is_sent_when_the_stages_are
             .is_empty()
     );
     assert!(fleet.emulator.requests_of("ecs.changeos").is_empty());
+}
+
+#[test]
+fn a_key_that_is_not_the_consoles_fails_the_target_and_retry_failed_resumes_without_sending() {
+    let fleet = Fleet::new("fleet-after-wrong");
+    let _guard = SshdGuard(&fleet.emulator, vec![SERVER_1, SERVER_2]);
+    let (identity, public) = user_key(&fleet.dir);
+    let port_1 = attach(&fleet.emulator, SERVER_1, &public);
+    let port_2 = attach(&fleet.emulator, SERVER_2, &public);
+    let seeded = "# the user's own line\n";
+    let known_hosts = fleet.dir.write("known_hosts", seeded);
+
+    // Server 1's sshd answers where server 2 is looked for: someone else's key.
+    let plan = fleet.plan(
+        "wait = \"ssh\"\nknown_hosts = \"known_hosts\"",
+        &[(SERVER_2, port_1, "")],
+    );
+    let out = fleet.apply(&plan);
+    out.code(1);
+    let summary = out.json();
+    assert_eq!(summary["targets"][0]["outcome"], "failed", "{out}");
+    let detail = summary["targets"][0]["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with(&format!("host key of 127.0.0.1 port {port_1} refused")),
+        "{out}"
+    );
+    assert!(detail.contains("known_hosts was not changed"), "{out}");
+    assert_eq!(std::fs::read_to_string(&known_hosts).unwrap(), seeded);
+    let latest = &journal_latest(&plan)[&key(SERVER_2)];
+    assert_eq!(latest["state"], "failed", "{latest}");
+    assert_eq!(latest["after"]["reached"], "job", "{latest}");
+    assert!(latest["after"].get("host_keys").is_none(), "{latest}");
+    assert_eq!(fleet.reinstalls(SERVER_2), 1);
+
+    // The port put right: --retry-failed takes it up at its stage; nothing is sent again.
+    let plan = fleet.plan(
+        "wait = \"ssh\"\nknown_hosts = \"known_hosts\"",
+        &[(SERVER_2, port_2, "")],
+    );
+    let out = fleet
+        .fleet(&["apply", plan.to_str().unwrap(), "--yes", "--retry-failed"])
+        .args(["--settle", "0", "--poll-ms", "20", "--output", "json"])
+        .run();
+    out.code(0);
+    assert_eq!(out.json()["done"], 1, "{out}");
+    assert_eq!(fleet.reinstalls(SERVER_2), 1, "nothing is sent again");
+    let latest = &journal_latest(&plan)[&key(SERVER_2)];
+    assert_eq!(latest["state"], "done", "{latest}");
+    assert_eq!(latest["after"]["reached"], "ssh", "{latest}");
+    let written = std::fs::read_to_string(&known_hosts).unwrap();
+    assert!(written.starts_with(seeded), "{written}");
+    strict_ssh(&known_hosts, &identity, port_2);
 }
