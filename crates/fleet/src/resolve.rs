@@ -288,6 +288,19 @@ mod tests {
         let refused = allowed(Done, Some(&at(sent.clone(), Some(&plan))), Some(&plan));
         assert!(refused.unwrap_err().contains("follows it"));
         assert!(ok(Done, &at(sent, Some(&old)), Some(&plan)));
+        // The job ended, the stages after it under way: apply's too.
+        let job_done = State::JobDone {
+            summary: "ACTIVE".to_owned(),
+        };
+        for r in [Done, Retry] {
+            let refused = allowed(r, Some(&at(job_done.clone(), Some(&plan))), Some(&plan));
+            assert!(
+                refused
+                    .unwrap_err()
+                    .contains("it is job_done in the journal")
+            );
+        }
+        assert!(ok(Retry, &at(job_done, Some(&old)), Some(&plan)));
         // Pending: not put back again.
         assert!(!ok(Retry, &at(pending.clone(), None), Some(&plan)));
         assert!(ok(Done, &at(pending, None), Some(&plan)));
