@@ -4,18 +4,17 @@
 //! only, and cloud-init's verdict from the console (its final message and module failures).
 //! EDIS with `--host-keys inject`: the key presented checked against the one reimage injected.
 //!
-//! The engine is `reimage-hostkeys` and the client's one poll loop; this module is the
-//! sequence, the flags and the words. (When the fleet runs these stages too, the sequence moves
-//! down into a library, so that there is one of it.)
+//! The engine is `reimage-hostkeys` and the stages of `reimage_client::after` (shared with
+//! `reimage fleet apply`); this module is the order of the stages, the flags and the words.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use reimage_client::{EcsClient, PollSchedule, Step, poll_until};
+use reimage_client::EcsClient;
+use reimage_client::after::{self, StageError};
 use reimage_core::ServerId;
 use reimage_hostkeys::console::{self, BootConsole};
 use reimage_hostkeys::known_hosts::{Host, Naming};
-use reimage_hostkeys::scan::ScanError;
 use reimage_hostkeys::verify::{self, Refusal};
 use reimage_hostkeys::{PublicKey, keys};
 use serde_json::{Value, json};
@@ -230,31 +229,11 @@ pub(crate) async fn ecs_stages(
     let mut progress = Progress::new(&format!(
         "stage ssh: waiting for cloud-init to write server {server}'s host keys to its console"
     ));
-    let boot = read_console(
-        client,
-        server,
-        &schedule(deadline),
-        "cloud-init's host keys on the console",
-        &mut progress,
-        |boot| {
-            if boot.boot_seen
-                && boot.blocks_complete
-                && !(boot.keys.is_empty() && boot.fingerprints.is_empty())
-            {
-                return Step::Done(Ok(boot));
-            }
-            if boot.finished.is_some() {
-                return Step::Done(Err(no_keys(server)));
-            }
-            Step::Wait(if boot.boot_seen {
-                "the new system booted; cloud-init has not written the host keys yet".to_owned()
-            } else {
-                "the console shows no boot of the new system yet".to_owned()
-            })
-        },
-    )
+    let boot = after::console_keys(client, server, &schedule(deadline), &mut |e| {
+        progress.event(e);
+    })
     .await
-    .map_err(|e| e.next_step(&next))?;
+    .map_err(|e| stage_failure(e, server).next_step(&next))?;
     progress.finish(&format!(
         "the console lists {} host key(s)",
         boot.keys.len().max(boot.fingerprints.len())
@@ -281,22 +260,11 @@ pub(crate) async fn ecs_stages(
         let mut progress = Progress::new(&format!(
             "stage cloud-init: waiting for cloud-init's final message on server {server}'s console"
         ));
-        let boot = read_console(
-            client,
-            server,
-            &schedule(deadline),
-            "cloud-init's final message on the console",
-            &mut progress,
-            |boot| {
-                if boot.finished.is_some() {
-                    Step::Done(Ok(boot))
-                } else {
-                    Step::Wait("cloud-init has not finished yet".to_owned())
-                }
-            },
-        )
+        let boot = after::cloud_init_final(client, server, &schedule(deadline), &mut |e| {
+            progress.event(e);
+        })
         .await
-        .map_err(|e| e.next_step(&next))?;
+        .map_err(|e| stage_failure(e, server).next_step(&next))?;
         progress.finish(&verdict_line(&boot));
         Some(boot)
     } else if wait == WaitFor::CloudInit {
@@ -358,48 +326,17 @@ pub(crate) async fn changed_stage(
     let mut progress = Progress::new(&format!(
         "stage ssh: waiting for {address} port {port} to present a new host key"
     ));
-    let presented = poll_until(
+    let presented = after::presented_keys(
+        address,
+        port,
         &schedule(deadline),
         started,
         &format!("a new SSH host key on {address} port {port}"),
         &mut |e| progress.event(e),
-        || async move {
-            let host = address.to_owned();
-            let scan = tokio::task::spawn_blocking(move || {
-                reimage_hostkeys::scan::keyscan(&host, port, Duration::from_secs(5))
-            })
-            .await;
-            Ok(match scan {
-                Ok(Ok(keys)) => match verify::changed_since(&keys, before) {
-                    Ok(()) => (Step::Done(Ok(keys)), None),
-                    Err(refusal) => (
-                        Step::Wait(refusal.to_string()),
-                        Some(trouble(refusal.to_string())),
-                    ),
-                },
-                Ok(Err(ScanError::NotInstalled(e))) => (
-                    Step::Done(Err(Failure::new(
-                        exit::USAGE,
-                        format!("ssh-keyscan could not be started: {e}"),
-                    )
-                    .hint(
-                        "install OpenSSH's client (Debian: openssh-client), or use --wait=job",
-                    ))),
-                    None,
-                ),
-                Ok(Err(e)) => (Step::Wait(e.to_string()), Some(trouble(e.to_string()))),
-                Err(e) => (
-                    Step::Done(Err(Failure::new(
-                        exit::FAILED,
-                        format!("ssh-keyscan did not finish: {e}"),
-                    ))),
-                    None,
-                ),
-            })
-        },
+        &|keys| verify::changed_since(keys, before).map_err(|refusal| refusal.to_string()),
     )
     .await
-    .map_err(|e| Failure::from(e).next_step(&format!("reimage edis status --kvm {target}")))??;
+    .map_err(|e| scan_failure(e).next_step(&format!("reimage edis status --kvm {target}")))?;
     progress.finish(&format!(
         "{address} port {port} presents a host key it did not have before the reinstall"
     ));
@@ -419,44 +356,41 @@ async fn presented_keys(
     started: Instant,
     progress: &mut Progress,
 ) -> Result<Vec<PublicKey>, Failure> {
-    poll_until(
+    after::presented_keys(
+        address,
+        port,
         &schedule(deadline),
         started,
         &format!("an SSH host key on {address} port {port}"),
         &mut |e| progress.event(e),
-        || {
-            let host = address.to_owned();
-            async move {
-                let scan = tokio::task::spawn_blocking(move || {
-                    reimage_hostkeys::scan::keyscan(&host, port, Duration::from_secs(5))
-                })
-                .await;
-                Ok(match scan {
-                    Ok(Ok(keys)) => (Step::Done(Ok(keys)), None),
-                    Ok(Err(ScanError::NotInstalled(e))) => (
-                        Step::Done(Err(Failure::new(
-                            exit::USAGE,
-                            format!("ssh-keyscan could not be started: {e}"),
-                        )
-                        .hint(
-                            "install OpenSSH's client (Debian: openssh-client), or use --wait=job",
-                        ))),
-                        None,
-                    ),
-                    Ok(Err(e)) => (Step::Wait(e.to_string()), Some(trouble(e.to_string()))),
-                    Err(e) => (
-                        Step::Done(Err(Failure::new(
-                            exit::FAILED,
-                            format!("ssh-keyscan did not finish: {e}"),
-                        ))),
-                        None,
-                    ),
-                })
-            }
-        },
+        &|_| Ok(()),
     )
     .await
-    .map_err(Failure::from)?
+    .map_err(scan_failure)
+}
+
+/// The failure of the `ssh-keyscan` stage, in the command line's words.
+fn scan_failure(e: StageError) -> Failure {
+    match e {
+        StageError::ScanNotInstalled(e) => Failure::new(
+            exit::USAGE,
+            format!("ssh-keyscan could not be started: {e}"),
+        )
+        .hint("install OpenSSH's client (Debian: openssh-client), or use --wait=job"),
+        StageError::ScanDidNotFinish(e) => {
+            Failure::new(exit::FAILED, format!("ssh-keyscan did not finish: {e}"))
+        }
+        StageError::Poll(e) => Failure::from(e),
+        other => Failure::new(exit::FAILED, other.to_string()),
+    }
+}
+
+/// The failure of a console stage, in the command line's words.
+fn stage_failure(e: StageError, server: &ServerId) -> Failure {
+    match e {
+        StageError::NoKeysOnConsole => no_keys(server),
+        other => scan_failure(other),
+    }
 }
 
 /// Writes the verified `keys` of `address` port `port` to `path` (none: `--known-hosts none`).
@@ -477,46 +411,8 @@ fn write_known_hosts(
 }
 
 /// The schedule of a stage: ECS's usual intervals, up to what is left of the deadline.
-fn schedule(deadline: Instant) -> PollSchedule {
-    PollSchedule {
-        deadline: deadline.saturating_duration_since(Instant::now()),
-        ..PollSchedule::default()
-    }
-}
-
-fn trouble(problem: String) -> reimage_client::Progress {
-    reimage_client::Progress::Trouble { problem }
-}
-
-/// Reads the console through the one poll loop until `judge` says it is done (or refuses).
-async fn read_console(
-    client: &EcsClient,
-    server: &ServerId,
-    schedule: &PollSchedule,
-    what: &str,
-    progress: &mut Progress,
-    judge: impl Fn(BootConsole) -> Step<Result<BootConsole, Failure>>,
-) -> Result<BootConsole, Failure> {
-    let judge = &judge;
-    poll_until(
-        schedule,
-        Instant::now(),
-        what,
-        &mut |e| progress.event(e),
-        || async move {
-            let text = client
-                .console_output(server, reimage_client::wire::ecs::ConsoleLength::All)
-                .await?;
-            let step = judge(console::read(&text));
-            let shown = match &step {
-                Step::Wait(problem) => Some(trouble(problem.clone())),
-                Step::Done(_) => None,
-            };
-            Ok((step, shown))
-        },
-    )
-    .await
-    .map_err(Failure::from)?
+fn schedule(deadline: Instant) -> reimage_client::PollSchedule {
+    after::schedule(deadline)
 }
 
 /// cloud-init finished without writing the host keys to the console.

@@ -1153,10 +1153,5 @@ pub(crate) fn server_json(s: &ServerDetails) -> Value {
 
 /// The address to reach SSH on: a floating (public) IPv4 first, else any IPv4, else any.
 pub(crate) fn public_address(s: &ServerDetails) -> Option<String> {
-    let all: Vec<_> = s.addresses.values().flatten().collect();
-    all.iter()
-        .find(|a| a.kind.as_deref() == Some("floating") && a.version != Some(6))
-        .or_else(|| all.iter().find(|a| a.version != Some(6)))
-        .or_else(|| all.first())
-        .map(|a| a.addr.clone())
+    reimage_client::after::public_address(s)
 }

@@ -38,7 +38,7 @@ The provider commands (`reimage edis …`, `reimage ecs …`, `reimage demo`):
 | 7 | not confirmed: the answer to the prompt was not `yes`; nothing was sent |
 | 8 | the provider could not be reached (connection, TLS, proxy), even after retries; nothing was sent |
 | 9 | busy: another run holds what this one needs (`fleet apply` of the same plan holds its journal); nothing was sent |
-| 10 | re-imaged, but cloud-init reported errors (`--wait=cloud-init`): the new system runs and its host key was verified, and cloud-init's console lists failed modules or errors, which the message names |
+| 10 | re-imaged, but cloud-init reported errors (`--wait=cloud-init`): the new system runs and its host key was verified, and cloud-init's console lists failed modules or errors, which the message names (`fleet apply`: every target done, some of them `cloud_init_errors`) |
 | 130 | interrupted (Ctrl-C) during a wait: what was sent goes on at the provider, and the message gives the command that follows it again |
 
 Every timeout (5), outcome unknown (6) and interruption (130) prints the exact command that \

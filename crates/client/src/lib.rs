@@ -16,6 +16,9 @@
 //!   or signs every request with AK/SK.
 //! - **Waits**: [`EcsClient::wait_job`] and [`EdisClient::wait_reinstalled`] poll with a
 //!   growing interval and a deadline, and report [`ProgressEvent`]s a UI can render.
+//! - **After the job** ([`after`]): the stages shared by the command line and the fleet: the
+//!   host keys on an ECS server's console, the keys its SSH server presents (`ssh-keyscan`),
+//!   cloud-init's final message.
 //! - **Tracing**: one `http` span per call with the operation, method, URL (never a query),
 //!   status, the provider's request id and the duration. Secrets never reach a log.
 //!
@@ -35,6 +38,7 @@ pub use reimage_auth as auth;
 /// ([`wire::Endpoint`], [`wire::ecs::ServerDetails`], [`wire::edis::PowerState`]).
 pub use reimage_wire as wire;
 
+pub mod after;
 mod clock;
 pub mod ecs;
 pub mod edis;

@@ -25,6 +25,19 @@
 //!   have begun and finished in that time, and is left `unknown` after; one that was off already
 //!   cannot tell, and is left `unknown`.
 //!
+//! # After the job
+//!
+//! An ECS target whose plan says `wait = "ssh"` or `"cloud-init"` ([`Wait`]) runs the stages
+//! of [`reimage_client::after`] once its job ended well: `job_done` is journaled first (with
+//! the record's [`after`](Record::after) at stage `job`), then the host keys on the console are
+//! checked against those the SSH server presents, the verified ones go to known_hosts through
+//! the run's one [`KnownHostsWriter`] (`job_done` again, at stage `ssh`, when cloud-init's
+//! verdict is still to come), and cloud-init's verdict is read; the target ends `done`, or
+//! `cloud_init_errors` ([`Outcome::CloudInitErrors`]), or `failed` with its `after`. A rerun
+//! resumes a `job_done` target at the stage it reached, and `--retry-failed` a target that
+//! failed in a stage: nothing is sent again. Only reads happen after the job, so a stop ends
+//! the stages at once; the `job_done` record stays for the rerun.
+//!
 //! The plan's checks ([`check`](crate::plan::check())) are the caller's to run first: `run`
 //! sends what [`Inputs`] builds for each target, and a target whose inputs cannot be built
 //! fails without anything sent.
@@ -54,9 +67,14 @@ use reimage_client::{EcsOperation, Evidence};
 use reimage_core::{JobId, ServerId, Timestamp};
 use tokio::sync::{Mutex, Semaphore, watch};
 
+use reimage_client::after::{self, StageError};
+use reimage_hostkeys::verify;
+
 use crate::fingerprint::{self, Fingerprint};
-use crate::journal::{Baseline, Journal, Record, State, now_ms};
-use crate::plan::{Action, Inputs, Plan, Target};
+use crate::journal::{AfterJob, Baseline, Journal, Record, State, now_ms};
+use crate::plan::{Action, Inputs, Plan, Target, Wait};
+use crate::stages::{self, KnownHostsWriter};
+use crate::text::one_line;
 
 /// How [`run`] runs. [`Settings::default`] holds the defaults of `reimage fleet apply`.
 #[derive(Debug, Clone)]
@@ -148,6 +166,9 @@ impl Default for Settings {
 pub enum Outcome {
     /// Re-imaged in this run (or followed to its end after a crash).
     Done(String),
+    /// Re-imaged in this run, and the server runs, but cloud-init reported errors on its
+    /// console (`wait = "cloud-init"`); the detail lists them.
+    CloudInitErrors(String),
     /// Done in an earlier run.
     AlreadyDone(String),
     /// Failed in this run, or earlier.
@@ -165,10 +186,12 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// `done`, `done before`, `failed`, `unknown`, `skipped`, `changed` or `interrupted`.
+    /// `done`, `cloud-init errors`, `done before`, `failed`, `unknown`, `skipped`, `changed` or
+    /// `interrupted`.
     pub fn word(&self) -> &'static str {
         match self {
             Self::Done(_) => "done",
+            Self::CloudInitErrors(_) => "cloud-init errors",
             Self::AlreadyDone(_) => "done before",
             Self::Failed(_) => "failed",
             Self::Unknown(_) => "unknown",
@@ -182,6 +205,7 @@ impl Outcome {
     pub fn detail(&self) -> &str {
         match self {
             Self::Done(d)
+            | Self::CloudInitErrors(d)
             | Self::AlreadyDone(d)
             | Self::Failed(d)
             | Self::Unknown(d)
@@ -311,6 +335,7 @@ pub async fn run(
     let interrupt = settings.stop.clone();
     let recovered = Arc::new(recovered);
     let settings = Arc::new(settings);
+    let known_hosts = Arc::new(KnownHostsWriter::new());
     let mut tasks = tokio::task::JoinSet::new();
     let mut outcomes: Vec<Option<Outcome>> = vec![None; plan.targets.len()];
     for index in 0..plan.targets.len() {
@@ -342,6 +367,7 @@ pub async fn run(
             settings: settings.clone(),
             display: display.clone(),
             applied: std::sync::Mutex::new(None),
+            known_hosts: known_hosts.clone(),
         };
         let stop = stop.clone();
         tasks.spawn(async move {
@@ -391,6 +417,8 @@ struct Ctx {
     /// The fingerprint of what was sent to this target, for its records: the plan's once this
     /// run sends, the journal's for a send of an earlier run; `None` while nothing is known.
     applied: std::sync::Mutex<Option<Fingerprint>>,
+    /// The run's one writer of known_hosts files.
+    known_hosts: Arc<KnownHostsWriter>,
 }
 
 impl Ctx {
@@ -436,8 +464,22 @@ impl Ctx {
     }
 
     async fn record(&self, key: &str, state: State) -> Result<(), String> {
+        self.record_after(key, state, None).await
+    }
+
+    /// Records `state` with what the stages after the job found.
+    async fn record_after(
+        &self,
+        key: &str,
+        state: State,
+        after: Option<AfterJob>,
+    ) -> Result<(), String> {
         self.journal
-            .record(Record::new(key, now_ms(), state).with_fingerprint(self.applied()))
+            .record(
+                Record::new(key, now_ms(), state)
+                    .with_fingerprint(self.applied())
+                    .with_after(after),
+            )
             .await
             .map_err(|e| format!("the journal could not be written, so nothing more was sent for this target: {e}"))
     }
@@ -468,7 +510,10 @@ impl Ctx {
             ));
         }
         if let Some(record) = record
-            && matches!(record.state, State::Sending { .. } | State::Sent { .. })
+            && matches!(
+                record.state,
+                State::Sending { .. } | State::Sent { .. } | State::JobDone { .. }
+            )
         {
             // Following a send of an earlier run: its records keep what that run sent.
             *self
@@ -476,8 +521,21 @@ impl Ctx {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner) = record.fingerprint.clone();
         }
+        let after_job = record.and_then(|r| r.after.clone());
         let result = match prior {
-            Some((State::Done { summary }, _)) => return Outcome::AlreadyDone(summary.clone()),
+            Some((State::Done { summary } | State::CloudInitErrors { summary }, _)) => {
+                return Outcome::AlreadyDone(summary.clone());
+            }
+            Some((State::JobDone { summary }, _)) => {
+                // The job ended in an earlier run: on from the stage it reached, nothing sent.
+                return self
+                    .after_job(
+                        t,
+                        summary.clone(),
+                        after_job.unwrap_or_else(|| AfterJob::at("job")),
+                    )
+                    .await;
+            }
             Some((State::Unknown { reason }, _)) => {
                 return Outcome::Unknown(format!(
                     "{reason} (from an earlier run; check the server, then settle it with \
@@ -489,6 +547,23 @@ impl Ctx {
                 return Outcome::Skipped(format!(
                     "failed in an earlier run: {reason}; --retry-failed tries it again"
                 ));
+            }
+            Some((State::Failed { .. }, _)) if after_job.is_some() => {
+                // Its job ended in an earlier run, a stage after it failed: the stages again,
+                // from the one it reached, and the server is not re-imaged.
+                if let Some(r) = record {
+                    *self
+                        .applied
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner) = r.fingerprint.clone();
+                }
+                return self
+                    .after_job(
+                        t,
+                        "re-imaged in an earlier run".to_owned(),
+                        after_job.unwrap_or_else(|| AfterJob::at("job")),
+                    )
+                    .await;
             }
             Some((
                 State::Sent {
@@ -508,6 +583,19 @@ impl Ctx {
             Some((State::Failed { .. } | State::Pending { .. } | State::Forgotten { .. }, _))
             | None => self.fresh(t).await,
         };
+        if let Ok(summary) = &result
+            && t.wait != Wait::Job
+        {
+            // The job ended well: journaled before the stages, so that a rerun resumes them.
+            let after = AfterJob::at("job");
+            let done = State::JobDone {
+                summary: summary.clone(),
+            };
+            if let Err(e) = self.record_after(&t.key, done, Some(after.clone())).await {
+                return Outcome::Failed(e);
+            }
+            return self.after_job(t, summary.clone(), after).await;
+        }
         let outcome = match result {
             Ok(summary) => Outcome::Done(summary),
             Err(Ending::Failed(reason)) => Outcome::Failed(reason),
@@ -532,6 +620,178 @@ impl Ctx {
             return Outcome::Failed(e);
         }
         outcome
+    }
+
+    /// The stages after an ECS target's job (`wait`), from the one `after` reached, each
+    /// journaled as it passes; then the target's final record.
+    async fn after_job(&self, t: &Target, summary: String, after: AfterJob) -> Outcome {
+        let mut after = after;
+        let result = self.stages(t, &summary, &mut after).await;
+        let (outcome, state) = match result {
+            Ok(None) => {
+                let line = with_keys(&summary, &after);
+                (
+                    Outcome::Done(line.clone()),
+                    Some(State::Done { summary: line }),
+                )
+            }
+            Ok(Some(errors)) => {
+                let line = format!(
+                    "{summary}; re-imaged, but cloud-init reported errors: {}",
+                    errors.join("; ")
+                );
+                (
+                    Outcome::CloudInitErrors(line.clone()),
+                    Some(State::CloudInitErrors { summary: line }),
+                )
+            }
+            Err(Ending::Failed(reason)) => (
+                Outcome::Failed(reason.clone()),
+                Some(State::Failed { reason }),
+            ),
+            Err(Ending::Unknown(reason)) => (
+                Outcome::Unknown(reason.clone()),
+                Some(State::Unknown { reason }),
+            ),
+            // Interrupted: the `job_done` record stays, and the rerun resumes the stages.
+            Err(Ending::Interrupted(reason)) => (Outcome::Interrupted(reason), None),
+        };
+        if let Some(state) = state
+            && let Err(e) = self.record_after(&t.key, state, Some(after)).await
+        {
+            return Outcome::Failed(e);
+        }
+        outcome
+    }
+
+    /// Runs the stages `t.wait` asks for from where `after` is; `Ok(Some(errors))` when
+    /// cloud-init reported errors. `after` is updated (and journaled) as each stage passes.
+    async fn stages(
+        &self,
+        t: &Target,
+        summary: &str,
+        after: &mut AfterJob,
+    ) -> Result<Option<Vec<String>>, Ending> {
+        const STOPPED: &str = "re-imaged, the stages after the job not finished: the run was \
+                               interrupted; the rerun resumes them";
+        let server = match &t.action {
+            Action::EcsReinstall { server, .. } | Action::EcsChangeOs { server, .. } => server,
+            Action::EdisReinstall { .. } => return Ok(None),
+        };
+        let client = self
+            .clients
+            .ecs(t.profile.as_deref())
+            .await
+            .map_err(Ending::Failed)?;
+        let schedule = &self.settings.schedule;
+        let key = &t.key;
+        let mut boot = None;
+        if after.reached == "job" {
+            let path = t.known_hosts.path().map_err(Ending::Failed)?;
+            let details = self
+                .unless_stopped(STOPPED, async {
+                    client.server(server).await.map_err(ending)
+                })
+                .await?;
+            let address = after::public_address(&details).ok_or_else(|| {
+                Ending::Failed(
+                    "the job ended, but the server has no address to reach SSH on; attach an \
+                     elastic IP, or set wait = \"job\""
+                        .to_owned(),
+                )
+            })?;
+            let port = t.ssh_port;
+            self.progress(key, "stage ssh: the host keys on the console".to_owned());
+            let console = self
+                .unless_stopped(STOPPED, async {
+                    after::console_keys(&client, server, schedule, &mut |e| {
+                        self.progress(key, format!("stage ssh: {}", e.progress_line()));
+                    })
+                    .await
+                    .map_err(stage_ending)
+                })
+                .await?;
+            self.progress(
+                key,
+                format!("stage ssh: the key {address} port {port} presents"),
+            );
+            let what = format!("an SSH host key on {address} port {port}");
+            let presented = self
+                .unless_stopped(STOPPED, async {
+                    after::presented_keys(
+                        &address,
+                        port,
+                        schedule,
+                        std::time::Instant::now(),
+                        &what,
+                        &mut |e| self.progress(key, format!("stage ssh: {}", e.progress_line())),
+                        &|_| Ok(()),
+                    )
+                    .await
+                    .map_err(stage_ending)
+                })
+                .await?;
+            let verified = verify::against_console(&presented, &console).map_err(|refusal| {
+                Ending::Failed(format!(
+                    "host key of {address} port {port} refused: {}; known_hosts was not changed; \
+                     do not connect before comparing the console with ssh-keyscan",
+                    one_line(&refusal.to_string())
+                ))
+            })?;
+            if let Some(path) = &path {
+                let updated = self
+                    .known_hosts
+                    .update(path, &address, port, &verified.keys)
+                    .await
+                    .map_err(|e| Ending::Failed(format!("known_hosts: {e}")))?;
+                self.progress(
+                    key,
+                    format!(
+                        "known_hosts {}: {} stale removed, {} added",
+                        path.display(),
+                        updated.removed,
+                        updated.added
+                    ),
+                );
+                after.known_hosts = Some(path.display().to_string());
+            }
+            after.host_keys = stages::prints(&verified.keys);
+            after.reached = "ssh".to_owned();
+            if t.wait == Wait::CloudInit {
+                let state = State::JobDone {
+                    summary: summary.to_owned(),
+                };
+                self.record_after(key, state, Some(after.clone()))
+                    .await
+                    .map_err(Ending::Failed)?;
+            }
+            boot = Some(console);
+        }
+        if t.wait != Wait::CloudInit {
+            return Ok(None);
+        }
+        let finished = match boot {
+            Some(b) if b.finished.is_some() => b,
+            _ => {
+                self.progress(
+                    key,
+                    "stage cloud-init: its final message on the console".to_owned(),
+                );
+                self.unless_stopped(STOPPED, async {
+                    after::cloud_init_final(&client, server, schedule, &mut |e| {
+                        self.progress(key, format!("stage cloud-init: {}", e.progress_line()));
+                    })
+                    .await
+                    .map_err(stage_ending)
+                })
+                .await?
+            }
+        };
+        let verdict = stages::verdict(&finished);
+        let errors = verdict.errors.clone();
+        after.cloud_init = Some(verdict);
+        after.reached = "cloud-init".to_owned();
+        Ok((!errors.is_empty()).then_some(errors))
     }
 
     /// A target the journal has never seen: read it, journal the baseline, send, follow.
@@ -668,6 +928,15 @@ impl Ctx {
             ))
         })?;
         let api = image.rebuild_api();
+        if api == RebuildApi::Plain && t.wait != Wait::Job {
+            return Err(Ending::Failed(format!(
+                "not sent: image {image_id} has no cloud-init ({}), so nothing would write the \
+                 host keys to the console that wait = \"{}\" checks; set wait = \"job\" on the \
+                 target, or choose an image with cloud-init",
+                image.reason(),
+                t.wait.as_str()
+            )));
+        }
         if api == RebuildApi::Plain && t.user_data.is_some() {
             return Err(Ending::Failed(format!(
                 "not sent: image {image_id} has no cloud-init ({}), and the target has user_data, \
@@ -947,6 +1216,28 @@ enum Ending {
     Unknown(String),
     /// The run was stopped at a safe point.
     Interrupted(String),
+}
+
+/// The summary of a target whose stages passed: the job's, and the key verified.
+fn with_keys(summary: &str, after: &AfterJob) -> String {
+    match after.host_keys.first() {
+        Some(k) => format!("{summary}; host key verified {} {}", k.kind, k.fingerprint),
+        None => summary.to_owned(),
+    }
+}
+
+/// A stage that ended without its answer.
+fn stage_ending(e: StageError) -> Ending {
+    match e {
+        StageError::Poll(e) => ending(e),
+        StageError::NoKeysOnConsole => Ending::Failed(
+            "cloud-init finished without writing the host keys to the console, so the key the \
+             SSH server presents cannot be checked; known_hosts was not changed (keep cloud-init's \
+             ssh emit_keys_to_console, or set wait = \"job\")"
+                .to_owned(),
+        ),
+        other => Ending::Failed(other.to_string()),
+    }
 }
 
 fn ending(e: Error) -> Ending {

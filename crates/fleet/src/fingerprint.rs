@@ -233,12 +233,17 @@ impl Changed {
 }
 
 /// The fingerprint `record` holds if it differs from `now` and the record is one of what was
-/// sent (`done`, `sending` or `sent`); `None` when it is the same, unknown (no fingerprint) or
+/// sent (`done`, `sending`, `sent`, `job_done` or
+/// `cloud_init_errors`); `None` when it is the same, unknown (no fingerprint) or
 /// the record is of another state (a failure, an unknown outcome, a target put back by hand).
 pub fn changed_from<'r>(record: &'r Record, now: &Fingerprint) -> Option<&'r Fingerprint> {
     let sent = matches!(
         record.state,
-        State::Done { .. } | State::Sending { .. } | State::Sent { .. }
+        State::Done { .. }
+            | State::Sending { .. }
+            | State::Sent { .. }
+            | State::JobDone { .. }
+            | State::CloudInitErrors { .. }
     );
     record
         .fingerprint

@@ -15,6 +15,9 @@
 //!   [`Clients`], each step journaled before the call that follows it, the evidence check
 //!   that settles, after a crash, a send whose answer was lost, and a [`Stop`]
 //!   that ends a run early without leaving a send unrecorded;
+//! - [`stages`]: what the fleet adds to the stages after an ECS job (`wait = "ssh"` or
+//!   `"cloud-init"`, run from [`reimage_client::after`]): the run's one known_hosts writer, and
+//!   what the journal keeps of the verified keys and of cloud-init's verdict;
 //! - [`resolve`]: settling by hand a target that apply will not settle itself (an unknown
 //!   outcome, a changed plan entry): its evidence, then its record;
 //! - [`text`] and [`user_data`]: the one-line escaping of what is shown, and the capped reading of
@@ -149,6 +152,7 @@ pub mod fingerprint;
 pub mod journal;
 pub mod plan;
 pub mod resolve;
+pub mod stages;
 pub mod text;
 pub mod user_data;
 

@@ -85,11 +85,13 @@ pub fn allowed(
     };
     let changed = fingerprint::changed_from(record, planned).is_some();
     match (&record.state, resolution) {
-        (State::Sending { .. } | State::Sent { .. }, _) if !changed => Err(format!(
-            "it is {} in the journal: `reimage fleet apply` follows it to its end (or asks the \
+        (State::Sending { .. } | State::Sent { .. } | State::JobDone { .. }, _) if !changed => {
+            Err(format!(
+                "it is {} in the journal: `reimage fleet apply` follows it to its end (or asks the \
              provider whether the send arrived); settle it by hand only if apply leaves it unknown",
-            record.state.word()
-        )),
+                record.state.word()
+            ))
+        }
         (State::Done { .. }, Resolution::Done) if !changed => Err(
             "it is done already, as the plan asks; nothing to settle (--retry sends it again)"
                 .to_owned(),
@@ -286,6 +288,19 @@ mod tests {
         let refused = allowed(Done, Some(&at(sent.clone(), Some(&plan))), Some(&plan));
         assert!(refused.unwrap_err().contains("follows it"));
         assert!(ok(Done, &at(sent, Some(&old)), Some(&plan)));
+        // The job ended, the stages after it under way: apply's too.
+        let job_done = State::JobDone {
+            summary: "ACTIVE".to_owned(),
+        };
+        for r in [Done, Retry] {
+            let refused = allowed(r, Some(&at(job_done.clone(), Some(&plan))), Some(&plan));
+            assert!(
+                refused
+                    .unwrap_err()
+                    .contains("it is job_done in the journal")
+            );
+        }
+        assert!(ok(Retry, &at(job_done, Some(&old)), Some(&plan)));
         // Pending: not put back again.
         assert!(!ok(Retry, &at(pending.clone(), None), Some(&plan)));
         assert!(ok(Done, &at(pending, None), Some(&plan)));

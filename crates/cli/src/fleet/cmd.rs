@@ -461,13 +461,21 @@ fn apply(args: &Args, a: &ApplyArgs) -> Result<u8, Failure> {
     let unknown = outcomes
         .iter()
         .any(|(_, o)| matches!(o, Outcome::Unknown(_)));
-    let failed = outcomes
+    let failed = outcomes.iter().any(|(_, o)| {
+        !matches!(
+            o,
+            Outcome::Done(_) | Outcome::AlreadyDone(_) | Outcome::CloudInitErrors(_)
+        )
+    });
+    let cloud_init_errors = outcomes
         .iter()
-        .any(|(_, o)| !matches!(o, Outcome::Done(_) | Outcome::AlreadyDone(_)));
+        .any(|(_, o)| matches!(o, Outcome::CloudInitErrors(_)));
     Ok(if unknown {
         exit::UNKNOWN
     } else if failed {
         exit::FAILED
+    } else if cloud_init_errors {
+        exit::CLOUD_INIT_ERRORS
     } else {
         exit::OK
     })
@@ -591,6 +599,7 @@ fn summary(outcomes: &[(String, Outcome)], output: Output, took: Duration, resum
             "skipped": count("skipped"),
             "changed": count("changed"),
             "interrupted": count("interrupted"),
+            "cloud_init_errors": count("cloud-init errors"),
             "resume": resume,
             "seconds": took.as_secs_f64(),
         })),
@@ -632,7 +641,7 @@ fn summary(outcomes: &[(String, Outcome)], output: Output, took: Duration, resum
                 count("unknown"),
                 count("skipped"),
             );
-            for word in ["changed", "interrupted"] {
+            for word in ["changed", "interrupted", "cloud-init errors"] {
                 if count(word) > 0 {
                     last.push_str(&format!(", {} {word}", count(word)));
                 }
@@ -662,6 +671,9 @@ fn status(path: &Path, state_dir: Option<&Path>, output: Output) -> Result<u8, F
             (t.key.clone(), word, detail, changed.get(&t.key))
         })
         .collect();
+    // What the stages after the job found, for the targets that ran them.
+    let after_of = |key: &str| records.get(key).and_then(|r| r.after.as_ref());
+    let any_after = rows.iter().any(|r| after_of(&r.0).is_some());
     let earlier = journal::earlier_runs(&dir);
     let count = |w: &str| rows.iter().filter(|r| r.1 == w).count();
     match output {
@@ -672,20 +684,50 @@ fn status(path: &Path, state_dir: Option<&Path>, output: Output) -> Result<u8, F
                 "state": w,
                 "detail": d,
                 "changed": c.map(|c| c.differences()),
+                "stage": after_of(k).map(|a| a.reached.clone()),
+                "host_keys": after_of(k).map(|a| a.host_keys.iter().map(|h| json!({
+                    "type": h.kind, "fingerprint": h.fingerprint,
+                })).collect::<Vec<_>>()),
+                "known_hosts": after_of(k).and_then(|a| a.known_hosts.clone()),
+                "cloud_init": after_of(k).and_then(|a| a.cloud_init.as_ref()).map(|v| json!({
+                    "status": v.status, "errors": v.errors,
+                })),
             })).collect::<Vec<_>>(),
             "earlier_runs": earlier.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
         })),
         Output::Text => {
             let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(6).max(6);
-            crate::say(&format!("{:<width$}  {:<8}  detail", "target", "state"));
+            if any_after {
+                crate::say(&format!(
+                    "{:<width$}  {:<17}  {:<10}  {:<58}  {:<10}  detail",
+                    "target", "state", "stage", "host key", "cloud-init"
+                ));
+            } else {
+                crate::say(&format!("{:<width$}  {:<8}  detail", "target", "state"));
+            }
             for (k, w, d, c) in &rows {
                 let d = match c {
                     Some(c) => format!("{}; {d}", c.line()),
                     None => d.clone(),
                 };
-                crate::say(&format!("{k:<width$}  {w:<8}  {d}"));
+                if any_after {
+                    let after = after_of(k);
+                    let stage = after.map_or("-", |a| a.reached.as_str());
+                    let key = after.and_then(|a| a.host_keys.first()).map_or_else(
+                        || "-".to_owned(),
+                        |h| format!("{} {}", h.kind, h.fingerprint),
+                    );
+                    let verdict = after
+                        .and_then(|a| a.cloud_init.as_ref())
+                        .map_or("-", |v| v.status.as_str());
+                    crate::say(&format!(
+                        "{k:<width$}  {w:<17}  {stage:<10}  {key:<58}  {verdict:<10}  {d}"
+                    ));
+                } else {
+                    crate::say(&format!("{k:<width$}  {w:<8}  {d}"));
+                }
             }
-            crate::say(&format!(
+            let mut last = format!(
                 "\n{} targets: {} pending, {} sending, {} sent, {} done, {} failed, {} unknown, {} changed",
                 rows.len(),
                 count("pending"),
@@ -695,7 +737,13 @@ fn status(path: &Path, state_dir: Option<&Path>, output: Output) -> Result<u8, F
                 count("failed"),
                 count("unknown"),
                 changed.len(),
-            ));
+            );
+            for word in ["job_done", "cloud_init_errors"] {
+                if count(word) > 0 {
+                    last.push_str(&format!(", {} {word}", count(word)));
+                }
+            }
+            crate::say(&last);
             if !changed.is_empty() {
                 crate::say(&format!(
                     "`reimage fleet apply` sends nothing while a target is changed: `--new-run` \

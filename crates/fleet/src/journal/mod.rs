@@ -84,6 +84,82 @@ pub struct Record {
     /// when unknown: a record that reimage 0.1 wrote, or one written before anything was sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fingerprint: Option<Fingerprint>,
+    /// What the stages after the job found (`wait = "ssh"` or `"cloud-init"`): the stage
+    /// reached, the verified host keys, cloud-init's verdict. `None` in records of a target that
+    /// waited for the job only, and in journals written before reimage ran the stages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<AfterJob>,
+}
+
+/// What the stages after an ECS job found, journaled with the target's records from the end of
+/// its job on. Public keys' fingerprints only: a private key is never part of it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct AfterJob {
+    /// The last stage passed: `job` (the job ended well), `ssh` (the host keys were verified
+    /// and handed to the known_hosts writer) or `cloud-init` (its verdict was read).
+    pub reached: String,
+    /// The host keys verified against the console, from stage `ssh` on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub host_keys: Vec<HostKeyPrint>,
+    /// The known_hosts file the keys were written to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known_hosts: Option<String>,
+    /// cloud-init's verdict, from stage `cloud-init`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_init: Option<CloudInitVerdict>,
+}
+
+impl AfterJob {
+    /// At stage `reached`, nothing found yet.
+    pub fn at(reached: &str) -> Self {
+        Self {
+            reached: reached.to_owned(),
+            ..Self::default()
+        }
+    }
+}
+
+/// One verified host key: its type and SHA-256 fingerprint, as `ssh-keygen -l` shows them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct HostKeyPrint {
+    /// The key type (`ED25519`, `ECDSA`, `RSA`).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `SHA256:…`.
+    pub fingerprint: String,
+}
+
+impl HostKeyPrint {
+    /// The key of `kind` with `fingerprint`.
+    pub fn new(kind: impl Into<String>, fingerprint: impl Into<String>) -> Self {
+        Self {
+            kind: kind.into(),
+            fingerprint: fingerprint.into(),
+        }
+    }
+}
+
+/// cloud-init's verdict, read from the console: its final message and the failures before it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct CloudInitVerdict {
+    /// `done` (no errors) or `error`.
+    pub status: String,
+    /// The errors, one line each (control characters escaped).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+}
+
+impl CloudInitVerdict {
+    /// `done` without errors, `error` with them.
+    pub fn new(errors: Vec<String>) -> Self {
+        Self {
+            status: if errors.is_empty() { "done" } else { "error" }.to_owned(),
+            errors,
+        }
+    }
 }
 
 /// What has happened to one target. On the wire, `"state"` names the variant (snake case) and
@@ -117,6 +193,19 @@ pub enum State {
     },
     /// Finished: the target runs the new image.
     Done {
+        /// One line for the report.
+        summary: String,
+    },
+    /// ECS with `wait = "ssh"` or `"cloud-init"`: the job ended well and the stages after it
+    /// are under way; the record's [`after`](Record::after) says which stage was reached. A
+    /// rerun resumes there, sending nothing.
+    JobDone {
+        /// One line for the report: what the job did.
+        summary: String,
+    },
+    /// Re-imaged, and the server runs, but cloud-init reported errors (the record's
+    /// [`after`](Record::after) lists them). Final, like `done`.
+    CloudInitErrors {
         /// One line for the report.
         summary: String,
     },
@@ -175,7 +264,15 @@ impl Record {
             at_ms,
             state,
             fingerprint: None,
+            after: None,
         }
+    }
+
+    /// The record with what the stages after the job found (see [`Record::after`]).
+    #[must_use]
+    pub fn with_after(mut self, after: Option<AfterJob>) -> Self {
+        self.after = after;
+        self
     }
 
     /// The record with the fingerprint of what was sent (see [`Record::fingerprint`]).
@@ -187,13 +284,15 @@ impl Record {
 }
 
 impl State {
-    /// The state's name, as the journal writes it: `sending`, `sent`, `done`, `failed`,
-    /// `unknown`, `pending` or `forgotten`.
+    /// The state's name, as the journal writes it: `sending`, `sent`, `job_done`, `done`,
+    /// `cloud_init_errors`, `failed`, `unknown`, `pending` or `forgotten`.
     pub fn word(&self) -> &'static str {
         match self {
             Self::Sending { .. } => "sending",
             Self::Sent { .. } => "sent",
             Self::Done { .. } => "done",
+            Self::JobDone { .. } => "job_done",
+            Self::CloudInitErrors { .. } => "cloud_init_errors",
             Self::Failed { .. } => "failed",
             Self::Unknown { .. } => "unknown",
             Self::Pending { .. } => "pending",
@@ -216,7 +315,9 @@ impl State {
                 (None, Some(e)) => format!("{operation}: {e}"),
                 (None, None) => operation.clone(),
             },
-            Self::Done { summary } => summary.clone(),
+            Self::Done { summary }
+            | Self::JobDone { summary }
+            | Self::CloudInitErrors { summary } => summary.clone(),
             Self::Failed { reason }
             | Self::Unknown { reason }
             | Self::Pending { reason }
@@ -1443,5 +1544,50 @@ mod tests {
             assert_eq!(serde_json::from_str::<Record>(&line).unwrap(), by_hand);
             assert_eq!(by_hand.state.detail(), "by hand");
         }
+    }
+
+    #[test]
+    fn what_the_stages_found_follows_the_state_and_old_lines_load_without_it() {
+        let mut after = AfterJob::at("cloud-init");
+        after.host_keys = vec![HostKeyPrint::new("ED25519", "SHA256:abc")];
+        after.known_hosts = Some("kh".to_owned());
+        after.cloud_init = Some(CloudInitVerdict::new(vec![
+            "module scripts_user failed".to_owned(),
+        ]));
+        let with = record(
+            "ecs:x",
+            7,
+            State::CloudInitErrors {
+                summary: "ACTIVE; cloud-init reported errors".to_owned(),
+            },
+        )
+        .with_after(Some(after));
+        let line = serde_json::to_string(&with).unwrap();
+        assert_eq!(
+            line,
+            r#"{"key":"ecs:x","at_ms":7,"state":"cloud_init_errors","summary":"ACTIVE; cloud-init reported errors","after":{"reached":"cloud-init","host_keys":[{"type":"ED25519","fingerprint":"SHA256:abc"}],"known_hosts":"kh","cloud_init":{"status":"error","errors":["module scripts_user failed"]}}}"#
+        );
+        assert_eq!(serde_json::from_str::<Record>(&line).unwrap(), with);
+        assert_eq!(with.state.word(), "cloud_init_errors");
+        let job_done = record(
+            "ecs:y",
+            8,
+            State::JobDone {
+                summary: "ACTIVE".to_owned(),
+            },
+        )
+        .with_after(Some(AfterJob::at("job")));
+        let line = serde_json::to_string(&job_done).unwrap();
+        assert!(line.contains(r#""state":"job_done""#), "{line}");
+        assert!(line.contains(r#""after":{"reached":"job"}"#), "{line}");
+        assert_eq!(serde_json::from_str::<Record>(&line).unwrap(), job_done);
+        // A line written before the stages existed: no `after`, and it loads as it did.
+        let old: Record = serde_json::from_str(
+            r#"{"key":"ecs:z","at_ms":9,"state":"done","summary":"ACTIVE, image i"}"#,
+        )
+        .unwrap();
+        assert_eq!(old.after, None);
+        assert_eq!(old.state.word(), "done");
+        assert!(!serde_json::to_string(&old).unwrap().contains("after"));
     }
 }

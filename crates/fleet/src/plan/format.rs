@@ -11,7 +11,7 @@ use reimage_cloudinit::schema::Version;
 use reimage_core::{EdisImage, ImageId, KeyPairName, KvmId, ServerId, UserId};
 use toml::de::{DeTable, DeValue};
 
-use super::{Action, EcsLogin, Target};
+use super::{Action, EcsLogin, KnownHosts, Target, Wait};
 
 /// The keys of the top level.
 const TOP_KEYS: &[&str] = &["defaults", "targets"];
@@ -32,6 +32,9 @@ const DEFAULT_KEYS: &[&str] = &[
     "no_validate",
     "allow_lockout",
     "weak_password",
+    "wait",
+    "known_hosts",
+    "ssh_port",
 ];
 
 /// The keys of a `[[targets]]` entry: the server and its image, then those of `[defaults]`.
@@ -53,6 +56,9 @@ const TARGET_KEYS: &[&str] = &[
     "no_validate",
     "allow_lockout",
     "weak_password",
+    "wait",
+    "known_hosts",
+    "ssh_port",
 ];
 
 /// `reinstall` or `change-os`.
@@ -92,6 +98,9 @@ struct Layer {
     no_validate: Option<bool>,
     allow_lockout: Option<bool>,
     weak_password: Option<bool>,
+    wait: Opt<Wait>,
+    known_hosts: Opt<KnownHosts>,
+    ssh_port: Option<u16>,
     ecs: Option<ServerId>,
     edis: Option<KvmId>,
     image: Option<String>,
@@ -331,6 +340,20 @@ fn parse_layer(
                 }
                 _ => refuse("must be true or false".to_owned()),
             },
+            "ssh_port" => match value {
+                DeValue::Integer(i) => match u16::from_str_radix(i.as_str(), i.radix()) {
+                    Ok(port) if port > 0 => {
+                        layer.ssh_port = Some(port);
+                        true
+                    }
+                    _ => refuse(format!(
+                        "{} is not a port; give the port the server's SSH server listens on, \
+                         1 to 65535 (default 22)",
+                        i.as_str()
+                    )),
+                },
+                _ => refuse("must be a number; write it as ssh_port = 22".to_owned()),
+            },
             "cloud_init" => {
                 // `cloud_init = 22.4` (a float) is read as the text it was written as.
                 let text = match value {
@@ -432,6 +455,25 @@ fn string_key(layer: &mut Layer, name: &str, s: &str, dir: &Path) -> Result<(), 
                     "{other:?} is not an API; use \"cloud-init\", \"plain\" (an image without \
                      cloud-init), or \"\" to let reimage ask the image service"
                 )),
+            })?;
+        }
+        "wait" => {
+            layer.wait = set(s, |s| match s {
+                "job" => Ok(Wait::Job),
+                "ssh" => Ok(Wait::Ssh),
+                "cloud-init" => Ok(Wait::CloudInit),
+                other => Err(format!(
+                    "{other:?} is not a stage to wait for{}; use \"job\" (the provider's job, the \
+                     default), \"ssh\" (an SSH server with a verified host key) or \"cloud-init\" \
+                     (and cloud-init's verdict)",
+                    did_you_mean(other, &["job", "ssh", "cloud-init"])
+                )),
+            })?;
+        }
+        "known_hosts" => {
+            layer.known_hosts = set(s, |s| match s {
+                "none" => Ok(KnownHosts::None),
+                s => file_path(s, dir).map(KnownHosts::File),
             })?;
         }
         "user_data" => layer.user_data = set(s, path)?,
@@ -553,6 +595,19 @@ fn build(index: usize, t: &Layer, d: &Layer, problems: &mut Vec<String>) -> Opti
                 from.suffix()
             ));
         }
+        if let Some((RebuildApi::Plain, from)) = pick(&t.api, &d.api).map(|(a, w)| (*a, w))
+            && let Some((wait @ (Wait::Ssh | Wait::CloudInit), _)) =
+                pick(&t.wait, &d.wait).map(|(w, l)| (*w, l))
+        {
+            problems.push(format!(
+                "{}: api \"plain\"{} (an image without cloud-init) with wait = \"{}\": nothing on \
+                 such an image writes the host keys to the console that the stage checks; set \
+                 wait = \"job\" on this target, or remove the api key",
+                at("api"),
+                from.suffix(),
+                wait.as_str()
+            ));
+        }
         let action = match (operation.map(|(o, w)| (*o, w)), &t.image) {
             (Some((Operation::ChangeOs, _)), None) => {
                 problems.push(format!(
@@ -605,6 +660,13 @@ fn build(index: usize, t: &Layer, d: &Layer, problems: &mut Vec<String>) -> Opti
                 ));
             }
         }
+        if matches!(t.wait, Some(Some(Wait::Ssh | Wait::CloudInit))) {
+            problems.push(format!(
+                "{}: a fleet waits for the job only on EDIS targets (their stages after the job \
+                 are `reimage edis reinstall --wait=ssh`'s); remove the key, or set wait = \"job\"",
+                at("wait")
+            ));
+        }
         if let Some((Operation::ChangeOs, from)) = operation.map(|(o, w)| (*o, w)) {
             let fix = match from {
                 Layered::Target => "set operation = \"reinstall\", or remove the key",
@@ -655,6 +717,7 @@ fn build(index: usize, t: &Layer, d: &Layer, problems: &mut Vec<String>) -> Opti
     if problems.len() > before {
         return None;
     }
+    let is_ecs = t.ecs.is_some();
     Some(Target {
         index,
         line: t.line,
@@ -668,6 +731,14 @@ fn build(index: usize, t: &Layer, d: &Layer, problems: &mut Vec<String>) -> Opti
         no_validate: t.no_validate.or(d.no_validate).unwrap_or(false),
         allow_lockout: t.allow_lockout.or(d.allow_lockout).unwrap_or(false),
         weak_password: t.weak_password.or(d.weak_password).unwrap_or(false),
+        wait: if is_ecs {
+            pick(&t.wait, &d.wait).map_or(Wait::Job, |(w, _)| *w)
+        } else {
+            Wait::Job
+        },
+        known_hosts: pick(&t.known_hosts, &d.known_hosts)
+            .map_or(KnownHosts::User, |(k, _)| k.clone()),
+        ssh_port: t.ssh_port.or(d.ssh_port).unwrap_or(22),
     })
 }
 
@@ -1000,6 +1071,79 @@ no_validate = true
     }
 
     #[test]
+    fn wait_known_hosts_and_ssh_port_default_to_the_job_and_are_checked() {
+        let dir = Dir::new("wait");
+        let login = "admin_password_file = \"pw\"\n";
+        // A plan without the keys: today's behaviour, the job only.
+        let plan = dir
+            .plan(&format!("[[targets]]\necs = \"{SERVER}\"\n{login}"))
+            .unwrap();
+        assert_eq!(plan.targets[0].wait, Wait::Job);
+        assert_eq!(plan.targets[0].known_hosts, KnownHosts::User);
+        assert_eq!(plan.targets[0].ssh_port, 22);
+        let plan = dir
+            .plan(&format!(
+                "[defaults]\nwait = \"ssh\"\nknown_hosts = \"kh\"\nssh_port = 2222\n{login}\
+                 [[targets]]\necs = \"{SERVER}\"\n\
+                 [[targets]]\necs = \"{SERVER2}\"\nwait = \"cloud-init\"\nknown_hosts = \"none\"\n\
+                 ssh_port = 22\n\
+                 [[targets]]\nedis = \"kvm_100001_200001\"\nimage = \"debian-bullseye\"\n\
+                 root_password_file = \"r\"\n"
+            ))
+            .unwrap();
+        assert_eq!(plan.targets[0].wait, Wait::Ssh);
+        assert_eq!(
+            plan.targets[0].known_hosts,
+            KnownHosts::File(dir.0.join("kh"))
+        );
+        assert_eq!(plan.targets[0].ssh_port, 2222);
+        assert_eq!(plan.targets[1].wait, Wait::CloudInit);
+        assert_eq!(plan.targets[1].known_hosts, KnownHosts::None);
+        assert_eq!(plan.targets[1].ssh_port, 22);
+        assert_eq!(
+            plan.targets[2].wait,
+            Wait::Job,
+            "a default wait is ignored on EDIS"
+        );
+        let p = one_problem(
+            &dir,
+            &format!("[[targets]]\necs = \"{SERVER}\"\n{login}wait = \"sshd\"\n"),
+        );
+        assert!(
+            p.starts_with("targets[0].wait (line 4): \"sshd\" is not a stage"),
+            "{p}"
+        );
+        assert!(p.contains("did you mean \"ssh\""), "{p}");
+        let p = one_problem(
+            &dir,
+            &format!("[[targets]]\necs = \"{SERVER}\"\n{login}ssh_port = 70000\n"),
+        );
+        assert!(p.contains("70000 is not a port"), "{p}");
+        let p = one_problem(
+            &dir,
+            &format!("[[targets]]\necs = \"{SERVER}\"\n{login}ssh_port = \"22\"\n"),
+        );
+        assert!(p.contains("must be a number"), "{p}");
+        let p = one_problem(
+            &dir,
+            "[[targets]]\nedis = \"kvm_100001_200001\"\nimage = \"debian-bullseye\"\n\
+             root_password_file = \"r\"\nwait = \"ssh\"\n",
+        );
+        assert!(p.contains("waits for the job only on EDIS targets"), "{p}");
+        let p = one_problem(
+            &dir,
+            &format!(
+                "[defaults]\nwait = \"ssh\"\n[[targets]]\necs = \"{SERVER}\"\n{login}api = \"plain\"\n"
+            ),
+        );
+        assert!(
+            p.starts_with("targets[0].api (line 6): api \"plain\""),
+            "{p}"
+        );
+        assert!(p.contains("with wait = \"ssh\""), "{p}");
+    }
+
+    #[test]
     fn unknown_keys_are_refused_with_the_key_and_the_fix() {
         let dir = Dir::new("unknown");
         let p = one_problem(
@@ -1011,7 +1155,8 @@ no_validate = true
             "targets[0] (line 3): unknown key \"imgae\" (did you mean \"image\"?); the keys of a \
              target are ecs, edis, image, profile, operation, user_data, cloud_init, \
              admin_password_file, keypair, user_id, root_password_file, mode, api, \
-             keypair_only, no_validate, allow_lockout, weak_password; rename or remove it"
+             keypair_only, no_validate, allow_lockout, weak_password, wait, known_hosts, \
+             ssh_port; rename or remove it"
         );
         let p = one_problem(
             &dir,

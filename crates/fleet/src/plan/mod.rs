@@ -29,6 +29,12 @@
 //!                                         # given to the provider)
 //! weak_password = false                   # true: accept an EDIS root password under 8
 //!                                         # characters or of a single class of characters
+//! wait = "ssh"                            # ECS: after the job, "job" (default) | "ssh" (the
+//!                                         # host key on the console, presented by the server's
+//!                                         # SSH server) | "cloud-init" (and cloud-init's verdict)
+//! known_hosts = "fleet_known_hosts"       # with wait ssh|cloud-init: the file the verified keys
+//!                                         # go to (default ~/.ssh/known_hosts) | "none"
+//! ssh_port = 22                           # the port the SSH server listens on
 //!
 //! [[targets]]
 //! ecs = "11111111-2222-3333-4444-555555555555"    # an ECS server id…
@@ -69,6 +75,8 @@
 //!   `admin_password_file`. Both a password and a key pair for one target is an error.
 //! - A key set to `""` on a target unsets its default (`user_data = ""`, `mode = ""`,
 //!   `profile = ""` for the environment's profile).
+//! - `wait` applies to ECS targets; a fleet waits for the job only on EDIS targets (a default
+//!   `wait` is ignored there, and written on an EDIS target it is an error unless `"job"`).
 //! - EDIS only reinstalls (always with the image named): `operation = "change-os"` on an EDIS
 //!   target, from the target or from `[defaults]`, is an error.
 //!
@@ -147,6 +155,70 @@ pub struct Target {
     pub allow_lockout: bool,
     /// Accept an EDIS root password under 8 characters or of one class of characters.
     pub weak_password: bool,
+    /// ECS: what apply waits for after the job (`wait`); EDIS targets always [`Wait::Job`].
+    pub wait: Wait,
+    /// The known_hosts file the verified host keys go to (`known_hosts`), with [`Wait::Ssh`]
+    /// or [`Wait::CloudInit`].
+    pub known_hosts: KnownHosts,
+    /// The port the server's SSH server listens on (`ssh_port`, default 22).
+    pub ssh_port: u16,
+}
+
+/// What `fleet apply` waits for after a target's job (`wait` in the plan).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Wait {
+    /// The provider's job (the default, and what plans without the key always did).
+    #[default]
+    Job,
+    /// Then an SSH server that presents the host key cloud-init wrote to the console.
+    Ssh,
+    /// Then also cloud-init's verdict, from its final message and failures on the console.
+    CloudInit,
+}
+
+impl Wait {
+    /// `job`, `ssh` or `cloud-init`, as the plan writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Job => "job",
+            Self::Ssh => "ssh",
+            Self::CloudInit => "cloud-init",
+        }
+    }
+}
+
+/// The known_hosts file of a target (`known_hosts` in the plan).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum KnownHosts {
+    /// The user's `~/.ssh/known_hosts` (the default).
+    #[default]
+    User,
+    /// `none`: no file is changed.
+    None,
+    /// This file, absolute.
+    File(PathBuf),
+}
+
+impl KnownHosts {
+    /// The file to update, `None` for [`KnownHosts::None`]; [`KnownHosts::User`] reads `HOME`.
+    ///
+    /// # Errors
+    ///
+    /// One line: `HOME` is not set, so the user's file is unknown.
+    pub fn path(&self) -> Result<Option<PathBuf>, String> {
+        match self {
+            Self::None => Ok(None),
+            Self::File(path) => Ok(Some(path.clone())),
+            Self::User => std::env::var_os("HOME")
+                .filter(|h| !h.is_empty())
+                .map(|home| Some(PathBuf::from(home).join(".ssh").join("known_hosts")))
+                .ok_or_else(|| {
+                    "known_hosts: HOME is not set, so ~/.ssh/known_hosts is unknown; set \
+                     known_hosts = \"FILE\" (or \"none\") in the plan"
+                        .to_owned()
+                }),
+        }
+    }
 }
 
 /// What a target asks for.
