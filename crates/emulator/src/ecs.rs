@@ -5,8 +5,6 @@
 //! [`ReinstallBody`], [`ChangeOsBody`] and [`ActionBody`] for the bodies,
 //! [`Metadata::decode_user_data`] for the user data, and [`AdminPassword`] for the password rules.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use http::{HeaderMap, StatusCode};
 use reimage_auth::aksk::{self, VerifyError};
 use reimage_core::{AdminPassword, ImageId, KeyPairName, ServerId, Timestamp, UserId};
@@ -23,8 +21,9 @@ use time::OffsetDateTime;
 
 use crate::handler::{Ctx, Handled, LogAuth};
 use crate::reply::{HUAWEI_JSON, Reply, ecs_error, gateway_error};
-use crate::state::{Job, JobKind, OsEffect, Phase, Server, World, server_view};
-use crate::util::{launch_time, same_secret, sdk_time, second_time};
+use crate::server_doc::{ListServersDoc, ServerDoc, ShowServerDoc, server_doc};
+use crate::state::{Job, JobKind, OsEffect, Phase, Server, World};
+use crate::util::{same_secret, sdk_time};
 
 /// The most servers one batch action takes.
 const MAX_BATCH: usize = 1000;
@@ -494,10 +493,7 @@ fn no_server(server_id: &str) -> Reply {
 }
 
 fn find_server<'a>(world: &'a World, id: &str) -> Option<&'a Server> {
-    world
-        .servers
-        .iter()
-        .find(|s| s.fixture.id.as_str().eq_ignore_ascii_case(id))
+    world.server(id)
 }
 
 /// The checks of a reinstall or change of OS, in this order: the server exists; `mode`;
@@ -673,17 +669,22 @@ fn os_job(
 /// [`interruptions_fail_rebuilds`](crate::ConfigBuilder::interruptions_fail_rebuilds), a running
 /// reinstall or change of OS also ends now, in `FAIL`.
 fn busy(world: &mut World, ctx: &Ctx<'_>, job_id: &str) -> Reply {
-    if ctx.config.interruptions_fail_rebuilds
-        && let Some(job) = world.jobs.iter_mut().find(|j| j.id == job_id && !j.settled)
-        && matches!(job.kind, JobKind::Reinstall | JobKind::ChangeOs)
-        && job.failure.is_none()
-    {
-        job.failure = Some((
-            job.kind.default_failure().0.to_owned(),
-            "The operation was interrupted by another operation on the ECS.".to_owned(),
-        ));
-        job.running_at = job.running_at.min(ctx.now);
-        job.end = job.end.min(ctx.now);
+    if ctx.config.interruptions_fail_rebuilds {
+        let now = ctx.now;
+        world.jobs.update(job_id, |job| {
+            if job.id == job_id
+                && !job.settled
+                && matches!(job.kind, JobKind::Reinstall | JobKind::ChangeOs)
+                && job.failure.is_none()
+            {
+                job.failure = Some((
+                    job.kind.default_failure().0.to_owned(),
+                    "The operation was interrupted by another operation on the ECS.".to_owned(),
+                ));
+                job.running_at = job.running_at.min(now);
+                job.end = job.end.min(now);
+            }
+        });
     }
     ecs_error(
         501,
@@ -835,10 +836,10 @@ fn show_server(world: &World, ctx: &Ctx<'_>, server_id: &ServerId) -> Reply {
     let Some(server) = find_server(world, server_id.as_str()) else {
         return no_server(server_id.as_str());
     };
-    // Moved in, not through `json!`, which would copy the whole tree.
-    let mut body = serde_json::Map::new();
-    body.insert("server".into(), server_json(world, server, ctx));
-    Reply::json(StatusCode::OK, HUAWEI_JSON, &Value::Object(body))
+    let body = ShowServerDoc {
+        server: server_doc(world, server, ctx),
+    };
+    Reply::json_of(StatusCode::OK, HUAWEI_JSON, &body)
 }
 
 /// `GET /v1/{project_id}/cloudservers/{server_id}/console-output?length=N`: the last `N` lines
@@ -877,169 +878,25 @@ fn list_servers(world: &World, ctx: &Ctx<'_>) -> Reply {
             .find(|(k, _)| k == "name")
             .map(|(_, v)| v.into_owned())
     });
-    let servers: Vec<Value> = world
+    let servers: Vec<ServerDoc<'_>> = world
         .servers
         .iter()
         .filter(|s| name.as_deref().is_none_or(|n| s.fixture.name.contains(n)))
-        .map(|s| server_json(world, s, ctx))
+        .map(|s| server_doc(world, s, ctx))
         .collect();
-    let mut body = serde_json::Map::new();
-    body.insert("count".into(), json!(servers.len()));
-    body.insert("servers".into(), Value::Array(servers));
-    Reply::json(StatusCode::OK, HUAWEI_JSON, &Value::Object(body))
-}
-
-/// A server as `GET /v1/{project_id}/cloudservers/{server_id}` shows it, with the fields of the
-/// documented example.
-fn server_json(world: &World, server: &Server, ctx: &Ctx<'_>) -> Value {
-    let f = &server.fixture;
-    let id = f.id.as_str();
-    let view = server_view(server, &world.jobs, ctx.now);
-    let ecs = &world.fixtures.ecs;
-    let image = world.fixtures.image(server.image.as_str());
-    let tail = id.get(9..).unwrap_or_default();
-    let compact: String = id.chars().filter(|c| *c != '-').collect();
-    let mac = format!(
-        "fa:16:3e:{}:{}:{}",
-        compact.get(26..28).unwrap_or("00"),
-        compact.get(28..30).unwrap_or("00"),
-        compact.get(30..32).unwrap_or("00")
-    );
-    let mut addresses = Vec::new();
-    if let Some(ip) = &f.private_ip {
-        addresses.push(json!({
-            "version": "4",
-            "addr": ip,
-            "primary": true,
-            "OS-EXT-IPS-MAC:mac_addr": mac,
-            "OS-EXT-IPS:type": "fixed",
-            "OS-EXT-IPS:port_id": format!("0a0b0c0d-{tail}"),
-        }));
-    }
-    // A server with a real SSH endpoint is reached on loopback, never on its fixture address.
-    let loopback = world
-        .ssh
-        .iter()
-        .any(|e| e.server_id == f.id.as_str())
-        .then_some(crate::sshd::LOOPBACK.to_owned());
-    if let Some(ip) = loopback.as_ref().or(f.public_ip.as_ref()) {
-        addresses.push(json!({
-            "version": "4",
-            "addr": ip,
-            "primary": false,
-            "OS-EXT-IPS-MAC:mac_addr": mac,
-            "OS-EXT-IPS:type": "floating",
-            "OS-EXT-IPS:port_id": format!("0a0b0c0d-{tail}"),
-        }));
-    }
-    let user_data = server.user_data.as_ref().map(|d| STANDARD.encode(d));
-    let owner = world
-        .fixtures
-        .iam
-        .users
-        .first()
-        .map(|u| u.id.as_str().to_owned())
-        .unwrap_or_default();
-    let mut details = json!({
-        "id": id,
-        "name": f.name,
-        "addresses": { ecs.vpc_id.clone(): addresses },
-        "flavor": { "id": f.flavor, "name": f.flavor, "disk": "0", "vcpus": "2", "ram": "4096" },
-        "accessIPv4": "",
-        "accessIPv6": "",
-        "status": view.status,
-        "progress": view.progress,
-        "hostId": format!("{compact}{compact}").get(..56).unwrap_or_default(),
-        "updated": second_time(server.updated),
-        "created": second_time(f.created.to_offset_date_time()),
-        "metadata": {
-            "image_name": image.map(|i| i.name.as_str()).unwrap_or_default(),
-            "os_type": image.map(|i| i.os_type.as_str()).unwrap_or("Linux"),
-            "os_bit": "64",
-            "vpc_id": ecs.vpc_id,
-            "charging_mode": if f.prepaid { "1" } else { "0" },
-            "metering.image_id": server.image.as_str(),
-            "metering.imagetype": "gold",
-            "metering.resourcespeccode": f.flavor,
-            "metering.resourcetype": "1",
-        },
-        "tags": [],
-        "description": "",
-        "locked": server.locked,
-        "config_drive": "",
-        "tenant_id": ecs.project_id,
-        "user_id": owner,
-        "key_name": server.key_name,
-        "os-extended-volumes:volumes_attached": [{
-            // A new system disk for each reinstall or change of OS.
-            "id": format!("0d15{:04x}-{tail}", server.system_disk & 0xffff),
-            "delete_on_termination": "true",
-            "device": "/dev/vda",
-            "bootIndex": "0",
-        }],
-    });
-    let extensions = json!({
-        "OS-EXT-STS:task_state": view.task_state,
-        "OS-EXT-STS:power_state": view.power_state,
-        "OS-EXT-STS:vm_state": view.vm_state,
-        "OS-EXT-SRV-ATTR:host": "emulator.az1",
-        "OS-EXT-SRV-ATTR:instance_name": format!("instance-{}", compact.get(..8).unwrap_or_default()),
-        "OS-EXT-SRV-ATTR:hypervisor_hostname": "emulator",
-        "OS-DCF:diskConfig": "MANUAL",
-        "OS-EXT-AZ:availability_zone": format!("{}-01", ecs.project_name),
-        "os:scheduler_hints": {},
-        "OS-EXT-SRV-ATTR:root_device_name": "/dev/vda",
-        "OS-EXT-SRV-ATTR:ramdisk_id": "",
-        "OS-EXT-SRV-ATTR:user_data": user_data,
-        "OS-SRV-USG:launched_at": launch_time(server.launched_at),
-        "OS-EXT-SRV-ATTR:kernel_id": "",
-        "OS-EXT-SRV-ATTR:launch_index": 0,
-        "host_status": "UP",
-        "OS-EXT-SRV-ATTR:reservation_id": format!("r-{}", compact.get(..8).unwrap_or_default()),
-        "OS-EXT-SRV-ATTR:hostname": f.name,
-        "OS-SRV-USG:terminated_at": null,
-        "sys_tags": [{ "key": "_sys_enterprise_project_id", "value": "0" }],
-        "security_groups": [{ "id": format!("5ec0a000-{tail}"), "name": "default" }],
-        "image": { "id": server.image.as_str() },
-        "hypervisor": null,
-    });
-    if let (Some(map), Value::Object(more)) = (details.as_object_mut(), extensions) {
-        map.extend(more);
-        // The new system disk's encryption, as the reinstall or change of OS asked for it.
-        if let Some(Value::Object(metadata)) = map.get_mut("metadata") {
-            if let Some(encrypted) = &server.system_encrypted {
-                metadata.insert("__system__encrypted".into(), json!(encrypted));
-            }
-            if let Some(cmkid) = &server.system_cmkid {
-                metadata.insert("__system__cmkid".into(), json!(cmkid));
-            }
-        }
-        map.insert("enterprise_project_id".into(), json!("0"));
-        // The SDK's ServerFault: why a server is in ERROR.
-        if view.status == "ERROR"
-            && let Some((reason, at)) = &server.fault
-        {
-            map.insert(
-                "fault".into(),
-                json!({
-                    "code": 500,
-                    "created": second_time(*at),
-                    "message": reason,
-                    "details": "The reinstallation or OS change of the ECS failed.",
-                }),
-            );
-        }
-    }
-    details
+    let body = ListServersDoc {
+        count: servers.len(),
+        servers,
+    };
+    Reply::json_of(StatusCode::OK, HUAWEI_JSON, &body)
 }
 
 fn show_job(world: &World, ctx: &Ctx<'_>, project: &str, job_id: &str) -> Reply {
     // A finished job is deleted after the retention (scaled like every duration): ECS then
     // answers as for a job it never had.
     let retention = ctx.config.scaled(ctx.config.timings.job_retention);
-    let Some(job) = world.jobs.iter().find(|j| {
-        j.id.eq_ignore_ascii_case(job_id)
-            && j.project_id.eq_ignore_ascii_case(project)
+    let Some(job) = world.jobs.get(job_id).filter(|j| {
+        j.project_id.eq_ignore_ascii_case(project)
             && (ctx.now - j.end)
                 .try_into()
                 .map_or(true, |ended: std::time::Duration| ended < retention)

@@ -328,6 +328,7 @@ fn reinstall_kvm(
     });
     kvm.powered_on = false;
     kvm.counters.reinstalls += 1;
+    world.installs.insert((until, index));
     success(json!({}))
 }
 

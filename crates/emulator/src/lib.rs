@@ -225,6 +225,7 @@ mod iam;
 mod redact;
 mod reply;
 mod server;
+mod server_doc;
 mod sshd;
 
 /// The address a server's real SSH endpoint listens on (`Running::attach_sshd`): its floating

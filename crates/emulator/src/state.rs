@@ -6,7 +6,7 @@
 //! the world is looked at. No background task runs, so a [`ManualClock`](crate::ManualClock)
 //! drives a whole scenario.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use reimage_core::{EdisImage, ImageId};
 use serde_json::{Value, json};
@@ -382,12 +382,109 @@ impl RequestLog {
     }
 }
 
+/// The ECS jobs the emulator keeps, indexed so that a request costs the same with 100,000 jobs
+/// and servers as with 4: by id (case-insensitive, as ECS matches ids), and the unsettled ones
+/// by when they end.
+#[derive(Debug, Default)]
+pub(crate) struct Jobs {
+    /// Every job kept, by its number: the order they were made.
+    by_seq: BTreeMap<u64, Job>,
+    /// A job's number by its id, in lower case.
+    by_id: HashMap<String, u64>,
+    /// The jobs not settled yet, by their end.
+    due: BTreeSet<(OffsetDateTime, u64)>,
+    next: u64,
+}
+
+impl Jobs {
+    /// Forgets every job.
+    pub(crate) fn clear(&mut self) {
+        *self = Self::default();
+    }
+
+    /// Keeps a new job.
+    pub(crate) fn push(&mut self, job: Job) {
+        self.next += 1;
+        let seq = self.next;
+        self.by_id.insert(job.id.to_ascii_lowercase(), seq);
+        if !job.settled {
+            self.due.insert((job.end, seq));
+        }
+        self.by_seq.insert(seq, job);
+    }
+
+    /// The job `id` (in any case).
+    pub(crate) fn get(&self, id: &str) -> Option<&Job> {
+        let seq = self.by_id.get(&id.to_ascii_lowercase())?;
+        self.by_seq.get(seq)
+    }
+
+    /// Changes the job `id` with `change`, keeping the index of ends right.
+    pub(crate) fn update<R>(&mut self, id: &str, change: impl FnOnce(&mut Job) -> R) -> Option<R> {
+        let seq = *self.by_id.get(&id.to_ascii_lowercase())?;
+        let job = self.by_seq.get_mut(&seq)?;
+        let (end, settled) = (job.end, job.settled);
+        let result = change(job);
+        if !settled {
+            self.due.remove(&(end, seq));
+        }
+        if !job.settled {
+            self.due.insert((job.end, seq));
+        }
+        Some(result)
+    }
+
+    /// Every job, oldest first.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Job> {
+        self.by_seq.values()
+    }
+
+    /// Marks settled, and gives, every unsettled job whose end has passed by `now`, in the
+    /// order they ended.
+    fn take_due(&mut self, now: OffsetDateTime) -> Vec<Job> {
+        let mut due = Vec::new();
+        while let Some(&(end, seq)) = self.due.first() {
+            if end > now {
+                break;
+            }
+            self.due.pop_first();
+            if let Some(job) = self.by_seq.get_mut(&seq) {
+                job.settled = true;
+                due.push(job.clone());
+            }
+        }
+        due
+    }
+
+    /// Forgets the oldest settled jobs while more than `keep` are kept.
+    fn prune(&mut self, keep: usize) {
+        while self.by_seq.len() > keep {
+            let Some(seq) = self
+                .by_seq
+                .iter()
+                .find(|(_, j)| j.settled)
+                .map(|(seq, _)| *seq)
+            else {
+                break;
+            };
+            if let Some(job) = self.by_seq.remove(&seq) {
+                self.by_id.remove(&job.id.to_ascii_lowercase());
+            }
+        }
+    }
+}
+
 /// Everything the emulator knows.
 #[derive(Debug)]
 pub(crate) struct World {
     pub(crate) fixtures: Fixtures,
     pub(crate) servers: Vec<Server>,
-    pub(crate) jobs: Vec<Job>,
+    /// A server's place in `servers` by its id, in lower case (the servers are fixed at reset).
+    server_index: HashMap<String, usize>,
+    /// The EDIS installs under way, by their end and the KVM's place in `kvms`, so that settling
+    /// them does not visit every KVM.
+    pub(crate) installs: BTreeSet<(OffsetDateTime, usize)>,
+    pub(crate) jobs: Jobs,
     pub(crate) tokens: Vec<TokenRecord>,
     pub(crate) kvms: Vec<Kvm>,
     pub(crate) sessions: Vec<SessionRecord>,
@@ -407,7 +504,9 @@ impl World {
         let mut world = Self {
             fixtures: config.fixtures.clone(),
             servers: Vec::new(),
-            jobs: Vec::new(),
+            server_index: HashMap::new(),
+            installs: BTreeSet::new(),
+            jobs: Jobs::default(),
             tokens: Vec::new(),
             kvms: Vec::new(),
             sessions: Vec::new(),
@@ -451,6 +550,12 @@ impl World {
                 console: first_boot(s, config),
             })
             .collect();
+        self.server_index = self
+            .servers
+            .iter()
+            .enumerate()
+            .map(|(at, s)| (s.fixture.id.as_str().to_ascii_lowercase(), at))
+            .collect();
         self.kvms = fixtures
             .edis
             .kvms
@@ -469,6 +574,7 @@ impl World {
             })
             .collect();
         self.jobs.clear();
+        self.installs.clear();
         // The servers' installs are new: their SSH endpoints go with the old ones.
         self.ssh.clear();
         self.tokens.clear();
@@ -480,6 +586,18 @@ impl World {
         }
     }
 
+    /// The server `id` (in any case).
+    pub(crate) fn server(&self, id: &str) -> Option<&Server> {
+        let at = *self.server_index.get(&id.to_ascii_lowercase())?;
+        self.servers.get(at)
+    }
+
+    /// The server `id` (in any case), to change.
+    pub(crate) fn server_mut(&mut self, id: &str) -> Option<&mut Server> {
+        let at = *self.server_index.get(&id.to_ascii_lowercase())?;
+        self.servers.get_mut(at)
+    }
+
     /// A new serial number for a token or session.
     pub(crate) fn next_serial(&mut self) -> u64 {
         self.serial += 1;
@@ -488,19 +606,9 @@ impl World {
 
     /// Applies every job and install whose end has passed by `now`, in the order they ended.
     pub(crate) fn settle(&mut self, now: OffsetDateTime) {
-        let mut due: Vec<usize> = (0..self.jobs.len())
-            .filter(|&i| !self.jobs[i].settled && self.jobs[i].end <= now)
-            .collect();
-        due.sort_by_key(|&i| self.jobs[i].end);
-        for i in due {
-            let job = self.jobs[i].clone();
-            self.jobs[i].settled = true;
+        for job in self.jobs.take_due(now) {
             for (server_id, _) in &job.servers {
-                let Some(server) = self
-                    .servers
-                    .iter_mut()
-                    .find(|s| s.fixture.id.as_str() == server_id)
-                else {
+                let Some(server) = self.server_mut(server_id) else {
                     continue;
                 };
                 if server.job.as_deref() == Some(job.id.as_str()) {
@@ -509,7 +617,14 @@ impl World {
                 apply(server, &job);
             }
         }
-        for kvm in &mut self.kvms {
+        while let Some(&(until, at)) = self.installs.first() {
+            if until > now {
+                break;
+            }
+            self.installs.pop_first();
+            let Some(kvm) = self.kvms.get_mut(at) else {
+                continue;
+            };
             let done = kvm.install.as_ref().is_some_and(|i| i.until <= now);
             if done && let Some(install) = kvm.install.take() {
                 if install.fail {
@@ -527,14 +642,7 @@ impl World {
         }
         self.sync_ssh();
         // Forget the oldest finished jobs beyond the limit.
-        while self.jobs.len() > KEEP {
-            match self.jobs.iter().position(|j| j.settled) {
-                Some(i) => {
-                    self.jobs.remove(i);
-                }
-                None => break,
-            }
-        }
+        self.jobs.prune(KEEP);
     }
 
     /// Restarts every SSH endpoint whose server now runs another install, with its new key.
@@ -590,8 +698,8 @@ impl World {
             .iter()
             .map(|s| (s.clone(), self.ids.hex32()))
             .collect();
-        for server in &mut self.servers {
-            if servers.iter().any(|s| s == server.fixture.id.as_str()) {
+        for server_id in servers {
+            if let Some(server) = self.server_mut(server_id) {
                 server.job = Some(id.clone());
                 match kind {
                     JobKind::Reinstall => server.counters.reinstalls += 1,
@@ -869,12 +977,12 @@ fn os_job_stage(job: &Job, percent: i128) -> OsJobStage {
 }
 
 /// The server as the ECS statuses page maps vm_state and task_state to status.
-pub(crate) fn server_view(server: &Server, jobs: &[Job], now: OffsetDateTime) -> ServerView {
+pub(crate) fn server_view(server: &Server, jobs: &Jobs, now: OffsetDateTime) -> ServerView {
     // A job whose order waits to be paid has not touched the server yet.
     let job = server
         .job
         .as_deref()
-        .and_then(|id| jobs.iter().find(|j| j.id == id && !j.settled))
+        .and_then(|id| jobs.get(id).filter(|j| j.id == id && !j.settled))
         .filter(|j| !j.pending_payment(now));
     let rest_vm = if server.failed_os_job {
         "error"
