@@ -367,21 +367,40 @@ mod tests {
             let Some(body) = body.split_once("\n}").map(|(b, _)| b) else {
                 continue;
             };
+            // Attributes as one line each, however rustfmt wrapped them.
+            let mut lines: Vec<String> = Vec::new();
+            let mut open: Option<String> = None;
+            for line in body.lines().map(str::trim) {
+                match open.take() {
+                    Some(mut attr) => {
+                        attr.push_str(line);
+                        if line.ends_with(']') {
+                            lines.push(attr);
+                        } else {
+                            open = Some(attr);
+                        }
+                    }
+                    None if line.starts_with("#[") && !line.ends_with(']') => {
+                        open = Some(line.to_owned());
+                    }
+                    None => lines.push(line.to_owned()),
+                }
+            }
             let mut names = Vec::new();
             let mut rename: Option<String> = None;
-            for line in body.lines().map(str::trim) {
-                if let Some(rest) = line.strip_prefix("#[serde(rename = \"") {
-                    rename = rest.split('"').next().map(str::to_owned);
+            for line in &lines {
+                if line.starts_with("#[") {
+                    if let Some((_, rest)) = line.split_once("rename = \"") {
+                        rename = rest.split('"').next().map(str::to_owned);
+                    }
                     continue;
                 }
-                if line.starts_with("#[") || line.starts_with("//") || line.is_empty() {
+                if line.starts_with("//") || line.is_empty() {
                     continue;
                 }
                 if let Some((field, _)) = line.split_once(':') {
                     let name = rename.take().unwrap_or_else(|| field.to_owned());
-                    if !name.is_empty() {
-                        names.push(name);
-                    }
+                    names.push(name);
                 }
             }
             let mut sorted = names.clone();
