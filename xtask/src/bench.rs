@@ -1128,7 +1128,8 @@ fn forms(root: &Path) -> Result<(String, bool), String> {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Measured on {}: reimage {FORMS_REIMAGE_RUNS} times and cloud-init 26.2          {FORMS_CLOUD_INIT_RUNS} times each, one process per run, release build.\n",
+        "Measured on {}: reimage {FORMS_REIMAGE_RUNS} times and cloud-init 26.2 \
+         {FORMS_CLOUD_INIT_RUNS} times each, one process per run, release build.\n",
         today()
     );
     let _ = writeln!(
