@@ -13,7 +13,8 @@
 //!   after one reinstall made the job) and the server details, in 3 alternating rounds
 //!   (`--rounds`) whose median is reported, since the machine may be busy with other things.
 //!   Each run is bounded: 2 threads, 64 connections, 5 s (`--duration`). Target: the job query
-//!   at 70% of the ceiling or more.
+//!   at 80% of the ceiling or more, the server details at 50% or more; and callgrind's
+//!   instructions per request of each (two run lengths on one connection).
 //! - `cloud-init`: the whole-process comparison of `reimage validate --cloud-init 22.4 FILE` with
 //!   real cloud-init 22.4.2's `cloud-init schema -c FILE` (the peer that `cargo xtask
 //!   cloud-init-peer` sets up), one process per file: every `#cloud-config` file of
@@ -79,7 +80,9 @@ const WRK_THREADS: u32 = 2;
 const WRK_CONNECTIONS: u32 = 64;
 
 /// The targets.
-const JOB_QUERY_TARGET: f64 = 0.70;
+const JOB_QUERY_TARGET: f64 = 0.80;
+/// The server details, at this share of the ceiling or more.
+const DETAILS_TARGET: f64 = 0.50;
 const WHOLE_PROCESS_TARGET: f64 = 250.0;
 const IN_PROCESS_TARGET: f64 = 50_000.0;
 /// The whole `reimage validate` process on a small file, at most (milliseconds).
@@ -111,8 +114,8 @@ from the same machine over loopback. The ceiling is a bare hyper 1 hello-world
 (`crates/emulator/examples/hello.rs`) on the same runtime and HTTP stack, measured the same way
 in the same rounds. The job query is the call a client polls while a reinstall runs; it carries
 an IAM token, so every call is authenticated, routed, settled against the clock, answered in the
-ECS body form and logged (redacted) in the request log. Target: the job query at 70% or more of
-the ceiling's requests/s. The figures move by tens of percent from run to run on a shared
+ECS body form and logged (redacted) in the request log. Targets: the job query at 80% or more of
+the ceiling's requests/s, the server details at 50% or more. The figures move by tens of percent from run to run on a shared
 machine, which is why the rounds alternate and the median round is reported.
 
 <!-- bench:emulator:start -->
@@ -473,7 +476,8 @@ fn emulator(root: &Path, duration: u64, rounds: usize) -> Result<(String, bool),
     let figures: Vec<Load> = runs.iter().map(|loads| median(loads)).collect();
     let ceiling = figures[0].requests_per_sec;
     let ratio = figures[1].requests_per_sec / ceiling;
-    let met = ratio >= JOB_QUERY_TARGET;
+    let details_ratio = figures[2].requests_per_sec / ceiling;
+    let met = ratio >= JOB_QUERY_TARGET && details_ratio >= DETAILS_TARGET;
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -507,7 +511,22 @@ fn emulator(root: &Path, duration: u64, rounds: usize) -> Result<(String, bool),
         "\nThe job query reaches **{:.0}%** of the ceiling (target ≥ {:.0}%): {}.",
         100.0 * ratio,
         100.0 * JOB_QUERY_TARGET,
-        if met { "met" } else { "**missed**" }
+        if ratio >= JOB_QUERY_TARGET {
+            "met"
+        } else {
+            "**missed**"
+        }
+    );
+    let _ = writeln!(
+        out,
+        "\nThe server details reach **{:.0}%** of the ceiling (target ≥ {:.0}%): {}.",
+        100.0 * details_ratio,
+        100.0 * DETAILS_TARGET,
+        if details_ratio >= DETAILS_TARGET {
+            "met"
+        } else {
+            "**missed**"
+        }
     );
     match emulator_instructions(root) {
         Ok(counts) => {
