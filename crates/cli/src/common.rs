@@ -652,9 +652,17 @@ pub(crate) async fn wait_ssh(host: &str, deadline: Duration) -> Result<Duration,
 }
 
 /// Prints a JSON document on stdout.
-pub(crate) fn print_json(value: &serde_json::Value) {
-    let text = serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".to_owned());
-    crate::say(&text);
+pub(crate) fn print_json<T: serde::Serialize + ?Sized>(value: &T) {
+    use std::io::Write as _;
+    // Written as it is serialized, not built as one string first: a fleet's summary of 100,000
+    // targets is tens of megabytes.
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    if serde_json::to_writer_pretty(&mut out, value).is_err() {
+        let _ = out.write_all(b"null");
+    }
+    let _ = out.write_all(b"\n");
+    let _ = out.flush();
 }
 
 /// Runs a future on a new runtime.

@@ -583,26 +583,56 @@ pub(super) fn clients(
     Clients::new(ecs, edis)
 }
 
+/// The JSON document at the end of a run, serialized as it is written (fields in byte order:
+/// the bytes a sorted map gives, as before).
+#[derive(serde::Serialize)]
+struct SummaryJson<'a> {
+    changed: usize,
+    cloud_init_errors: usize,
+    done: usize,
+    done_before: usize,
+    failed: usize,
+    interrupted: usize,
+    resume: Option<&'a str>,
+    seconds: f64,
+    skipped: usize,
+    targets: Vec<TargetJson<'a>>,
+    unknown: usize,
+}
+
+/// One target of [`SummaryJson`].
+#[derive(serde::Serialize)]
+struct TargetJson<'a> {
+    detail: &'a str,
+    outcome: &'static str,
+    target: &'a str,
+}
+
 /// The table (or JSON document) at the end of a run; `resume` is the command that resumes an
 /// interrupted one.
 fn summary(outcomes: &[(String, Outcome)], output: Output, took: Duration, resume: Option<&str>) {
     let count = |word: &str| outcomes.iter().filter(|(_, o)| o.word() == word).count();
     match output {
-        Output::Json => common::print_json(&json!({
-            "targets": outcomes.iter().map(|(k, o)| json!({
-                "target": k, "outcome": o.word(), "detail": o.detail(),
-            })).collect::<Vec<_>>(),
-            "done": count("done"),
-            "done_before": count("done before"),
-            "failed": count("failed"),
-            "unknown": count("unknown"),
-            "skipped": count("skipped"),
-            "changed": count("changed"),
-            "interrupted": count("interrupted"),
-            "cloud_init_errors": count("cloud-init errors"),
-            "resume": resume,
-            "seconds": took.as_secs_f64(),
-        })),
+        Output::Json => common::print_json(&SummaryJson {
+            changed: count("changed"),
+            cloud_init_errors: count("cloud-init errors"),
+            done: count("done"),
+            done_before: count("done before"),
+            failed: count("failed"),
+            interrupted: count("interrupted"),
+            resume,
+            seconds: took.as_secs_f64(),
+            skipped: count("skipped"),
+            targets: outcomes
+                .iter()
+                .map(|(k, o)| TargetJson {
+                    detail: o.detail(),
+                    outcome: o.word(),
+                    target: k,
+                })
+                .collect(),
+            unknown: count("unknown"),
+        }),
         Output::Text => {
             let width = outcomes
                 .iter()
