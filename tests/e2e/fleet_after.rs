@@ -323,6 +323,36 @@ fn a_rerun_resumes_a_target_at_its_stage_without_sending_again() {
     strict_ssh(&known_hosts, &identity, port);
 }
 
+/// A target resumed after its job follows the plan as it is now: set to `wait = "job"` (the fix
+/// the stage failures suggest), it ends done without the stages, and nothing is sent again.
+#[test]
+fn a_resumed_target_whose_plan_now_says_wait_job_skips_the_stages() {
+    let fleet = Fleet::new("fleet-after-resume-job");
+    // The server is reached on loopback (an sshd attached), but the plan's port has no SSH
+    // server: the ssh stage would fail there, so the test fails if the stages run.
+    let _guard = SshdGuard(&fleet.emulator, vec![SERVER_1]);
+    let (_identity, public) = user_key(&fleet.dir);
+    let _port = attach(&fleet.emulator, SERVER_1, &public);
+    let plan = fleet.plan("wait = \"job\"", &[(SERVER_1, 1, "")]);
+    fleet.apply(&plan).code(0);
+    assert_eq!(fleet.reinstalls(SERVER_1), 1);
+    let done = journal_latest(&plan)[&key(SERVER_1)].clone();
+    let mut record = json!({
+        "key": key(SERVER_1),
+        "at_ms": now_ms(),
+        "state": "job_done",
+        "summary": "ACTIVE, image ?",
+        "after": {"reached": "job"},
+    });
+    record["fingerprint"] = done["fingerprint"].clone();
+    append_journal(&plan, &record);
+    let out = fleet.apply(&plan);
+    out.code(0);
+    assert_eq!(fleet.reinstalls(SERVER_1), 1, "nothing is sent again");
+    let latest = &journal_latest(&plan)[&key(SERVER_1)];
+    assert_eq!(latest["state"], "done", "{latest}");
+}
+
 #[test]
 fn cloud_init_errors_give_the_target_its_own_state_and_exit_code_10() {
     let fleet = Fleet::new("fleet-after-ci");

@@ -678,6 +678,12 @@ impl Ctx {
             Action::EcsReinstall { server, .. } | Action::EcsChangeOs { server, .. } => server,
             Action::EdisReinstall { .. } => return Ok(None),
         };
+        // The plan as it is now decides: a target resumed after its job (or after a stage
+        // failed) whose plan has since been set to `wait = "job"` has nothing more to wait for,
+        // as the failure messages' own fix says.
+        if t.wait == crate::plan::Wait::Job {
+            return Ok(None);
+        }
         let client = self
             .clients
             .ecs(t.profile.as_deref())
