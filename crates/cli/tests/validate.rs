@@ -479,3 +479,44 @@ fn windows_user_data_follows_cloudbase_init() {
         stdout(&out)
     );
 }
+
+/// Without complete instance data, a typed field that holds only a variable's placeholder is not
+/// known yet: a warning, unknown until boot, not a refusal. With cloud-init's instance data
+/// (`-i`), the same field is an error, as cloud-init says.
+#[test]
+fn a_placeholder_in_a_typed_field_is_unknown_until_boot_without_instance_data() {
+    let dir = scratch("jinja-placeholder");
+    let template = write(
+        &dir,
+        "t.yaml",
+        b"## template: jinja\n#cloud-config\nssh_authorized_keys: [ssh-ed25519 AAAA ops]\nntp: {enabled: {{ v1.foo }}}\n",
+    );
+    let out = reimage(&["validate", &template]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("warning[schema]: ntp.enabled:")
+            && stdout(&out).contains("unknown until boot"),
+        "{}",
+        stdout(&out)
+    );
+    let data = write(&dir, "data.json", br#"{"v1": {}}"#);
+    let out = reimage(&["validate", "-i", &data, &template]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("error[schema]: ntp.enabled:"),
+        "{}",
+        stdout(&out)
+    ); // A list wanted: no value of the variable can make a string one, so that stays an error.
+    let runcmd = write(
+        &dir,
+        "runcmd.yaml",
+        b"## template: jinja\n#cloud-config\nssh_authorized_keys: [ssh-ed25519 AAAA ops]\nruncmd: {{ v1.instance_id }}\n",
+    );
+    let out = reimage(&["validate", &runcmd]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("error[schema]: runcmd:"),
+        "{}",
+        stdout(&out)
+    );
+}

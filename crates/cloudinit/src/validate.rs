@@ -310,7 +310,30 @@ pub fn template(text: &str, options: &Options, findings: &mut Vec<Finding>) {
         )),
         _ => {}
     }
+    // Without complete instance data, a scalar that is only a variable's placeholder is not
+    // known yet: what the schema says of the placeholder (a boolean, a number, one of a list of
+    // words) is a warning, unknown until boot. Where a list or a mapping was wanted, no scalar
+    // value can do, so that stays an error (a `runcmd:` that renders to a string); and with
+    // cloud-init's own instance data, given with `-i`, every finding stays as cloud-init says.
+    let complete = options
+        .instance_data
+        .as_ref()
+        .is_some_and(InstanceData::is_complete);
     for mut finding in sub {
+        let wants_a_collection = ["a list", "a mapping"]
+            .iter()
+            .any(|wanted| finding.message.contains(&format!("expected {wanted}")));
+        if !complete
+            && finding.severity == Severity::Error
+            && finding.code == Code::Schema
+            && finding.message.contains(jinja::MISSING_PREFIX)
+            && !wants_a_collection
+        {
+            finding.severity = Severity::Warning;
+            finding.message.push_str(
+                " (the value is a variable unknown until boot: checked when it is known)",
+            );
+        }
         let place = match rendered.template_line(finding.line) {
             Some(line) => format!(
                 " [line {} of the rendered template, line {line} of the file]",
