@@ -241,10 +241,29 @@ fn explode(dir: &Path, report: &Report) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create the directory: {e}"))?;
     for part in &report.parts {
         let target = dir.join(part.file_name());
-        std::fs::write(&target, &part.payload)
+        write_private(&target, &part.payload)
             .map_err(|e| format!("cannot write {}: {e}", target.display()))?;
     }
     Ok(())
+}
+
+/// Writes a decoded part, which may hold passwords or private keys: readable by its owner only
+/// (0600 on Unix), and always a new file, so a symlink left where it goes is replaced, never
+/// followed.
+fn write_private(target: &Path, bytes: &[u8]) -> io::Result<()> {
+    match std::fs::symlink_metadata(target) {
+        Ok(_) => std::fs::remove_file(target)?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    options.open(target)?.write_all(bytes)
 }
 
 fn write_text(out: &mut impl Write, file: &str, report: &Report) -> io::Result<()> {

@@ -335,6 +335,16 @@ fn explode_writes_the_decoded_parts_inside_the_directory_only() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert_eq!(written, ["01-escape.sh"]);
+    // A part may hold a password or a private key: readable by its owner only.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(out_dir.join("01-escape.sh"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
     assert_eq!(
         std::fs::read(out_dir.join("01-escape.sh")).unwrap(),
         b"#!/bin/sh\necho hi\n"
