@@ -598,13 +598,7 @@ fn emulator_instructions(root: &Path) -> Result<Vec<(&'static str, u64)>, String
                 .status();
             let _ = child.wait();
             result?;
-            let annotated = output(Command::new("callgrind_annotate").arg(&out))?;
-            let total = annotated
-                .lines()
-                .find(|l| l.trim_end().ends_with("PROGRAM TOTALS"))
-                .and_then(|l| l.split_whitespace().next())
-                .and_then(|n| n.replace(',', "").parse::<u64>().ok())
-                .ok_or("callgrind_annotate printed no PROGRAM TOTALS")?;
+            let (total, _) = annotated_counts(&out)?;
             totals.push(total);
         }
         let per = totals[1].saturating_sub(totals[0])
@@ -1328,10 +1322,16 @@ pub(crate) fn callgrind(program: &Path, args: &[&str]) -> Result<(u64, Vec<Strin
     if !matches!(status.code(), Some(0 | 1)) {
         return Err(format!("{} failed with {status}", util::describe(&cmd)));
     }
+    annotated_counts(&out)
+}
+
+/// What `callgrind_annotate --inclusive=yes` reads in the counts file `out`: the program's
+/// total, and the ten functions of reimage's own that count most, inclusively.
+fn annotated_counts(out: &Path) -> Result<(u64, Vec<String>), String> {
     let annotated = output(
         Command::new("callgrind_annotate")
             .arg("--inclusive=yes")
-            .arg(&out),
+            .arg(out),
     )?;
     let mut total = None;
     let mut top = Vec::new();

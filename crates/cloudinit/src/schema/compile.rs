@@ -525,23 +525,18 @@ impl Builder {
                 other => return Err(format!("{here}: unsupported keyword {other:?}")),
             }
         }
+        let text = |key: &str| {
+            json.get(key)
+                .and_then(Json::as_str)
+                .map(|s| Cow::Owned(s.to_owned()))
+        };
         if deprecated {
-            let text = |key: &str| {
-                json.get(key)
-                    .and_then(Json::as_str)
-                    .map(|s| Cow::Owned(s.to_owned()))
-            };
             node.deprecated = Some(Deprecation {
                 version: text("deprecated_version"),
                 replacement: text("deprecated_use"),
             });
         }
         if changed {
-            let text = |key: &str| {
-                json.get(key)
-                    .and_then(Json::as_str)
-                    .map(|s| Cow::Owned(s.to_owned()))
-            };
             node.changed = Some(Deprecation {
                 version: text("changed_version"),
                 replacement: None,
