@@ -9,8 +9,9 @@ use std::sync::OnceLock;
 
 use super::json::{self, Json};
 use super::python::{Literal, Number};
+use super::tables::Table;
 
-/// An index into [`Compiled::nodes`].
+/// The index of a node of a [`Compiled`] schema.
 pub(super) type Id = usize;
 
 /// The JSON types, as a bit set.
@@ -238,8 +239,36 @@ impl SchemaNode {
 /// A compiled schema: the arena and the root.
 #[derive(Debug)]
 pub(super) struct Compiled {
-    pub(super) nodes: Cow<'static, [SchemaNode]>,
+    pub(super) nodes: Nodes,
     pub(super) root: Id,
+}
+
+/// Where a compiled schema's nodes are.
+#[derive(Debug)]
+pub(super) enum Nodes {
+    /// Compiled from JSON at run time.
+    Owned(Vec<SchemaNode>),
+    /// The generated tables in the binary's read-only data, each node read from them the first
+    /// time it is asked for.
+    Table(&'static Table),
+}
+
+impl Compiled {
+    /// The node `id`.
+    pub(super) fn node(&self, id: Id) -> &SchemaNode {
+        match &self.nodes {
+            Nodes::Owned(nodes) => &nodes[id],
+            Nodes::Table(table) => table.node(id),
+        }
+    }
+
+    /// How many nodes there are.
+    pub(super) fn len(&self) -> usize {
+        match &self.nodes {
+            Nodes::Owned(nodes) => nodes.len(),
+            Nodes::Table(table) => table.len(),
+        }
+    }
 }
 
 /// Reads a compact schema.
@@ -276,7 +305,7 @@ pub(super) fn compile(text: &str) -> Result<Compiled, String> {
         .collect();
     let root = builder.add(&Json::Object(body), &top)?;
     Ok(Compiled {
-        nodes: Cow::Owned(builder.nodes),
+        nodes: Nodes::Owned(builder.nodes),
         root,
     })
 }

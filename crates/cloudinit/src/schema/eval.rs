@@ -157,7 +157,7 @@ struct Eval<'s> {
 
 impl<'s> Eval<'s> {
     fn node(&self, id: Id) -> &'s SchemaNode {
-        &self.schema.nodes[id]
+        self.schema.node(id)
     }
 
     fn eval<'n>(

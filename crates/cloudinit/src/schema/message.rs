@@ -89,7 +89,7 @@ pub(super) fn message(schema: &Compiled, problem: &Problem<'_, '_>, key: Option<
             show(value)
         ),
         Kind::Not(id) => {
-            let names = &schema.nodes[*id].required;
+            let names = &schema.node(*id).required;
             if names.len() > 1 && is_only_required(schema, *id) {
                 let quoted: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
                 format!("{} cannot be given together", join_and(&quoted))
@@ -115,7 +115,7 @@ pub(super) fn message(schema: &Compiled, problem: &Problem<'_, '_>, key: Option<
 
 /// Whether the schema says nothing but `required` (as the `not` of mutually exclusive keys).
 fn is_only_required(schema: &Compiled, id: usize) -> bool {
-    let node = &schema.nodes[id];
+    let node = schema.node(id);
     node.types.is_none()
         && node.properties.is_empty()
         && node.reference.is_none()

@@ -1,9 +1,14 @@
 //! The YAML 1.1 typing pass: PyYAML's implicit resolver for plain scalars, and the scalar
 //! constructors of its `SafeConstructor` for both implicit and explicit (`!!int`, …) tags.
 //!
-//! The regular expressions are PyYAML's (`yaml/resolver.py`), written without its verbose-mode
-//! whitespace. Python's `$` also matches before a final line break; the patterns end in `\n?$`
-//! to keep that (it matters only for non-specific `!` tags on quoted scalars).
+//! The implicit resolver's regular expressions are PyYAML's (`yaml/resolver.py`), kept in the
+//! tests, written without its verbose-mode whitespace; the resolver itself matches each of them by
+//! hand ([`is_bool`], [`is_int`], …), which a process does without compiling a regular expression
+//! first (compiling the two that `nginx` is tried against was 8% of a small file's `reimage
+//! validate`). The unit tests compare every matcher with its pattern, exhaustively over short
+//! strings and on generated ones. Python's `$` also matches before a final line break; the
+//! patterns end in `\n?$` to keep that (it matters only for non-specific `!` tags on quoted
+//! scalars), and the matchers take one final `\n` off first.
 //!
 //! The constructors follow `yaml/constructor.py` and the Python built-ins they call (`int()`,
 //! `float()`, `base64.decodebytes`, `datetime`). Where PyYAML fails with a Python exception that
@@ -40,46 +45,6 @@ fn compile(pattern: &str) -> Option<Regex> {
     Regex::new(pattern).ok()
 }
 
-static BOOL: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    compile(r"^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)\n?$")
-});
-
-static FLOAT: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    compile(concat!(
-        r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?",
-        r"|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?",
-        r"|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*",
-        r"|[-+]?\.(?:inf|Inf|INF)",
-        r"|\.(?:nan|NaN|NAN))\n?$",
-    ))
-});
-
-static INT: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    compile(concat!(
-        r"^(?:[-+]?0b[0-1_]+",
-        r"|[-+]?0[0-7_]+",
-        r"|[-+]?(?:0|[1-9][0-9_]*)",
-        r"|[-+]?0x[0-9a-fA-F_]+",
-        r"|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)\n?$",
-    ))
-});
-
-static MERGE: LazyLock<Option<Regex>> = LazyLock::new(|| compile(r"^(?:<<)\n?$"));
-
-static NULL: LazyLock<Option<Regex>> = LazyLock::new(|| compile(r"^(?:~|null|Null|NULL|)\n?$"));
-
-static TIMESTAMP: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    compile(concat!(
-        r"^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]",
-        r"|[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?",
-        r"(?:[Tt]|[ \t]+)[0-9][0-9]?",
-        r":[0-9][0-9]:[0-9][0-9](?:\.[0-9]*)?",
-        r"(?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)\n?$",
-    ))
-});
-
-static VALUE: LazyLock<Option<Regex>> = LazyLock::new(|| compile(r"^(?:=)\n?$"));
-
 /// The constructor's own, laxer, timestamp pattern (`SafeConstructor.timestamp_regexp`).
 static TIMESTAMP_PARTS: LazyLock<Option<Regex>> = LazyLock::new(|| {
     compile(concat!(
@@ -95,10 +60,6 @@ static TIMESTAMP_PARTS: LazyLock<Option<Regex>> = LazyLock::new(|| {
         r"(?::(?P<tz_minute>[0-9][0-9]))?))?)?\n?$",
     ))
 });
-
-fn is_match(re: &LazyLock<Option<Regex>>, value: &str) -> bool {
-    re.as_ref().is_some_and(|re| re.is_match(value))
-}
 
 /// The implicit tag of a plain scalar, as `Resolver.resolve` finds it: the resolvers registered
 /// for the first character are tried in registration order (bool, float, int, merge, null,
@@ -116,23 +77,225 @@ pub(crate) fn implicit(value: &str) -> Implicit {
         Some('=') => &[Implicit::Value],
         Some(_) => &[],
     };
+    // `\n?$`: one final line break does not count.
+    let body = value.strip_suffix('\n').unwrap_or(value).as_bytes();
     candidates
         .iter()
         .copied()
-        .find(|tag| {
-            let re = match tag {
-                Implicit::Null => &NULL,
-                Implicit::Bool => &BOOL,
-                Implicit::Int => &INT,
-                Implicit::Float => &FLOAT,
-                Implicit::Timestamp => &TIMESTAMP,
-                Implicit::Merge => &MERGE,
-                Implicit::Value => &VALUE,
-                Implicit::Str => return false,
-            };
-            is_match(re, value)
+        .find(|tag| match tag {
+            Implicit::Null => is_null(body),
+            Implicit::Bool => is_bool(body),
+            Implicit::Int => is_int(body),
+            Implicit::Float => is_float(body),
+            Implicit::Timestamp => is_timestamp(body),
+            Implicit::Merge => body == b"<<",
+            Implicit::Value => body == b"=",
+            Implicit::Str => false,
         })
         .unwrap_or(Implicit::Str)
+}
+
+/// `^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$`
+fn is_bool(s: &[u8]) -> bool {
+    matches!(
+        s,
+        b"yes"
+            | b"Yes"
+            | b"YES"
+            | b"no"
+            | b"No"
+            | b"NO"
+            | b"true"
+            | b"True"
+            | b"TRUE"
+            | b"false"
+            | b"False"
+            | b"FALSE"
+            | b"on"
+            | b"On"
+            | b"ON"
+            | b"off"
+            | b"Off"
+            | b"OFF"
+    )
+}
+
+/// `^(?:~|null|Null|NULL|)$`
+fn is_null(s: &[u8]) -> bool {
+    matches!(s, b"" | b"~" | b"null" | b"Null" | b"NULL")
+}
+
+/// `s` without one leading `-` or `+`: `[-+]?`.
+fn unsigned(s: &[u8]) -> &[u8] {
+    match s.first() {
+        Some(b'-' | b'+') => &s[1..],
+        _ => s,
+    }
+}
+
+/// Whether `s` is one or more bytes that `class` takes: `[…]+`.
+fn all1(s: &[u8], class: impl Fn(u8) -> bool) -> bool {
+    !s.is_empty() && s.iter().all(|&c| class(c))
+}
+
+fn digit_(c: u8) -> bool {
+    c.is_ascii_digit() || c == b'_'
+}
+
+/// How many bytes from the start of `s` `class` takes: `[…]*`.
+fn run(s: &[u8], class: impl Fn(u8) -> bool) -> usize {
+    s.iter().position(|&c| !class(c)).unwrap_or(s.len())
+}
+
+/// `(?::[0-5]?[0-9])+` then the end of `s`, or the first `.` after them (its index returned).
+/// Each `:` is followed by one digit or two with the first in 0 to 5.
+fn sexagesimal(s: &[u8], then_dot: bool) -> Option<usize> {
+    let mut i = 0;
+    let mut groups = 0;
+    while s.get(i) == Some(&b':') {
+        let digits = run(&s[i + 1..], |c| c.is_ascii_digit());
+        let ok = match digits {
+            1 => true,
+            2 => (b'0'..=b'5').contains(&s[i + 1]),
+            _ => false,
+        };
+        if !ok {
+            return None;
+        }
+        i += 1 + digits;
+        groups += 1;
+    }
+    if groups == 0 {
+        return None;
+    }
+    match (s.get(i), then_dot) {
+        (None, false) => Some(i),
+        (Some(b'.'), true) => Some(i),
+        _ => None,
+    }
+}
+
+/// PyYAML's int: `^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+
+/// |[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$`
+fn is_int(s: &[u8]) -> bool {
+    let s = unsigned(s);
+    match s {
+        [b'0'] => true,
+        [b'0', b'b', rest @ ..] if all1(rest, |c| matches!(c, b'0' | b'1' | b'_')) => true,
+        [b'0', b'x', rest @ ..] if all1(rest, |c| c.is_ascii_hexdigit() || c == b'_') => true,
+        [b'0', rest @ ..] => all1(rest, |c| matches!(c, b'0'..=b'7' | b'_')),
+        [b'1'..=b'9', rest @ ..] => {
+            let n = run(rest, digit_);
+            n == rest.len() || sexagesimal(&rest[n..], false).is_some()
+        }
+        _ => false,
+    }
+}
+
+/// `(?:[eE][-+][0-9]+)?$`
+fn exponent_then_end(s: &[u8]) -> bool {
+    match s {
+        [] => true,
+        [b'e' | b'E', b'-' | b'+', digits @ ..] => all1(digits, |c| c.is_ascii_digit()),
+        _ => false,
+    }
+}
+
+/// PyYAML's float: `^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?
+/// |\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*
+/// |[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$`
+fn is_float(s: &[u8]) -> bool {
+    // The two forms without a sign.
+    if let [b'.', rest @ ..] = s {
+        if matches!(rest, b"nan" | b"NaN" | b"NAN") {
+            return true;
+        }
+        if let [b'0'..=b'9', tail @ ..] = rest {
+            let n = run(tail, digit_);
+            if exponent_then_end(&tail[n..]) {
+                return true;
+            }
+        }
+    }
+    let u = unsigned(s);
+    match u {
+        [b'.', rest @ ..] => matches!(rest, b"inf" | b"Inf" | b"INF"),
+        [b'0'..=b'9', rest @ ..] => {
+            let n = run(rest, digit_);
+            let after = &rest[n..];
+            match after {
+                [b'.', fraction @ ..] => {
+                    let f = run(fraction, digit_);
+                    exponent_then_end(&fraction[f..])
+                }
+                [b':', ..] => sexagesimal(after, true).is_some_and(|dot| {
+                    let fraction = &after[dot + 1..];
+                    run(fraction, digit_) == fraction.len()
+                }),
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}
+
+/// Exactly `n` ASCII digits at the start of `s`, then what follows them.
+fn digits_exactly(s: &[u8], n: usize) -> Option<&[u8]> {
+    (s.len() >= n && s[..n].iter().all(u8::is_ascii_digit)).then(|| &s[n..])
+}
+
+/// One or two ASCII digits (`[0-9][0-9]?`), then what follows them.
+fn one_or_two_digits(s: &[u8]) -> Option<&[u8]> {
+    match run(s, |c| c.is_ascii_digit()) {
+        n @ (1 | 2) => Some(&s[n..]),
+        _ => None,
+    }
+}
+
+/// PyYAML's timestamp: `^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]
+/// |[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?(?:[Tt]|[ \t]+)[0-9][0-9]?:[0-9][0-9]:[0-9][0-9]
+/// (?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)$`
+fn is_timestamp(s: &[u8]) -> bool {
+    let time = || -> Option<()> {
+        let s = digits_exactly(s, 4)?.strip_prefix(b"-")?;
+        let s = one_or_two_digits(s)?.strip_prefix(b"-")?;
+        let s = one_or_two_digits(s)?;
+        let s = match s.first()? {
+            b'T' | b't' => &s[1..],
+            b' ' | b'\t' => &s[run(s, |c| c == b' ' || c == b'\t')..],
+            _ => return None,
+        };
+        let s = one_or_two_digits(s)?.strip_prefix(b":")?;
+        let s = digits_exactly(s, 2)?.strip_prefix(b":")?;
+        let mut s = digits_exactly(s, 2)?;
+        if let Some(fraction) = s.strip_prefix(b".") {
+            s = &fraction[run(fraction, |c| c.is_ascii_digit())..];
+        }
+        if s.is_empty() {
+            return Some(());
+        }
+        let s = &s[run(s, |c| c == b' ' || c == b'\t')..];
+        match s {
+            b"Z" => Some(()),
+            [b'-' | b'+', rest @ ..] => {
+                let rest = one_or_two_digits(rest)?;
+                match rest {
+                    [] => Some(()),
+                    [b':', minute @ ..] => digits_exactly(minute, 2)?.is_empty().then_some(()),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    };
+    let date_only = s.len() == 10
+        && digits_exactly(s, 4)
+            .and_then(|s| s.strip_prefix(b"-"))
+            .and_then(|s| digits_exactly(s, 2))
+            .and_then(|s| s.strip_prefix(b"-"))
+            .and_then(|s| digits_exactly(s, 2))
+            .is_some_and(<[u8]>::is_empty);
+    date_only || time().is_some()
 }
 
 /// `construct_yaml_bool`: `bool_values[value.lower()]`.
@@ -454,6 +617,53 @@ pub(crate) fn construct_binary(value: &str) -> Result<Vec<u8>, String> {
 mod tests {
     use super::*;
 
+    // PyYAML's implicit resolver patterns (`yaml/resolver.py`): the oracle of the matchers.
+    static BOOL: LazyLock<Option<Regex>> = LazyLock::new(|| {
+        compile(
+            r"^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)\n?$",
+        )
+    });
+
+    static FLOAT: LazyLock<Option<Regex>> = LazyLock::new(|| {
+        compile(concat!(
+            r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?",
+            r"|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?",
+            r"|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*",
+            r"|[-+]?\.(?:inf|Inf|INF)",
+            r"|\.(?:nan|NaN|NAN))\n?$",
+        ))
+    });
+
+    static INT: LazyLock<Option<Regex>> = LazyLock::new(|| {
+        compile(concat!(
+            r"^(?:[-+]?0b[0-1_]+",
+            r"|[-+]?0[0-7_]+",
+            r"|[-+]?(?:0|[1-9][0-9_]*)",
+            r"|[-+]?0x[0-9a-fA-F_]+",
+            r"|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)\n?$",
+        ))
+    });
+
+    static MERGE: LazyLock<Option<Regex>> = LazyLock::new(|| compile(r"^(?:<<)\n?$"));
+
+    static NULL: LazyLock<Option<Regex>> = LazyLock::new(|| compile(r"^(?:~|null|Null|NULL|)\n?$"));
+
+    static TIMESTAMP: LazyLock<Option<Regex>> = LazyLock::new(|| {
+        compile(concat!(
+            r"^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]",
+            r"|[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?",
+            r"(?:[Tt]|[ \t]+)[0-9][0-9]?",
+            r":[0-9][0-9]:[0-9][0-9](?:\.[0-9]*)?",
+            r"(?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)\n?$",
+        ))
+    });
+
+    static VALUE: LazyLock<Option<Regex>> = LazyLock::new(|| compile(r"^(?:=)\n?$"));
+
+    fn is_match(re: &LazyLock<Option<Regex>>, value: &str) -> bool {
+        re.as_ref().is_some_and(|re| re.is_match(value))
+    }
+
     #[test]
     fn every_pattern_compiles() {
         for re in [
@@ -467,6 +677,131 @@ mod tests {
             &TIMESTAMP_PARTS,
         ] {
             assert!(re.is_some());
+        }
+    }
+
+    /// The tag PyYAML's patterns give `value`: [`implicit`] as it was written with them.
+    fn implicit_by_patterns(value: &str) -> Implicit {
+        let candidates: &[Implicit] = match value.chars().next() {
+            None => &[Implicit::Null],
+            Some('y' | 'Y' | 't' | 'T' | 'f' | 'F' | 'o' | 'O') => &[Implicit::Bool],
+            Some('n' | 'N') => &[Implicit::Bool, Implicit::Null],
+            Some('-' | '+') => &[Implicit::Float, Implicit::Int],
+            Some('0'..='9') => &[Implicit::Float, Implicit::Int, Implicit::Timestamp],
+            Some('.') => &[Implicit::Float],
+            Some('<') => &[Implicit::Merge],
+            Some('~') => &[Implicit::Null],
+            Some('=') => &[Implicit::Value],
+            Some(_) => &[],
+        };
+        candidates
+            .iter()
+            .copied()
+            .find(|tag| {
+                let re = match tag {
+                    Implicit::Null => &NULL,
+                    Implicit::Bool => &BOOL,
+                    Implicit::Int => &INT,
+                    Implicit::Float => &FLOAT,
+                    Implicit::Timestamp => &TIMESTAMP,
+                    Implicit::Merge => &MERGE,
+                    Implicit::Value => &VALUE,
+                    Implicit::Str => return false,
+                };
+                is_match(re, value)
+            })
+            .unwrap_or(Implicit::Str)
+    }
+
+    /// Each matcher against its pattern, on `value`, whatever its first character.
+    fn check_matchers(value: &str) {
+        let body = value.strip_suffix('\n').unwrap_or(value).as_bytes();
+        for (name, re, matcher) in [
+            ("bool", &BOOL, is_bool as fn(&[u8]) -> bool),
+            ("null", &NULL, is_null),
+            ("int", &INT, is_int),
+            ("float", &FLOAT, is_float),
+            ("timestamp", &TIMESTAMP, is_timestamp),
+        ] {
+            assert_eq!(
+                matcher(body),
+                is_match(re, value),
+                "{name} on {value:?}: the matcher and PyYAML's pattern disagree"
+            );
+        }
+        assert_eq!(implicit(value), implicit_by_patterns(value), "{value:?}");
+    }
+
+    /// Every string of up to four characters over the characters the patterns care about.
+    #[test]
+    fn the_matchers_are_the_patterns_on_every_short_string() {
+        const ALPHABET: &[char] = &[
+            '0', '1', '2', '5', '6', '7', '9', '_', '.', ':', '-', '+', 'e', 'x', 'b', 'T', ' ',
+            '\n', 'Z',
+        ];
+        let mut value = String::new();
+        fn walk(value: &mut String, depth: usize) {
+            check_matchers(value);
+            if depth == 0 {
+                return;
+            }
+            for &c in ALPHABET {
+                value.push(c);
+                walk(value, depth - 1);
+                value.pop();
+            }
+        }
+        walk(&mut value, 4);
+    }
+
+    /// Values generated near the patterns' own shapes, where a matcher that is off by one
+    /// character would show: sexagesimal numbers, signed and based ints, floats with exponents,
+    /// dates and times with zones, and the words.
+    #[test]
+    fn the_matchers_are_the_patterns_on_generated_values() {
+        use proptest::string::string_regex;
+        use proptest::test_runner::{Config, TestRunner};
+        let shapes = [
+            r"[-+]?[0-9_]{0,4}(:[0-9]{1,3}){0,3}(\.[0-9_]{0,3})?([eE][-+]?[0-9]{0,2})?\n?",
+            r"[-+]?(0[bx]?)?[0-9a-fA-F_]{0,5}\n?",
+            r"[-+]?\.(inf|Inf|INF|iNf|nan|NaN|NAN|[0-9_]{1,3}([eE][-+][0-9]{1,2})?)\n?",
+            r"[0-9]{3,5}-[0-9]{1,3}-[0-9]{1,3}([Tt]|[ \t]{1,2})?[0-9]{0,3}(:[0-9]{1,3}){0,2}(\.[0-9]{0,2})?[ \t]{0,2}(Z|z|[-+][0-9]{1,3}(:[0-9]{1,3})?)?\n?",
+            r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt]|[ \t]{1,2})[0-9]{1,2}:[0-9]{2}:[0-9]{2}(\.[0-9]{0,2})?[ \t]{0,2}(Z|z|[-+][0-9]{1,3}(:[0-9]{1,3})?)?\n?",
+            r"[-+]?[0-9][0-9_]{0,2}(:[0-9]{1,2}){1,3}(\.[0-9_]{0,2})?\n?",
+            r"(y|Y|n|N|t|T|f|F|o|O)[a-zA-Z]{0,4}\n?|~|<<|=|[~<=]{1,3}",
+        ];
+        for shape in shapes {
+            let mut runner = TestRunner::new(Config::with_cases(4_000));
+            let strategy = string_regex(shape).unwrap();
+            let outcome = runner.run(&strategy, |value| {
+                check_matchers(&value);
+                Ok(())
+            });
+            assert!(outcome.is_ok(), "{shape}: {outcome:?}");
+        }
+        for value in [
+            "2001-12-14t21:59:43.10-05:00",
+            "2001-12-14 21:59:43.10 -5",
+            "2001-12-14 21:59:43.10 ",
+            "2001-12-15T02:59:43.1Z",
+            "2002-12-14",
+            "2002-1-4",
+            "190:20:30",
+            "190:20:30.15",
+            "1_000",
+            "0b1010_0111",
+            "0x_0A_74_AE",
+            "02472256",
+            "6.8523015e+5",
+            "685.230_15e+03",
+            "-.inf",
+            ".NaN",
+            "1e10",
+            "+12",
+            "0.",
+            "._1",
+        ] {
+            check_matchers(value);
         }
     }
 
