@@ -234,13 +234,18 @@ enum ValidateOnly {
 fn main() -> ExitCode {
     // `validate` starts with only the work it needs: its own parser, no log subscriber, no
     // runtime.
-    if std::env::args_os()
-        .nth(1)
-        .is_some_and(|arg| arg == "validate")
-    {
-        let ValidateCli {
-            command: ValidateOnly::Validate(args),
-        } = ValidateCli::parse();
+    // Its plain command lines are read without building even that parser.
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if argv.get(1).is_some_and(|arg| arg == "validate") {
+        let args = match validate::Args::from_plain(&argv[2..]) {
+            Some(args) => args,
+            None => {
+                let ValidateCli {
+                    command: ValidateOnly::Validate(args),
+                } = ValidateCli::parse_from(argv);
+                args
+            }
+        };
         return finish(validate::run(&args));
     }
     let cli = Cli::parse();
@@ -387,5 +392,122 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert_eq!(fast_error, full_error);
+    }
+
+    /// The plain parser of `validate`'s arguments reads every command line it takes as clap
+    /// does, takes the common ones, and leaves the rest (errors, help, odd forms) to clap.
+    #[test]
+    fn the_plain_validate_parser_agrees_with_clap() {
+        use clap::Parser;
+        use proptest::prelude::*;
+        use std::ffi::OsString;
+
+        fn check(tail: &[&str]) -> bool {
+            let argv: Vec<OsString> = ["reimage", "validate"]
+                .iter()
+                .chain(tail)
+                .map(OsString::from)
+                .collect();
+            let plain = super::validate::Args::from_plain(&argv[2..]);
+            let clap = super::ValidateCli::try_parse_from(&argv);
+            if let Some(plain) = &plain {
+                let super::ValidateCli {
+                    command: super::ValidateOnly::Validate(clap),
+                } = clap.unwrap_or_else(|e| panic!("{tail:?}: plain took what clap refuses: {e}"));
+                assert_eq!(format!("{plain:?}"), format!("{clap:?}"), "{tail:?}");
+            }
+            plain.is_some()
+        }
+
+        // What editors, hooks, CI steps and the bench run: all taken by the plain parser.
+        for tail in [
+            &["a.yaml"][..],
+            &["--cloud-init", "22.4", "small.yaml"],
+            &["--cloud-init=26.2", "-o", "json", "a.yaml", "b.yaml"],
+            &["-o", "github", "--provider", "ecs", "--provider-login", "-"],
+            &[
+                "--output=sarif",
+                "--disable-lint",
+                "lockout",
+                "--disable-lint=size-limit",
+                "x",
+            ],
+            &[
+                "-i",
+                "instance-data.json",
+                "--os",
+                "windows",
+                "--explode",
+                "out",
+                "t.yaml",
+            ],
+            &["--instance-data=d.json", "--provider=edis", "a.yaml"],
+        ] {
+            assert!(check(tail), "{tail:?} is plain");
+        }
+        // Left to clap.
+        for tail in [
+            &[][..],
+            &["--help"],
+            &["-V"],
+            &["--cloud-init", "9.9", "a.yaml"],
+            &["--cloud-init", "22.4", "--cloud-init", "26.2", "a.yaml"],
+            &["-ojson", "a.yaml"],
+            &["--", "-a.yaml"],
+            &["--provider-login", "--provider-login", "a.yaml"],
+            &["--os", "beos", "a.yaml"],
+        ] {
+            assert!(!check(tail), "{tail:?} is left to clap");
+        }
+        const TOKENS: &[&str] = &[
+            "a.yaml",
+            "-",
+            "",
+            "--cloud-init",
+            "22.4",
+            "26.2",
+            "9.9",
+            "--cloud-init=22.4",
+            "-o",
+            "--output",
+            "--output=json",
+            "json",
+            "text",
+            "github",
+            "sarif",
+            "xml",
+            "--provider",
+            "ecs",
+            "edis",
+            "--provider=ecs",
+            "--provider-login",
+            "--provider-login=true",
+            "--disable-lint",
+            "lockout",
+            "size-limit",
+            "nope",
+            "--disable-lint=plaintext-password",
+            "--explode",
+            "dir",
+            "-i",
+            "--instance-data",
+            "--instance-data=d.json",
+            "--os",
+            "linux",
+            "windows",
+            "--os=windows",
+            "--",
+            "--help",
+            "-h",
+            "-V",
+            "-x",
+            "-oj",
+            "--unknown",
+            "-o=json",
+        ];
+        proptest!(ProptestConfig::with_cases(3_000), |(picks in prop::collection::vec(0..TOKENS.len(), 0..7))| {
+            let tail: Vec<&str> = picks.iter().map(|&i| TOKENS[i]).collect();
+            check(&tail);
+        });
     }
 }

@@ -92,6 +92,87 @@ enum Output {
     Sarif,
 }
 
+impl Args {
+    /// The arguments after `validate` when each is in its plain form (`--flag`, `--option VALUE`
+    /// or `--option=VALUE`, `-o VALUE`, `-i VALUE`, a file), every value is one clap takes, and no
+    /// single-valued option is repeated; `None` otherwise, for clap to parse (and to word the
+    /// error, the help or the version). What this reads, it reads as clap does: the test
+    /// `the_plain_validate_parser_agrees_with_clap` compares the two on generated command lines.
+    /// Building clap's parser was the largest part of a small file's `reimage validate` left
+    /// after the schema and the loader (`docs/benchmarks.md`).
+    pub(crate) fn from_plain(argv: &[std::ffi::OsString]) -> Option<Args> {
+        let mut args = Args {
+            cloud_init: parse_version("26.2").ok()?,
+            output: Output::Text,
+            provider: None,
+            provider_login: false,
+            disabled: Vec::new(),
+            explode: None,
+            instance_data: None,
+            os: TargetOs::Linux,
+            files: Vec::new(),
+        };
+        let mut seen: Vec<&str> = Vec::new();
+        let mut rest = argv.iter();
+        while let Some(arg) = rest.next() {
+            let arg = arg.to_str()?;
+            if arg == "-" || !arg.starts_with('-') {
+                if arg.is_empty() {
+                    return None;
+                }
+                args.files.push(PathBuf::from(arg));
+                continue;
+            }
+            let (name, inline) = match arg.split_once('=') {
+                Some((name, value)) if name.starts_with("--") => (name, Some(value)),
+                _ => (arg, None),
+            };
+            let name = match name {
+                "-o" if inline.is_none() => "--output",
+                "-i" if inline.is_none() => "--instance-data",
+                _ => name,
+            };
+            if name == "--provider-login" {
+                if inline.is_some() || args.provider_login {
+                    return None;
+                }
+                args.provider_login = true;
+                continue;
+            }
+            let value = match inline {
+                Some(value) => value,
+                None => rest.next()?.to_str()?,
+            };
+            if value.is_empty() || value.starts_with('-') {
+                return None;
+            }
+            if name != "--disable-lint" {
+                if seen.contains(&name) {
+                    return None;
+                }
+                seen.push(name);
+            }
+            match name {
+                "--cloud-init" => args.cloud_init = parse_version(value).ok()?,
+                "--output" => args.output = Output::from_str(value, false).ok()?,
+                "--provider" => {
+                    args.provider = Some(match value {
+                        "ecs" => Provider::Ecs,
+                        "edis" => Provider::Edis,
+                        _ => return None,
+                    })
+                }
+                "--disable-lint" => args.disabled.push(parse_lint(value).ok()?),
+                "--explode" => args.explode = Some(PathBuf::from(value)),
+                "--instance-data" => args.instance_data = Some(PathBuf::from(value)),
+                "--os" => args.os = TargetOs::from_str(value, false).ok()?,
+                _ => return None,
+            }
+        }
+        (!args.files.is_empty()).then_some(args)
+    }
+}
+
 fn parse_version(s: &str) -> Result<Version, String> {
     s.parse::<Version>()
         .map_err(|_| format!("{s:?} is not a supported cloud-init version; use 22.4 or 26.2"))
