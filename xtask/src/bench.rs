@@ -985,6 +985,21 @@ fn cloud_init(root: &Path) -> Result<(String, bool), String> {
                 figures.small_ms,
                 if small_met { "met" } else { "**missed**" }
             );
+            match &figures.small_faults {
+                Ok((reimage, true_faults)) => {
+                    let _ = writeln!(
+                        out,
+                        "Page faults: **{reimage:.0}** minor faults per small-file process, \
+                         against {true_faults:.0} for `/bin/true` (the mean of \
+                         {FAULT_RUNS} processes each, by `getrusage`; each is a page the \
+                         process maps or copies, and the loader's relocations copy every \
+                         page they write).\n"
+                    );
+                }
+                Err(why) => {
+                    let _ = writeln!(out, "Page faults: **not measured**: {why}\n");
+                }
+            }
             match &figures.small_instructions {
                 Ok((total, top)) => {
                     let _ = writeln!(
@@ -1208,6 +1223,8 @@ struct WholeProcess {
     /// The instructions of one `reimage validate` of the small file, by callgrind (when valgrind
     /// is installed), and the top functions by inclusive count.
     small_instructions: Result<(u64, Vec<String>), String>,
+    /// The minor page faults of one small-file process and of one `/bin/true`, on average.
+    small_faults: Result<(f64, f64), String>,
     cloud_init_files: usize,
     cloud_init_ms: f64,
     stride: usize,
@@ -1277,6 +1294,9 @@ fn whole_process(root: &Path, files: &[PathBuf]) -> Result<WholeProcess, String>
         small_total += timed(reimage_cmd(&small))?;
         true_total += timed(Command::new("true"))?;
     }
+    let small_faults = minor_faults(&reimage_cmd(&small)).and_then(|reimage| {
+        minor_faults(&Command::new("true")).map(|true_faults| (reimage, true_faults))
+    });
     let small_path = small.to_string_lossy();
     let small_instructions = callgrind(
         &reimage,
@@ -1292,6 +1312,7 @@ fn whole_process(root: &Path, files: &[PathBuf]) -> Result<WholeProcess, String>
         small_ms: small_total.as_secs_f64() * 1e3 / SMALL_FILE_RUNS as f64,
         true_ms: true_total.as_secs_f64() * 1e3 / SMALL_FILE_RUNS as f64,
         small_instructions,
+        small_faults,
         cloud_init_files: sample.len(),
         cloud_init_ms: cloud_init_total.as_secs_f64() * 1e3 / sample.len() as f64,
         stride,
@@ -1363,6 +1384,29 @@ fn annotated_counts(out: &Path) -> Result<(u64, Vec<String>), String> {
     }
     let total = total.ok_or("callgrind_annotate printed no PROGRAM TOTALS")?;
     Ok((total, top))
+}
+
+/// How many processes [`minor_faults`] averages over.
+const FAULT_RUNS: usize = 50;
+
+/// The mean minor page faults of `cmd`, run [`FAULT_RUNS`] times by Python, which reads its
+/// children's `getrusage` (std has no way to without `unsafe`).
+fn minor_faults(cmd: &Command) -> Result<f64, String> {
+    const SCRIPT: &str = "import resource, subprocess, sys\n\
+        n = int(sys.argv[1])\n\
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_minflt\n\
+        for _ in range(n):\n\
+        \x20   subprocess.run(sys.argv[2:], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n\
+        print((resource.getrusage(resource.RUSAGE_CHILDREN).ru_minflt - before) / n)\n";
+    let mut python = Command::new("python3");
+    python
+        .args(["-c", SCRIPT, &FAULT_RUNS.to_string()])
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    let text = output(&mut python)?;
+    text.trim()
+        .parse::<f64>()
+        .map_err(|e| format!("python3 printed {text:?}, not a number ({e})"))
 }
 
 /// Runs `cmd` with its output discarded; its wall time. Exit 0 or 1 (a verdict) only.
