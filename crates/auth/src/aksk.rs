@@ -331,17 +331,17 @@ pub fn sign(
         );
     }
 
-    let names = names_to_sign(request.headers());
+    let lines = lines_to_sign(request.headers());
     let signature =
-        signature(&creds.mac, request, &names, date).map_err(CanonError::into_sign_error)?;
+        signature(&creds.mac, request, &lines, date).map_err(CanonError::into_sign_error)?;
     let mut authorization = String::with_capacity(
-        ALGORITHM.len() + creds.ak.len() + names.iter().map(|n| n.len() + 1).sum::<usize>() + 110,
+        ALGORITHM.len() + creds.ak.len() + lines.iter().map(|l| l.0.len() + 1).sum::<usize>() + 110,
     );
     authorization.push_str(ALGORITHM);
     authorization.push_str(" Access=");
     authorization.push_str(&creds.ak);
     authorization.push_str(", SignedHeaders=");
-    push_joined(&mut authorization, &names);
+    push_joined(&mut authorization, &lines);
     authorization.push_str(", Signature=");
     authorization.push_str(hex_str(&signature));
     let mut value = HeaderValue::from_maybe_shared(Bytes::from(authorization)).map_err(|_| {
@@ -375,7 +375,7 @@ pub fn sign(
 /// ```
 pub fn canonical_request(request: &Request<Bytes>) -> Result<String, SignError> {
     let mut out = String::new();
-    write_canonical(request, &names_to_sign(request.headers()), &mut out)
+    write_canonical(request, &lines_to_sign(request.headers()), &mut out)
         .map_err(CanonError::into_sign_error)?;
     Ok(out)
 }
@@ -490,7 +490,8 @@ pub fn verify(
     })?;
 
     let mac = keyed_mac(sk.expose_secret()).ok_or(VerifyError::BadSignature)?;
-    let expected = signature(&mac, request, &auth.signed_headers, date).map_err(|e| match e {
+    let lines = lines_named(request.headers(), &auth.signed_headers);
+    let expected = signature(&mac, request, &lines, date).map_err(|e| match e {
         CanonError::Missing(name) => malformed(format!("the signed header {name} is missing")),
         CanonError::Repeated(name) => {
             malformed(format!("the signed header {name} appears more than once"))
@@ -613,16 +614,49 @@ impl CanonError {
     }
 }
 
-/// The names the signer signs: every header but `authorization` and names containing `_`, sorted.
-fn names_to_sign(headers: &HeaderMap) -> Vec<&str> {
-    let mut names: Vec<&str> = headers
-        .keys()
-        .map(HeaderName::as_str)
-        .filter(|n| !n.contains('_') && *n != "authorization")
+/// What a header name to sign holds in the request.
+enum Found<'a> {
+    /// One value.
+    One(&'a HeaderValue),
+    /// None.
+    Missing,
+    /// More than one.
+    Repeated,
+}
+
+/// The headers the signer signs, by name, sorted: every header but `authorization` and names
+/// containing `_`. Read in one pass over the map, with no lookup by name.
+fn lines_to_sign(headers: &HeaderMap) -> Vec<(&str, Found<'_>)> {
+    let mut all: Vec<(&str, &HeaderValue)> = headers
+        .iter()
+        .map(|(name, value)| (name.as_str(), value))
+        .filter(|(n, _)| !n.contains('_') && *n != "authorization")
         .collect();
-    names.sort_unstable();
-    names.dedup();
+    all.sort_by(|a, b| a.0.cmp(b.0));
+    let mut lines: Vec<(&str, Found<'_>)> = Vec::with_capacity(all.len());
+    for (name, value) in all {
+        match lines.last_mut() {
+            Some((last, found)) if *last == name => *found = Found::Repeated,
+            _ => lines.push((name, Found::One(value))),
+        }
+    }
+    lines
+}
+
+/// The headers `names` (as a request's `SignedHeaders` lists them, in that order).
+fn lines_named<'a>(headers: &'a HeaderMap, names: &[&'a str]) -> Vec<(&'a str, Found<'a>)> {
     names
+        .iter()
+        .map(|name| {
+            let mut values = headers.get_all(*name).iter();
+            let found = match (values.next(), values.next()) {
+                (None, _) => Found::Missing,
+                (Some(value), None) => Found::One(value),
+                (Some(_), Some(_)) => Found::Repeated,
+            };
+            (*name, found)
+        })
+        .collect()
 }
 
 /// Where the canonical request goes: a `String` to show it, or straight into the SHA-256 that
@@ -649,17 +683,17 @@ impl Sink for Hmac<Sha256> {
     }
 }
 
-/// The lower-case hex signature of `request`'s canonical request over `names` at `sdk_date`,
+/// The lower-case hex signature of `request`'s canonical request over `lines` at `sdk_date`,
 /// with `mac` (keyed with the secret key, no message yet). The canonical request is hashed as it
 /// is written, never built whole.
 fn signature(
     mac: &Hmac<Sha256>,
     request: &Request<Bytes>,
-    names: &[&str],
+    lines: &[(&str, Found<'_>)],
     sdk_date: &str,
 ) -> Result<[u8; 64], CanonError> {
     let mut hasher = Sha256::new();
-    write_canonical(request, names, &mut hasher)?;
+    write_canonical(request, lines, &mut hasher)?;
     let canonical_hash = hex(&hasher.finalize().into());
     let mut mac = mac.clone();
     write_string_to_sign(&mut mac, sdk_date, hex_str(&canonical_hash));
@@ -672,13 +706,12 @@ fn keyed_mac(sk: &str) -> Option<Hmac<Sha256>> {
     Hmac::<Sha256>::new_from_slice(sk.as_bytes()).ok()
 }
 
-/// Writes the canonical request of `request` over the header `names` to `out`.
+/// Writes the canonical request of `request` over the headers `lines` to `out`.
 fn write_canonical(
     request: &Request<Bytes>,
-    names: &[&str],
+    lines: &[(&str, Found<'_>)],
     out: &mut impl Sink,
 ) -> Result<(), CanonError> {
-    let headers = request.headers();
     let method = request.method().as_str();
     if method.bytes().any(|b| b.is_ascii_lowercase()) {
         out.put(&method.to_ascii_uppercase());
@@ -692,14 +725,12 @@ fn write_canonical(
         out.put(&canonical_query(Some(query)));
     }
     out.put("\n");
-    for name in names {
-        let mut values = headers.get_all(*name).iter();
-        let value = values
-            .next()
-            .ok_or_else(|| CanonError::Missing((*name).to_owned()))?;
-        if values.next().is_some() {
-            return Err(CanonError::Repeated((*name).to_owned()));
-        }
+    for (name, found) in lines {
+        let value = match found {
+            Found::One(value) => value,
+            Found::Missing => return Err(CanonError::Missing((*name).to_owned())),
+            Found::Repeated => return Err(CanonError::Repeated((*name).to_owned())),
+        };
         let text = std::str::from_utf8(value.as_bytes())
             .map_err(|_| CanonError::NotText((*name).to_owned()))?;
         out.put(name);
@@ -708,7 +739,7 @@ fn write_canonical(
         out.put("\n");
     }
     out.put("\n");
-    for (i, name) in names.iter().enumerate() {
+    for (i, (name, _)) in lines.iter().enumerate() {
         if i > 0 {
             out.put(";");
         }
@@ -719,9 +750,9 @@ fn write_canonical(
     Ok(())
 }
 
-/// `names` joined by `;`.
-fn push_joined(out: &mut String, names: &[&str]) {
-    for (i, name) in names.iter().enumerate() {
+/// The names of `lines` joined by `;`.
+fn push_joined(out: &mut String, lines: &[(&str, Found<'_>)]) {
+    for (i, (name, _)) in lines.iter().enumerate() {
         if i > 0 {
             out.push(';');
         }
@@ -740,7 +771,12 @@ fn canonical_uri(path: &str) -> String {
 /// Writes the canonical URI of `path`: decoded once, split on `/`, each segment encoded again,
 /// with a trailing `/` unless it already ends with one.
 fn write_uri(path: &str, out: &mut impl Sink) {
-    let decoded = percent_decode_str(path).decode_utf8_lossy();
+    let decoded = if path.contains('%') {
+        percent_decode_str(path).decode_utf8_lossy()
+    } else {
+        // Nothing to decode: the path is already text.
+        std::borrow::Cow::Borrowed(path)
+    };
     for (i, segment) in decoded.split('/').enumerate() {
         if i > 0 {
             out.put("/");
@@ -821,6 +857,11 @@ fn hex_str(hex: &[u8; 64]) -> &str {
 /// `host[:port]` from the URI's authority, without any user info.
 fn host_from_uri(uri: &http::Uri) -> Option<String> {
     let authority = uri.authority()?;
+    let text = authority.as_str();
+    if !text.contains('@') && !text.ends_with(':') {
+        // No user info and no empty port: the authority is `host[:port]` as written.
+        return Some(text.to_owned());
+    }
     Some(match authority.port() {
         Some(port) => format!("{}:{}", authority.host(), port.as_str()),
         None => authority.host().to_owned(),
@@ -1024,6 +1065,21 @@ mod tests {
             a.headers()[AUTHORIZATION],
             signed_readme_request().headers()[AUTHORIZATION]
         );
+    }
+
+    #[test]
+    fn the_host_comes_from_the_authority_without_user_info_or_an_empty_port() {
+        for (uri, host) in [
+            ("http://127.0.0.1:8080/v1", "127.0.0.1:8080"),
+            ("https://ecs.example.com/v1", "ecs.example.com"),
+            ("http://[::1]:9000/v1", "[::1]:9000"),
+            ("http://user:pw@ecs.example.com:8443/v1", "ecs.example.com:8443"),
+            ("http://user@ecs.example.com/v1", "ecs.example.com"),
+            ("http://ecs.example.com:/v1", "ecs.example.com"),
+        ] {
+            let uri: http::Uri = uri.parse().unwrap();
+            assert_eq!(host_from_uri(&uri).as_deref(), Some(host), "{uri}");
+        }
     }
 
     #[test]
