@@ -1073,7 +1073,10 @@ mod tests {
             ("http://127.0.0.1:8080/v1", "127.0.0.1:8080"),
             ("https://ecs.example.com/v1", "ecs.example.com"),
             ("http://[::1]:9000/v1", "[::1]:9000"),
-            ("http://user:pw@ecs.example.com:8443/v1", "ecs.example.com:8443"),
+            (
+                "http://user:pw@ecs.example.com:8443/v1",
+                "ecs.example.com:8443",
+            ),
             ("http://user@ecs.example.com/v1", "ecs.example.com"),
             ("http://ecs.example.com:/v1", "ecs.example.com"),
         ] {
