@@ -338,6 +338,53 @@ mod tests {
     }
 
     #[test]
+    fn error_only_answers_keep_code_message_and_request_id() {
+        use crate::{Operation as _, ResponseError};
+        let op = super::super::ShowJob::new(
+            "0123456789abcdef0123456789abcdef".parse().unwrap(),
+            requested(),
+        );
+        for (status, body, code, message) in [
+            (
+                200,
+                &br#"{"code":"Ecs.0103","message":"The job does not exist.","extra":[1]}"#[..],
+                "Ecs.0103",
+                "The job does not exist.",
+            ),
+            (
+                200,
+                br#"{"error":{"code":"Ecs.0000","message":"Request error."}}"#,
+                "Ecs.0000",
+                "Request error.",
+            ),
+            (
+                404,
+                br#"{"error":{"code":"Ecs.0114","message":"Job not found."}}"#,
+                "Ecs.0114",
+                "Job not found.",
+            ),
+        ] {
+            let answer = http::Response::builder()
+                .status(status)
+                .header("X-Request-Id", "req-typed-1")
+                .body(bytes::Bytes::from_static(body))
+                .unwrap();
+            let Err(ResponseError::Provider(e)) = op.decode_response(answer) else {
+                panic!("{}: not a provider error", String::from_utf8_lossy(body));
+            };
+            assert_eq!(
+                (
+                    e.status,
+                    e.code.as_deref(),
+                    e.message.as_str(),
+                    e.request_id.as_deref()
+                ),
+                (status, Some(code), message, Some("req-typed-1"))
+            );
+        }
+    }
+
+    #[test]
     fn job_id_answers_take_the_typed_road() {
         assert_eq!(
             job_id_of(br#"{"job_id":"ff80808288d41e1b018990260955686a","x":[1]}"#),
