@@ -126,7 +126,9 @@ pub struct AkSk {
     security_token: Option<SecretString>,
     /// HMAC-SHA256 keyed with the secret key, before any message: the inner and outer hash
     /// states of the key, made once here and cloned for every signature, so that a signature
-    /// hashes only its string to sign. Derived from the secret key: never shown.
+    /// hashes only its string to sign. Derived from the secret key: never shown. It signs as
+    /// the secret key does (though the key cannot be read back from it), and the `hmac` crate
+    /// gives no way to zero it when dropped, as `SecretString` zeroes the key.
     mac: Hmac<Sha256>,
 }
 
