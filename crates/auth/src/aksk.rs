@@ -123,8 +123,13 @@ const ENCODE: &AsciiSet = &NON_ALPHANUMERIC
 #[derive(Clone)]
 pub struct AkSk {
     ak: String,
-    sk: SecretString,
     security_token: Option<SecretString>,
+    /// HMAC-SHA256 keyed with the secret key, before any message: the inner and outer hash
+    /// states of the key, made once here and cloned for every signature, so that a signature
+    /// hashes only its string to sign. Derived from the secret key: never shown. It signs as
+    /// the secret key does (though the key cannot be read back from it), and the `hmac` crate
+    /// gives no way to zero it when dropped, as `SecretString` zeroes the key.
+    mac: Hmac<Sha256>,
 }
 
 impl AkSk {
@@ -137,10 +142,17 @@ impl AkSk {
         let ak = ak.into();
         check_access_key(&ak)?;
         check_secret_key(sk.expose_secret())?;
+        let mac = keyed_mac(sk.expose_secret()).ok_or_else(|| {
+            ValidationError::new(
+                "sk",
+                "the secret key cannot key HMAC-SHA256",
+                "use the secret access key (SK) that goes with the access key, copied exactly",
+            )
+        })?;
         Ok(Self {
             ak,
-            sk,
             security_token: None,
+            mac,
         })
     }
 
@@ -287,10 +299,10 @@ pub fn sign(
     now: Timestamp,
 ) -> Result<(), SignError> {
     let date = format_sdk_date(now.to_offset_date_time())?;
-    let host = host_from_uri(request.uri());
+    let date = std::str::from_utf8(&date).map_err(|_| SignError::DateOutOfRange)?;
     let headers = request.headers_mut();
     headers.remove(AUTHORIZATION);
-    headers.insert(X_SDK_DATE, header_value(&date, "X-Sdk-Date")?);
+    headers.insert(X_SDK_DATE, header_value(date, "X-Sdk-Date")?);
     headers.insert(
         X_PROJECT_ID,
         header_value(project_id.as_str(), "X-Project-Id")?,
@@ -300,10 +312,13 @@ pub fn sign(
         value.set_sensitive(true);
         headers.insert(X_SECURITY_TOKEN, value);
     }
-    if !headers.contains_key(HOST) {
-        let host = host.ok_or(SignError::MissingHost)?;
-        headers.insert(HOST, header_value(&host, "Host")?);
+    if !request.headers().contains_key(HOST) {
+        let host = host_from_uri(request.uri()).ok_or(SignError::MissingHost)?;
+        request
+            .headers_mut()
+            .insert(HOST, header_value(&host, "Host")?);
     }
+    let headers = request.headers_mut();
     let content_type = headers
         .get(CONTENT_TYPE)
         .map(HeaderValue::as_bytes)
@@ -318,15 +333,24 @@ pub fn sign(
         );
     }
 
-    let names = names_to_sign(request.headers());
-    let canonical = canonical_with(request, &names).map_err(CanonError::into_sign_error)?;
-    let signature = signature(creds.sk.expose_secret(), &string_to_sign(&date, &canonical));
-    let authorization = format!(
-        "{ALGORITHM} Access={}, SignedHeaders={}, Signature={signature}",
-        creds.ak,
-        names.join(";")
+    let lines = lines_to_sign(request.headers());
+    let signature =
+        signature(&creds.mac, request, &lines, date).map_err(CanonError::into_sign_error)?;
+    let mut authorization = String::with_capacity(
+        ALGORITHM.len() + creds.ak.len() + lines.iter().map(|l| l.0.len() + 1).sum::<usize>() + 110,
     );
-    let mut value = header_value(&authorization, "Authorization")?;
+    authorization.push_str(ALGORITHM);
+    authorization.push_str(" Access=");
+    authorization.push_str(&creds.ak);
+    authorization.push_str(", SignedHeaders=");
+    push_joined(&mut authorization, &lines);
+    authorization.push_str(", Signature=");
+    authorization.push_str(hex_str(&signature));
+    let mut value = HeaderValue::from_maybe_shared(Bytes::from(authorization)).map_err(|_| {
+        SignError::InvalidHeaderValue {
+            name: "Authorization",
+        }
+    })?;
     value.set_sensitive(true);
     request.headers_mut().insert(AUTHORIZATION, value);
     Ok(())
@@ -352,7 +376,10 @@ pub fn sign(
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn canonical_request(request: &Request<Bytes>) -> Result<String, SignError> {
-    canonical_with(request, &names_to_sign(request.headers())).map_err(CanonError::into_sign_error)
+    let mut out = String::new();
+    write_canonical(request, &lines_to_sign(request.headers()), &mut out)
+        .map_err(CanonError::into_sign_error)?;
+    Ok(out)
 }
 
 /// The string to sign: `SDK-HMAC-SHA256\n<X-Sdk-Date>\n<hex SHA-256 of the canonical request>`.
@@ -366,10 +393,19 @@ pub fn canonical_request(request: &Request<Bytes>) -> Result<String, SignError> 
 /// );
 /// ```
 pub fn string_to_sign(sdk_date: &str, canonical_request: &str) -> String {
-    format!(
-        "{ALGORITHM}\n{sdk_date}\n{}",
-        hex::encode(Sha256::digest(canonical_request.as_bytes()))
-    )
+    let digest = hex(&Sha256::digest(canonical_request.as_bytes()).into());
+    let mut out = String::new();
+    write_string_to_sign(&mut out, sdk_date, hex_str(&digest));
+    out
+}
+
+/// Writes the string to sign, given the hex SHA-256 of the canonical request.
+fn write_string_to_sign(out: &mut impl Sink, sdk_date: &str, canonical_hash: &str) {
+    out.put(ALGORITHM);
+    out.put("\n");
+    out.put(sdk_date);
+    out.put("\n");
+    out.put(canonical_hash);
 }
 
 /// Why [`verify`] refused a request. The text never contains a secret key or a signature.
@@ -455,7 +491,9 @@ pub fn verify(
         access_key: auth.access_key.to_owned(),
     })?;
 
-    let canonical = canonical_with(request, &auth.signed_headers).map_err(|e| match e {
+    let mac = keyed_mac(sk.expose_secret()).ok_or(VerifyError::BadSignature)?;
+    let lines = lines_named(request.headers(), &auth.signed_headers);
+    let expected = signature(&mac, request, &lines, date).map_err(|e| match e {
         CanonError::Missing(name) => malformed(format!("the signed header {name} is missing")),
         CanonError::Repeated(name) => {
             malformed(format!("the signed header {name} appears more than once"))
@@ -464,8 +502,7 @@ pub fn verify(
             malformed(format!("the signed header {name} is not UTF-8 text"))
         }
     })?;
-    let expected = signature(sk.expose_secret(), &string_to_sign(date, &canonical));
-    if constant_time_eq(expected.as_bytes(), auth.signature.as_bytes()) {
+    if constant_time_eq(&expected, auth.signature.as_bytes()) {
         Ok(auth.access_key.to_owned())
     } else {
         Err(VerifyError::BadSignature)
@@ -579,61 +616,182 @@ impl CanonError {
     }
 }
 
-/// The names the signer signs: every header but `authorization` and names containing `_`, sorted.
-fn names_to_sign(headers: &HeaderMap) -> Vec<&str> {
-    let mut names: Vec<&str> = headers
-        .keys()
-        .map(HeaderName::as_str)
-        .filter(|n| !n.contains('_') && *n != "authorization")
-        .collect();
-    names.sort_unstable();
-    names.dedup();
-    names
+/// What a header name to sign holds in the request.
+enum Found<'a> {
+    /// One value.
+    One(&'a HeaderValue),
+    /// None.
+    Missing,
+    /// More than one.
+    Repeated,
 }
 
-fn canonical_with(request: &Request<Bytes>, names: &[&str]) -> Result<String, CanonError> {
-    let headers = request.headers();
-    let mut out = String::new();
-    out.push_str(&request.method().as_str().to_ascii_uppercase());
-    out.push('\n');
-    out.push_str(&canonical_uri(request.uri().path()));
-    out.push('\n');
-    out.push_str(&canonical_query(request.uri().query()));
-    out.push('\n');
-    for name in names {
-        let mut values = headers.get_all(*name).iter();
-        let value = values
-            .next()
-            .ok_or_else(|| CanonError::Missing((*name).to_owned()))?;
-        if values.next().is_some() {
-            return Err(CanonError::Repeated((*name).to_owned()));
+/// The headers the signer signs, by name, sorted: every header but `authorization` and names
+/// containing `_`. Read in one pass over the map, with no lookup by name.
+fn lines_to_sign(headers: &HeaderMap) -> Vec<(&str, Found<'_>)> {
+    let mut all: Vec<(&str, &HeaderValue)> = headers
+        .iter()
+        .map(|(name, value)| (name.as_str(), value))
+        .filter(|(n, _)| !n.contains('_') && *n != "authorization")
+        .collect();
+    all.sort_by(|a, b| a.0.cmp(b.0));
+    let mut lines: Vec<(&str, Found<'_>)> = Vec::with_capacity(all.len());
+    for (name, value) in all {
+        match lines.last_mut() {
+            Some((last, found)) if *last == name => *found = Found::Repeated,
+            _ => lines.push((name, Found::One(value))),
         }
+    }
+    lines
+}
+
+/// The headers `names` (as a request's `SignedHeaders` lists them, in that order).
+fn lines_named<'a>(headers: &'a HeaderMap, names: &[&'a str]) -> Vec<(&'a str, Found<'a>)> {
+    names
+        .iter()
+        .map(|name| {
+            let mut values = headers.get_all(*name).iter();
+            let found = match (values.next(), values.next()) {
+                (None, _) => Found::Missing,
+                (Some(value), None) => Found::One(value),
+                (Some(_), Some(_)) => Found::Repeated,
+            };
+            (*name, found)
+        })
+        .collect()
+}
+
+/// Where the canonical request goes: a `String` to show it, or straight into the SHA-256 that
+/// the string to sign needs, so that signing never builds it whole.
+trait Sink {
+    fn put(&mut self, text: &str);
+}
+
+impl Sink for String {
+    fn put(&mut self, text: &str) {
+        self.push_str(text);
+    }
+}
+
+impl Sink for Sha256 {
+    fn put(&mut self, text: &str) {
+        self.update(text.as_bytes());
+    }
+}
+
+impl Sink for Hmac<Sha256> {
+    fn put(&mut self, text: &str) {
+        self.update(text.as_bytes());
+    }
+}
+
+/// The lower-case hex signature of `request`'s canonical request over `lines` at `sdk_date`,
+/// with `mac` (keyed with the secret key, no message yet). The canonical request is hashed as it
+/// is written, never built whole.
+fn signature(
+    mac: &Hmac<Sha256>,
+    request: &Request<Bytes>,
+    lines: &[(&str, Found<'_>)],
+    sdk_date: &str,
+) -> Result<[u8; 64], CanonError> {
+    let mut hasher = Sha256::new();
+    write_canonical(request, lines, &mut hasher)?;
+    let canonical_hash = hex(&hasher.finalize().into());
+    let mut mac = mac.clone();
+    write_string_to_sign(&mut mac, sdk_date, hex_str(&canonical_hash));
+    Ok(hex(&mac.finalize().into_bytes().into()))
+}
+
+/// HMAC-SHA256 keyed with `sk`, before any message. HMAC takes keys of any length, so this is
+/// never `None`.
+fn keyed_mac(sk: &str) -> Option<Hmac<Sha256>> {
+    Hmac::<Sha256>::new_from_slice(sk.as_bytes()).ok()
+}
+
+/// Writes the canonical request of `request` over the headers `lines` to `out`.
+fn write_canonical(
+    request: &Request<Bytes>,
+    lines: &[(&str, Found<'_>)],
+    out: &mut impl Sink,
+) -> Result<(), CanonError> {
+    let method = request.method().as_str();
+    if method.bytes().any(|b| b.is_ascii_lowercase()) {
+        out.put(&method.to_ascii_uppercase());
+    } else {
+        out.put(method);
+    }
+    out.put("\n");
+    write_uri(request.uri().path(), out);
+    out.put("\n");
+    if let Some(query) = request.uri().query().filter(|q| !q.is_empty()) {
+        out.put(&canonical_query(Some(query)));
+    }
+    out.put("\n");
+    for (name, found) in lines {
+        let value = match found {
+            Found::One(value) => value,
+            Found::Missing => return Err(CanonError::Missing((*name).to_owned())),
+            Found::Repeated => return Err(CanonError::Repeated((*name).to_owned())),
+        };
         let text = std::str::from_utf8(value.as_bytes())
             .map_err(|_| CanonError::NotText((*name).to_owned()))?;
-        out.push_str(name);
-        out.push(':');
-        out.push_str(text.trim());
-        out.push('\n');
+        out.put(name);
+        out.put(":");
+        out.put(text.trim());
+        out.put("\n");
     }
-    out.push('\n');
-    out.push_str(&names.join(";"));
-    out.push('\n');
-    out.push_str(&payload_hash(request));
-    Ok(out)
+    out.put("\n");
+    for (i, (name, _)) in lines.iter().enumerate() {
+        if i > 0 {
+            out.put(";");
+        }
+        out.put(name);
+    }
+    out.put("\n");
+    write_payload_hash(request, out);
+    Ok(())
+}
+
+/// The names of `lines` joined by `;`.
+fn push_joined(out: &mut String, lines: &[(&str, Found<'_>)]) {
+    for (i, (name, _)) in lines.iter().enumerate() {
+        if i > 0 {
+            out.push(';');
+        }
+        out.push_str(name);
+    }
 }
 
 /// The path, decoded once, split on `/`, each segment encoded again, with a trailing `/`.
+#[cfg(test)]
 fn canonical_uri(path: &str) -> String {
-    let decoded = percent_decode_str(path).decode_utf8_lossy();
-    let mut out = decoded
-        .split('/')
-        .map(|segment| utf8_percent_encode(segment, ENCODE).to_string())
-        .collect::<Vec<_>>()
-        .join("/");
-    if !out.ends_with('/') {
-        out.push('/');
-    }
+    let mut out = String::new();
+    write_uri(path, &mut out);
     out
+}
+
+/// Writes the canonical URI of `path`: decoded once, split on `/`, each segment encoded again,
+/// with a trailing `/` unless it already ends with one.
+fn write_uri(path: &str, out: &mut impl Sink) {
+    let decoded = if path.contains('%') {
+        percent_decode_str(path).decode_utf8_lossy()
+    } else {
+        // Nothing to decode: the path is already text.
+        std::borrow::Cow::Borrowed(path)
+    };
+    for (i, segment) in decoded.split('/').enumerate() {
+        if i > 0 {
+            out.put("/");
+        }
+        for piece in utf8_percent_encode(segment, ENCODE) {
+            out.put(piece);
+        }
+    }
+    // An encoded segment never ends with `/`, so the result ends with one exactly when the
+    // decoded path does (its last segment is then empty).
+    if !decoded.ends_with('/') {
+        out.put("/");
+    }
 }
 
 /// The query's pairs, decoded, sorted by key then value, encoded again and joined by `&`.
@@ -662,12 +820,13 @@ fn encode_bytes(bytes: &[u8]) -> String {
     percent_encoding::percent_encode(bytes, ENCODE).to_string()
 }
 
-/// The body's hex SHA-256; the empty hash for an empty body; the `X-Sdk-Content-Sha256` value
-/// instead, when that header is present and the body is not empty.
-fn payload_hash(request: &Request<Bytes>) -> String {
+/// Writes the body's hex SHA-256; the empty hash for an empty body; the `X-Sdk-Content-Sha256`
+/// value instead, when that header is present and the body is not empty.
+fn write_payload_hash(request: &Request<Bytes>, out: &mut impl Sink) {
     let body = request.body();
     if body.is_empty() {
-        return EMPTY_HASH.to_owned();
+        out.put(EMPTY_HASH);
+        return;
     }
     let declared = request
         .headers()
@@ -676,26 +835,35 @@ fn payload_hash(request: &Request<Bytes>) -> String {
         .map(str::trim)
         .filter(|v| !v.is_empty());
     match declared {
-        Some(text) => text.to_owned(),
-        None => hex::encode(Sha256::digest(body)),
+        Some(text) => out.put(text),
+        None => out.put(hex_str(&hex(&Sha256::digest(body).into()))),
     }
 }
 
-/// The lower-case hex HMAC-SHA256 of `string_to_sign` under the secret key.
-fn signature(sk: &str, string_to_sign: &str) -> String {
-    // HMAC takes keys of any length, so this never fails.
-    match Hmac::<Sha256>::new_from_slice(sk.as_bytes()) {
-        Ok(mut mac) => {
-            mac.update(string_to_sign.as_bytes());
-            hex::encode(mac.finalize().into_bytes())
-        }
-        Err(_) => String::new(),
+/// The lower-case hex of a SHA-256 digest.
+fn hex(digest: &[u8; 32]) -> [u8; 64] {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; 64];
+    for (pair, byte) in out.chunks_exact_mut(2).zip(digest) {
+        pair[0] = DIGITS[usize::from(byte >> 4)];
+        pair[1] = DIGITS[usize::from(byte & 0x0f)];
     }
+    out
+}
+
+/// The text of [`hex`]'s output (ASCII digits and letters, so always UTF-8).
+fn hex_str(hex: &[u8; 64]) -> &str {
+    std::str::from_utf8(hex).unwrap_or_default()
 }
 
 /// `host[:port]` from the URI's authority, without any user info.
 fn host_from_uri(uri: &http::Uri) -> Option<String> {
     let authority = uri.authority()?;
+    let text = authority.as_str();
+    if !text.contains('@') && !text.ends_with(':') {
+        // No user info and no empty port: the authority is `host[:port]` as written.
+        return Some(text.to_owned());
+    }
     Some(match authority.port() {
         Some(port) => format!("{}:{}", authority.host(), port.as_str()),
         None => authority.host().to_owned(),
@@ -706,19 +874,26 @@ fn header_value(text: &str, name: &'static str) -> Result<HeaderValue, SignError
     HeaderValue::from_str(text).map_err(|_| SignError::InvalidHeaderValue { name })
 }
 
-fn format_sdk_date(t: OffsetDateTime) -> Result<String, SignError> {
-    if !(1..=9999).contains(&t.year()) {
+/// `YYYYMMDDTHHMMSSZ`, as ASCII bytes.
+fn format_sdk_date(t: OffsetDateTime) -> Result<[u8; 16], SignError> {
+    let year = u32::try_from(t.year()).map_err(|_| SignError::DateOutOfRange)?;
+    if !(1..=9999).contains(&year) {
         return Err(SignError::DateOutOfRange);
     }
-    Ok(format!(
-        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    ))
+    let mut out = *b"00000000T000000Z";
+    let mut put = |at: usize, width: usize, mut n: u32| {
+        for i in (at..at + width).rev() {
+            out[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+    };
+    put(0, 4, year);
+    put(4, 2, u32::from(u8::from(t.month())));
+    put(6, 2, u32::from(t.day()));
+    put(9, 2, u32::from(t.hour()));
+    put(11, 2, u32::from(t.minute()));
+    put(13, 2, u32::from(t.second()));
+    Ok(out)
 }
 
 /// Parses `YYYYMMDDTHHMMSSZ` strictly, as UTC.
@@ -815,6 +990,101 @@ mod tests {
              content-type;host;user-agent;x-project-id;x-sdk-date\n\
              f89ecd695c6d704b5d77045dd7b0ee456fe46b1c643acbff1ef4a96a0bf7bf66"
         );
+    }
+
+    /// The signature, computed the long way from the public pieces: the canonical request built
+    /// whole as text, its string to sign, and an HMAC keyed afresh.
+    fn reference_signature(request: &Request<Bytes>, sk: &str) -> String {
+        let canonical = canonical_request(request).unwrap();
+        let date = request.headers()[X_SDK_DATE].to_str().unwrap();
+        let mut mac = Hmac::<Sha256>::new_from_slice(sk.as_bytes()).unwrap();
+        mac.update(string_to_sign(date, &canonical).as_bytes());
+        mac.finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    #[test]
+    fn a_reused_signer_signs_like_a_fresh_one_and_like_the_canonical_text() {
+        let reused = creds();
+        let methods = ["GET", "POST", "PUT", "DELETE"];
+        for i in 0..64u32 {
+            let method = methods[(i % 4) as usize];
+            let query = if i % 3 == 0 {
+                format!("?limit={i}&marker=a%20b&z")
+            } else {
+                String::new()
+            };
+            let body = if i % 2 == 0 {
+                Bytes::from(format!(
+                    r#"{{"os-reinstall": {{"n": {i}, "s": "{}"}}}}"#,
+                    "x".repeat(i as usize * 7)
+                ))
+            } else {
+                Bytes::new()
+            };
+            let build = || {
+                Request::builder()
+                    .method(method)
+                    .uri(format!(
+                        "http://127.0.0.1:8080/v2/{PROJECT}/cloudservers/5e7e0000-0000-4000-8000-{i:012}/a%2Fb{query}"
+                    ))
+                    .header("Content-Type", "application/json;charset=UTF-8")
+                    .header("User-Agent", "reimage/test")
+                    .body(body.clone())
+                    .unwrap()
+            };
+            let now = at("2025-01-01T00:00:00Z").plus_seconds(i64::from(i) * 3_601);
+            let mut with_reused = build();
+            sign(&mut with_reused, &reused, &project(), now).unwrap();
+            let mut with_fresh = build();
+            sign(&mut with_fresh, &creds(), &project(), now).unwrap();
+            assert_eq!(with_reused.headers(), with_fresh.headers(), "request {i}");
+            let auth = with_reused.headers()[AUTHORIZATION].to_str().unwrap();
+            let signature = auth.rsplit("Signature=").next().unwrap();
+            assert_eq!(
+                signature,
+                reference_signature(&with_reused, "SKEXAMPLE"),
+                "request {i}"
+            );
+            assert_eq!(
+                verify(&with_reused, lookup, now, MAX_SKEW),
+                Ok("AKEXAMPLE".to_owned())
+            );
+        }
+        // Another secret key gives other signatures: the cached key state is the secret's own.
+        let other = AkSk::new("AKEXAMPLE", SecretString::from("SKOTHER")).unwrap();
+        let mut a = readme_request();
+        sign(&mut a, &other, &project(), at("2025-01-01T00:00:00Z")).unwrap();
+        let auth = a.headers()[AUTHORIZATION].to_str().unwrap();
+        assert_eq!(
+            auth.rsplit("Signature=").next().unwrap(),
+            reference_signature(&a, "SKOTHER")
+        );
+        assert_ne!(
+            a.headers()[AUTHORIZATION],
+            signed_readme_request().headers()[AUTHORIZATION]
+        );
+    }
+
+    #[test]
+    fn the_host_comes_from_the_authority_without_user_info_or_an_empty_port() {
+        for (uri, host) in [
+            ("http://127.0.0.1:8080/v1", "127.0.0.1:8080"),
+            ("https://ecs.example.com/v1", "ecs.example.com"),
+            ("http://[::1]:9000/v1", "[::1]:9000"),
+            (
+                "http://user:pw@ecs.example.com:8443/v1",
+                "ecs.example.com:8443",
+            ),
+            ("http://user@ecs.example.com/v1", "ecs.example.com"),
+            ("http://ecs.example.com:/v1", "ecs.example.com"),
+        ] {
+            let uri: http::Uri = uri.parse().unwrap();
+            assert_eq!(host_from_uri(&uri).as_deref(), Some(host), "{uri}");
+        }
     }
 
     #[test]
@@ -1248,8 +1518,9 @@ mod tests {
     fn sdk_dates_round_trip() {
         let t = at("2024-02-29T23:59:59Z").to_offset_date_time();
         let text = format_sdk_date(t).unwrap();
+        let text = std::str::from_utf8(&text).unwrap();
         assert_eq!(text, "20240229T235959Z");
-        assert_eq!(parse_sdk_date(&text), Some(t));
+        assert_eq!(parse_sdk_date(text), Some(t));
         assert_eq!(parse_sdk_date("20230229T000000Z"), None);
         assert_eq!(parse_sdk_date("20230101T240000Z"), None);
         assert_eq!(parse_sdk_date("2023010１T00000Z"), None);

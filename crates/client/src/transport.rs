@@ -334,6 +334,8 @@ pub struct Transport {
 struct Inner {
     client: Client<HttpsConnector<Connector>, Full<Bytes>>,
     config: TransportConfig,
+    /// The `User-Agent` of every request, made once from the configuration.
+    user_agent: HeaderValue,
     gate: Gate,
 }
 
@@ -461,10 +463,13 @@ impl Transport {
             .pool_idle_timeout(Duration::from_secs(30))
             .build(https);
         let gate = Gate::new(config.rate_limit);
+        let user_agent = HeaderValue::from_str(&config.user_agent)
+            .unwrap_or(HeaderValue::from_static("reimage"));
         Ok(Self {
             inner: Arc::new(Inner {
                 client,
                 config,
+                user_agent,
                 gate,
             }),
         })
@@ -500,11 +505,9 @@ impl Transport {
         now: Timestamp,
     ) -> Result<Request<Bytes>, Error> {
         let mut request = op.to_request(endpoint).map_err(Error::Encode)?;
-        request.headers_mut().insert(
-            header::USER_AGENT,
-            HeaderValue::from_str(&self.inner.config.user_agent)
-                .unwrap_or(HeaderValue::from_static("reimage")),
-        );
+        request
+            .headers_mut()
+            .insert(header::USER_AGENT, self.inner.user_agent.clone());
         match auth {
             RequestAuth::None => {}
             RequestAuth::Token(value) => {
@@ -665,15 +668,14 @@ impl Transport {
         request: Request<Bytes>,
         n: u32,
     ) -> Attempt {
-        let method = request.method().clone();
-        let url = shown_url(request.uri());
-        let server = request.uri().host().unwrap_or("").to_owned();
         // Field names of the OpenTelemetry HTTP client conventions, so log tooling reads them.
+        // The macro evaluates the fields only when the span is enabled: with tracing off, no URL
+        // is formatted and nothing is allocated for it.
         let span = tracing::info_span!(
             "http",
-            "http.request.method" = %method,
-            "url.full" = %url,
-            "server.address" = %server,
+            "http.request.method" = %request.method(),
+            "url.full" = %shown_url(request.uri()),
+            "server.address" = request.uri().host().unwrap_or(""),
             "http.request.resend_count" = n - 1,
             "http.response.status_code" = tracing::field::Empty,
             operation,
@@ -681,7 +683,8 @@ impl Transport {
             request_id = tracing::field::Empty,
             duration_ms = tracing::field::Empty,
         );
-        let started = Instant::now();
+        let traced = !span.is_disabled();
+        let started = traced.then(Instant::now);
         let timeout = self.inner.config.request_timeout;
         let limit = self.inner.config.max_response_bytes;
         let client = self.inner.client.clone();
@@ -692,10 +695,12 @@ impl Transport {
                 Err(e) if e.is_connect() => return Attempt::NotSent(describe(&e)),
                 Err(e) => return Attempt::Lost(LostKind::Broken, describe(&e)),
             };
-            let span = tracing::Span::current();
-            span.record("http.response.status_code", response.status().as_u16());
-            if let Some(id) = reimage_wire::decode::request_id(response.headers()) {
-                span.record("request_id", id.as_str());
+            if traced {
+                let span = tracing::Span::current();
+                span.record("http.response.status_code", response.status().as_u16());
+                if let Some(id) = reimage_wire::decode::request_id(response.headers()) {
+                    span.record("request_id", id.as_str());
+                }
             }
             let declared = response
                 .headers()
@@ -727,10 +732,12 @@ impl Transport {
                 format!("no answer within {}", crate::show_duration(timeout)),
             ),
         };
-        span.record(
-            "duration_ms",
-            u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        );
+        if let Some(started) = started {
+            span.record(
+                "duration_ms",
+                u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            );
+        }
         let _entered = span.enter();
         match &result {
             Attempt::Answer(r) => tracing::debug!(status = r.status().as_u16(), "answered"),

@@ -23,6 +23,7 @@ use reimage_core::{
 };
 use reimage_emulator::{Config, Running};
 use reimage_wire::Endpoint;
+use reimage_wire::ecs::ServerDetails;
 use secrecy::SecretString;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -292,6 +293,46 @@ async fn ecs_with_aksk_sends_what_the_dry_run_shows() {
         authorization.ends_with("Signature=[REDACTED]"),
         "{authorization}"
     );
+}
+
+/// A loop of signed calls, as `ecs_loop` and a fleet's worker make them, goes over one kept-alive
+/// connection: every request after the first reuses it.
+#[tokio::test]
+async fn signed_calls_one_after_another_share_one_connection() {
+    let (_emulator, recorder, transport, clock) = setup().await;
+    let keys = AkSk::new(
+        "REIMAGEEMULATORAK",
+        SecretString::from("reimage-emulator-sk"),
+    )
+    .unwrap();
+    let client = EcsClient::new(
+        transport,
+        Endpoint::parse(&recorder.base_url).unwrap(),
+        ProjectId::new(PROJECT).unwrap(),
+        EcsAuth::AkSk(keys),
+    )
+    .unwrap()
+    .with_clock(clock);
+    let mut jobs = Vec::new();
+    for server in [SERVER_1, SERVER_2] {
+        let server = ServerId::new(server).unwrap();
+        let started = client
+            .reinstall_from(ServerDetails::new(server), EcsReinstall::new(spec()))
+            .await
+            .unwrap();
+        jobs.push(started.job_id.unwrap());
+    }
+    for round in 0..10 {
+        let job = &jobs[round % 2];
+        assert_eq!(&client.job(job).await.unwrap().id, job);
+    }
+    let connections = recorder.seen.lock().unwrap().len();
+    assert_eq!(connections, 1, "12 requests over {connections} connections");
+    let requests = recorder.requests();
+    assert_eq!(requests.len(), 12);
+    assert!(requests.iter().all(|r| r.headers.iter().any(|(n, v)| {
+        n == "authorization" && v.starts_with(b"SDK-HMAC-SHA256 Access=REIMAGEEMULATORAK, ")
+    })));
 }
 
 #[tokio::test]

@@ -64,6 +64,7 @@ mod image;
 mod ops;
 mod route;
 mod server;
+mod typed;
 
 #[allow(clippy::wildcard_imports)]
 use answer::*;

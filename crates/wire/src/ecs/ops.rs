@@ -473,6 +473,13 @@ impl Operation for ShowJob {
     /// [`JobStatus::Unknown`] with an empty text. A 2xx answer that holds only an error (`code`
     /// and `message`, as the job query documents) is what ECS said, not a job.
     fn decode_response(&self, response: Response<Bytes>) -> Result<Job, ResponseError> {
+        // The typed road reads a well-formed job without a `Value` tree; anything else goes the
+        // `Value` road below, which gives the same job or says what is wrong.
+        if response.status().is_success()
+            && let Some(job) = typed::job(response.body(), &self.job_id)
+        {
+            return Ok(job);
+        }
         let answer = success_json(Self::NAME, response)?;
         let fail = |problem: String| answer.fail(Self::NAME, problem);
         let top = Obj::root(&answer.value).map_err(fail)?;
