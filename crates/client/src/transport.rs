@@ -675,7 +675,7 @@ impl Transport {
             "http",
             "http.request.method" = %request.method(),
             "url.full" = %shown_url(request.uri()),
-            "server.address" = request.uri().host().unwrap_or(""),
+            "server.address" = %request.uri().host().unwrap_or(""),
             "http.request.resend_count" = n - 1,
             "http.response.status_code" = tracing::field::Empty,
             operation,
