@@ -250,6 +250,9 @@ fn parse_in_pieces(
     let first = *cuts.first()?;
     let head = DeTable::parse(text.get(..first)?).ok()?;
     let mut reader = Reader::default();
+    // At least one target per piece.
+    reader.targets.reserve_exact(cuts.len());
+    reader.seen.reserve(cuts.len());
     for (key, value) in head.get_ref() {
         if key.get_ref().as_ref() == "targets" {
             return None;
@@ -405,7 +408,6 @@ impl Reader {
             );
         }
         if self.problems.is_empty() {
-            self.targets.shrink_to_fit();
             Ok(self.targets)
         } else {
             Err(self.problems)
