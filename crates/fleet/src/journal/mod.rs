@@ -499,6 +499,19 @@ struct Scanned {
     exists: bool,
 }
 
+/// The two fields of a record that compaction's first pass reads: serde skips the others
+/// without building them.
+#[derive(Debug, Deserialize)]
+struct Head {
+    /// [`Record::key`].
+    key: String,
+    /// [`State::word`].
+    state: String,
+}
+
+/// [`State::word`] of [`State::Forgotten`].
+const FORGOTTEN: &str = "forgotten";
+
 /// Where a record's JSON text sits in the log: its first byte and its length, without the
 /// line's end.
 #[derive(Debug, Clone, Copy)]
@@ -512,7 +525,13 @@ struct Span {
 /// Reads `log` line by line, telling `each` every record in order with where its text sits. A
 /// missing log is empty; a torn last line is set aside (see the module documentation); any other
 /// bad line is [`JournalError::Corrupt`]. Only one line is held at a time.
-fn scan(log: &Path, each: &mut dyn FnMut(Record, Span)) -> Result<Scanned, JournalError> {
+///
+/// Each line is read as a `T`: a whole [`Record`], or a [`Head`] where only the key and the
+/// state are wanted (the other fields are skipped, not built).
+fn scan<T: serde::de::DeserializeOwned>(
+    log: &Path,
+    each: &mut dyn FnMut(T, Span),
+) -> Result<Scanned, JournalError> {
     let file = match File::open(log) {
         Ok(file) => file,
         Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Scanned::default()),
@@ -553,7 +572,7 @@ fn scan(log: &Path, each: &mut dyn FnMut(Record, Span)) -> Result<Scanned, Journ
             scanned.good_len += read as u64;
             continue;
         }
-        match serde_json::from_slice::<Record>(text) {
+        match serde_json::from_slice::<T>(text) {
             Ok(record) => {
                 let span = Span {
                     start: scanned.good_len,
@@ -590,7 +609,7 @@ fn replay_each(log: &Path, each: &mut dyn FnMut(&Record)) -> Result<Replay, Jour
         good_len,
         torn,
         exists,
-    } = scan(log, &mut |record, _| {
+    } = scan(log, &mut |record: Record, _| {
         each(&record);
         if matches!(record.state, State::Forgotten { .. }) {
             latest.remove(&record.key);
@@ -640,19 +659,21 @@ struct Compacted {
 /// a `forgotten` key left out and a torn last line dropped: written to [`TMP`], synced, renamed
 /// over [`LOG`], then the directory synced. A crash at any point leaves the old or the new log.
 ///
-/// It streams: a first pass over the log keeps, per key, only where its latest line sits (not
-/// the record), and a second reads those lines back one at a time, in key order, re-encoding
-/// each as [`Journal::record`] writes it. So its memory is a key and an offset per target,
+/// It streams: a first pass over the log reads only each line's key and state (a [`Head`]) and
+/// keeps, per key, where its latest line sits, and a second reads those lines back one at a
+/// time, in key order, and re-encodes each as [`Journal::record`] writes it. Every line was read
+/// whole before (by [`Journal::open`]'s replay, or written by this process), so the first pass
+/// need not check them again. So its memory is a key and an offset per target,
 /// whatever the records hold and however long the log is.
 fn compact(dir: &Path) -> Result<Compacted, JournalError> {
     let started = std::time::Instant::now();
     let log = dir.join(LOG);
     let mut latest: BTreeMap<String, Span> = BTreeMap::new();
-    let scanned = scan(&log, &mut |record, span| {
-        if matches!(record.state, State::Forgotten { .. }) {
-            latest.remove(&record.key);
+    let scanned = scan(&log, &mut |head: Head, span| {
+        if head.state == FORGOTTEN {
+            latest.remove(&head.key);
         } else {
-            latest.insert(record.key, span);
+            latest.insert(head.key, span);
         }
     })?;
     let mut source =
