@@ -658,6 +658,7 @@ struct Compacted {
 /// Replaces the log in `dir` by the latest record of each key, one line per key, sorted by key,
 /// a `forgotten` key left out and a torn last line dropped: written to [`TMP`], synced, renamed
 /// over [`LOG`], then the directory synced. A crash at any point leaves the old or the new log.
+/// `when` (`open` or `close`) goes to the log line that says how long it took.
 ///
 /// It streams: a first pass over the log reads only each line's key and state (a [`Head`]) and
 /// keeps, per key, where its latest line sits, and a second reads those lines back one at a
@@ -665,7 +666,7 @@ struct Compacted {
 /// whole before (by [`Journal::open`]'s replay, or written by this process), so the first pass
 /// need not check them again. So its memory is a key and an offset per target,
 /// whatever the records hold and however long the log is.
-fn compact(dir: &Path) -> Result<Compacted, JournalError> {
+fn compact(dir: &Path, when: &str) -> Result<Compacted, JournalError> {
     let started = std::time::Instant::now();
     let log = dir.join(LOG);
     let mut latest: BTreeMap<String, Span> = BTreeMap::new();
@@ -723,6 +724,7 @@ fn compact(dir: &Path) -> Result<Compacted, JournalError> {
     };
     tracing::info!(
         journal = %log.display(),
+        when,
         records_before = compacted.before,
         records_after = compacted.after,
         millis = compacted.took.as_secs_f64() * 1000.0,
@@ -936,7 +938,7 @@ impl Writer {
             });
         }
         if needs_compaction(lines, keys.len()) {
-            compact(&dir)?;
+            compact(&dir, "close")?;
         }
         drop(lock);
         Ok(())
@@ -1033,7 +1035,7 @@ impl Journal {
             exists,
         } = replay(&log)?;
         if needs_compaction(lines, latest.len()) {
-            lines = compact(dir)?.after;
+            lines = compact(dir, "open")?.after;
         } else if torn {
             let file = OpenOptions::new().write(true).open(&log).map_err(|error| {
                 io_error(&log, "open the log to cut off a torn last line", error)
@@ -1510,7 +1512,7 @@ mod tests {
         fs::write(dir.join(LOG), &text).unwrap();
         let expected = compacted_in_memory(&dir.join(LOG));
 
-        let compacted = compact(&dir).unwrap();
+        let compacted = compact(&dir, "test").unwrap();
         let written = fs::read(dir.join(LOG)).unwrap();
         assert_eq!(
             String::from_utf8(written).unwrap(),
@@ -1526,7 +1528,7 @@ mod tests {
         assert_eq!(latest["k6"].state.detail(), "from 0.1");
         // Compacting a compacted log changes nothing.
         let once = fs::read(dir.join(LOG)).unwrap();
-        compact(&dir).unwrap();
+        compact(&dir, "test").unwrap();
         assert_eq!(fs::read(dir.join(LOG)).unwrap(), once);
     }
 
@@ -1540,7 +1542,7 @@ mod tests {
         let expected = compacted_in_memory(&dir.join(LOG));
         let before = read(&dir).unwrap();
         assert!(!before.is_empty());
-        compact(&dir).unwrap();
+        compact(&dir, "test").unwrap();
         assert_eq!(fs::read(dir.join(LOG)).unwrap(), expected);
         assert_eq!(read(&dir).unwrap(), before);
     }
