@@ -1680,7 +1680,7 @@ fn compactions(text: &str) -> Vec<Compaction> {
             let field = |name: &str| {
                 line.split_whitespace()
                     .find_map(|word| word.strip_prefix(name)?.strip_prefix('='))
-                    .map(str::to_owned)
+                    .map(|value| value.trim_matches('"').to_owned())
             };
             Some(Compaction {
                 when: field("when")?,
@@ -2242,15 +2242,25 @@ mod tests {
             journal=/x/plan.toml.journal/journal.log when=close records_before=300000 \
             records_after=100000 millis=634.5\n\
             2026-12-07T06:57:44Z  INFO reimage_fleet::journal: journal compacted when=open \
-            records_before=2500 records_after=1000\n";
+            records_before=2500 records_after=1000\n\
+            2026-12-07T06:57:45Z  INFO reimage_fleet::journal: journal compacted when=\"open\" \
+            records_before=2500 records_after=1000 millis=12\n";
         assert_eq!(
             compactions(log),
-            [Compaction {
-                when: "close".to_owned(),
-                before: 300_000,
-                after: 100_000,
-                millis: 634.5,
-            }]
+            [
+                Compaction {
+                    when: "close".to_owned(),
+                    before: 300_000,
+                    after: 100_000,
+                    millis: 634.5,
+                },
+                Compaction {
+                    when: "open".to_owned(),
+                    before: 2_500,
+                    after: 1_000,
+                    millis: 12.0,
+                }
+            ]
         );
         assert!(compactions("nothing here\n").is_empty());
     }

@@ -724,7 +724,7 @@ fn compact(dir: &Path, when: &str) -> Result<Compacted, JournalError> {
     };
     tracing::info!(
         journal = %log.display(),
-        when,
+        when = %when,
         records_before = compacted.before,
         records_after = compacted.after,
         millis = compacted.took.as_secs_f64() * 1000.0,
