@@ -646,7 +646,7 @@ struct Verdict {
 
 /// The summary part: every ratio against a peer, read from the parts of `doc`.
 pub(crate) fn ratios(doc: &str) -> String {
-    let rows: [(&str, &str, &str, &str); 9] = [
+    let rows: [(&str, &str, &str, &str); 13] = [
         (
             "sdk",
             "operations/s",
@@ -701,6 +701,32 @@ pub(crate) fn ratios(doc: &str) -> String {
             "The server details reach",
             "the emulator against a bare hyper server: server details/s, of the ceiling",
             "≥ 50%",
+        ),
+        (
+            "fleet",
+            "The peak RSS of",
+            "`reimage fleet apply` of 100,000 targets: peak RSS",
+            "< 128 MB",
+        ),
+        (
+            "fleet",
+            "The wall time is",
+            "`reimage fleet apply` of 100,000 targets: wall time, of the job plus the rate \
+             limit's floor",
+            "≤ 1.2×",
+        ),
+        (
+            "fleet",
+            "Compaction paused the run",
+            "`reimage fleet apply` of 100,000 targets: the longest pause of the run for the \
+             journal's compaction",
+            "≤ 100 ms",
+        ),
+        (
+            "fleet",
+            "`reimage fleet status` on the finished journal takes",
+            "`reimage fleet status` on the 100,000-target journal",
+            "< 1 s",
         ),
     ];
     let mut out = String::new();
@@ -791,7 +817,12 @@ mod tests {
             ≥ 50×): met.\nFor a Jinja template with a loop, reimage is **40×** faster as a whole \
             process (target ≥ 50×): **missed**.\n<!-- bench:forms:end -->\n<!-- bench:emulator:start -->\nMeasured on 2026-11-22 \
             with wrk.\nThe job query reaches **63%** of the ceiling (target ≥ 80%): **missed**.\n\
-            <!-- bench:emulator:end -->\n";
+            <!-- bench:emulator:end -->\n<!-- bench:fleet:start -->\nMeasured on 2026-12-06: \
+            100,000 targets.\n\nThe peak RSS of `reimage fleet apply` is **120.0 MiB (125.8 MB)** \
+            (target < 128 MB): met.\nThe wall time is **1.01×** the job duration plus the rate \
+            limit's floor (target ≤ 1.2×): met.\nCompaction paused the run for **0 ms** at most \
+            (target ≤ 100 ms): met.\n`reimage fleet status` on the finished journal takes **1.2 \
+            s** (target < 1 s): **missed**.\n<!-- bench:fleet:end -->\n";
         let summary = ratios(doc);
         assert!(
             summary.contains("| 300× | ≥ 250× | met | 2026-11-23 |"),
@@ -814,7 +845,26 @@ mod tests {
             summary.contains("| 40× | ≥ 50× | **missed** | 2026-12-07 |"),
             "{summary}"
         );
-        assert!(summary.contains("(sdk, forms, emulator)"), "{summary}");
+        assert!(
+            summary.contains("| 120.0 MiB (125.8 MB) | < 128 MB | met | 2026-12-06 |"),
+            "{summary}"
+        );
+        assert!(
+            summary.contains("| 1.01× | ≤ 1.2× | met | 2026-12-06 |"),
+            "{summary}"
+        );
+        assert!(
+            summary.contains("| 0 ms | ≤ 100 ms | met | 2026-12-06 |"),
+            "{summary}"
+        );
+        assert!(
+            summary.contains("| 1.2 s | < 1 s | **missed** | 2026-12-06 |"),
+            "{summary}"
+        );
+        assert!(
+            summary.contains("(sdk, forms, emulator, fleet)"),
+            "{summary}"
+        );
     }
 
     #[test]

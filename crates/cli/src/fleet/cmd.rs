@@ -309,12 +309,17 @@ fn apply(args: &Args, a: &ApplyArgs) -> Result<u8, Failure> {
     let plan = load(&a.plan)?;
     let (inputs, _) = plan::Inputs::load(&plan);
     let resolve = Arc::new(resolver(&args.conn));
+    // The check's rows (a few strings per target) are dropped once counted: they are not held
+    // through the run.
     let rows = plan::check(&plan, &inputs, &plan::credentials_ok(&*resolve));
     let problems = rows.iter().filter(|r| !r.problems.is_empty()).count();
     if problems > 0 {
         for row in rows.iter().filter(|r| !r.problems.is_empty()).take(20) {
             crate::note(&format!("{}: {}", row.key, row.problems.join("; ")));
         }
+    }
+    drop(rows);
+    if problems > 0 {
         return Err(Failure::new(
             exit::REFUSED,
             format!("{problems} target(s) of the plan have problems; nothing was sent"),
@@ -340,11 +345,15 @@ fn apply(args: &Args, a: &ApplyArgs) -> Result<u8, Failure> {
             return Err(changed_failure(&a.plan, &changed));
         }
     }
+    // Only whether there was a journal is used from here on: the records are read again, under
+    // the lock, by `Journal::open`, so they are not held twice through the run.
+    let journaled_before = !journaled.is_empty();
+    drop(journaled);
     crate::note("the accounts this run uses:");
     for line in super::accounts::lines(&plan, &*resolve) {
         crate::note(&line);
     }
-    let what = if a.new_run && !journaled.is_empty() {
+    let what = if a.new_run && journaled_before {
         format!(
             "start a new run of {}: re-image its {} target(s) again, with the accounts above \
              (the journal of the last run is kept beside it)",

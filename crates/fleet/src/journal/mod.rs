@@ -461,6 +461,16 @@ fn needs_compaction(lines: usize, keys: usize) -> bool {
     lines > COMPACT_MIN_LINES.max(keys.saturating_mul(2))
 }
 
+/// A key's hash, to count the keys of a log without holding them: two keys with one hash (less
+/// than one chance in a billion among 100,000 keys) only count as one, which at worst compacts a log a
+/// little early.
+fn key_hash(key: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    key.hash(&mut hasher);
+    hasher.finish()
+}
+
 /// A log read from disk.
 #[derive(Debug, Default)]
 struct Replay {
@@ -476,24 +486,61 @@ struct Replay {
     exists: bool,
 }
 
-/// Reads `log`, keeping only the latest record per key (a `forgotten` record drops its key). A
-/// missing log is empty; a torn last line is set aside (see the module documentation); any other
-/// bad line is [`JournalError::Corrupt`].
-fn replay(log: &Path) -> Result<Replay, JournalError> {
-    replay_each(log, &mut |_| {})
+/// What [`scan`] found in a log, besides its records: [`Replay`] without `latest`.
+#[derive(Debug, Default)]
+struct Scanned {
+    /// How many records the log holds (torn last line excluded).
+    lines: usize,
+    /// The length of the log up to the end of its last good line.
+    good_len: u64,
+    /// Whether a torn last line follows `good_len`.
+    torn: bool,
+    /// Whether the log exists at all.
+    exists: bool,
 }
 
-/// [`replay`], telling `each` every record read, in order.
-fn replay_each(log: &Path, each: &mut dyn FnMut(&Record)) -> Result<Replay, JournalError> {
+/// The two fields of a record that compaction's first pass reads: serde skips the others
+/// without building them.
+#[derive(Debug, Deserialize)]
+struct Head {
+    /// [`Record::key`].
+    key: String,
+    /// [`State::word`].
+    state: String,
+}
+
+/// [`State::word`] of [`State::Forgotten`].
+const FORGOTTEN: &str = "forgotten";
+
+/// Where a record's JSON text sits in the log: its first byte and its length, without the
+/// line's end.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    /// The offset of the line's first byte.
+    start: u64,
+    /// The length of the JSON text.
+    len: usize,
+}
+
+/// Reads `log` line by line, telling `each` every record in order with where its text sits. A
+/// missing log is empty; a torn last line is set aside (see the module documentation); any other
+/// bad line is [`JournalError::Corrupt`]. Only one line is held at a time.
+///
+/// Each line is read as a `T`: a whole [`Record`], or a [`Head`] where only the key and the
+/// state are wanted (the other fields are skipped, not built).
+fn scan<T: serde::de::DeserializeOwned>(
+    log: &Path,
+    each: &mut dyn FnMut(T, Span),
+) -> Result<Scanned, JournalError> {
     let file = match File::open(log) {
         Ok(file) => file,
-        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Replay::default()),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Scanned::default()),
         Err(error) => return Err(io_error(log, "open the log for reading", error)),
     };
     let mut reader = BufReader::new(file);
-    let mut replay = Replay {
+    let mut scanned = Scanned {
         exists: true,
-        ..Replay::default()
+        ..Scanned::default()
     };
     let mut line = Vec::new();
     let mut number = 0_usize;
@@ -517,32 +564,66 @@ fn replay_each(log: &Path, each: &mut dyn FnMut(&Record)) -> Result<Replay, Jour
         }
         let Some(text) = line.strip_suffix(b"\n") else {
             // No newline: the write was cut short, so it was never acknowledged.
-            replay.torn = true;
+            scanned.torn = true;
             break;
         };
         let text = text.strip_suffix(b"\r").unwrap_or(text);
         if text.iter().all(u8::is_ascii_whitespace) {
-            replay.good_len += read as u64;
+            scanned.good_len += read as u64;
             continue;
         }
-        match serde_json::from_slice::<Record>(text) {
+        match serde_json::from_slice::<T>(text) {
             Ok(record) => {
-                replay.lines += 1;
-                replay.good_len += read as u64;
-                each(&record);
-                if matches!(record.state, State::Forgotten { .. }) {
-                    replay.latest.remove(&record.key);
-                } else {
-                    replay.latest.insert(record.key.clone(), record);
-                }
+                let span = Span {
+                    start: scanned.good_len,
+                    len: text.len(),
+                };
+                scanned.lines += 1;
+                scanned.good_len += read as u64;
+                each(record, span);
             }
             Err(error) => bad = Some((number, error.to_string())),
         }
+        if line.capacity() > 1 << 16 {
+            line = Vec::new();
+        }
     }
     if bad.is_some() {
-        replay.torn = true;
+        scanned.torn = true;
     }
-    Ok(replay)
+    Ok(scanned)
+}
+
+/// Reads `log`, keeping only the latest record per key (a `forgotten` record drops its key). A
+/// missing log is empty; a torn last line is set aside (see the module documentation); any other
+/// bad line is [`JournalError::Corrupt`].
+fn replay(log: &Path) -> Result<Replay, JournalError> {
+    replay_each(log, &mut |_| {})
+}
+
+/// [`replay`], telling `each` every record read, in order.
+fn replay_each(log: &Path, each: &mut dyn FnMut(&Record)) -> Result<Replay, JournalError> {
+    let mut latest = BTreeMap::new();
+    let Scanned {
+        lines,
+        good_len,
+        torn,
+        exists,
+    } = scan(log, &mut |record: Record, _| {
+        each(&record);
+        if matches!(record.state, State::Forgotten { .. }) {
+            latest.remove(&record.key);
+        } else {
+            latest.insert(record.key.clone(), record);
+        }
+    })?;
+    Ok(Replay {
+        latest,
+        lines,
+        good_len,
+        torn,
+        exists,
+    })
 }
 
 /// Reads the latest state per key without opening for writing (for `reimage fleet status`); safe
@@ -563,15 +644,62 @@ fn sync_dir(dir: &Path) -> Result<(), JournalError> {
     Ok(())
 }
 
-/// Replaces the log in `dir` by `latest`, one line per key: written to [`TMP`], synced, renamed
+/// What one compaction did, for the log (`RUST_LOG=reimage_fleet=info`) and the benchmark.
+#[derive(Debug, Clone, Copy)]
+struct Compacted {
+    /// The records the log held before.
+    before: usize,
+    /// The records it holds after: one per live key.
+    after: usize,
+    /// How long it took, from the first read to the directory's sync.
+    took: std::time::Duration,
+}
+
+/// Replaces the log in `dir` by the latest record of each key, one line per key, sorted by key,
+/// a `forgotten` key left out and a torn last line dropped: written to [`TMP`], synced, renamed
 /// over [`LOG`], then the directory synced. A crash at any point leaves the old or the new log.
-fn compact(dir: &Path, latest: &BTreeMap<String, Record>) -> Result<(), JournalError> {
+/// `when` (`open` or `close`) goes to the log line that says how long it took.
+///
+/// It streams: a first pass over the log reads only each line's key and state (a [`Head`]) and
+/// keeps, per key, where its latest line sits, and a second reads those lines back one at a
+/// time, in key order, and re-encodes each as [`Journal::record`] writes it. Every line was read
+/// whole before (by [`Journal::open`]'s replay, or written by this process), so the first pass
+/// need not check them again. So its memory is a key and an offset per target,
+/// whatever the records hold and however long the log is.
+fn compact(dir: &Path, when: &str) -> Result<Compacted, JournalError> {
+    let started = std::time::Instant::now();
+    let log = dir.join(LOG);
+    let mut latest: BTreeMap<String, Span> = BTreeMap::new();
+    let scanned = scan(&log, &mut |head: Head, span| {
+        if head.state == FORGOTTEN {
+            latest.remove(&head.key);
+        } else {
+            latest.insert(head.key, span);
+        }
+    })?;
+    let mut source =
+        File::open(&log).map_err(|error| io_error(&log, "open the log for compacting", error))?;
     let tmp = dir.join(TMP);
     let file =
         File::create(&tmp).map_err(|error| io_error(&tmp, "create the compacted log", error))?;
     let mut writer = BufWriter::new(file);
-    for record in latest.values() {
-        serde_json::to_writer(&mut writer, record).map_err(|source| JournalError::Encode {
+    let mut text = Vec::new();
+    for (key, span) in &latest {
+        text.resize(span.len, 0);
+        source
+            .seek(SeekFrom::Start(span.start))
+            .and_then(|_| source.read_exact(&mut text))
+            .map_err(|error| io_error(&log, "read the log back while compacting it", error))?;
+        let record = serde_json::from_slice::<Record>(&text).map_err(|error| {
+            io_error(
+                &log,
+                "read the log back while compacting it",
+                io::Error::other(format!(
+                    "the latest record of {key} changed under the compaction: {error}"
+                )),
+            )
+        })?;
+        serde_json::to_writer(&mut writer, &record).map_err(|source| JournalError::Encode {
             key: record.key.clone(),
             source,
         })?;
@@ -585,10 +713,24 @@ fn compact(dir: &Path, latest: &BTreeMap<String, Record>) -> Result<(), JournalE
     file.sync_all()
         .map_err(|error| io_error(&tmp, "sync the compacted log to disk", error))?;
     drop(file);
-    let log = dir.join(LOG);
+    drop(source);
     fs::rename(&tmp, &log)
         .map_err(|error| io_error(&log, "replace the log by the compacted one", error))?;
-    sync_dir(dir)
+    sync_dir(dir)?;
+    let compacted = Compacted {
+        before: scanned.lines,
+        after: latest.len(),
+        took: started.elapsed(),
+    };
+    tracing::info!(
+        journal = %log.display(),
+        when = %when,
+        records_before = compacted.before,
+        records_after = compacted.after,
+        millis = compacted.took.as_secs_f64() * 1000.0,
+        "journal compacted"
+    );
+    Ok(compacted)
 }
 
 /// Whether `pid` is a live process: `/proc/<pid>` on Linux; elsewhere assumed alive. Only used
@@ -739,8 +881,9 @@ struct Writer {
     file: File,
     /// How many records the log holds.
     lines: usize,
-    /// The keys in the log.
-    keys: HashSet<String>,
+    /// The keys in the log, each as its [`key_hash`]: only counted (for [`needs_compaction`]),
+    /// so a few bytes each rather than the key.
+    keys: HashSet<u64>,
     /// Shared with [`Journal`].
     shared: Arc<Shared>,
     /// Held until the writer is done.
@@ -766,7 +909,7 @@ impl Writer {
                 let reply = match &outcome {
                     Ok(()) => {
                         self.lines += 1;
-                        self.keys.insert(request.key);
+                        self.keys.insert(key_hash(&request.key));
                         Ok(())
                     }
                     Err(detail) => Err(JournalError::Write {
@@ -795,7 +938,7 @@ impl Writer {
             });
         }
         if needs_compaction(lines, keys.len()) {
-            compact(&dir, &replay(&log)?.latest)?;
+            compact(&dir, "close")?;
         }
         drop(lock);
         Ok(())
@@ -892,8 +1035,7 @@ impl Journal {
             exists,
         } = replay(&log)?;
         if needs_compaction(lines, latest.len()) {
-            compact(dir, &latest)?;
-            lines = latest.len();
+            lines = compact(dir, "open")?.after;
         } else if torn {
             let file = OpenOptions::new().write(true).open(&log).map_err(|error| {
                 io_error(&log, "open the log to cut off a torn last line", error)
@@ -916,7 +1058,7 @@ impl Journal {
             log: log.clone(),
             file,
             lines,
-            keys: latest.keys().cloned().collect(),
+            keys: latest.keys().map(|key| key_hash(key)).collect(),
             shared: Arc::clone(&shared),
             lock,
         };
@@ -1315,6 +1457,94 @@ mod tests {
         journal.close().await.unwrap();
         assert_eq!(log_lines(&dir).len(), 3);
         assert_eq!(read(&dir).unwrap()["k2"], done("k2", 1499));
+    }
+
+    /// What compaction wrote before it streamed: the whole log replayed into the latest record
+    /// per key, then each encoded on its own line, in key order.
+    fn compacted_in_memory(log: &Path) -> Vec<u8> {
+        let mut out = Vec::new();
+        for record in replay(log).unwrap().latest.values() {
+            serde_json::to_writer(&mut out, record).unwrap();
+            out.push(b'\n');
+        }
+        out
+    }
+
+    #[test]
+    fn streamed_compaction_writes_what_the_in_memory_one_wrote() {
+        let temp = TempDir::new("compact-same");
+        let dir = temp.journal();
+        fs::create_dir_all(&dir).unwrap();
+        // Every state, keys out of order and rewritten many times, a forgotten key, a record
+        // forgotten then written again, a blank line, a CRLF line, a line written by reimage 0.1
+        // (whose fields come in another order, with spaces), and a torn last line.
+        let mut text = String::new();
+        let mut push = |record: &Record| {
+            text.push_str(&serde_json::to_string(record).unwrap());
+            text.push('\n');
+        };
+        for round in 0..40_u64 {
+            for (n, mut record) in every_state().into_iter().enumerate() {
+                record.key = format!("k{}", (n as u64 * 7 + round) % 13);
+                record.at_ms = round * 100 + n as u64;
+                push(&record);
+            }
+        }
+        let forgotten = |key: &str, at_ms| {
+            record(
+                key,
+                at_ms,
+                State::Forgotten {
+                    reason: "by hand".to_owned(),
+                },
+            )
+        };
+        push(&forgotten("k3", 9000));
+        push(&forgotten("k4", 9001));
+        push(&done("k4", 9002));
+        text.push_str("\n");
+        text.push_str(&serde_json::to_string(&done("k5", 9003)).unwrap());
+        text.push_str("\r\n");
+        text.push_str(
+            "{ \"state\": \"done\", \"summary\": \"from 0.1\", \"at_ms\": 9004, \"key\": \"k6\" }\n",
+        );
+        text.push_str(r#"{"key":"k7","at_ms":9005,"sta"#);
+        fs::write(dir.join(LOG), &text).unwrap();
+        let expected = compacted_in_memory(&dir.join(LOG));
+
+        let compacted = compact(&dir, "test").unwrap();
+        let written = fs::read(dir.join(LOG)).unwrap();
+        assert_eq!(
+            String::from_utf8(written).unwrap(),
+            String::from_utf8(expected).unwrap()
+        );
+        assert_eq!(compacted.before, 40 * every_state().len() + 5);
+        // k0..k12 less k3 (forgotten); k4 came back.
+        assert_eq!(compacted.after, 12);
+        assert!(!dir.join(TMP).exists());
+        let latest = read(&dir).unwrap();
+        assert!(!latest.contains_key("k3"));
+        assert_eq!(latest["k4"], done("k4", 9002));
+        assert_eq!(latest["k6"].state.detail(), "from 0.1");
+        // Compacting a compacted log changes nothing.
+        let once = fs::read(dir.join(LOG)).unwrap();
+        compact(&dir, "test").unwrap();
+        assert_eq!(fs::read(dir.join(LOG)).unwrap(), once);
+    }
+
+    #[test]
+    fn a_journal_of_reimage_0_1_compacts_as_it_did() {
+        let temp = TempDir::new("compact-v01");
+        let dir = temp.journal();
+        fs::create_dir_all(&dir).unwrap();
+        let old = include_str!("../../tests/data/journal-v0.1.log");
+        fs::write(dir.join(LOG), old).unwrap();
+        let expected = compacted_in_memory(&dir.join(LOG));
+        let before = read(&dir).unwrap();
+        assert!(!before.is_empty());
+        compact(&dir, "test").unwrap();
+        assert_eq!(fs::read(dir.join(LOG)).unwrap(), expected);
+        assert_eq!(read(&dir).unwrap(), before);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 8)]

@@ -3,12 +3,14 @@
 //! combination of keys judged, each problem naming its place (`targets[12].ecs (line 57)`) and
 //! its fix. The rules themselves are written in the documentation of [`crate::plan`].
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use reimage_client::wire::ecs::RebuildApi;
 use reimage_cloudinit::schema::Version;
 use reimage_core::{EdisImage, ImageId, KeyPairName, KvmId, ServerId, UserId};
+use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::{Action, EcsLogin, KnownHosts, Target, Wait};
@@ -153,35 +155,134 @@ fn pick<'a, T>(target: &'a Opt<T>, defaults: &'a Opt<T>) -> Option<(&'a T, Layer
     }
 }
 
-/// Line numbers by byte offset.
-struct Lines {
-    starts: Vec<usize>,
-}
+/// Where each line of a text starts, by byte offset.
+struct LineStarts(Vec<usize>);
 
-impl Lines {
+impl LineStarts {
     fn new(text: &str) -> Self {
         let mut starts = vec![0];
         starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        Self { starts }
+        Self(starts)
     }
 
-    /// The line (from 1) of a byte offset.
+    /// Line numbers for offsets into the piece of the text that starts at `base`.
+    fn from(&self, base: usize) -> Lines<'_> {
+        Lines {
+            starts: &self.0,
+            base,
+        }
+    }
+}
+
+/// Line numbers by byte offset, for a piece of the plan that starts at byte `base` of it (so
+/// that a piece parsed on its own names the lines of the whole file).
+#[derive(Clone, Copy)]
+struct Lines<'a> {
+    starts: &'a [usize],
+    base: usize,
+}
+
+impl Lines<'_> {
+    /// The line (from 1) of a byte offset into the piece.
     fn line(&self, offset: usize) -> usize {
+        let offset = self.base + offset;
         self.starts.partition_point(|&s| s <= offset)
     }
 
-    /// The line and column (both from 1, the column in characters) of a byte offset.
+    /// The line and column (both from 1, the column in characters) of a byte offset into the
+    /// piece `text`.
     fn position(&self, text: &str, offset: usize) -> (usize, usize) {
         let line = self.line(offset);
-        let start = self.starts.get(line - 1).copied().unwrap_or(0);
+        let start = self
+            .starts
+            .get(line - 1)
+            .copied()
+            .unwrap_or(0)
+            .saturating_sub(self.base);
         let column = text.get(start..offset).map_or(0, |s| s.chars().count()) + 1;
         (line, column)
     }
 }
 
+/// The header of a target, alone on its line, where [`parse`] cuts a plan into pieces.
+const TARGET_HEADER: &str = "[[targets]]";
+
 /// Parses and checks the text of a plan; paths are made absolute against `dir`.
+///
+/// A parsed TOML document takes some twenty times the size of its text (a table per target,
+/// its tokens and events), which for 100,000 targets is some 180 MB held at once. So a plan is
+/// first parsed piece by piece: the part before the first line that holds only `[[targets]]`,
+/// then each part from such a line to the next, each piece a document of its own that is
+/// dropped once its targets are read. That reads the same as the whole file whenever every
+/// piece parses and each piece after the first holds only `[[targets]]` entries (and the first
+/// none): a line that only looks like a header, inside a multi-line string or array, leaves the
+/// piece before it unclosed, which does not parse. Any other file (and any file with a syntax
+/// error, so that the error names the file's own line and column) is parsed whole, as before.
 pub(super) fn parse(text: &str, dir: &Path) -> Result<Vec<Target>, Vec<String>> {
-    let lines = Lines::new(text);
+    let starts = LineStarts::new(text);
+    match parse_in_pieces(text, dir, &starts) {
+        Some(parsed) => parsed,
+        None => parse_whole(text, dir, &starts),
+    }
+}
+
+/// The byte offsets where the plan's pieces after the first start: each line that holds only
+/// [`TARGET_HEADER`] (blanks around it allowed).
+fn piece_starts(text: &str) -> Vec<usize> {
+    let mut starts = Vec::new();
+    let mut at = 0;
+    for line in text.split_inclusive('\n') {
+        if line.trim() == TARGET_HEADER {
+            starts.push(at);
+        }
+        at += line.len();
+    }
+    starts
+}
+
+/// [`parse`], piece by piece; `None` when the pieces may not read as the whole file does.
+fn parse_in_pieces(
+    text: &str,
+    dir: &Path,
+    starts: &LineStarts,
+) -> Option<Result<Vec<Target>, Vec<String>>> {
+    let cuts = piece_starts(text);
+    let first = *cuts.first()?;
+    let head = DeTable::parse(text.get(..first)?).ok()?;
+    let mut reader = Reader::default();
+    // At least one target per piece.
+    reader.targets.reserve_exact(cuts.len());
+    reader.seen.reserve(cuts.len());
+    for (key, value) in head.get_ref() {
+        if key.get_ref().as_ref() == "targets" {
+            return None;
+        }
+        reader.top_level(key, value, dir, starts.from(0));
+    }
+    drop(head);
+    let ends = cuts.iter().skip(1).copied().chain([text.len()]);
+    for (start, end) in cuts.iter().copied().zip(ends) {
+        let piece = DeTable::parse(text.get(start..end)?).ok()?;
+        let mut keys = piece.get_ref().iter();
+        let (Some((key, value)), None) = (keys.next(), keys.next()) else {
+            return None;
+        };
+        let DeValue::Array(entries) = value.get_ref() else {
+            return None;
+        };
+        if key.get_ref().as_ref() != "targets" {
+            return None;
+        }
+        for entry in entries {
+            reader.entry(entry, dir, starts.from(start));
+        }
+    }
+    Some(reader.finish())
+}
+
+/// [`parse`], the whole file at once.
+fn parse_whole(text: &str, dir: &Path, starts: &LineStarts) -> Result<Vec<Target>, Vec<String>> {
+    let lines = starts.from(0);
     let document = DeTable::parse(text).map_err(|e| {
         let at = e
             .span()
@@ -202,21 +303,52 @@ pub(super) fn parse(text: &str, dir: &Path) -> Result<Vec<Target>, Vec<String>> 
             "is not valid TOML{at}: {message}; fix the syntax (see https://toml.io)"
         )]
     })?;
-    let mut problems = Vec::new();
-    let mut defaults = Layer::default();
+    let mut reader = Reader::default();
     let mut entries = None;
     for (key, value) in document.get_ref() {
+        match (key.get_ref().as_ref(), value.get_ref()) {
+            ("targets", DeValue::Array(array)) => entries = Some(array),
+            _ => reader.top_level(key, value, dir, lines),
+        }
+    }
+    for entry in entries.map_or(&[][..], |a| a) {
+        reader.entry(entry, dir, lines);
+    }
+    reader.finish()
+}
+
+/// What [`parse`] has read so far: the defaults, the targets in file order, the problems.
+#[derive(Default)]
+struct Reader {
+    problems: Vec<String>,
+    defaults: Layer,
+    targets: Vec<Target>,
+    /// Each target's key, with its index and line, to refuse a server named twice.
+    seen: HashMap<String, (usize, usize)>,
+    /// How many `[[targets]]` entries were read (the next one's index).
+    entries: usize,
+}
+
+impl Reader {
+    /// One key of the document's top level other than the array of targets.
+    fn top_level(
+        &mut self,
+        key: &Spanned<Cow<'_, str>>,
+        value: &Spanned<DeValue<'_>>,
+        dir: &Path,
+        lines: Lines<'_>,
+    ) {
         let name = key.get_ref().as_ref();
         let line = lines.line(key.span().start);
+        let problems = &mut self.problems;
         match (name, value.get_ref()) {
             ("defaults", DeValue::Table(table)) => {
-                defaults = parse_layer(table, "defaults", DEFAULT_KEYS, dir, &lines, &mut problems);
-                defaults.line = line;
+                self.defaults = parse_layer(table, "defaults", DEFAULT_KEYS, dir, &lines, problems);
+                self.defaults.line = line;
             }
             ("defaults", _) => problems.push(format!(
                 "defaults (line {line}): must be a table; write it as [defaults] followed by its keys"
             )),
-            ("targets", DeValue::Array(array)) => entries = Some(array),
             ("targets", _) => problems.push(format!(
                 "targets (line {line}): must be an array of tables; write each target as \
                  [[targets]] followed by its keys"
@@ -234,52 +366,58 @@ pub(super) fn parse(text: &str, dir: &Path) -> Result<Vec<Target>, Vec<String>> 
             }
         }
     }
-    let entries: &[_] = entries.map_or(&[], |a| a);
-    if entries.is_empty() && problems.is_empty() {
-        problems.push(
-            "has no targets; add one [[targets]] entry per server, with ecs = \"SERVER-ID\" or \
-             edis = \"kvm_…\""
-                .to_owned(),
-        );
-    }
-    let mut targets = Vec::with_capacity(entries.len());
-    let mut seen: HashMap<String, (usize, usize)> = HashMap::with_capacity(entries.len());
-    for (index, entry) in entries.iter().enumerate() {
+
+    /// The next `[[targets]]` entry.
+    fn entry(&mut self, entry: &Spanned<DeValue<'_>>, dir: &Path, lines: Lines<'_>) {
+        let index = self.entries;
+        self.entries += 1;
         let prefix = format!("targets[{index}]");
+        let problems = &mut self.problems;
         let DeValue::Table(table) = entry.get_ref() else {
             let line = lines.line(entry.span().start);
             problems.push(format!(
                 "{prefix} (line {line}): must be a table; write each target as [[targets]] \
                  followed by its keys"
             ));
-            continue;
+            return;
         };
-        let mut layer = parse_layer(table, &prefix, TARGET_KEYS, dir, &lines, &mut problems);
+        let mut layer = parse_layer(table, &prefix, TARGET_KEYS, dir, &lines, problems);
         layer.line = table_line(table, entry.span().start, &lines);
-        let Some(target) = build(index, &layer, &defaults, &mut problems) else {
-            continue;
+        let Some(target) = build(index, &layer, &self.defaults, problems) else {
+            return;
         };
-        if let Some(&(first, first_line)) = seen.get(&target.key) {
+        if let Some(&(first, first_line)) = self.seen.get(&target.key) {
             problems.push(format!(
                 "{prefix} (line {}): {} is already targets[{first}] (line {first_line}); a \
                  server may appear only once in a plan: remove one of them",
                 target.line, target.key
             ));
-            continue;
+            return;
         }
-        seen.insert(target.key.clone(), (index, target.line));
-        targets.push(target);
+        self.seen.insert(target.key.clone(), (index, target.line));
+        self.targets.push(target);
     }
-    if problems.is_empty() {
-        Ok(targets)
-    } else {
-        Err(problems)
+
+    /// The targets, or every problem found.
+    fn finish(mut self) -> Result<Vec<Target>, Vec<String>> {
+        if self.entries == 0 && self.problems.is_empty() {
+            self.problems.push(
+                "has no targets; add one [[targets]] entry per server, with ecs = \"SERVER-ID\" or \
+                 edis = \"kvm_…\""
+                    .to_owned(),
+            );
+        }
+        if self.problems.is_empty() {
+            Ok(self.targets)
+        } else {
+            Err(self.problems)
+        }
     }
 }
 
 /// The line where a `[[targets]]` entry starts: its header's, which its span starts at; for an
 /// inline table, its first key's.
-fn table_line(table: &DeTable<'_>, start: usize, lines: &Lines) -> usize {
+fn table_line(table: &DeTable<'_>, start: usize, lines: &Lines<'_>) -> usize {
     let first_key = table.keys().map(|k| k.span().start).min();
     lines.line(first_key.map_or(start, |k| k.min(start)))
 }
@@ -290,7 +428,7 @@ fn parse_layer(
     prefix: &str,
     allowed: &[&str],
     dir: &Path,
-    lines: &Lines,
+    lines: &Lines<'_>,
     problems: &mut Vec<String>,
 ) -> Layer {
     let mut layer = Layer::default();
@@ -1411,5 +1549,84 @@ no_validate = true
         );
         let p = one_problem(&dir, "[[targets]\necs = 1\n");
         assert!(p.starts_with("is not valid TOML at line 1, column"), "{p}");
+    }
+
+    /// What a parse gave, comparable: the targets' `Debug` text or the problems.
+    fn shown(parsed: Result<Vec<Target>, Vec<String>>) -> Result<String, Vec<String>> {
+        parsed.map(|targets| format!("{targets:#?}"))
+    }
+
+    #[test]
+    fn a_plan_read_in_pieces_reads_as_the_whole_file() {
+        let dir = Dir::new("pieces");
+        let starts = |text: &str| LineStarts::new(text);
+        let upper = SERVER.to_uppercase();
+        // Read in pieces: these must give exactly what the whole file gives, problems and their
+        // lines included.
+        let pieces = [
+            EXAMPLE.to_owned(),
+            doc_example(),
+            format!(
+                "[defaults]\nuser_data = \"u\"\n[[targets]]\necs = \"{SERVER}\"\n  [[targets]]  \
+                 \r\necs = \"{SERVER2}\"\n[[targets]] # third\necs = \"{upper}\"\n"
+            ),
+            format!(
+                "# a comment\n[[targets]]\necs = \"{SERVER}\"\nbogus = 1\n\n[[targets]]\n\
+                 edis = \"kvm_1_2\"\n[[targets]]\necs = \"not-an-id\"\n"
+            ),
+            format!("[[targets]]\necs = \"{SERVER}\"\n[targets.deeper]\nx = 1\n"),
+        ];
+        for text in &pieces {
+            let whole = shown(parse_whole(text, &dir.0, &starts(text)));
+            let Some(in_pieces) = parse_in_pieces(text, &dir.0, &starts(text)) else {
+                panic!("not read in pieces:\n{text}");
+            };
+            assert_eq!(shown(in_pieces), whole, "{text}");
+            assert_eq!(shown(parse(text, &dir.0)), whole, "{text}");
+        }
+        // Read whole: a header inside a multi-line string, defaults after the targets, a target
+        // array before the headers, a syntax error, no header alone on its line.
+        let whole_only = [
+            format!(
+                "[defaults]\nprofile = \"\"\"\n[[targets]]\n\"\"\"\n[[targets]]\necs = \"{SERVER}\"\n"
+            ),
+            format!("[[targets]]\necs = \"{SERVER}\"\n[defaults]\nuser_data = \"u\"\n"),
+            format!("targets = [{{ ecs = \"{SERVER}\" }}]\n[[targets]]\necs = \"{SERVER2}\"\n"),
+            format!("[[targets]]\necs = \"{SERVER}\"\n[[targets]]\necs = \n"),
+            format!("[[targets]] # first\necs = \"{SERVER}\"\n"),
+            "".to_owned(),
+        ];
+        for text in &whole_only {
+            assert!(
+                parse_in_pieces(text, &dir.0, &starts(text)).is_none(),
+                "read in pieces:\n{text}"
+            );
+            assert_eq!(
+                shown(parse(text, &dir.0)),
+                shown(parse_whole(text, &dir.0, &starts(text))),
+                "{text}"
+            );
+        }
+        // The header in a string is the profile's text, not a target: one target, at line 5.
+        let in_string = shown(parse(&whole_only[0], &dir.0)).unwrap_err();
+        assert_eq!(in_string.len(), 1, "{in_string:?}");
+        assert!(
+            in_string[0].starts_with("targets[0] (line 5): no way to log in"),
+            "{in_string:?}"
+        );
+        let syntax = shown(parse(&whole_only[3], &dir.0)).unwrap_err();
+        assert!(
+            syntax[0].starts_with("is not valid TOML at line 4, column"),
+            "{syntax:?}"
+        );
+        // And the lines of a plan read in pieces are the file's: the duplicate's is 7.
+        let duplicate = shown(parse(&pieces[2], &dir.0)).unwrap_err();
+        assert_eq!(
+            duplicate,
+            [format!(
+                "targets[2] (line 7): ecs:{SERVER} is already targets[0] (line 3); a server may \
+                 appear only once in a plan: remove one of them"
+            )]
+        );
     }
 }
