@@ -273,8 +273,8 @@ pub(crate) struct Install {
     pub(crate) fail: bool,
     pub(crate) user_data_bytes: Option<usize>,
     /// The host key the new system boots with: the one the user data's `ssh_keys` gives
-    /// (cloud-init installs it), else a new one.
-    pub(crate) host_key: Option<std::sync::Arc<reimage_hostkeys::keys::HostKeyPair>>,
+    /// (cloud-init installs it), else a new one (made when first needed).
+    pub(crate) host_key: crate::console::HostKey,
 }
 
 /// An EDIS KVM.
@@ -290,8 +290,8 @@ pub(crate) struct Kvm {
     /// The ISO mounted on the KVM (`/kvm/v2/get/mount`); none until an operation mounts one.
     pub(crate) mounted_iso: Option<String>,
     pub(crate) counters: KvmCounters,
-    /// The host key of the system it runs.
-    pub(crate) host_key: Option<std::sync::Arc<reimage_hostkeys::keys::HostKeyPair>>,
+    /// The host key of the system it runs (made when first needed).
+    pub(crate) host_key: crate::console::HostKey,
 }
 
 /// An EDIS session that was issued.
@@ -570,7 +570,7 @@ impl World {
                 installed_at: None,
                 mounted_iso: None,
                 counters: KvmCounters::default(),
-                host_key: crate::console::new_host_key(&k.hostname),
+                host_key: crate::console::HostKey::new(&k.hostname),
             })
             .collect();
         self.jobs.clear();
@@ -805,7 +805,7 @@ impl World {
                     "last_install_failed": k.last_install_failed,
                     "user_data_bytes": k.user_data_bytes,
                     "mounted_iso": k.mounted_iso,
-                    "host_key": k.host_key.as_ref().map(|key| {
+                    "host_key": k.host_key.get().map(|key| {
                         reimage_hostkeys::keys::fingerprint(&key.public())
                     }),
                     "ssh_port": self.ssh.iter().find(|e| e.server_id == k.fixture.id.as_str()).map(|e| e.port),
@@ -858,7 +858,7 @@ fn current_key(
     }
     kvms.iter()
         .find(|k| k.fixture.id.as_str() == id)
-        .and_then(|k| k.host_key.clone())
+        .and_then(|k| k.host_key.get().cloned())
 }
 
 /// The console of a fixture's server: the boot of its first install, long finished.
@@ -1060,5 +1060,38 @@ pub(crate) fn server_view(server: &Server, jobs: &Jobs, now: OffsetDateTime) -> 
             power_state: 4,
             progress: 0,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Start-up makes no host key: a key is made when the console, an SSH endpoint or the state
+    /// first needs it, and is the same key afterwards.
+    #[test]
+    fn host_keys_are_made_when_first_needed() {
+        let config = Config::default();
+        let world = World::new(&config);
+        assert!(!world.servers.is_empty() && !world.kvms.is_empty());
+        let made = |w: &World| {
+            w.servers
+                .iter()
+                .filter(|s| s.console.boots.iter().any(|b| b.key.is_made()))
+                .count()
+                + w.kvms.iter().filter(|k| k.host_key.is_made()).count()
+        };
+        assert_eq!(made(&world), 0);
+        let id = world.servers[0].fixture.id.as_str().to_owned();
+        let first = current_key(&world.servers, &world.kvms, &id).unwrap();
+        assert_eq!(made(&world), 1);
+        let again = current_key(&world.servers, &world.kvms, &id).unwrap();
+        assert!(std::sync::Arc::ptr_eq(&first, &again));
+        let state = world.snapshot(&config, config.clock.now().to_offset_date_time());
+        assert_eq!(made(&world), world.servers.len() + world.kvms.len());
+        assert_eq!(
+            state["ecs"]["servers"][0]["host_key"],
+            serde_json::json!(reimage_hostkeys::keys::fingerprint(&first.public()))
+        );
     }
 }
