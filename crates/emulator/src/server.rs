@@ -546,11 +546,8 @@ async fn respond(shared: &Shared, request: Request<Incoming>) -> Outcome {
 
     // The body, within the limit.
     let limit = shared.config.max_body_bytes;
-    let declared = parts
-        .headers
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
+    // The `Content-Length` hyper read (and checked): known before the body is.
+    let declared = body.size_hint().exact();
     if declared.is_some_and(|n| n > limit as u64) {
         return Outcome::Answer(too_large(side, &shared.world().ids.hex32()));
     }
@@ -598,13 +595,17 @@ async fn respond(shared: &Shared, request: Request<Incoming>) -> Outcome {
         method: request.method().clone(),
         path: path.into(),
         headers: redact::headers(request.headers()),
-        body: redact::body(
-            request
-                .headers()
-                .get(CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok()),
-            request.body(),
-        ),
+        body: if request.body().is_empty() {
+            Value::Null
+        } else {
+            redact::body(
+                request
+                    .headers()
+                    .get(CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok()),
+                request.body(),
+            )
+        },
         auth: LogAuth::default(),
         status: None,
         error_code: None,
@@ -774,36 +775,69 @@ enum Shape {
 }
 
 fn build(reply: Reply, request_id: &str, shape: Shape) -> Response<ReplyBody> {
+    let Reply {
+        status,
+        content_type,
+        headers: extra,
+        body,
+        ..
+    } = reply;
     let body = match shape {
         Shape::NotJson => {
-            let half = reply.body.len() / 2;
-            let mut bytes = reply.body.slice(..half).to_vec();
+            let half = body.len() / 2;
+            let mut bytes = body.slice(..half).to_vec();
             bytes.extend_from_slice(b"<!-- not JSON -->");
             Bytes::from(bytes)
         }
-        Shape::Whole | Shape::Cut => reply.body.clone(),
+        Shape::Whole | Shape::Cut => body,
     };
     let length = body.len();
-    let body = match shape {
-        Shape::Cut => ReplyBody::Cut {
-            half: Some(body.slice(..length / 2)),
-            pause: None,
-        },
-        _ if body.is_empty() => ReplyBody::Whole(None),
-        _ => ReplyBody::Whole(Some(body)),
+    // hyper writes the `Content-Length` of a body whose length it knows; a cut body's is the
+    // whole one's (a lie), and an empty one's is written as it always was.
+    let (body, stated_length) = match shape {
+        Shape::Cut => (
+            ReplyBody::Cut {
+                half: Some(body.slice(..length / 2)),
+                pause: None,
+            },
+            true,
+        ),
+        _ if body.is_empty() => (ReplyBody::Whole(None), true),
+        _ => (ReplyBody::Whole(Some(body)), false),
     };
     let mut response = Response::new(body);
-    *response.status_mut() = reply.status;
+    *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static(reply.content_type));
-    headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
-    if let Ok(id) = HeaderValue::from_str(request_id) {
-        headers.insert(HeaderName::from_static("x-request-id"), id);
+    headers.insert(CONTENT_TYPE, content_type_value(content_type));
+    if stated_length {
+        headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
     }
-    for (name, value) in reply.headers {
+    if let Ok(id) = HeaderValue::from_str(request_id) {
+        headers.insert(X_REQUEST_ID, id);
+    }
+    for (name, value) in extra {
         headers.append(name, value);
     }
     response
+}
+
+/// `X-Request-Id`, made once.
+#[allow(clippy::declare_interior_mutable_const)] // a static name: nothing in it changes
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The `Content-Type` of an answer; the usual two made once, not checked on every answer.
+fn content_type_value(content_type: &'static str) -> HeaderValue {
+    #[allow(clippy::declare_interior_mutable_const)] // static texts: nothing in them changes
+    const HUAWEI: HeaderValue = HeaderValue::from_static(crate::reply::HUAWEI_JSON);
+    #[allow(clippy::declare_interior_mutable_const)]
+    const PLAIN: HeaderValue = HeaderValue::from_static(crate::reply::PLAIN_JSON);
+    if content_type == crate::reply::HUAWEI_JSON {
+        HUAWEI
+    } else if content_type == crate::reply::PLAIN_JSON {
+        PLAIN
+    } else {
+        HeaderValue::from_static(content_type)
+    }
 }
 
 #[cfg(test)]
