@@ -36,6 +36,7 @@ use crate::fault::{FaultKind, FaultRule};
 use crate::handler::{CallFlags, Ctx, Handled, LogAuth};
 use crate::reply::{Reply, Side};
 use crate::state::{JobQuirk, LogEntry, World};
+use crate::util::Hex32;
 use crate::{admin, ecs, edis, iam, redact};
 
 /// How long [`Running::shutdown`] lets calls under way finish before it cuts them.
@@ -474,12 +475,47 @@ enum Outcome {
     Close,
 }
 
-async fn serve(
-    shared: Arc<Shared>,
-    reset: Arc<AtomicBool>,
-    request: Request<Incoming>,
-) -> Result<Response<ReplyBody>, Dropped> {
-    match respond(&shared, request).await {
+/// The answer to a call: most calls (the job query among them) carry no body and meet no
+/// `latency` fault, and are answered at once, with no future to keep; the others go on in a
+/// boxed one.
+enum Served {
+    Now(Option<Result<Response<ReplyBody>, Dropped>>),
+    Later(Pin<Box<dyn Future<Output = Result<Response<ReplyBody>, Dropped>> + Send>>),
+}
+
+impl Future for Served {
+    type Output = Result<Response<ReplyBody>, Dropped>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            // Taken once: hyper does not poll a call's answer again.
+            Self::Now(answer) => answer.take().map_or(Poll::Pending, Poll::Ready),
+            Self::Later(future) => future.as_mut().poll(cx),
+        }
+    }
+}
+
+fn serve(shared: Arc<Shared>, reset: Arc<AtomicBool>, request: Request<Incoming>) -> Served {
+    if request.body().is_end_stream() {
+        let (parts, _) = request.into_parts();
+        let side = Side::of(parts.uri.path());
+        return match answer(&shared, Request::from_parts(parts, Bytes::new()), side) {
+            Answered::Now(outcome) => Served::Now(Some(conclude(outcome, &reset))),
+            Answered::Later(delayed) => Served::Later(Box::pin(async move {
+                let outcome = delayed.run(&shared).await;
+                conclude(outcome, &reset)
+            })),
+        };
+    }
+    Served::Later(Box::pin(async move {
+        let outcome = respond(&shared, request).await;
+        conclude(outcome, &reset)
+    }))
+}
+
+/// What hyper gets for an outcome: a `reset` fault marks the connection to be reset.
+fn conclude(outcome: Outcome, reset: &AtomicBool) -> Result<Response<ReplyBody>, Dropped> {
+    match outcome {
         Outcome::Answer(response) => Ok(response),
         Outcome::Reset => {
             reset.store(true, Ordering::SeqCst);
@@ -560,7 +596,32 @@ async fn respond(shared: &Shared, request: Request<Incoming>) -> Outcome {
         // The client went away mid-body.
         Err(_) => return Outcome::Close,
     };
-    let request = Request::from_parts(parts, bytes);
+    match answer(shared, Request::from_parts(parts, bytes), side) {
+        Answered::Now(outcome) => outcome,
+        Answered::Later(delayed) => delayed.run(shared).await,
+    }
+}
+
+/// A call answered now, or one that waits (a `latency` fault) before it goes on.
+enum Answered {
+    Now(Outcome),
+    Later(Box<Delayed>),
+}
+
+/// A call whose `latency` fault (or early answer) comes first: what it needs to go on.
+struct Delayed {
+    request: Request<Bytes>,
+    side: Side,
+    route: Option<EcsRoute>,
+    operation: &'static str,
+    logged: LogEntry,
+    plan: Plan,
+    request_id: Hex32,
+}
+
+/// Answers a call whose body was read: the admin API, the throttle rule, the faults, then the
+/// handler, all without waiting, unless a fault makes the call wait or answer early.
+fn answer(shared: &Shared, request: Request<Bytes>, side: Side) -> Answered {
     let path = request.uri().path();
     let method = request.method().as_str();
 
@@ -572,7 +633,7 @@ async fn respond(shared: &Shared, request: Request<Incoming>) -> Outcome {
         let ctx = ctx(shared, &request, now, &request_id, &flags);
         world.settle(now);
         let reply = admin::handle(&mut world, &ctx);
-        return Outcome::Answer(build(reply, &request_id, Shape::Whole));
+        return Answered::Now(Outcome::Answer(build(reply, &request_id, Shape::Whole)));
     }
 
     let (operation, route) = match side {
@@ -587,7 +648,7 @@ async fn respond(shared: &Shared, request: Request<Incoming>) -> Outcome {
         }
     };
     // The log entry, redacted before the lock; what the lock decides is filled in under it.
-    let mut now = shared.now();
+    let now = shared.now();
     let mut logged = LogEntry {
         time: now,
         request_id: None,
@@ -635,7 +696,11 @@ async fn respond(shared: &Shared, request: Request<Incoming>) -> Outcome {
             let evicted = world.log.push(logged);
             drop(world);
             drop(evicted);
-            return Outcome::Answer(build(reply, request_id.as_str(), Shape::Whole));
+            return Answered::Now(Outcome::Answer(build(
+                reply,
+                request_id.as_str(),
+                Shape::Whole,
+            )));
         }
     }
     let (request_id, plan, applied) = {
@@ -652,51 +717,90 @@ async fn respond(shared: &Shared, request: Request<Incoming>) -> Outcome {
             (request_id, plan, Err((logged, route)))
         }
     };
-    let (handled, evicted) = match applied {
-        Ok(applied) => applied,
-        Err((mut logged, route)) => {
-            if !plan.delay.is_zero() {
-                tokio::time::sleep(plan.delay).await;
-                now = shared.now();
-                logged.time = now;
+    match applied {
+        Ok((handled, evicted)) => {
+            drop(evicted);
+            Answered::Now(finish(&request, operation, request_id, &plan, handled))
+        }
+        Err((logged, route)) => Answered::Later(Box::new(Delayed {
+            request,
+            side,
+            route,
+            operation,
+            logged,
+            plan,
+            request_id,
+        })),
+    }
+}
+
+impl Delayed {
+    /// Waits out the `latency`, then answers early (a fault) or applies the call.
+    async fn run(self, shared: &Shared) -> Outcome {
+        let Delayed {
+            request,
+            side,
+            route,
+            operation,
+            mut logged,
+            plan,
+            request_id,
+        } = self;
+        let mut now = logged.time;
+        if !plan.delay.is_zero() {
+            tokio::time::sleep(plan.delay).await;
+            now = shared.now();
+            logged.time = now;
+        }
+        let early = match &plan.before {
+            Some(FaultKind::Reset) => Some((None, "reset")),
+            Some(FaultKind::Throttle { retry_after }) => {
+                let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+                Some((Some(side.throttled(secs, request_id.as_str())), "throttled"))
             }
-            let early = match &plan.before {
-                Some(FaultKind::Reset) => Some((None, "reset")),
-                Some(FaultKind::Throttle { retry_after }) => {
-                    let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
-                    Some((Some(side.throttled(secs, request_id.as_str())), "throttled"))
-                }
-                Some(FaultKind::FlowLimit) => {
-                    Some((Some(side.flow_limited(request_id.as_str())), "flow_limited"))
-                }
-                Some(FaultKind::ServerError { status }) => Some((
-                    Some(side.server_error(*status, request_id.as_str())),
-                    "server_error",
-                )),
-                _ => None,
+            Some(FaultKind::FlowLimit) => {
+                Some((Some(side.flow_limited(request_id.as_str())), "flow_limited"))
+            }
+            Some(FaultKind::ServerError { status }) => Some((
+                Some(side.server_error(*status, request_id.as_str())),
+                "server_error",
+            )),
+            _ => None,
+        };
+        if let Some((reply, outcome)) = early {
+            logged.outcome = outcome;
+            logged.status = reply.as_ref().map(|r| r.status.as_u16());
+            logged.error_code = reply.as_ref().and_then(|r| r.code.clone());
+            let evicted = shared.world().log.push(logged);
+            drop(evicted);
+            return match reply {
+                Some(reply) => Outcome::Answer(build(reply, request_id.as_str(), Shape::Whole)),
+                None => Outcome::Reset,
             };
-            if let Some((reply, outcome)) = early {
-                logged.outcome = outcome;
-                logged.status = reply.as_ref().map(|r| r.status.as_u16());
-                logged.error_code = reply.as_ref().and_then(|r| r.code.clone());
-                let evicted = shared.world().log.push(logged);
-                drop(evicted);
-                return match reply {
-                    Some(reply) => Outcome::Answer(build(reply, request_id.as_str(), Shape::Whole)),
-                    None => Outcome::Reset,
-                };
-            }
-            let ctx = ctx(shared, &request, now, request_id.as_str(), &plan.flags);
+        }
+        let ctx = ctx(shared, &request, now, request_id.as_str(), &plan.flags);
+        let (handled, evicted) = {
             let mut world = shared.world();
             apply(&mut world, &ctx, side, route, &plan, logged)
-        }
-    };
-    drop(evicted);
+        };
+        drop(evicted);
+        finish(&request, operation, request_id, &plan, handled)
+    }
+}
+
+/// The answer of an applied call, spoiled if a fault says so.
+fn finish(
+    request: &Request<Bytes>,
+    operation: &'static str,
+    request_id: Hex32,
+    plan: &Plan,
+    handled: Handled,
+) -> Outcome {
     tracing::debug!(
         request_id = %request_id,
         operation,
-        method = %method,
-        path = %path,
+        method = %request.method(),
+        path = %request.uri().path(),
         status = handled.reply.status.as_u16(),
         "emulator call"
     );

@@ -415,13 +415,13 @@ impl Jobs {
 
     /// The job `id` (in any case).
     pub(crate) fn get(&self, id: &str) -> Option<&Job> {
-        let seq = self.by_id.get(&id.to_ascii_lowercase())?;
+        let seq = self.by_id.get(&*lower(id))?;
         self.by_seq.get(seq)
     }
 
     /// Changes the job `id` with `change`, keeping the index of ends right.
     pub(crate) fn update<R>(&mut self, id: &str, change: impl FnOnce(&mut Job) -> R) -> Option<R> {
-        let seq = *self.by_id.get(&id.to_ascii_lowercase())?;
+        let seq = *self.by_id.get(&*lower(id))?;
         let job = self.by_seq.get_mut(&seq)?;
         let (end, settled) = (job.end, job.settled);
         let result = change(job);
@@ -588,13 +588,13 @@ impl World {
 
     /// The server `id` (in any case).
     pub(crate) fn server(&self, id: &str) -> Option<&Server> {
-        let at = *self.server_index.get(&id.to_ascii_lowercase())?;
+        let at = *self.server_index.get(&*lower(id))?;
         self.servers.get(at)
     }
 
     /// The server `id` (in any case), to change.
     pub(crate) fn server_mut(&mut self, id: &str) -> Option<&mut Server> {
-        let at = *self.server_index.get(&id.to_ascii_lowercase())?;
+        let at = *self.server_index.get(&*lower(id))?;
         self.servers.get_mut(at)
     }
 
@@ -847,6 +847,16 @@ impl World {
     }
 }
 
+/// `id` in lower case, as the indexes hold ids: copied only when it has an upper-case letter
+/// (clients send ids as they got them, in lower case).
+fn lower(id: &str) -> std::borrow::Cow<'_, str> {
+    if id.bytes().any(|b| b.is_ascii_uppercase()) {
+        std::borrow::Cow::Owned(id.to_ascii_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(id)
+    }
+}
+
 /// The host key of what server or KVM `id` runs now.
 fn current_key(
     servers: &[Server],
@@ -1066,6 +1076,21 @@ pub(crate) fn server_view(server: &Server, jobs: &Jobs, now: OffsetDateTime) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_are_found_in_any_case() {
+        let world = World::new(&Config::default());
+        let id = world.servers[1].fixture.id.as_str().to_owned();
+        let found = |id: &str| world.server(id).map(|s| s.fixture.id.as_str().to_owned());
+        assert_eq!(found(&id).as_deref(), Some(id.as_str()));
+        assert_eq!(
+            found(&id.to_ascii_uppercase()).as_deref(),
+            Some(id.as_str())
+        );
+        assert_eq!(lower("AbC-1"), "abc-1");
+        assert!(matches!(lower("abc-1"), std::borrow::Cow::Borrowed(_)));
+        assert_eq!(found("no-such-server"), None);
+    }
 
     /// Start-up makes no host key: a key is made when the console, an SSH endpoint or the state
     /// first needs it, and is the same key afterwards.
