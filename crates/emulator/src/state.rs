@@ -358,6 +358,12 @@ impl RequestLog {
     /// Appends an entry, numbering it; gives the oldest one when the log was full, for the
     /// caller to drop once it let go of the lock.
     pub(crate) fn push(&mut self, entry: LogEntry) -> Option<LogEntry> {
+        if self.entries.capacity() == 0 {
+            // Room for the whole log at once (address space: its pages are touched as it fills),
+            // so that no call pays for copying the log as it grows, and a request costs the same
+            // however large the rest of the heap is.
+            self.entries.reserve_exact(KEEP);
+        }
         self.next += 1;
         let evicted = if self.entries.len() >= KEEP {
             self.entries.pop_front().map(|(_, old)| old)
