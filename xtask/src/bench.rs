@@ -14,7 +14,9 @@
 //!   (`--rounds`) whose median is reported, since the machine may be busy with other things.
 //!   Each run is bounded: 2 threads, 64 connections, 5 s (`--duration`). Target: the job query
 //!   at 80% of the ceiling or more, the server details at 50% or more; and callgrind's
-//!   instructions per request of each (two run lengths on one connection).
+//!   instructions per request of each and of the hello-world (two run lengths on one
+//!   connection), and of each again with 100,000 servers in the fixtures (target: the same
+//!   instructions as with the default 4, within 5%).
 //! - `cloud-init`: the whole-process comparison of `reimage validate --cloud-init 22.4 FILE` with
 //!   real cloud-init 22.4.2's `cloud-init schema -c FILE` (the peer that `cargo xtask
 //!   cloud-init-peer` sets up), one process per file: every `#cloud-config` file of
@@ -528,17 +530,72 @@ fn emulator(root: &Path, duration: u64, rounds: usize) -> Result<(String, bool),
             "**missed**"
         }
     );
-    match emulator_instructions(root) {
+    let mut met = met;
+    match emulator_instructions(root, &examples.join("hello")) {
         Ok(counts) => {
             let _ = writeln!(
                 out,
-                "\ncallgrind counts, per request of the emulator (`reimage emulator`, release build; \
-                 the difference between {EMULATOR_CALLGRIND_LONG} and {EMULATOR_CALLGRIND_SHORT} \
-                 requests on one kept-alive connection, so start-up cancels out; the same count \
-                 from run to run, whatever the machine is doing):\n"
+                "\ncallgrind counts, per request (release builds; the difference between \
+                 {EMULATOR_CALLGRIND_LONG} and {EMULATOR_CALLGRIND_SHORT} requests on one \
+                 kept-alive connection, so start-up cancels out; the same count from run to run, \
+                 whatever the machine is doing). The emulator is `reimage emulator`, with the \
+                 default fixtures (4 servers) or with {} servers appended to them ({} in all):\n",
+                thousands((LARGE_FLEET - DEFAULT_SERVERS) as f64),
+                thousands(LARGE_FLEET as f64),
             );
-            for (name, count) in counts {
-                let _ = writeln!(out, "- {name}: {} instructions", thousands(count as f64));
+            let _ = writeln!(
+                out,
+                "| call | instructions per request | of the hello-world's |\n|---|---:|---:|"
+            );
+            let hello = counts.hello.max(1) as f64;
+            let _ = writeln!(
+                out,
+                "| hello-world (bare hyper 1), `GET /`: the ceiling | {} | 1.0× |",
+                thousands(counts.hello as f64)
+            );
+            for (name, count) in [
+                ("emulator, job query", counts.job),
+                ("emulator, server details", counts.details),
+                ("emulator with 100,000 servers, job query", counts.job_large),
+                (
+                    "emulator with 100,000 servers, server details",
+                    counts.details_large,
+                ),
+            ] {
+                let _ = writeln!(
+                    out,
+                    "| {name} | {} | {:.1}× |",
+                    thousands(count as f64),
+                    count as f64 / hello
+                );
+            }
+            let ratio = |large: u64, small: u64| large as f64 / small.max(1) as f64;
+            let worst = ratio(counts.job_large, counts.job)
+                .max(ratio(counts.details_large, counts.details));
+            let flat = worst <= LARGE_FLEET_TARGET;
+            met &= flat;
+            let _ = writeln!(
+                out,
+                "\nWith {} servers a request costs **{worst:.2}×** the instructions it costs with \
+                 {DEFAULT_SERVERS}, the larger of the job query's ({:.2}×) and the server \
+                 details' ({:.2}×) (target ≤ {LARGE_FLEET_TARGET:.2}×): {}.",
+                thousands(LARGE_FLEET as f64),
+                ratio(counts.job_large, counts.job),
+                ratio(counts.details_large, counts.details),
+                if flat { "met" } else { "**missed**" }
+            );
+            for (name, top) in [
+                ("job query", &counts.top_job),
+                ("server details", &counts.top_details),
+            ] {
+                let _ = writeln!(
+                    out,
+                    "\nThe emulator's functions that count most in the longer run of the {name} \
+                     (default fixtures), inclusively:\n"
+                );
+                for line in top {
+                    let _ = writeln!(out, "- {line}");
+                }
             }
         }
         Err(why) => {
@@ -552,96 +609,189 @@ fn emulator(root: &Path, duration: u64, rounds: usize) -> Result<(String, bool),
 const EMULATOR_CALLGRIND_SHORT: usize = 200;
 const EMULATOR_CALLGRIND_LONG: usize = 1_200;
 
-/// The emulator's instructions per job query and per server details, by callgrind: `reimage
-/// emulator` runs under valgrind, answers a token request and a reinstall, then
-/// [`EMULATOR_CALLGRIND_SHORT`] or [`EMULATOR_CALLGRIND_LONG`] requests on one connection, and
-/// stops on SIGINT (which makes callgrind write its counts).
-fn emulator_instructions(root: &Path) -> Result<Vec<(&'static str, u64)>, String> {
+/// The servers of the default fixtures, and of the large fixtures (the default ones with
+/// servers appended) whose requests must cost what the default fixtures' do.
+const DEFAULT_SERVERS: usize = 4;
+const LARGE_FLEET: usize = 100_000;
+
+/// The most a request may cost with [`LARGE_FLEET`] servers, as a multiple of its cost with
+/// [`DEFAULT_SERVERS`]: "the same", give or take what a larger index costs to reach.
+const LARGE_FLEET_TARGET: f64 = 1.05;
+
+/// What callgrind counted, per request.
+struct Instructions {
+    hello: u64,
+    job: u64,
+    details: u64,
+    job_large: u64,
+    details_large: u64,
+    /// The emulator's functions that count most in the longer runs, inclusively.
+    top_job: Vec<String>,
+    top_details: Vec<String>,
+}
+
+/// A call that the callgrind runs repeat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Call {
+    /// `GET /` of the hello-world.
+    Hello,
+    /// The job query, after a reinstall that made the job.
+    JobQuery,
+    /// The server details.
+    ServerDetails,
+}
+
+/// The instructions per request of the hello-world (`hello`), and of the emulator's job query and
+/// server details with the default fixtures and with [`LARGE_FLEET`] servers, by callgrind: the
+/// server runs under valgrind, answers a token request (and a reinstall, for the job query),
+/// then [`EMULATOR_CALLGRIND_SHORT`] or [`EMULATOR_CALLGRIND_LONG`] requests on one connection,
+/// and stops on SIGINT (which makes callgrind write its counts).
+fn emulator_instructions(root: &Path, hello: &Path) -> Result<Instructions, String> {
     if which("valgrind").is_none() || which("callgrind_annotate").is_none() {
         return Err("valgrind is not installed (`apt-get install valgrind`)".into());
     }
     run_cmd(util::cargo().args(["build", "--release", "--locked", "-p", "reimage-cli"]))?;
     let reimage = target_dir(root).join("release").join("reimage");
     let scratch = util::TempDir::new("bench-emulator-callgrind")?;
-    let mut counts = Vec::new();
-    for (name, details) in [
-        ("job query `GET /v1/{project}/jobs/{job}`", false),
-        ("server details `GET /v1/{project}/cloudservers/{id}`", true),
-    ] {
+    let large = scratch.path().join("fixtures-large.toml");
+    let defaults = root.join(crate::bench_sdk::DEFAULT_FIXTURES);
+    let defaults = fs::read_to_string(&defaults)
+        .map_err(|e| format!("could not read {}: {e}", defaults.display()))?;
+    fs::write(
+        &large,
+        format!(
+            "{defaults}{}",
+            crate::bench_sdk::server_tables(LARGE_FLEET - DEFAULT_SERVERS)
+        ),
+    )
+    .map_err(|e| format!("could not write {}: {e}", large.display()))?;
+    let emulator = |fixtures: Option<&Path>| {
+        let mut args = vec![
+            reimage.as_os_str().to_owned(),
+            "emulator".into(),
+            "--listen".into(),
+            "127.0.0.1:0".into(),
+        ];
+        if let Some(fixtures) = fixtures {
+            args.push("--fixtures".into());
+            args.push(fixtures.as_os_str().to_owned());
+        }
+        args
+    };
+    let per_request = |name: &str, command: &[std::ffi::OsString], call: Call| {
         let mut totals = Vec::new();
+        let mut top = Vec::new();
         for requests in [EMULATOR_CALLGRIND_SHORT, EMULATOR_CALLGRIND_LONG] {
+            util::say(&format!("callgrind: {name}, {requests} requests"));
             let out = scratch
                 .path()
-                .join(format!("callgrind-{details}-{requests}.out"));
-            let mut child = Command::new("valgrind")
-                .arg("--tool=callgrind")
-                .arg(format!("--callgrind-out-file={}", out.display()))
-                .arg(&reimage)
-                .args(["emulator", "--listen", "127.0.0.1:0"])
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .map_err(|e| format!("could not start valgrind: {e}"))?;
-            let mut line = String::new();
-            if let Some(stdout) = child.stdout.take() {
-                let _ = BufReader::new(stdout).read_line(&mut line);
-            }
-            let result = line
-                .trim()
-                .strip_prefix("listening on http://")
-                .ok_or_else(|| format!("the emulator under valgrind said {line:?}"))
-                .and_then(|addr| drive(addr, details, requests));
-            // SIGINT: the emulator stops cleanly and callgrind writes its counts.
-            let _ = Command::new("kill")
-                .args(["-INT", &child.id().to_string()])
-                .status();
-            let _ = child.wait();
-            result?;
-            let (total, _) = annotated_counts(&out)?;
+                .join(format!("callgrind-{name}-{requests}.out"));
+            let (total, functions) = callgrind_server(&out, command, call, requests)?;
             totals.push(total);
+            top = functions;
         }
         let per = totals[1].saturating_sub(totals[0])
             / (EMULATOR_CALLGRIND_LONG - EMULATOR_CALLGRIND_SHORT) as u64;
-        counts.push((name, per));
-    }
-    Ok(counts)
+        Ok::<_, String>((per, top))
+    };
+    let (hello, _) = per_request("hello", &[hello.as_os_str().to_owned()], Call::Hello)?;
+    let (job, top_job) = per_request("job", &emulator(None), Call::JobQuery)?;
+    let (details, top_details) = per_request("details", &emulator(None), Call::ServerDetails)?;
+    let (job_large, _) = per_request("job-large", &emulator(Some(&large)), Call::JobQuery)?;
+    let (details_large, _) = per_request(
+        "details-large",
+        &emulator(Some(&large)),
+        Call::ServerDetails,
+    )?;
+    Ok(Instructions {
+        hello,
+        job,
+        details,
+        job_large,
+        details_large,
+        top_job,
+        top_details,
+    })
 }
 
-/// A token, a reinstall (for a job to query), then `requests` job queries or server details on
-/// one kept-alive connection, each answered 200.
-fn drive(addr: &str, details: bool, requests: usize) -> Result<(), String> {
-    let answer = http(addr, "POST", "/v3/auth/tokens", &[], TOKEN_REQUEST)?;
-    let token = answer
-        .headers
-        .iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case("x-subject-token"))
-        .map(|(_, value)| value.clone())
-        .ok_or("the token answer has no X-Subject-Token")?;
-    let auth = [("X-Auth-Token", token.as_str())];
-    let path = if details {
-        format!("/v1/{PROJECT}/cloudservers/{SERVER}")
+/// Runs `command` (a server that prints `listening on http://ADDR` first) under callgrind,
+/// makes `requests` calls of `call` on one connection, stops it with SIGINT; the counts file's
+/// total and top functions.
+fn callgrind_server(
+    out: &Path,
+    command: &[std::ffi::OsString],
+    call: Call,
+    requests: usize,
+) -> Result<(u64, Vec<String>), String> {
+    let mut child = Command::new("valgrind")
+        .arg("--tool=callgrind")
+        .arg(format!("--callgrind-out-file={}", out.display()))
+        .args(command)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("could not start valgrind: {e}"))?;
+    let mut line = String::new();
+    if let Some(stdout) = child.stdout.take() {
+        let _ = BufReader::new(stdout).read_line(&mut line);
+    }
+    let result = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .ok_or_else(|| format!("the server under valgrind said {line:?}"))
+        .and_then(|addr| drive(addr, call, requests));
+    // SIGINT: the server stops cleanly and callgrind writes its counts.
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    result?;
+    annotated_counts(out)
+}
+
+/// A token and a reinstall as `call` needs them, then `requests` calls of `call` on one
+/// kept-alive connection, each answered 200.
+fn drive(addr: &str, call: Call, requests: usize) -> Result<(), String> {
+    let (path, token) = if call == Call::Hello {
+        ("/".to_owned(), None)
     } else {
-        let answer = http(
-            addr,
-            "POST",
-            &format!("/v2/{PROJECT}/cloudservers/{SERVER}/reinstallos"),
-            &auth,
-            REINSTALL_REQUEST,
-        )?;
-        let job = serde_json::from_str::<serde_json::Value>(&answer.body)
-            .ok()
-            .and_then(|v| v["job_id"].as_str().map(str::to_owned))
-            .ok_or_else(|| format!("the reinstall answered {}: {}", answer.status, answer.body))?;
-        format!("/v1/{PROJECT}/jobs/{job}")
+        let answer = http(addr, "POST", "/v3/auth/tokens", &[], TOKEN_REQUEST)?;
+        let token = answer
+            .headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case("x-subject-token"))
+            .map(|(_, value)| value.clone())
+            .ok_or("the token answer has no X-Subject-Token")?;
+        let auth = [("X-Auth-Token", token.as_str())];
+        let path = if call == Call::ServerDetails {
+            format!("/v1/{PROJECT}/cloudservers/{SERVER}")
+        } else {
+            let answer = http(
+                addr,
+                "POST",
+                &format!("/v2/{PROJECT}/cloudservers/{SERVER}/reinstallos"),
+                &auth,
+                REINSTALL_REQUEST,
+            )?;
+            let job = serde_json::from_str::<serde_json::Value>(&answer.body)
+                .ok()
+                .and_then(|v| v["job_id"].as_str().map(str::to_owned))
+                .ok_or_else(|| {
+                    format!("the reinstall answered {}: {}", answer.status, answer.body)
+                })?;
+            format!("/v1/{PROJECT}/jobs/{job}")
+        };
+        (path, Some(token))
     };
     let fail = |e: std::io::Error| format!("GET {path} on {addr}: {e}");
     let mut stream = TcpStream::connect(addr).map_err(fail)?;
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .map_err(fail)?;
+    let token_header = token.map_or_else(String::new, |t| format!("X-Auth-Token: {t}\r\n"));
     let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: application/json\r\nX-Auth-Token: {token}\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: application/json\r\n{token_header}\r\n"
     );
     let mut reader = BufReader::new(stream.try_clone().map_err(fail)?);
     for _ in 0..requests {

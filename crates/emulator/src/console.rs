@@ -3,13 +3,15 @@
 //! (`reimage_hostkeys::console::write_key_blocks`, the helper's exact shape), module failures
 //! as cloud-init's console handler logs them, and the final message.
 //!
-//! Every install boots with new, real host keys (Ed25519, generated when the install ends). The
+//! Every install boots with new, real host keys (Ed25519). A key is made when it is first needed
+//! (the console shows it, an SSH endpoint serves it, the admin state lists its fingerprint), then
+//! stays the install's key: start-up with 100,000 servers makes none. The
 //! log is derived from the boots when someone reads it: a boot shows its kernel and first
 //! stages at once, and its last stage (keys, failures, final message) once [`CLOUD_INIT_BOOT`]
 //! (scaled) has passed. The `cloud_init_error` fault puts a module failure on that boot's
 //! console; `cloud_init_hangs` stops it in its last stage, before the keys and the final message.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use reimage_hostkeys::keys::HostKeyPair;
@@ -23,11 +25,59 @@ pub(crate) const CLOUD_INIT_BOOT: Duration = Duration::from_secs(40);
 /// cloud-init's version on the emulated images.
 const CLOUD_INIT_VERSION: &str = "26.2";
 
-/// A new host key for `host` (`root@host`); `None` if none could be made.
-pub(crate) fn new_host_key(host: &str) -> Option<Arc<HostKeyPair>> {
-    HostKeyPair::generate(&mut OsRng, &format!("root@{host}"))
-        .ok()
-        .map(Arc::new)
+/// The host key of one install of `root@host`, made when it is first needed and the same from
+/// then on, whoever asks (clones share it).
+///
+/// Making an Ed25519 key costs tens of microseconds: a fleet of 100,000 servers would pay
+/// seconds at start-up (minutes under valgrind) for keys nobody reads.
+#[derive(Debug, Clone)]
+pub(crate) struct HostKey(Arc<HostKeyCell>);
+
+#[derive(Debug)]
+struct HostKeyCell {
+    /// `root@host`, the key's comment; empty once the key is given.
+    comment: Box<str>,
+    /// `None` inside: none could be made (the system's random source failed).
+    key: OnceLock<Option<Arc<HostKeyPair>>>,
+}
+
+impl HostKey {
+    /// A key for `root@host`, to be made when first needed.
+    pub(crate) fn new(host: &str) -> Self {
+        let mut comment = String::with_capacity(5 + host.len());
+        comment.push_str("root@");
+        comment.push_str(host);
+        Self(Arc::new(HostKeyCell {
+            comment: comment.into_boxed_str(),
+            key: OnceLock::new(),
+        }))
+    }
+
+    /// A key given (one that user data installs).
+    pub(crate) fn given(key: HostKeyPair) -> Self {
+        Self(Arc::new(HostKeyCell {
+            comment: Box::default(),
+            key: OnceLock::from(Some(Arc::new(key))),
+        }))
+    }
+
+    /// The key, made now if it was not yet; `None` if none could be made.
+    pub(crate) fn get(&self) -> Option<&Arc<HostKeyPair>> {
+        self.0
+            .key
+            .get_or_init(|| {
+                HostKeyPair::generate(&mut OsRng, &self.0.comment)
+                    .ok()
+                    .map(Arc::new)
+            })
+            .as_ref()
+    }
+
+    /// Whether the key was made (or given) already.
+    #[cfg(test)]
+    pub(crate) fn is_made(&self) -> bool {
+        self.0.key.get().is_some()
+    }
 }
 
 /// How a boot goes wrong, by the faults of the call that started its install.
@@ -43,8 +93,9 @@ pub(crate) struct BootFaults {
 #[derive(Debug, Clone)]
 pub(crate) struct Boot {
     pub(crate) at: OffsetDateTime,
-    /// The install's host key (shared with the SSH endpoint that serves it).
-    pub(crate) key: Arc<HostKeyPair>,
+    /// The install's host key (shared with the SSH endpoint that serves it), made when first
+    /// needed.
+    pub(crate) key: HostKey,
     /// Whether the image runs cloud-init (not the `--without-cloud-init` operations' images).
     pub(crate) cloud_init: bool,
     /// How long (scaled) until the last stage.
@@ -59,7 +110,7 @@ pub(crate) struct Console {
 }
 
 impl Console {
-    /// A new boot at `at` with a new host key for `host`; `None` when no key could be made.
+    /// A new boot at `at` with a new host key for `host` (made when first needed).
     pub(crate) fn boot(
         &mut self,
         host: &str,
@@ -68,20 +119,18 @@ impl Console {
         takes: Duration,
         faults: BootFaults,
     ) {
-        if let Ok(key) = HostKeyPair::generate(&mut OsRng, &format!("root@{host}")) {
-            self.boots.push(Boot {
-                at,
-                key: Arc::new(key),
-                cloud_init,
-                takes,
-                faults,
-            });
-        }
+        self.boots.push(Boot {
+            at,
+            key: HostKey::new(host),
+            cloud_init,
+            takes,
+            faults,
+        });
     }
 
-    /// The host key of the install that runs now.
+    /// The host key of the install that runs now (made now if it was not yet).
     pub(crate) fn current_key(&self) -> Option<&Arc<HostKeyPair>> {
-        self.boots.last().map(|b| &b.key)
+        self.boots.last().and_then(|b| b.key.get())
     }
 
     /// The whole log as it reads at `now`.
@@ -149,10 +198,12 @@ fn render_boot(out: &mut String, boot: &Boot, host: &str, now: OffsetDateTime) {
     if boot.faults.hangs {
         return;
     }
-    out.push_str(&reimage_hostkeys::console::write_key_blocks(
-        &[boot.key.public()],
-        &syslog_time(at(up)),
-    ));
+    if let Some(key) = boot.key.get() {
+        out.push_str(&reimage_hostkeys::console::write_key_blocks(
+            &[key.public()],
+            &syslog_time(at(up)),
+        ));
+    }
     out.push_str(&format!(
         "[{up:12.6}] cloud-init[612]: Cloud-init v. {CLOUD_INIT_VERSION} finished at {}. \
          Datasource DataSourceOpenStackLocal [net,ver=2].  Up {up:.2} seconds\n",
@@ -252,6 +303,25 @@ mod tests {
         assert_eq!(finished.version, "26.2");
         assert_eq!(finished.finished_at, rfc2822(reinstall + takes));
         assert!(done.problems.is_empty());
+    }
+
+    #[test]
+    fn a_host_key_is_made_when_first_needed_then_stays_the_same() {
+        let mut console = Console::default();
+        let takes = Duration::from_secs(40);
+        console.boot("web-1", t0(), true, takes, BootFaults::default());
+        let held = console.boots[0].key.clone();
+        assert!(!held.is_made(), "a boot makes no key before one is needed");
+        let key = Arc::clone(console.current_key().unwrap());
+        // A clone made before the key shares it; every later look gives the same key.
+        assert!(held.is_made());
+        assert!(Arc::ptr_eq(&key, held.get().unwrap()));
+        assert!(Arc::ptr_eq(&key, console.current_key().unwrap()));
+        assert!(key.public().comment().ends_with("root@web-1"));
+        let shown = read(&console.render("web-1", t0() + takes));
+        assert_eq!(shown.keys, vec![key.public()]);
+        let given = HostKey::given(HostKeyPair::generate(&mut OsRng, "root@x").unwrap());
+        assert!(given.is_made());
     }
 
     #[test]

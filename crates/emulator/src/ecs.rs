@@ -163,11 +163,16 @@ fn authenticate(
     ctx: &Ctx<'_>,
     route: Option<&EcsRoute>,
 ) -> Result<Caller, Box<Handled>> {
+    #[allow(clippy::declare_interior_mutable_const)] // a static name: nothing in it changes
+    const X_AUTH_TOKEN: http::HeaderName =
+        http::HeaderName::from_static(reimage_auth::iam::X_AUTH_TOKEN);
     let headers = ctx.request.headers();
-    let fixture_project = world.fixtures.ecs.project_id.clone();
-    let path_project = route.map_or(fixture_project.as_str(), |r| r.project_id().as_str());
+    let fixtures = &world.fixtures;
+    let path_project = route.map_or(fixtures.ecs.project_id.as_str(), |r| {
+        r.project_id().as_str()
+    });
 
-    if let Some(value) = headers.get(reimage_auth::iam::X_AUTH_TOKEN) {
+    if let Some(value) = headers.get(X_AUTH_TOKEN) {
         let presented = value.as_bytes();
         let Some(token) = world
             .tokens
@@ -209,7 +214,6 @@ fn authenticate(
     }
 
     if headers.contains_key(http::header::AUTHORIZATION) {
-        let fixtures = &world.fixtures;
         let now = Timestamp::from(ctx.now);
         let verified = aksk::verify(
             ctx.request,
@@ -837,9 +841,9 @@ fn show_server(world: &World, ctx: &Ctx<'_>, server_id: &ServerId) -> Reply {
         return no_server(server_id.as_str());
     };
     let body = ShowServerDoc {
-        server: server_doc(world, server, ctx),
+        server: server_doc(world, server, ctx.now),
     };
-    Reply::json_of(StatusCode::OK, HUAWEI_JSON, &body)
+    Reply::bytes(StatusCode::OK, HUAWEI_JSON, body.to_json())
 }
 
 /// `GET /v1/{project_id}/cloudservers/{server_id}/console-output?length=N`: the last `N` lines
@@ -882,13 +886,13 @@ fn list_servers(world: &World, ctx: &Ctx<'_>) -> Reply {
         .servers
         .iter()
         .filter(|s| name.as_deref().is_none_or(|n| s.fixture.name.contains(n)))
-        .map(|s| server_doc(world, s, ctx))
+        .map(|s| server_doc(world, s, ctx.now))
         .collect();
     let body = ListServersDoc {
         count: servers.len(),
         servers,
     };
-    Reply::json_of(StatusCode::OK, HUAWEI_JSON, &body)
+    Reply::bytes(StatusCode::OK, HUAWEI_JSON, body.to_json())
 }
 
 fn show_job(world: &World, ctx: &Ctx<'_>, project: &str, job_id: &str) -> Reply {

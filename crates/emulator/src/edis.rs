@@ -323,8 +323,10 @@ fn reinstall_kvm(
             .filter(|_| input.image().runs_cloud_init())
             .and_then(|d| std::str::from_utf8(d.as_bytes()).ok())
             .and_then(reimage_hostkeys::inject::injected_key)
-            .map(std::sync::Arc::new)
-            .or_else(|| crate::console::new_host_key(&kvm.fixture.hostname)),
+            .map_or_else(
+                || crate::console::HostKey::new(&kvm.fixture.hostname),
+                crate::console::HostKey::given,
+            ),
     });
     kvm.powered_on = false;
     kvm.counters.reinstalls += 1;

@@ -36,6 +36,7 @@ use crate::fault::{FaultKind, FaultRule};
 use crate::handler::{CallFlags, Ctx, Handled, LogAuth};
 use crate::reply::{Reply, Side};
 use crate::state::{JobQuirk, LogEntry, World};
+use crate::util::Hex32;
 use crate::{admin, ecs, edis, iam, redact};
 
 /// How long [`Running::shutdown`] lets calls under way finish before it cuts them.
@@ -474,12 +475,47 @@ enum Outcome {
     Close,
 }
 
-async fn serve(
-    shared: Arc<Shared>,
-    reset: Arc<AtomicBool>,
-    request: Request<Incoming>,
-) -> Result<Response<ReplyBody>, Dropped> {
-    match respond(&shared, request).await {
+/// The answer to a call: most calls (the job query among them) carry no body and meet no
+/// `latency` fault, and are answered at once, with no future to keep; the others go on in a
+/// boxed one.
+enum Served {
+    Now(Option<Result<Response<ReplyBody>, Dropped>>),
+    Later(Pin<Box<dyn Future<Output = Result<Response<ReplyBody>, Dropped>> + Send>>),
+}
+
+impl Future for Served {
+    type Output = Result<Response<ReplyBody>, Dropped>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            // Taken once: hyper does not poll a call's answer again.
+            Self::Now(answer) => answer.take().map_or(Poll::Pending, Poll::Ready),
+            Self::Later(future) => future.as_mut().poll(cx),
+        }
+    }
+}
+
+fn serve(shared: Arc<Shared>, reset: Arc<AtomicBool>, request: Request<Incoming>) -> Served {
+    if request.body().is_end_stream() {
+        let (parts, _) = request.into_parts();
+        let side = Side::of(parts.uri.path());
+        return match answer(&shared, Request::from_parts(parts, Bytes::new()), side) {
+            Answered::Now(outcome) => Served::Now(Some(conclude(outcome, &reset))),
+            Answered::Later(delayed) => Served::Later(Box::pin(async move {
+                let outcome = delayed.run(&shared).await;
+                conclude(outcome, &reset)
+            })),
+        };
+    }
+    Served::Later(Box::pin(async move {
+        let outcome = respond(&shared, request).await;
+        conclude(outcome, &reset)
+    }))
+}
+
+/// What hyper gets for an outcome: a `reset` fault marks the connection to be reset.
+fn conclude(outcome: Outcome, reset: &AtomicBool) -> Result<Response<ReplyBody>, Dropped> {
+    match outcome {
         Outcome::Answer(response) => Ok(response),
         Outcome::Reset => {
             reset.store(true, Ordering::SeqCst);
@@ -546,11 +582,8 @@ async fn respond(shared: &Shared, request: Request<Incoming>) -> Outcome {
 
     // The body, within the limit.
     let limit = shared.config.max_body_bytes;
-    let declared = parts
-        .headers
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
+    // The `Content-Length` hyper read (and checked): known before the body is.
+    let declared = body.size_hint().exact();
     if declared.is_some_and(|n| n > limit as u64) {
         return Outcome::Answer(too_large(side, &shared.world().ids.hex32()));
     }
@@ -563,7 +596,32 @@ async fn respond(shared: &Shared, request: Request<Incoming>) -> Outcome {
         // The client went away mid-body.
         Err(_) => return Outcome::Close,
     };
-    let request = Request::from_parts(parts, bytes);
+    match answer(shared, Request::from_parts(parts, bytes), side) {
+        Answered::Now(outcome) => outcome,
+        Answered::Later(delayed) => delayed.run(shared).await,
+    }
+}
+
+/// A call answered now, or one that waits (a `latency` fault) before it goes on.
+enum Answered {
+    Now(Outcome),
+    Later(Box<Delayed>),
+}
+
+/// A call whose `latency` fault (or early answer) comes first: what it needs to go on.
+struct Delayed {
+    request: Request<Bytes>,
+    side: Side,
+    route: Option<EcsRoute>,
+    operation: &'static str,
+    logged: LogEntry,
+    plan: Plan,
+    request_id: Hex32,
+}
+
+/// Answers a call whose body was read: the admin API, the throttle rule, the faults, then the
+/// handler, all without waiting, unless a fault makes the call wait or answer early.
+fn answer(shared: &Shared, request: Request<Bytes>, side: Side) -> Answered {
     let path = request.uri().path();
     let method = request.method().as_str();
 
@@ -575,7 +633,7 @@ async fn respond(shared: &Shared, request: Request<Incoming>) -> Outcome {
         let ctx = ctx(shared, &request, now, &request_id, &flags);
         world.settle(now);
         let reply = admin::handle(&mut world, &ctx);
-        return Outcome::Answer(build(reply, &request_id, Shape::Whole));
+        return Answered::Now(Outcome::Answer(build(reply, &request_id, Shape::Whole)));
     }
 
     let (operation, route) = match side {
@@ -590,7 +648,7 @@ async fn respond(shared: &Shared, request: Request<Incoming>) -> Outcome {
         }
     };
     // The log entry, redacted before the lock; what the lock decides is filled in under it.
-    let mut now = shared.now();
+    let now = shared.now();
     let mut logged = LogEntry {
         time: now,
         request_id: None,
@@ -598,13 +656,17 @@ async fn respond(shared: &Shared, request: Request<Incoming>) -> Outcome {
         method: request.method().clone(),
         path: path.into(),
         headers: redact::headers(request.headers()),
-        body: redact::body(
-            request
-                .headers()
-                .get(CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok()),
-            request.body(),
-        ),
+        body: if request.body().is_empty() {
+            Value::Null
+        } else {
+            redact::body(
+                request
+                    .headers()
+                    .get(CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok()),
+                request.body(),
+            )
+        },
         auth: LogAuth::default(),
         status: None,
         error_code: None,
@@ -634,7 +696,11 @@ async fn respond(shared: &Shared, request: Request<Incoming>) -> Outcome {
             let evicted = world.log.push(logged);
             drop(world);
             drop(evicted);
-            return Outcome::Answer(build(reply, request_id.as_str(), Shape::Whole));
+            return Answered::Now(Outcome::Answer(build(
+                reply,
+                request_id.as_str(),
+                Shape::Whole,
+            )));
         }
     }
     let (request_id, plan, applied) = {
@@ -651,51 +717,90 @@ async fn respond(shared: &Shared, request: Request<Incoming>) -> Outcome {
             (request_id, plan, Err((logged, route)))
         }
     };
-    let (handled, evicted) = match applied {
-        Ok(applied) => applied,
-        Err((mut logged, route)) => {
-            if !plan.delay.is_zero() {
-                tokio::time::sleep(plan.delay).await;
-                now = shared.now();
-                logged.time = now;
+    match applied {
+        Ok((handled, evicted)) => {
+            drop(evicted);
+            Answered::Now(finish(&request, operation, request_id, &plan, handled))
+        }
+        Err((logged, route)) => Answered::Later(Box::new(Delayed {
+            request,
+            side,
+            route,
+            operation,
+            logged,
+            plan,
+            request_id,
+        })),
+    }
+}
+
+impl Delayed {
+    /// Waits out the `latency`, then answers early (a fault) or applies the call.
+    async fn run(self, shared: &Shared) -> Outcome {
+        let Delayed {
+            request,
+            side,
+            route,
+            operation,
+            mut logged,
+            plan,
+            request_id,
+        } = self;
+        let mut now = logged.time;
+        if !plan.delay.is_zero() {
+            tokio::time::sleep(plan.delay).await;
+            now = shared.now();
+            logged.time = now;
+        }
+        let early = match &plan.before {
+            Some(FaultKind::Reset) => Some((None, "reset")),
+            Some(FaultKind::Throttle { retry_after }) => {
+                let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+                Some((Some(side.throttled(secs, request_id.as_str())), "throttled"))
             }
-            let early = match &plan.before {
-                Some(FaultKind::Reset) => Some((None, "reset")),
-                Some(FaultKind::Throttle { retry_after }) => {
-                    let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
-                    Some((Some(side.throttled(secs, request_id.as_str())), "throttled"))
-                }
-                Some(FaultKind::FlowLimit) => {
-                    Some((Some(side.flow_limited(request_id.as_str())), "flow_limited"))
-                }
-                Some(FaultKind::ServerError { status }) => Some((
-                    Some(side.server_error(*status, request_id.as_str())),
-                    "server_error",
-                )),
-                _ => None,
+            Some(FaultKind::FlowLimit) => {
+                Some((Some(side.flow_limited(request_id.as_str())), "flow_limited"))
+            }
+            Some(FaultKind::ServerError { status }) => Some((
+                Some(side.server_error(*status, request_id.as_str())),
+                "server_error",
+            )),
+            _ => None,
+        };
+        if let Some((reply, outcome)) = early {
+            logged.outcome = outcome;
+            logged.status = reply.as_ref().map(|r| r.status.as_u16());
+            logged.error_code = reply.as_ref().and_then(|r| r.code.clone());
+            let evicted = shared.world().log.push(logged);
+            drop(evicted);
+            return match reply {
+                Some(reply) => Outcome::Answer(build(reply, request_id.as_str(), Shape::Whole)),
+                None => Outcome::Reset,
             };
-            if let Some((reply, outcome)) = early {
-                logged.outcome = outcome;
-                logged.status = reply.as_ref().map(|r| r.status.as_u16());
-                logged.error_code = reply.as_ref().and_then(|r| r.code.clone());
-                let evicted = shared.world().log.push(logged);
-                drop(evicted);
-                return match reply {
-                    Some(reply) => Outcome::Answer(build(reply, request_id.as_str(), Shape::Whole)),
-                    None => Outcome::Reset,
-                };
-            }
-            let ctx = ctx(shared, &request, now, request_id.as_str(), &plan.flags);
+        }
+        let ctx = ctx(shared, &request, now, request_id.as_str(), &plan.flags);
+        let (handled, evicted) = {
             let mut world = shared.world();
             apply(&mut world, &ctx, side, route, &plan, logged)
-        }
-    };
-    drop(evicted);
+        };
+        drop(evicted);
+        finish(&request, operation, request_id, &plan, handled)
+    }
+}
+
+/// The answer of an applied call, spoiled if a fault says so.
+fn finish(
+    request: &Request<Bytes>,
+    operation: &'static str,
+    request_id: Hex32,
+    plan: &Plan,
+    handled: Handled,
+) -> Outcome {
     tracing::debug!(
         request_id = %request_id,
         operation,
-        method = %method,
-        path = %path,
+        method = %request.method(),
+        path = %request.uri().path(),
         status = handled.reply.status.as_u16(),
         "emulator call"
     );
@@ -774,36 +879,69 @@ enum Shape {
 }
 
 fn build(reply: Reply, request_id: &str, shape: Shape) -> Response<ReplyBody> {
+    let Reply {
+        status,
+        content_type,
+        headers: extra,
+        body,
+        ..
+    } = reply;
     let body = match shape {
         Shape::NotJson => {
-            let half = reply.body.len() / 2;
-            let mut bytes = reply.body.slice(..half).to_vec();
+            let half = body.len() / 2;
+            let mut bytes = body.slice(..half).to_vec();
             bytes.extend_from_slice(b"<!-- not JSON -->");
             Bytes::from(bytes)
         }
-        Shape::Whole | Shape::Cut => reply.body.clone(),
+        Shape::Whole | Shape::Cut => body,
     };
     let length = body.len();
-    let body = match shape {
-        Shape::Cut => ReplyBody::Cut {
-            half: Some(body.slice(..length / 2)),
-            pause: None,
-        },
-        _ if body.is_empty() => ReplyBody::Whole(None),
-        _ => ReplyBody::Whole(Some(body)),
+    // hyper writes the `Content-Length` of a body whose length it knows; a cut body's is the
+    // whole one's (a lie), and an empty one's is written as it always was.
+    let (body, stated_length) = match shape {
+        Shape::Cut => (
+            ReplyBody::Cut {
+                half: Some(body.slice(..length / 2)),
+                pause: None,
+            },
+            true,
+        ),
+        _ if body.is_empty() => (ReplyBody::Whole(None), true),
+        _ => (ReplyBody::Whole(Some(body)), false),
     };
     let mut response = Response::new(body);
-    *response.status_mut() = reply.status;
+    *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static(reply.content_type));
-    headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
-    if let Ok(id) = HeaderValue::from_str(request_id) {
-        headers.insert(HeaderName::from_static("x-request-id"), id);
+    headers.insert(CONTENT_TYPE, content_type_value(content_type));
+    if stated_length {
+        headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
     }
-    for (name, value) in reply.headers {
+    if let Ok(id) = HeaderValue::from_str(request_id) {
+        headers.insert(X_REQUEST_ID, id);
+    }
+    for (name, value) in extra {
         headers.append(name, value);
     }
     response
+}
+
+/// `X-Request-Id`, made once.
+#[allow(clippy::declare_interior_mutable_const)] // a static name: nothing in it changes
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The `Content-Type` of an answer; the usual two made once, not checked on every answer.
+fn content_type_value(content_type: &'static str) -> HeaderValue {
+    #[allow(clippy::declare_interior_mutable_const)] // static texts: nothing in them changes
+    const HUAWEI: HeaderValue = HeaderValue::from_static(crate::reply::HUAWEI_JSON);
+    #[allow(clippy::declare_interior_mutable_const)]
+    const PLAIN: HeaderValue = HeaderValue::from_static(crate::reply::PLAIN_JSON);
+    if content_type == crate::reply::HUAWEI_JSON {
+        HUAWEI
+    } else if content_type == crate::reply::PLAIN_JSON {
+        PLAIN
+    } else {
+        HeaderValue::from_static(content_type)
+    }
 }
 
 #[cfg(test)]

@@ -273,8 +273,8 @@ pub(crate) struct Install {
     pub(crate) fail: bool,
     pub(crate) user_data_bytes: Option<usize>,
     /// The host key the new system boots with: the one the user data's `ssh_keys` gives
-    /// (cloud-init installs it), else a new one.
-    pub(crate) host_key: Option<std::sync::Arc<reimage_hostkeys::keys::HostKeyPair>>,
+    /// (cloud-init installs it), else a new one (made when first needed).
+    pub(crate) host_key: crate::console::HostKey,
 }
 
 /// An EDIS KVM.
@@ -290,8 +290,8 @@ pub(crate) struct Kvm {
     /// The ISO mounted on the KVM (`/kvm/v2/get/mount`); none until an operation mounts one.
     pub(crate) mounted_iso: Option<String>,
     pub(crate) counters: KvmCounters,
-    /// The host key of the system it runs.
-    pub(crate) host_key: Option<std::sync::Arc<reimage_hostkeys::keys::HostKeyPair>>,
+    /// The host key of the system it runs (made when first needed).
+    pub(crate) host_key: crate::console::HostKey,
 }
 
 /// An EDIS session that was issued.
@@ -358,6 +358,12 @@ impl RequestLog {
     /// Appends an entry, numbering it; gives the oldest one when the log was full, for the
     /// caller to drop once it let go of the lock.
     pub(crate) fn push(&mut self, entry: LogEntry) -> Option<LogEntry> {
+        if self.entries.capacity() == 0 {
+            // Room for the whole log at once (address space: its pages are touched as it fills),
+            // so that no call pays for copying the log as it grows, and a request costs the same
+            // however large the rest of the heap is.
+            self.entries.reserve_exact(KEEP);
+        }
         self.next += 1;
         let evicted = if self.entries.len() >= KEEP {
             self.entries.pop_front().map(|(_, old)| old)
@@ -415,13 +421,13 @@ impl Jobs {
 
     /// The job `id` (in any case).
     pub(crate) fn get(&self, id: &str) -> Option<&Job> {
-        let seq = self.by_id.get(&id.to_ascii_lowercase())?;
+        let seq = self.by_id.get(&*lower(id))?;
         self.by_seq.get(seq)
     }
 
     /// Changes the job `id` with `change`, keeping the index of ends right.
     pub(crate) fn update<R>(&mut self, id: &str, change: impl FnOnce(&mut Job) -> R) -> Option<R> {
-        let seq = *self.by_id.get(&id.to_ascii_lowercase())?;
+        let seq = *self.by_id.get(&*lower(id))?;
         let job = self.by_seq.get_mut(&seq)?;
         let (end, settled) = (job.end, job.settled);
         let result = change(job);
@@ -570,7 +576,7 @@ impl World {
                 installed_at: None,
                 mounted_iso: None,
                 counters: KvmCounters::default(),
-                host_key: crate::console::new_host_key(&k.hostname),
+                host_key: crate::console::HostKey::new(&k.hostname),
             })
             .collect();
         self.jobs.clear();
@@ -588,13 +594,13 @@ impl World {
 
     /// The server `id` (in any case).
     pub(crate) fn server(&self, id: &str) -> Option<&Server> {
-        let at = *self.server_index.get(&id.to_ascii_lowercase())?;
+        let at = *self.server_index.get(&*lower(id))?;
         self.servers.get(at)
     }
 
     /// The server `id` (in any case), to change.
     pub(crate) fn server_mut(&mut self, id: &str) -> Option<&mut Server> {
-        let at = *self.server_index.get(&id.to_ascii_lowercase())?;
+        let at = *self.server_index.get(&*lower(id))?;
         self.servers.get_mut(at)
     }
 
@@ -805,7 +811,7 @@ impl World {
                     "last_install_failed": k.last_install_failed,
                     "user_data_bytes": k.user_data_bytes,
                     "mounted_iso": k.mounted_iso,
-                    "host_key": k.host_key.as_ref().map(|key| {
+                    "host_key": k.host_key.get().map(|key| {
                         reimage_hostkeys::keys::fingerprint(&key.public())
                     }),
                     "ssh_port": self.ssh.iter().find(|e| e.server_id == k.fixture.id.as_str()).map(|e| e.port),
@@ -847,6 +853,16 @@ impl World {
     }
 }
 
+/// `id` in lower case, as the indexes hold ids: copied only when it has an upper-case letter
+/// (clients send ids as they got them, in lower case).
+fn lower(id: &str) -> std::borrow::Cow<'_, str> {
+    if id.bytes().any(|b| b.is_ascii_uppercase()) {
+        std::borrow::Cow::Owned(id.to_ascii_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(id)
+    }
+}
+
 /// The host key of what server or KVM `id` runs now.
 fn current_key(
     servers: &[Server],
@@ -858,7 +874,7 @@ fn current_key(
     }
     kvms.iter()
         .find(|k| k.fixture.id.as_str() == id)
-        .and_then(|k| k.host_key.clone())
+        .and_then(|k| k.host_key.get().cloned())
 }
 
 /// The console of a fixture's server: the boot of its first install, long finished.
@@ -1060,5 +1076,53 @@ pub(crate) fn server_view(server: &Server, jobs: &Jobs, now: OffsetDateTime) -> 
             power_state: 4,
             progress: 0,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_found_in_any_case() {
+        let world = World::new(&Config::default());
+        let id = world.servers[1].fixture.id.as_str().to_owned();
+        let found = |id: &str| world.server(id).map(|s| s.fixture.id.as_str().to_owned());
+        assert_eq!(found(&id).as_deref(), Some(id.as_str()));
+        assert_eq!(
+            found(&id.to_ascii_uppercase()).as_deref(),
+            Some(id.as_str())
+        );
+        assert_eq!(lower("AbC-1"), "abc-1");
+        assert!(matches!(lower("abc-1"), std::borrow::Cow::Borrowed(_)));
+        assert_eq!(found("no-such-server"), None);
+    }
+
+    /// Start-up makes no host key: a key is made when the console, an SSH endpoint or the state
+    /// first needs it, and is the same key afterwards.
+    #[test]
+    fn host_keys_are_made_when_first_needed() {
+        let config = Config::default();
+        let world = World::new(&config);
+        assert!(!world.servers.is_empty() && !world.kvms.is_empty());
+        let made = |w: &World| {
+            w.servers
+                .iter()
+                .filter(|s| s.console.boots.iter().any(|b| b.key.is_made()))
+                .count()
+                + w.kvms.iter().filter(|k| k.host_key.is_made()).count()
+        };
+        assert_eq!(made(&world), 0);
+        let id = world.servers[0].fixture.id.as_str().to_owned();
+        let first = current_key(&world.servers, &world.kvms, &id).unwrap();
+        assert_eq!(made(&world), 1);
+        let again = current_key(&world.servers, &world.kvms, &id).unwrap();
+        assert!(std::sync::Arc::ptr_eq(&first, &again));
+        let state = world.snapshot(&config, config.clock.now().to_offset_date_time());
+        assert_eq!(made(&world), world.servers.len() + world.kvms.len());
+        assert_eq!(
+            state["ecs"]["servers"][0]["host_key"],
+            serde_json::json!(reimage_hostkeys::keys::fingerprint(&first.public()))
+        );
     }
 }

@@ -76,76 +76,68 @@ fn utc(t: OffsetDateTime) -> OffsetDateTime {
     t.to_offset(UtcOffset::UTC)
 }
 
-fn date_time(t: OffsetDateTime) -> String {
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+/// `YYYY-MM-DDTHH:MM:SS` of `t` as it is (callers pass UTC), digit by digit: the answers write
+/// times on every call. A year outside 0–9999 is written as `{:04}` writes it.
+fn push_date_time(out: &mut Vec<u8>, t: OffsetDateTime) {
+    let year = match u32::try_from(t.year()) {
+        Ok(year) if year <= 9999 => year,
+        _ => {
+            use std::io::Write as _;
+            let _ = write!(out, "{:04}", t.year());
+            return push_rest_of_date_time(out, t);
+        }
+    };
+    push_digits(out, year, 4);
+    push_rest_of_date_time(out, t);
+}
+
+fn push_rest_of_date_time(out: &mut Vec<u8>, t: OffsetDateTime) {
+    out.push(b'-');
+    push_digits(out, u32::from(u8::from(t.month())), 2);
+    out.push(b'-');
+    push_digits(out, u32::from(t.day()), 2);
+    out.push(b'T');
+    push_digits(out, u32::from(t.hour()), 2);
+    out.push(b':');
+    push_digits(out, u32::from(t.minute()), 2);
+    out.push(b':');
+    push_digits(out, u32::from(t.second()), 2);
+}
+
+/// The last `width` decimal digits of `n`, with leading zeros.
+fn push_digits(out: &mut Vec<u8>, n: u32, width: u32) {
+    for place in (0..width).rev() {
+        // A digit: always below 10.
+        out.push(b'0' + ((n / 10u32.pow(place)) % 10) as u8);
+    }
+}
+
+/// Bytes this module wrote (ASCII only) as a `String`.
+fn text(out: Vec<u8>) -> String {
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// Jobs: `2016-04-25T20:04:47.591Z`.
 pub(crate) fn job_time(t: OffsetDateTime) -> String {
     let mut out = Vec::with_capacity(24);
     push_job_time(&mut out, t);
-    String::from_utf8(out).unwrap_or_default()
+    text(out)
 }
 
 /// Appends [`job_time`] of `t`. The job query, the emulator's hottest call, writes three of
-/// them, so the digits of years 0 to 9999 are written by hand; other years go through `fmt`.
+/// them, so the digits are written by hand.
 pub(crate) fn push_job_time(out: &mut Vec<u8>, t: OffsetDateTime) {
     let t = utc(t);
-    let Ok(year) = u32::try_from(t.year()) else {
-        return push_job_time_fmt(out, t);
-    };
-    if year > 9999 {
-        return push_job_time_fmt(out, t);
-    }
-    let digits = |out: &mut Vec<u8>, n: u32, width: u32| {
-        for place in (0..width).rev() {
-            // A digit: always below 10.
-            out.push(b'0' + ((n / 10u32.pow(place)) % 10) as u8);
-        }
-    };
-    digits(out, year, 4);
-    out.push(b'-');
-    digits(out, u32::from(u8::from(t.month())), 2);
-    out.push(b'-');
-    digits(out, u32::from(t.day()), 2);
-    out.push(b'T');
-    digits(out, u32::from(t.hour()), 2);
-    out.push(b':');
-    digits(out, u32::from(t.minute()), 2);
-    out.push(b':');
-    digits(out, u32::from(t.second()), 2);
+    push_date_time(out, t);
     out.push(b'.');
-    digits(out, u32::from(t.millisecond()), 3);
+    push_digits(out, u32::from(t.millisecond()), 3);
     out.push(b'Z');
-}
-
-fn push_job_time_fmt(out: &mut Vec<u8>, t: OffsetDateTime) {
-    use std::io::Write as _;
-    let _ = write!(
-        out,
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    );
 }
 
 /// Appends `s` as a JSON string, byte for byte as `serde_json` writes it.
 pub(crate) fn push_json_str(out: &mut Vec<u8>, s: &str) {
-    let plain = s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\');
-    if plain {
+    if needs_no_escape(s.as_bytes()) {
+        out.reserve(s.len() + 2);
         out.push(b'"');
         out.extend_from_slice(s.as_bytes());
         out.push(b'"');
@@ -153,6 +145,32 @@ pub(crate) fn push_json_str(out: &mut Vec<u8>, s: &str) {
         // Writing to a Vec does not fail.
         out.extend_from_slice(b"null");
     }
+}
+
+/// Whether `bytes` go into a JSON string as they are: no control character, `"` or `\`. Eight
+/// bytes at a time (the answers' ids and names are plain, and this runs for each of them).
+pub(crate) fn needs_no_escape(bytes: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    // Whether some byte of `w` is below `n` (n at most 0x80): exact for "some", as a whole.
+    let below = |w: u64, n: u8| w.wrapping_sub(ONES * u64::from(n)) & !w & HIGH != 0;
+    let zero = |w: u64| w.wrapping_sub(ONES) & !w & HIGH != 0;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_ne_bytes(word);
+        if below(w, 0x20)
+            || zero(w ^ (ONES * u64::from(b'"')))
+            || zero(w ^ (ONES * u64::from(b'\\')))
+        {
+            return false;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .all(|&b| b >= 0x20 && b != b'"' && b != b'\\')
 }
 
 /// Appends `s` as a JSON string, or `null`.
@@ -165,19 +183,31 @@ pub(crate) fn push_json_opt(out: &mut Vec<u8>, s: Option<&str>) {
 
 /// Server `created` and `updated`: `2018-09-13T07:06:51Z`.
 pub(crate) fn second_time(t: OffsetDateTime) -> String {
-    format!("{}Z", date_time(utc(t)))
+    let mut out = Vec::with_capacity(20);
+    push_date_time(&mut out, utc(t));
+    out.push(b'Z');
+    text(out)
 }
 
 /// `OS-SRV-USG:launched_at`: `2018-09-13T07:04:09.197749`, no zone (UTC).
 pub(crate) fn launch_time(t: OffsetDateTime) -> String {
     let t = utc(t);
-    format!("{}.{:06}", date_time(t), t.microsecond())
+    let mut out = Vec::with_capacity(26);
+    push_date_time(&mut out, t);
+    out.push(b'.');
+    push_digits(&mut out, t.microsecond(), 6);
+    text(out)
 }
 
 /// IAM `expires_at` and `issued_at`: `2019-07-24T07:57:50.614000Z`.
 pub(crate) fn iam_time(t: OffsetDateTime) -> String {
     let t = utc(t);
-    format!("{}.{:06}Z", date_time(t), t.microsecond())
+    let mut out = Vec::with_capacity(27);
+    push_date_time(&mut out, t);
+    out.push(b'.');
+    push_digits(&mut out, t.microsecond(), 6);
+    out.push(b'Z');
+    text(out)
 }
 
 /// The `X-Sdk-Date` form, `20230527T000431Z`, for the gateway's messages.
@@ -232,10 +262,24 @@ mod tests {
             let Ok(t) = OffsetDateTime::from_unix_timestamp_nanos(nanos) else {
                 continue;
             };
-            let (mut fast, mut slow) = (Vec::new(), Vec::new());
+            let u = utc(t);
+            let date_time = format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+                u.year(),
+                u8::from(u.month()),
+                u.day(),
+                u.hour(),
+                u.minute(),
+                u.second()
+            );
+            let mut fast = Vec::new();
             push_job_time(&mut fast, t);
-            push_job_time_fmt(&mut slow, utc(t));
-            assert_eq!(fast, slow, "{t}");
+            let slow = format!("{date_time}.{:03}Z", u.millisecond());
+            assert_eq!(String::from_utf8(fast).unwrap(), slow, "{t}");
+            assert_eq!(second_time(t), format!("{date_time}Z"), "{t}");
+            let micros = u.microsecond();
+            assert_eq!(launch_time(t), format!("{date_time}.{micros:06}"), "{t}");
+            assert_eq!(iam_time(t), format!("{date_time}.{micros:06}Z"), "{t}");
         }
         for s in [
             "",
@@ -250,6 +294,27 @@ mod tests {
             let mut out = Vec::new();
             push_json_str(&mut out, s);
             assert_eq!(out, serde_json::to_vec(s).unwrap(), "{s:?}");
+        }
+        // Every byte that needs escaping, at every place of an eight-byte word and of the tail.
+        for special in (0u8..0x20).chain([b'"', b'\\']) {
+            for len in 1..=19 {
+                for at in 0..len {
+                    let mut text = vec![b'a'; len];
+                    text[at] = special;
+                    let text = String::from_utf8(text).unwrap();
+                    assert!(!needs_no_escape(text.as_bytes()), "{text:?}");
+                    let mut out = Vec::new();
+                    push_json_str(&mut out, &text);
+                    assert_eq!(out, serde_json::to_vec(&text).unwrap(), "{text:?}");
+                }
+            }
+        }
+        for plain in [
+            "",
+            "0123456789abcdef0123456789abcdef",
+            "é ~!#$%&'()*+,-./:;<=>?@[]^_`{|}\u{7f}",
+        ] {
+            assert!(needs_no_escape(plain.as_bytes()), "{plain:?}");
         }
     }
 
