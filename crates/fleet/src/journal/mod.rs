@@ -1502,7 +1502,7 @@ mod tests {
         push(&forgotten("k3", 9000));
         push(&forgotten("k4", 9001));
         push(&done("k4", 9002));
-        text.push_str("\n");
+        text.push('\n');
         text.push_str(&serde_json::to_string(&done("k5", 9003)).unwrap());
         text.push_str("\r\n");
         text.push_str(
