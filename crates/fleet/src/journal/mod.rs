@@ -527,9 +527,11 @@ struct Span {
 /// bad line is [`JournalError::Corrupt`]. Only one line is held at a time.
 ///
 /// Each line is read as a `T`: a whole [`Record`], or a [`Head`] where only the key and the
-/// state are wanted (the other fields are skipped, not built).
+/// state are wanted (the other fields are skipped, not built). Reading stops at the first line
+/// that starts at `limit` or after it (`u64::MAX`: the whole log).
 fn scan<T: serde::de::DeserializeOwned>(
     log: &Path,
+    limit: u64,
     each: &mut dyn FnMut(T, Span),
 ) -> Result<Scanned, JournalError> {
     let file = match File::open(log) {
@@ -547,6 +549,9 @@ fn scan<T: serde::de::DeserializeOwned>(
     // A line that did not parse: corruption, unless nothing follows it.
     let mut bad: Option<(usize, String)> = None;
     loop {
+        if scanned.good_len >= limit {
+            break;
+        }
         line.clear();
         let read = reader
             .read_until(b'\n', &mut line)
@@ -609,7 +614,7 @@ fn replay_each(log: &Path, each: &mut dyn FnMut(&Record)) -> Result<Replay, Jour
         good_len,
         torn,
         exists,
-    } = scan(log, &mut |record: Record, _| {
+    } = scan(log, u64::MAX, &mut |record: Record, _| {
         each(&record);
         if matches!(record.state, State::Forgotten { .. }) {
             latest.remove(&record.key);
@@ -662,15 +667,17 @@ struct Compacted {
 ///
 /// It streams: a first pass over the log reads only each line's key and state (a [`Head`]) and
 /// keeps, per key, where its latest line sits, and a second reads those lines back one at a
-/// time, in key order, and re-encodes each as [`Journal::record`] writes it. Every line was read
-/// whole before (by [`Journal::open`]'s replay, or written by this process), so the first pass
-/// need not check them again. So its memory is a key and an offset per target,
-/// whatever the records hold and however long the log is.
-fn compact(dir: &Path, when: &str) -> Result<Compacted, JournalError> {
+/// time, in key order, and re-encodes each as [`Journal::record`] writes it. Every line before
+/// `good_len` was read whole before (by [`Journal::open`]'s replay, or written by this process),
+/// so the first pass need not check them again; it stops at `good_len`, so a last line that
+/// replay set aside is left out here too, even where its key and state read as a [`Head`]. So
+/// its memory is a key and an offset per target, whatever the records hold and however long the
+/// log is.
+fn compact(dir: &Path, when: &str, good_len: u64) -> Result<Compacted, JournalError> {
     let started = std::time::Instant::now();
     let log = dir.join(LOG);
     let mut latest: BTreeMap<String, Span> = BTreeMap::new();
-    let scanned = scan(&log, &mut |head: Head, span| {
+    let scanned = scan(&log, good_len, &mut |head: Head, span| {
         if head.state == FORGOTTEN {
             latest.remove(&head.key);
         } else {
@@ -938,7 +945,7 @@ impl Writer {
             });
         }
         if needs_compaction(lines, keys.len()) {
-            compact(&dir, "close")?;
+            compact(&dir, "close", u64::MAX)?;
         }
         drop(lock);
         Ok(())
@@ -1035,7 +1042,7 @@ impl Journal {
             exists,
         } = replay(&log)?;
         if needs_compaction(lines, latest.len()) {
-            lines = compact(dir, "open")?.after;
+            lines = compact(dir, "open", good_len)?.after;
         } else if torn {
             let file = OpenOptions::new().write(true).open(&log).map_err(|error| {
                 io_error(&log, "open the log to cut off a torn last line", error)
@@ -1442,6 +1449,40 @@ mod tests {
         assert_eq!(reread["k9"], done("k9", 2999));
     }
 
+    /// A bad last line that ends in a newline is set aside by replay; the compaction at open
+    /// leaves it out too, even where its key and state alone read well: a `forgotten` line
+    /// without its reason must not drop the key (the next run would re-image it), and a line
+    /// that is not a whole record must not stop the journal from opening.
+    #[tokio::test]
+    async fn open_compacts_without_a_bad_last_line() {
+        for last in [
+            r#"{"key":"k1","at_ms":9000,"state":"forgotten"}"#,
+            r#"{"key":"k1","state":"done"}"#,
+            r#"{"key":"k1","at_ms":9000,"state":"a state of a newer reimage"}"#,
+        ] {
+            let temp = TempDir::new("compact-open-bad-last");
+            let dir = temp.journal();
+            fs::create_dir_all(&dir).unwrap();
+            let mut text = String::new();
+            for at in 0..1500_u64 {
+                let key = format!("k{}", at % 3);
+                text.push_str(&serde_json::to_string(&done(&key, at)).unwrap());
+                text.push('\n');
+            }
+            text.push_str(last);
+            text.push('\n');
+            fs::write(dir.join(LOG), &text).unwrap();
+
+            let (journal, latest) = Journal::open(&dir).unwrap_or_else(|e| panic!("{last}: {e}"));
+            assert_eq!(latest["k1"], done("k1", 1498), "{last}");
+            assert_eq!(log_lines(&dir).len(), 3, "{last}");
+            journal.close().await.unwrap();
+            let reread = read(&dir).unwrap();
+            assert_eq!(reread.len(), 3, "{last}");
+            assert_eq!(reread["k1"], done("k1", 1498), "{last}");
+        }
+    }
+
     #[tokio::test]
     async fn close_compacts_a_long_log() {
         let temp = TempDir::new("compact-close");
@@ -1512,7 +1553,7 @@ mod tests {
         fs::write(dir.join(LOG), &text).unwrap();
         let expected = compacted_in_memory(&dir.join(LOG));
 
-        let compacted = compact(&dir, "test").unwrap();
+        let compacted = compact(&dir, "test", u64::MAX).unwrap();
         let written = fs::read(dir.join(LOG)).unwrap();
         assert_eq!(
             String::from_utf8(written).unwrap(),
@@ -1528,7 +1569,7 @@ mod tests {
         assert_eq!(latest["k6"].state.detail(), "from 0.1");
         // Compacting a compacted log changes nothing.
         let once = fs::read(dir.join(LOG)).unwrap();
-        compact(&dir, "test").unwrap();
+        compact(&dir, "test", u64::MAX).unwrap();
         assert_eq!(fs::read(dir.join(LOG)).unwrap(), once);
     }
 
@@ -1542,7 +1583,7 @@ mod tests {
         let expected = compacted_in_memory(&dir.join(LOG));
         let before = read(&dir).unwrap();
         assert!(!before.is_empty());
-        compact(&dir, "test").unwrap();
+        compact(&dir, "test", u64::MAX).unwrap();
         assert_eq!(fs::read(dir.join(LOG)).unwrap(), expected);
         assert_eq!(read(&dir).unwrap(), before);
     }
