@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 use clap::Subcommand;
 use reimage_client::PollSchedule;
 use reimage_config::{Flags, Resolved};
-use serde_json::json;
 
 use reimage_fleet::apply::{
     self, Clients, ConnectEcs, ConnectEdis, Event, Outcome, Settings, Stop,
@@ -592,6 +591,79 @@ pub(super) fn clients(
     Clients::new(ecs, edis)
 }
 
+/// `reimage fleet status --output json`, serialized as it is written (fields in byte order: the
+/// bytes a sorted map gives, as when it was a `serde_json::Value`; a test holds the two equal).
+#[derive(serde::Serialize)]
+struct StatusJson<'a> {
+    earlier_runs: Vec<String>,
+    journal: String,
+    targets: Vec<StatusTargetJson<'a>>,
+}
+
+/// One target of [`StatusJson`].
+#[derive(serde::Serialize)]
+struct StatusTargetJson<'a> {
+    changed: Option<Vec<String>>,
+    cloud_init: Option<CloudInitJson<'a>>,
+    detail: &'a str,
+    host_keys: Option<Vec<HostKeyJson<'a>>>,
+    known_hosts: Option<&'a str>,
+    stage: Option<&'a str>,
+    state: &'a str,
+    target: &'a str,
+}
+
+impl<'a> StatusTargetJson<'a> {
+    /// The target `key` in state `word` (with its `detail`), changed since its run or not, with
+    /// what the stages after its job found.
+    fn new(
+        key: &'a str,
+        word: &'a str,
+        detail: &'a str,
+        changed: Option<&Changed>,
+        after: Option<&'a journal::AfterJob>,
+    ) -> Self {
+        StatusTargetJson {
+            changed: changed.map(Changed::differences),
+            cloud_init: after
+                .and_then(|a| a.cloud_init.as_ref())
+                .map(|v| CloudInitJson {
+                    errors: &v.errors,
+                    status: &v.status,
+                }),
+            detail,
+            host_keys: after.map(|a| {
+                a.host_keys
+                    .iter()
+                    .map(|h| HostKeyJson {
+                        fingerprint: &h.fingerprint,
+                        kind: &h.kind,
+                    })
+                    .collect()
+            }),
+            known_hosts: after.and_then(|a| a.known_hosts.as_deref()),
+            stage: after.map(|a| a.reached.as_str()),
+            state: word,
+            target: key,
+        }
+    }
+}
+
+/// A host key of [`StatusTargetJson`].
+#[derive(serde::Serialize)]
+struct HostKeyJson<'a> {
+    fingerprint: &'a str,
+    #[serde(rename = "type")]
+    kind: &'a str,
+}
+
+/// cloud-init's verdict in [`StatusTargetJson`].
+#[derive(serde::Serialize)]
+struct CloudInitJson<'a> {
+    errors: &'a [String],
+    status: &'a str,
+}
+
 /// The JSON document at the end of a run, serialized as it is written (fields in byte order:
 /// the bytes a sorted map gives, as before).
 #[derive(serde::Serialize)]
@@ -716,24 +788,14 @@ fn status(path: &Path, state_dir: Option<&Path>, output: Output) -> Result<u8, F
     let earlier = journal::earlier_runs(&dir);
     let count = |w: &str| rows.iter().filter(|r| r.1 == w).count();
     match output {
-        Output::Json => common::print_json(&json!({
-            "journal": dir.display().to_string(),
-            "targets": rows.iter().map(|(k, w, d, c)| json!({
-                "target": k,
-                "state": w,
-                "detail": d,
-                "changed": c.map(|c| c.differences()),
-                "stage": after_of(k).map(|a| a.reached.clone()),
-                "host_keys": after_of(k).map(|a| a.host_keys.iter().map(|h| json!({
-                    "type": h.kind, "fingerprint": h.fingerprint,
-                })).collect::<Vec<_>>()),
-                "known_hosts": after_of(k).and_then(|a| a.known_hosts.clone()),
-                "cloud_init": after_of(k).and_then(|a| a.cloud_init.as_ref()).map(|v| json!({
-                    "status": v.status, "errors": v.errors,
-                })),
-            })).collect::<Vec<_>>(),
-            "earlier_runs": earlier.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
-        })),
+        Output::Json => common::print_json(&StatusJson {
+            earlier_runs: earlier.iter().map(|p| p.display().to_string()).collect(),
+            journal: dir.display().to_string(),
+            targets: rows
+                .iter()
+                .map(|(k, w, d, c)| StatusTargetJson::new(k, w, d, *c, after_of(k)))
+                .collect(),
+        }),
         Output::Text => {
             let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(6).max(6);
             if any_after {
@@ -901,6 +963,66 @@ impl Display {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    /// `fleet status --output json` writes the bytes the `serde_json::Value` it was built as
+    /// wrote: the same keys, in the same order, with the same nulls.
+    #[test]
+    fn the_status_document_is_what_the_value_wrote() {
+        let mut ssh = journal::AfterJob::at("ssh");
+        ssh.host_keys = vec![
+            journal::HostKeyPrint::new("ED25519", "SHA256:abc"),
+            journal::HostKeyPrint::new("RSA", "SHA256:def"),
+        ];
+        ssh.known_hosts = Some("/home/ops/.ssh/known_hosts".to_owned());
+        let mut verdict = journal::AfterJob::at("cloud-init");
+        verdict.cloud_init = Some(journal::CloudInitVerdict::new(vec![
+            "module a failed \"quoted\"".to_owned(),
+        ]));
+        let job = journal::AfterJob::at("job");
+        let rows: [(&str, &str, &str, Option<&journal::AfterJob>); 4] = [
+            ("ecs:1", "pending", "", None),
+            ("ecs:2", "done", "reinstalled ✓", Some(&ssh)),
+            (
+                "edis:kvm_1_2",
+                "cloud_init_errors",
+                "1 error",
+                Some(&verdict),
+            ),
+            ("ecs:3", "job_done", "job SUCCESS", Some(&job)),
+        ];
+        let earlier = vec!["plan.toml.journal/run-1".to_owned()];
+        let typed = StatusJson {
+            earlier_runs: earlier.clone(),
+            journal: "plan.toml.journal".to_owned(),
+            targets: rows
+                .iter()
+                .map(|(k, w, d, a)| StatusTargetJson::new(k, w, d, None, *a))
+                .collect(),
+        };
+        let value = json!({
+            "journal": "plan.toml.journal",
+            "targets": rows.iter().map(|(k, w, d, after)| json!({
+                "target": k,
+                "state": w,
+                "detail": d,
+                "changed": Option::<Vec<String>>::None,
+                "stage": after.map(|a| a.reached.clone()),
+                "host_keys": after.map(|a| a.host_keys.iter().map(|h| json!({
+                    "type": h.kind, "fingerprint": h.fingerprint,
+                })).collect::<Vec<_>>()),
+                "known_hosts": after.and_then(|a| a.known_hosts.clone()),
+                "cloud_init": after.and_then(|a| a.cloud_init.as_ref()).map(|v| json!({
+                    "status": v.status, "errors": v.errors,
+                })),
+            })).collect::<Vec<_>>(),
+            "earlier_runs": earlier,
+        });
+        assert_eq!(
+            serde_json::to_string_pretty(&typed).unwrap(),
+            serde_json::to_string_pretty(&value).unwrap()
+        );
+    }
 
     #[test]
     fn rates_read_with_or_without_per_second() {

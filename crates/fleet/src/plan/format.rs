@@ -443,10 +443,10 @@ fn parse_layer(
         if let Some(i) = TARGET_KEYS.iter().position(|k| *k == name) {
             layer.lines[i] = line;
         }
-        let at = format!("{prefix}.{name} (line {line})");
         let value = value.get_ref();
+        // The place is written only for a problem: most keys have none.
         let mut refuse = |problem: String| {
-            problems.push(format!("{at}: {problem}"));
+            problems.push(format!("{prefix}.{name} (line {line}): {problem}"));
             false
         };
         let ok = match name {
@@ -680,10 +680,13 @@ fn did_you_mean(key: &str, known: &[&str]) -> String {
 /// Applies the defaults to a target's layer and checks the combination; `None` after reporting
 /// its problems.
 fn build(index: usize, t: &Layer, d: &Layer, problems: &mut Vec<String>) -> Option<Target> {
-    let here = format!("targets[{index}] (line {})", t.line);
+    let here = Here {
+        index,
+        line: t.line,
+    };
     let at = |key: &str| match t.line_of(key) {
         Some(line) => format!("targets[{index}].{key} (line {line})"),
-        None => here.clone(),
+        None => here.to_string(),
     };
     match (t.written("ecs"), t.written("edis")) {
         (true, true) => {
@@ -880,13 +883,27 @@ fn build(index: usize, t: &Layer, d: &Layer, problems: &mut Vec<String>) -> Opti
     })
 }
 
+/// Where a target starts, `targets[N] (line L)`, written only into a problem's text.
+struct Here {
+    /// The entry's index among the `[[targets]]`.
+    index: usize,
+    /// Its line.
+    line: usize,
+}
+
+impl std::fmt::Display for Here {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "targets[{}] (line {})", self.index, self.line)
+    }
+}
+
 /// The ECS login of a target: a target that sets the password drops the default key pair, and
 /// one that sets the key pair (or its user) drops the default password.
 fn ecs_login(
     t: &Layer,
     d: &Layer,
     has_user_data: bool,
-    here: &str,
+    here: &Here,
     at: &dyn Fn(&str) -> String,
     problems: &mut Vec<String>,
 ) -> Option<EcsLogin> {
