@@ -3,7 +3,8 @@
 //!
 //! The answer is decoded straight into borrowed structs, with no `serde_json::Value` tree: only
 //! the fields the readers of [`super::answer`] look at are kept (strings borrowed from the body
-//! where they have no escapes), and unknown fields are skipped. This is a fast road only: it gives
+//! where they have no escapes), and unknown fields are skipped, once the whole body has been read
+//! through as the `Value` road checks it (see [`Checked`]). This is a fast road only: it gives
 //! `None` for anything it does not read exactly as the `Value` road would — an answer that holds
 //! only an error, a field of another type, a repeated key, a time or id that does not parse —
 //! and the caller then reads the answer through the `Value` road, which gives the answer or the
@@ -80,6 +81,52 @@ impl<'de: 'a, 'a> Deserialize<'de> for Scalar<'a> {
             }
         }
         deserializer.deserialize_any(ScalarVisitor)
+    }
+}
+
+/// Any JSON value, read through and dropped as the `Value` road would read it: every string
+/// decoded (escapes, surrogates, UTF-8), every number parsed (in range), nesting counted against
+/// serde_json's depth limit. [`IgnoredAny`], which derived structs use for unknown fields, skips
+/// without those checks, so a body is first read whole as a `Checked`: whatever the `Value` road
+/// refuses, the typed road refuses too (and the `Value` road then says why).
+struct Checked;
+
+impl<'de> Deserialize<'de> for Checked {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct CheckedVisitor;
+        impl<'de> Visitor<'de> for CheckedVisitor {
+            type Value = Checked;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Checked, E> {
+                Ok(Checked)
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Checked, E> {
+                Ok(Checked)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Checked, E> {
+                Ok(Checked)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Checked, E> {
+                Ok(Checked)
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Checked, E> {
+                Ok(Checked)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Checked, E> {
+                Ok(Checked)
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Checked, A::Error> {
+                while seq.next_element::<Checked>()?.is_some() {}
+                Ok(Checked)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Checked, A::Error> {
+                while map.next_entry::<Checked, Checked>()?.is_some() {}
+                Ok(Checked)
+            }
+        }
+        deserializer.deserialize_any(CheckedVisitor)
     }
 }
 
@@ -188,6 +235,7 @@ fn job_id(field: Option<&Scalar<'_>>) -> Option<Option<JobId>> {
 /// The job of a 2xx job answer, as [`super::answer::read_job`] reads it; `None` when only the
 /// `Value` road can say (an error-only answer, a field it refuses).
 pub(super) fn job(body: &[u8], requested: &JobId) -> Option<Job> {
+    serde_json::from_slice::<Checked>(body).ok()?;
     let Object(top) = serde_json::from_slice::<Object<JobDoc<'_>>>(body).ok()?;
     // `is_error_only("status")`: the refusal comes from the `Value` road.
     if top.status.is_none()
@@ -231,6 +279,7 @@ fn sub_job(doc: &JobDoc<'_>) -> Option<SubJob> {
 /// The job id of a 2xx `{"job_id": ...}` answer, as [`super::answer::job_id_answer`] reads it;
 /// `None` when only the `Value` road can say.
 pub(super) fn job_id_of(body: &[u8]) -> Option<JobId> {
+    serde_json::from_slice::<Checked>(body).ok()?;
     let Object(doc) = serde_json::from_slice::<Object<JobIdDoc<'_>>>(body).ok()?;
     // Without a job id, the answer is an error only or breaks its contract: the `Value` road
     // says which.
@@ -335,6 +384,49 @@ mod tests {
             op.decode_response(answer).unwrap().status,
             JobStatus::Success
         );
+    }
+
+    /// What the `Value` road refuses anywhere in the body, in a field the typed road does not
+    /// read too, the typed road refuses: a lone surrogate, a number out of range, nesting past
+    /// serde_json's limit, bytes that are not UTF-8. The decode is then an error, as it was
+    /// before the typed road, never a job (for a reinstall: an answer it cannot read, never a
+    /// success).
+    #[test]
+    fn what_the_value_road_refuses_anywhere_the_typed_road_refuses() {
+        use crate::Operation as _;
+        let deep = format!(
+            r#"{{"status":"SUCCESS","x":{}1{}}}"#,
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        let mut bodies: Vec<Vec<u8>> = [
+            r#"{"status":"SUCCESS","x":"\udc00"}"#,
+            r#"{"status":"SUCCESS","x":1e400}"#,
+            r#"{"status":"SUCCESS","error":"\udc00"}"#,
+            r#"{"status":"SUCCESS","entities":{"x":{"y":"\ud800"}}}"#,
+            r#"{"status":"SUCCESS","entities":{"sub_jobs":[{"status":"SUCCESS","x":-1e999}]}}"#,
+            deep.as_str(),
+        ]
+        .iter()
+        .map(|b| b.as_bytes().to_vec())
+        .collect();
+        bodies.push(b"{\"status\":\"SUCCESS\",\"x\":\"\xff\"}".to_vec());
+        let op = super::super::ShowJob::new(
+            "0123456789abcdef0123456789abcdef".parse().unwrap(),
+            requested(),
+        );
+        for body in bodies {
+            let shown = String::from_utf8_lossy(&body).into_owned();
+            assert!(serde_json::from_slice::<Value>(&body).is_err(), "{shown}");
+            assert_eq!(job(&body, &requested()), None, "{shown}");
+            let answer = http::Response::builder()
+                .status(200)
+                .body(bytes::Bytes::from(body))
+                .unwrap();
+            assert!(op.decode_response(answer).is_err(), "{shown}");
+        }
+        let body = r#"{"job_id":"ff80808288d41e1b018990260955686a","x":"\udc00"}"#;
+        assert_eq!(job_id_of(body.as_bytes()), None, "{body}");
     }
 
     #[test]
