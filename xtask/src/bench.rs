@@ -423,18 +423,7 @@ fn emulator(root: &Path, duration: u64, rounds: usize) -> Result<(String, bool),
         .map(|(_, value)| value.clone())
         .ok_or("the token answer has no X-Subject-Token")?;
     let auth = [("X-Auth-Token", token.as_str())];
-    let answer = http(
-        &addr,
-        "POST",
-        &format!("/v2/{PROJECT}/cloudservers/{SERVER}/reinstallos"),
-        &auth,
-        REINSTALL_REQUEST,
-    )?;
-    let job = serde_json::from_str::<serde_json::Value>(&answer.body)
-        .ok()
-        .and_then(|v| v["job_id"].as_str().map(str::to_owned))
-        .filter(|_| answer.status == 200)
-        .ok_or_else(|| format!("the reinstall answered {}: {}", answer.status, answer.body))?;
+    let job = reinstall_job(&addr, &auth)?;
     let job_path = format!("/v1/{PROJECT}/jobs/{job}");
     let server_path = format!("/v1/{PROJECT}/cloudservers/{SERVER}");
     for path in [&job_path, &server_path] {
@@ -750,6 +739,22 @@ fn callgrind_server(
     annotated_counts(out)
 }
 
+/// Reinstalls the bench's server through the emulator at `addr` with `auth`: the job's id.
+fn reinstall_job(addr: &str, auth: &[(&str, &str)]) -> Result<String, String> {
+    let answer = http(
+        addr,
+        "POST",
+        &format!("/v2/{PROJECT}/cloudservers/{SERVER}/reinstallos"),
+        auth,
+        REINSTALL_REQUEST,
+    )?;
+    serde_json::from_str::<serde_json::Value>(&answer.body)
+        .ok()
+        .and_then(|v| v["job_id"].as_str().map(str::to_owned))
+        .filter(|_| answer.status == 200)
+        .ok_or_else(|| format!("the reinstall answered {}: {}", answer.status, answer.body))
+}
+
 /// A token and a reinstall as `call` needs them, then `requests` calls of `call` on one
 /// kept-alive connection, each answered 200.
 fn drive(addr: &str, call: Call, requests: usize) -> Result<(), String> {
@@ -767,19 +772,7 @@ fn drive(addr: &str, call: Call, requests: usize) -> Result<(), String> {
         let path = if call == Call::ServerDetails {
             format!("/v1/{PROJECT}/cloudservers/{SERVER}")
         } else {
-            let answer = http(
-                addr,
-                "POST",
-                &format!("/v2/{PROJECT}/cloudservers/{SERVER}/reinstallos"),
-                &auth,
-                REINSTALL_REQUEST,
-            )?;
-            let job = serde_json::from_str::<serde_json::Value>(&answer.body)
-                .ok()
-                .and_then(|v| v["job_id"].as_str().map(str::to_owned))
-                .ok_or_else(|| {
-                    format!("the reinstall answered {}: {}", answer.status, answer.body)
-                })?;
+            let job = reinstall_job(addr, &auth)?;
             format!("/v1/{PROJECT}/jobs/{job}")
         };
         (path, Some(token))

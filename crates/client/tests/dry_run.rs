@@ -252,22 +252,27 @@ async fn ecs_both(client: &EcsClient, recorder: &Recorder, secrets: &[&str]) {
     assert_same(dry_change.request(), one(&requests, "POST", "/changeos"));
 }
 
-#[tokio::test]
-async fn ecs_with_aksk_sends_what_the_dry_run_shows() {
-    let (_emulator, recorder, transport, clock) = setup().await;
+/// An ECS client of the emulator's project, signing with the emulator's AK/SK.
+fn aksk_client(transport: Transport, recorder: &Recorder, clock: Arc<FixedClock>) -> EcsClient {
     let keys = AkSk::new(
         "REIMAGEEMULATORAK",
         SecretString::from("reimage-emulator-sk"),
     )
     .unwrap();
-    let client = EcsClient::new(
+    EcsClient::new(
         transport,
         Endpoint::parse(&recorder.base_url).unwrap(),
         ProjectId::new(PROJECT).unwrap(),
         EcsAuth::AkSk(keys),
     )
     .unwrap()
-    .with_clock(clock);
+    .with_clock(clock)
+}
+
+#[tokio::test]
+async fn ecs_with_aksk_sends_what_the_dry_run_shows() {
+    let (_emulator, recorder, transport, clock) = setup().await;
+    let client = aksk_client(transport, &recorder, clock);
     ecs_both(&client, &recorder, &[ADMIN_PASSWORD, "reimage-emulator-sk"]).await;
 
     // The signature is redacted, but what it signs is shown.
@@ -300,19 +305,7 @@ async fn ecs_with_aksk_sends_what_the_dry_run_shows() {
 #[tokio::test]
 async fn signed_calls_one_after_another_share_one_connection() {
     let (_emulator, recorder, transport, clock) = setup().await;
-    let keys = AkSk::new(
-        "REIMAGEEMULATORAK",
-        SecretString::from("reimage-emulator-sk"),
-    )
-    .unwrap();
-    let client = EcsClient::new(
-        transport,
-        Endpoint::parse(&recorder.base_url).unwrap(),
-        ProjectId::new(PROJECT).unwrap(),
-        EcsAuth::AkSk(keys),
-    )
-    .unwrap()
-    .with_clock(clock);
+    let client = aksk_client(transport, &recorder, clock);
     let mut jobs = Vec::new();
     for server in [SERVER_1, SERVER_2] {
         let server = ServerId::new(server).unwrap();
@@ -398,19 +391,7 @@ async fn edis_sends_what_the_dry_run_shows() {
 #[tokio::test]
 async fn ecs_without_cloud_init_sends_what_the_dry_run_shows() {
     let (_emulator, recorder, transport, clock) = setup().await;
-    let keys = AkSk::new(
-        "REIMAGEEMULATORAK",
-        SecretString::from("reimage-emulator-sk"),
-    )
-    .unwrap();
-    let client = EcsClient::new(
-        transport,
-        Endpoint::parse(&recorder.base_url).unwrap(),
-        ProjectId::new(PROJECT).unwrap(),
-        EcsAuth::AkSk(keys),
-    )
-    .unwrap()
-    .with_clock(clock);
+    let client = aksk_client(transport, &recorder, clock);
     let server = ServerId::new(SERVER_1).unwrap();
     let input = || {
         EcsReinstall::new(
