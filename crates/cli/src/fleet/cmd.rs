@@ -763,10 +763,20 @@ fn summary(outcomes: &[(String, Outcome)], output: Output, took: Duration, resum
 }
 
 fn status(path: &Path, state_dir: Option<&Path>, output: Output) -> Result<u8, Failure> {
-    let plan = load(path)?;
-    let (inputs, _) = plan::Inputs::load(&plan);
     let dir = journal_dir(path, state_dir);
-    let records = journal::read(&dir).map_err(|e| journal_failure(&e))?;
+    // The plan and the journal are read side by side (each is most of the work for a large
+    // fleet); a problem of the plan is still the one reported first.
+    let (plan, records) = std::thread::scope(|scope| {
+        let records = scope.spawn(|| journal::read(&dir));
+        let plan = load(path);
+        let records = records
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (plan, records)
+    });
+    let plan = plan?;
+    let (inputs, _) = plan::Inputs::load(&plan);
+    let records = records.map_err(|e| journal_failure(&e))?;
     let changed: HashMap<String, Changed> = fingerprint::changed(&plan, &inputs, &records)
         .into_iter()
         .map(|c| (c.key.clone(), c))
