@@ -193,9 +193,7 @@ identifier! {
         field: "job_id",
         what: "a job id",
         expected: "1 to 64 letters, digits or '-', e.g. ff80808288d41e1b018990260955686a",
-        check: |s| {
-            (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        },
+        check: |s| (1..=64).contains(&s.len()) && all_bytes(s, is_job_id_byte),
     }
 }
 
@@ -226,8 +224,28 @@ fn all_digits(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// Whether every byte of `s` passes `ok`, checked without a branch per byte: ids are checked
+/// on every call the emulator answers (its paths carry them), and a branchless loop is a few
+/// instructions per byte where an early exit on each is several more.
+#[inline]
+fn all_bytes(s: &str, ok: impl Fn(u8) -> bool) -> bool {
+    s.bytes().fold(true, |all, b| all & ok(b))
+}
+
+/// `0-9`, `a-f`, `A-F`, as [`u8::is_ascii_hexdigit`], by comparisons without a branch.
+#[inline]
+fn is_hex_byte(b: u8) -> bool {
+    (b.wrapping_sub(b'0') < 10) | ((b | 0x20).wrapping_sub(b'a') < 6)
+}
+
+/// A letter, a digit or `-`, as `is_ascii_alphanumeric() || b == b'-'`.
+#[inline]
+fn is_job_id_byte(b: u8) -> bool {
+    (b.wrapping_sub(b'0') < 10) | ((b | 0x20).wrapping_sub(b'a') < 26) | (b == b'-')
+}
+
 fn all_hex(s: &str) -> bool {
-    s.bytes().all(|b| b.is_ascii_hexdigit())
+    all_bytes(s, is_hex_byte)
 }
 
 fn is_uuid_shape(s: &str) -> bool {
@@ -313,6 +331,21 @@ mod tests {
         for (value, ok) in jobs {
             assert_eq!(JobId::new(value).is_ok(), ok, "JobId {value:?}");
         }
+    }
+
+    /// The branchless byte checks accept exactly what the standard library's do.
+    #[test]
+    fn byte_checks_match_the_standard_ones() {
+        for b in 0..=u8::MAX {
+            assert_eq!(is_hex_byte(b), b.is_ascii_hexdigit(), "{b:#04x}");
+            assert_eq!(
+                is_job_id_byte(b),
+                b.is_ascii_alphanumeric() || b == b'-',
+                "{b:#04x}"
+            );
+        }
+        assert!(all_hex("") && all_hex("09afAF") && !all_hex("09afAFg"));
+        assert!(!all_hex("0123456789abcdef0123456789abcde\u{e9}"));
     }
 
     #[test]
