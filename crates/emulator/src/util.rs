@@ -128,10 +128,33 @@ pub(crate) fn job_time(t: OffsetDateTime) -> String {
 /// them, so the digits are written by hand.
 pub(crate) fn push_job_time(out: &mut Vec<u8>, t: OffsetDateTime) {
     let t = utc(t);
-    push_date_time(out, t);
-    out.push(b'.');
-    push_digits(out, u32::from(t.millisecond()), 3);
-    out.push(b'Z');
+    let (year, month, day) = t.to_calendar_date();
+    let Some(year) = u32::try_from(year).ok().filter(|y| *y <= 9999) else {
+        push_date_time(out, t);
+        out.push(b'.');
+        push_digits(out, u32::from(t.millisecond()), 3);
+        out.push(b'Z');
+        return;
+    };
+    // The date read from the calendar once, the digits written to the stack, then copied.
+    let (hour, minute, second, milli) = t.to_hms_milli();
+    let mut text = *b"0000-00-00T00:00:00.000Z";
+    let mut put = |at: usize, n: u32, width: usize| {
+        let mut n = n;
+        for place in (at..at + width).rev() {
+            // A digit: always below 10.
+            text[place] = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+    };
+    put(0, year, 4);
+    put(5, u32::from(u8::from(month)), 2);
+    put(8, u32::from(day), 2);
+    put(11, u32::from(hour), 2);
+    put(14, u32::from(minute), 2);
+    put(17, u32::from(second), 2);
+    put(20, u32::from(milli), 3);
+    out.extend_from_slice(&text);
 }
 
 /// Appends `s` as a JSON string, byte for byte as `serde_json` writes it.
@@ -148,29 +171,37 @@ pub(crate) fn push_json_str(out: &mut Vec<u8>, s: &str) {
 }
 
 /// Whether `bytes` go into a JSON string as they are: no control character, `"` or `\`. Eight
-/// bytes at a time (the answers' ids and names are plain, and this runs for each of them).
+/// bytes at a time, every word read and the verdict taken once at the end (the answers' ids
+/// and names are plain, so the whole text is read anyway, and this runs for each of them); a
+/// tail shorter than a word is read as the last eight bytes, overlapping the word before.
 pub(crate) fn needs_no_escape(bytes: &[u8]) -> bool {
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
     // Whether some byte of `w` is below `n` (n at most 0x80): exact for "some", as a whole.
-    let below = |w: u64, n: u8| w.wrapping_sub(ONES * u64::from(n)) & !w & HIGH != 0;
-    let zero = |w: u64| w.wrapping_sub(ONES) & !w & HIGH != 0;
-    let mut chunks = bytes.chunks_exact(8);
-    for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let w = u64::from_ne_bytes(word);
-        if below(w, 0x20)
-            || zero(w ^ (ONES * u64::from(b'"')))
-            || zero(w ^ (ONES * u64::from(b'\\')))
-        {
-            return false;
-        }
+    let below = |w: u64, n: u8| w.wrapping_sub(ONES * u64::from(n)) & !w & HIGH;
+    let special = |w: u64| {
+        below(w, 0x20)
+            | below(w ^ (ONES * u64::from(b'"')), 1)
+            | below(w ^ (ONES * u64::from(b'\\')), 1)
+    };
+    let word = |chunk: &[u8]| {
+        // Padded with a plain byte when shorter than a word.
+        let mut word = [b'a'; 8];
+        word[..chunk.len()].copy_from_slice(chunk);
+        u64::from_ne_bytes(word)
+    };
+    if bytes.len() < 8 {
+        return special(word(bytes)) == 0;
     }
-    chunks
-        .remainder()
-        .iter()
-        .all(|&b| b >= 0x20 && b != b'"' && b != b'\\')
+    let mut chunks = bytes.chunks_exact(8);
+    let mut found = 0;
+    for chunk in &mut chunks {
+        found |= special(word(chunk));
+    }
+    if !chunks.remainder().is_empty() {
+        found |= special(word(&bytes[bytes.len() - 8..]));
+    }
+    found == 0
 }
 
 /// Appends `s` as a JSON string, or `null`.
@@ -315,6 +346,29 @@ mod tests {
             "é ~!#$%&'()*+,-./:;<=>?@[]^_`{|}\u{7f}",
         ] {
             assert!(needs_no_escape(plain.as_bytes()), "{plain:?}");
+        }
+    }
+
+    /// The job time written from the calendar at once matches `{:04}-{:02}…` across years,
+    /// months, days and milliseconds.
+    #[test]
+    fn job_times_match_fmt_across_the_calendar() {
+        let mut nanos: i128 = -62_167_219_200_000_000_000;
+        while nanos < 253_402_300_800_000_000_000 {
+            let t = OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap();
+            let u = utc(t);
+            let slow = format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+                u.year(),
+                u8::from(u.month()),
+                u.day(),
+                u.hour(),
+                u.minute(),
+                u.second(),
+                u.millisecond()
+            );
+            assert_eq!(job_time(t), slow, "{t}");
+            nanos += 3_155_760_013_337_123_457;
         }
     }
 
