@@ -118,7 +118,10 @@ pub(crate) fn handle(world: &mut World, ctx: &Ctx<'_>, route: Option<EcsRoute>) 
         EcsRoute::ConsoleOutput { server_id, .. } => console_output(world, ctx, server_id),
         _ => gateway_error(404, "APIGW.0101", "The API does not exist.", ctx.request_id),
     };
-    Handled::new(reply).with_auth(caller.auth)
+    Handled {
+        reply,
+        auth: caller.auth,
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -798,7 +801,10 @@ fn handle_ims(world: &mut World, ctx: &Ctx<'_>, route: &ImsRoute) -> Handled {
         ImsRoute::ShowImage { image_id } => show_image(world, image_id.as_str()),
         _ => gateway_error(404, "APIGW.0101", "The API does not exist.", ctx.request_id),
     };
-    Handled::new(reply).with_auth(caller.auth)
+    Handled {
+        reply,
+        auth: caller.auth,
+    }
 }
 
 /// One image as IMS's query shows it (Glance's fields and IMS's `__…` attributes). An image
@@ -915,7 +921,7 @@ fn show_job(world: &World, ctx: &Ctx<'_>, project: &str, job_id: &str) -> Reply 
 /// the order of their names, as a JSON object built with `json!` has them; a test holds it to
 /// the bytes `serde_json` writes for the same view.
 fn job_body(job: &Job, now: OffsetDateTime) -> Vec<u8> {
-    use crate::util::{push_job_time, push_json_opt, push_json_str};
+    use crate::util::{push_job_time, push_json_name, push_json_opt, push_json_str, push_number};
     let phase = job.phase(now);
     let done = matches!(phase, Phase::Success | Phase::Fail);
     let (error_code, fail_reason) = match (&job.failure, phase) {
@@ -973,13 +979,13 @@ fn job_body(job: &Job, now: OffsetDateTime) -> Vec<u8> {
         out.extend_from_slice(b",\"job_id\":");
         push_json_str(&mut out, sub_id);
         out.extend_from_slice(b",\"job_type\":");
-        push_json_str(&mut out, job.kind.sub_job_type());
+        push_json_name(&mut out, job.kind.sub_job_type());
         out.extend_from_slice(b",\"status\":");
-        push_json_str(&mut out, phase.as_str());
+        push_json_name(&mut out, phase.as_str());
         out.push(b'}');
     }
     out.extend_from_slice(b"],\"sub_jobs_total\":");
-    out.extend_from_slice(job.servers.len().to_string().as_bytes());
+    push_number(&mut out, job.servers.len());
     out.extend_from_slice(b"},\"error_code\":");
     push_json_opt(&mut out, error_code);
     out.extend_from_slice(b",\"fail_reason\":");
@@ -987,9 +993,9 @@ fn job_body(job: &Job, now: OffsetDateTime) -> Vec<u8> {
     out.extend_from_slice(b",\"job_id\":");
     push_json_str(&mut out, &job.id);
     out.extend_from_slice(b",\"job_type\":");
-    push_json_str(&mut out, job.kind.job_type());
+    push_json_name(&mut out, job.kind.job_type());
     out.extend_from_slice(b",\"status\":");
-    push_json_str(&mut out, phase.as_str());
+    push_json_name(&mut out, phase.as_str());
     out.push(b'}');
     out
 }

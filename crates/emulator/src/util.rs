@@ -204,6 +204,34 @@ pub(crate) fn needs_no_escape(bytes: &[u8]) -> bool {
     found == 0
 }
 
+/// Appends a name of the emulator's own (a job type, a status) as a JSON string, unchecked:
+/// these are fixed texts that need no escaping (the job query's test holds its answer to the
+/// bytes `serde_json` writes, names included).
+pub(crate) fn push_json_name(out: &mut Vec<u8>, name: &'static str) {
+    debug_assert!(needs_no_escape(name.as_bytes()), "{name:?}");
+    out.reserve(name.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(name.as_bytes());
+    out.push(b'"');
+}
+
+/// Appends `n` in decimal, as `n.to_string()` writes it, without an allocation.
+pub(crate) fn push_number(out: &mut Vec<u8>, n: usize) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut n = n;
+    loop {
+        at -= 1;
+        // A digit: always below 10.
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
 /// Appends `s` as a JSON string, or `null`.
 pub(crate) fn push_json_opt(out: &mut Vec<u8>, s: Option<&str>) {
     match s {
@@ -369,6 +397,15 @@ mod tests {
             );
             assert_eq!(job_time(t), slow, "{t}");
             nanos += 3_155_760_013_337_123_457;
+        }
+    }
+
+    #[test]
+    fn numbers_are_written_as_to_string_writes_them() {
+        for n in [0, 1, 9, 10, 99, 100, 1000, 65_535, 1 << 40, usize::MAX] {
+            let mut out = b"x".to_vec();
+            push_number(&mut out, n);
+            assert_eq!(out, format!("x{n}").into_bytes());
         }
     }
 
