@@ -88,41 +88,81 @@ pub enum EcsRoute {
 /// The most segments an [`EcsRoute`]'s path has.
 const MAX_SEGMENTS: usize = 5;
 
+/// The segments of `path` and how many there are, or `None` when it has more than
+/// [`MAX_SEGMENTS`] or does not start with `/`: the same as cutting the query, then one trailing
+/// `/`, then the leading `/`, and splitting the rest at each `/` (a test holds it to that).
+///
+/// The emulator parses every call's path, so this reads it in one pass, eight bytes at a time:
+/// a word with neither `/` nor `?` (most of an id) costs a few instructions, and the segments go
+/// into a fixed array.
+fn segments(path: &str) -> Option<([&str; MAX_SEGMENTS], usize)> {
+    let bytes = path.as_bytes();
+    if bytes.first() != Some(&b'/') {
+        return None;
+    }
+    let mut held = [""; MAX_SEGMENTS];
+    let mut count = 0;
+    let mut start = 1;
+    // Where the query starts, if it does.
+    let mut query = None;
+    // Each `/` ends a segment; the first `?` ends the path.
+    let mut at_mark = |at: usize| -> Option<bool> {
+        if bytes[at] == b'?' {
+            query = Some(at);
+            return Some(false);
+        }
+        *held.get_mut(count)? = path.get(start..at)?;
+        count += 1;
+        start = at + 1;
+        Some(true)
+    };
+    let mut at = 1;
+    let mut more = true;
+    while more && let Some(chunk) = bytes.get(at..at + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let mut found = marks(u64::from_le_bytes(word));
+        while more && found != 0 {
+            // The lowest marked byte first: the word was read little-endian.
+            more = at_mark(at + (found.trailing_zeros() / 8) as usize)?;
+            found &= found - 1;
+        }
+        at += 8;
+    }
+    while more && at < bytes.len() {
+        if matches!(bytes[at], b'/' | b'?') {
+            more = at_mark(at)?;
+        }
+        at += 1;
+    }
+    let end = query.unwrap_or(bytes.len());
+    // `/` alone (before any query) is no path; a last empty segment is the trailing `/`.
+    if end < 2 {
+        return None;
+    }
+    let last = path.get(start..end)?;
+    if !last.is_empty() {
+        *held.get_mut(count)? = last;
+        count += 1;
+    }
+    Some((held, count))
+}
+
+/// `0x80` in each byte of `word` that is `/` or `?`, nothing elsewhere (exactly: no carry runs
+/// from one byte to the next).
+fn marks(word: u64) -> u64 {
+    const LOW: u64 = u64::from_ne_bytes([0x7f; 8]);
+    const SLASHES: u64 = u64::from_ne_bytes([b'/'; 8]);
+    const QUESTIONS: u64 = u64::from_ne_bytes([b'?'; 8]);
+    let zero_bytes = |x: u64| !(((x & LOW).wrapping_add(LOW)) | x | LOW);
+    zero_bytes(word ^ SLASHES) | zero_bytes(word ^ QUESTIONS)
+}
+
 impl EcsRoute {
     /// Reads a path (a query string is ignored, one trailing `/` allowed). `None` when it is not
     /// one of these routes or an id is not of the right form.
     pub fn parse(path: &str) -> Option<Self> {
-        // The emulator parses every call's path, so this reads it in one pass over its bytes,
-        // into a fixed array: at most five segments make a route, and a longer path is none of
-        // them. The same as cutting the query, then one trailing `/`, then the leading `/`, and
-        // splitting the rest at each `/` (a test holds it to that).
-        let bytes = path.as_bytes();
-        if bytes.first() != Some(&b'/') {
-            return None;
-        }
-        let mut held = [""; MAX_SEGMENTS];
-        let mut count = 0;
-        let mut start = 1;
-        let mut end = bytes.len();
-        for (at, &byte) in bytes.iter().enumerate().skip(1) {
-            if byte == b'/' {
-                *held.get_mut(count)? = path.get(start..at)?;
-                count += 1;
-                start = at + 1;
-            } else if byte == b'?' {
-                end = at;
-                break;
-            }
-        }
-        // `/` alone (before any query) is no path; a last empty segment is the trailing `/`.
-        if end < 2 {
-            return None;
-        }
-        let last = path.get(start..end)?;
-        if !last.is_empty() {
-            *held.get_mut(count)? = last;
-            count += 1;
-        }
+        let (held, count) = segments(path)?;
         let segments = &held[..count];
         let project = |s: &str| ProjectId::new(s).ok();
         let server = |s: &str| ServerId::new(s).ok();
@@ -384,8 +424,41 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(2048))]
 
         #[test]
+        fn marks_agree_with_a_bytewise_reading(word in any::<[u8; 8]>()) {
+            prop_assert_eq!(marks(u64::from_le_bytes(word)), marks_bytewise(word));
+        }
+
+        #[test]
         fn parse_agrees_with_the_vec_based_reading(path in prop_oneof![path(), route_shaped()]) {
             prop_assert_eq!(EcsRoute::parse(&path), parse_with_vec(&path), "{:?}", path);
+        }
+    }
+
+    /// `marks` flags exactly the `/` and `?` bytes of a word, at their places.
+    fn marks_bytewise(word: [u8; 8]) -> u64 {
+        let mut out = [0u8; 8];
+        for (o, b) in out.iter_mut().zip(word) {
+            if matches!(b, b'/' | b'?') {
+                *o = 0x80;
+            }
+        }
+        u64::from_le_bytes(out)
+    }
+
+    #[test]
+    fn marks_flag_exactly_the_separators() {
+        for b in 0..=u8::MAX {
+            for place in 0..8 {
+                for fill in [b'a', b'/', 0, 0xff, b'?' ^ 0x80] {
+                    let mut word = [fill; 8];
+                    word[place] = b;
+                    assert_eq!(
+                        marks(u64::from_le_bytes(word)),
+                        marks_bytewise(word),
+                        "{word:?}"
+                    );
+                }
+            }
         }
     }
 
