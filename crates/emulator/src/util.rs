@@ -32,15 +32,33 @@ impl IdGen {
 
     /// [`hex32`](Self::hex32) without an allocation: the same digits from the same draws.
     pub(crate) fn hex32_inline(&mut self) -> Hex32 {
-        const DIGITS: &[u8; 16] = b"0123456789abcdef";
         let mut out = [0u8; 32];
-        for (half, word) in [self.next_u64(), self.next_u64()].into_iter().enumerate() {
-            for (i, shift) in (0..16).rev().enumerate() {
-                out[half * 16 + i] = DIGITS[((word >> (shift * 4)) & 0xf) as usize];
-            }
+        let (first, second) = (self.next_u64(), self.next_u64());
+        for (at, half) in [first >> 32, first, second >> 32, second]
+            .into_iter()
+            .enumerate()
+        {
+            // Truncation meant: the low 32 bits, whose eight digits go here.
+            out[at * 8..at * 8 + 8].copy_from_slice(&hex8(half as u32));
         }
         Hex32(out)
     }
+}
+
+/// The eight lower-case hex digits of `v`, most significant first, as `{:08x}` writes them:
+/// each nibble spread to a byte of its own, then all eight made digits at once (every call
+/// draws a request id).
+fn hex8(v: u32) -> [u8; 8] {
+    const fn ones(b: u8) -> u64 {
+        u64::from_ne_bytes([b; 8])
+    }
+    let mut x = u64::from(v);
+    x = ((x & 0xffff_0000) << 16) | (x & 0xffff);
+    x = ((x & 0x0000_ff00_0000_ff00) << 8) | (x & 0x0000_00ff_0000_00ff);
+    x = ((x & 0x00f0_00f0_00f0_00f0) << 4) | (x & 0x000f_000f_000f_000f);
+    // 1 in each byte whose nibble is 10 or more: those go on from 'a', the others from '0'.
+    let letters = ((x + ones(6)) >> 4) & ones(1);
+    (x + ones(b'0') + letters * u64::from(b'a' - b'0' - 10)).to_be_bytes()
 }
 
 /// 32 lower-case hex digits held inline: a request id, which every call draws and the request
@@ -406,6 +424,37 @@ mod tests {
             let mut out = b"x".to_vec();
             push_number(&mut out, n);
             assert_eq!(out, format!("x{n}").into_bytes());
+        }
+    }
+
+    #[test]
+    fn hex_digits_are_what_fmt_writes() {
+        let mut ids = IdGen::new(Some(3));
+        for v in [
+            0,
+            1,
+            9,
+            10,
+            15,
+            16,
+            0xdead_beef,
+            0x0123_4567,
+            0x89ab_cdef,
+            u32::MAX,
+        ]
+        .into_iter()
+        .chain((0..10_000).map(|_| ids.next_u64() as u32))
+        {
+            assert_eq!(hex8(v).to_vec(), format!("{v:08x}").into_bytes(), "{v:#x}");
+        }
+        let mut a = IdGen::new(Some(11));
+        let mut b = IdGen::new(Some(11));
+        for _ in 0..100 {
+            let id = a.hex32_inline();
+            assert_eq!(
+                id.as_str(),
+                format!("{:016x}{:016x}", b.next_u64(), b.next_u64())
+            );
         }
     }
 
