@@ -6,6 +6,7 @@
 //! the world is looked at. No background task runs, so a [`ManualClock`](crate::ManualClock)
 //! drives a whole scenario.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use reimage_core::{EdisImage, ImageId};
@@ -163,6 +164,19 @@ pub(crate) struct Job {
     /// A yearly/monthly server's order: `PENDING_PAYMENT` until then, and the work (the
     /// `INIT`, `RUNNING` phases and the server's changes) only after.
     pub(crate) paid_at: Option<OffsetDateTime>,
+    /// The job query's answer as last written. Clients poll a job many times in each phase, and
+    /// its answer changes only with the phase (and, once it is done, with its end time), so it
+    /// is written once for each; [`Jobs::update`] forgets it when the job changes.
+    pub(crate) answer: RefCell<Option<JobAnswer>>,
+}
+
+/// The job query's answer, and the phase and end time it was written for.
+#[derive(Debug, Clone)]
+pub(crate) struct JobAnswer {
+    pub(crate) phase: Phase,
+    /// The end time the answer shows: only once the job is done.
+    pub(crate) end: Option<OffsetDateTime>,
+    pub(crate) body: bytes::Bytes,
 }
 
 /// A job's status at a time.
@@ -436,6 +450,8 @@ impl Jobs {
         let job = self.by_seq.get_mut(&seq)?;
         let (end, settled) = (job.end, job.settled);
         let result = change(job);
+        // Its answer may change with it.
+        *job.answer.get_mut() = None;
         if !settled {
             self.due.remove(&(end, seq));
         }
@@ -732,6 +748,7 @@ impl World {
             effect,
             settled: false,
             paid_at,
+            answer: RefCell::new(None),
         });
         id
     }
