@@ -654,8 +654,7 @@ fn answer(shared: &Shared, request: Request<Bytes>, side: Side) -> Answered {
         request_id: None,
         operation,
         method: request.method().clone(),
-        path: path.into(),
-        headers: redact::headers(request.headers()),
+        headers: redact::path_and_headers(path, request.headers()),
         body: if request.body().is_empty() {
             Value::Null
         } else {

@@ -329,7 +329,7 @@ pub(crate) struct LogEntry {
     pub(crate) request_id: Option<Hex32>,
     pub(crate) operation: &'static str,
     pub(crate) method: http::Method,
-    pub(crate) path: Box<str>,
+    /// The path and the headers, in one text.
     pub(crate) headers: redact::Headers,
     /// Already redacted ([`redact::body`]).
     pub(crate) body: Value,
@@ -347,7 +347,7 @@ impl LogEntry {
             "request_id": self.request_id.as_ref().map_or("", Hex32::as_str),
             "operation": self.operation,
             "method": self.method.as_str(),
-            "path": &*self.path,
+            "path": self.headers.path(),
             "headers": self.headers.to_json(),
             "body": self.body,
             "auth": self.auth.to_json(),
