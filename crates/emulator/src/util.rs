@@ -203,13 +203,15 @@ pub(crate) fn needs_no_escape(bytes: &[u8]) -> bool {
             | below(w ^ (ONES * u64::from(b'\\')), 1)
     };
     let word = |chunk: &[u8]| {
-        // Padded with a plain byte when shorter than a word.
-        let mut word = [b'a'; 8];
-        word[..chunk.len()].copy_from_slice(chunk);
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
         u64::from_ne_bytes(word)
     };
     if bytes.len() < 8 {
-        return special(word(bytes)) == 0;
+        // Short texts (most keys and names) byte by byte, still without a branch per byte.
+        return bytes.iter().fold(true, |plain, &b| {
+            plain & (b >= 0x20) & (b != b'"') & (b != b'\\')
+        });
     }
     let mut chunks = bytes.chunks_exact(8);
     let mut found = 0;
