@@ -193,9 +193,7 @@ identifier! {
         field: "job_id",
         what: "a job id",
         expected: "1 to 64 letters, digits or '-', e.g. ff80808288d41e1b018990260955686a",
-        check: |s| {
-            (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        },
+        check: |s| (1..=64).contains(&s.len()) && all_bytes(s, is_job_id_byte),
     }
 }
 
@@ -226,16 +224,46 @@ fn all_digits(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
 }
 
-fn all_hex(s: &str) -> bool {
-    s.bytes().all(|b| b.is_ascii_hexdigit())
+/// Whether every byte of `s` passes `ok`, checked without a branch per byte: ids are checked
+/// on every call the emulator answers (its paths carry them), and a branchless loop is a few
+/// instructions per byte where an early exit on each is several more.
+#[inline]
+fn all_bytes(s: &str, ok: impl Fn(u8) -> bool) -> bool {
+    s.bytes().fold(true, |all, b| all & ok(b))
 }
 
+/// `0-9`, `a-f`, `A-F`, as [`u8::is_ascii_hexdigit`], by comparisons without a branch.
+#[inline]
+fn is_hex_byte(b: u8) -> bool {
+    (b.wrapping_sub(b'0') < 10) | ((b | 0x20).wrapping_sub(b'a') < 6)
+}
+
+/// A letter, a digit or `-`, as `is_ascii_alphanumeric() || b == b'-'`.
+#[inline]
+fn is_job_id_byte(b: u8) -> bool {
+    (b.wrapping_sub(b'0') < 10) | ((b | 0x20).wrapping_sub(b'a') < 26) | (b == b'-')
+}
+
+fn all_hex(s: &str) -> bool {
+    all_bytes(s, is_hex_byte)
+}
+
+/// 8-4-4-4-12 hex digits: 36 bytes, `-` at the four places between the groups and hex digits
+/// everywhere else, read without a branch per byte (the emulator checks one on every server
+/// call).
 fn is_uuid_shape(s: &str) -> bool {
-    let mut groups = s.split('-');
-    let ok = [8, 4, 4, 4, 12]
-        .iter()
-        .all(|&len| groups.next().is_some_and(|g| g.len() == len && all_hex(g)));
-    ok && groups.next().is_none()
+    const DASHES: [usize; 4] = [8, 13, 18, 23];
+    let Ok(mut bytes) = <[u8; 36]>::try_from(s.as_bytes()) else {
+        return false;
+    };
+    if DASHES.iter().any(|&at| bytes[at] != b'-') {
+        return false;
+    }
+    // The dashes made digits, then all 36 bytes checked at once.
+    for at in DASHES {
+        bytes[at] = b'0';
+    }
+    bytes.iter().fold(true, |ok, &b| ok & is_hex_byte(b))
 }
 
 #[cfg(test)]
@@ -312,6 +340,81 @@ mod tests {
         ];
         for (value, ok) in jobs {
             assert_eq!(JobId::new(value).is_ok(), ok, "JobId {value:?}");
+        }
+    }
+
+    /// The branchless byte checks accept exactly what the standard library's do.
+    #[test]
+    fn byte_checks_match_the_standard_ones() {
+        for b in 0..=u8::MAX {
+            assert_eq!(is_hex_byte(b), b.is_ascii_hexdigit(), "{b:#04x}");
+            assert_eq!(
+                is_job_id_byte(b),
+                b.is_ascii_alphanumeric() || b == b'-',
+                "{b:#04x}"
+            );
+        }
+        assert!(all_hex("") && all_hex("09afAF") && !all_hex("09afAFg"));
+        assert!(!all_hex("0123456789abcdef0123456789abcde\u{e9}"));
+    }
+
+    /// The UUID check as it was first written, by groups: the reference for the bytewise one.
+    fn is_uuid_shape_by_groups(s: &str) -> bool {
+        let mut groups = s.split('-');
+        let ok = [8, 4, 4, 4, 12]
+            .iter()
+            .all(|&len| groups.next().is_some_and(|g| g.len() == len && all_hex(g)));
+        ok && groups.next().is_none()
+    }
+
+    /// Every byte at every place of a UUID, and UUIDs one byte short or long, are judged as the
+    /// check by groups judges them.
+    #[test]
+    fn uuid_shape_matches_the_check_by_groups() {
+        let good = "e215580f-73AD-429d-b6f2-5433947433b0";
+        assert!(is_uuid_shape(good) && is_uuid_shape_by_groups(good));
+        for at in 0..good.len() {
+            for b in 0..=u8::MAX {
+                let mut bytes = good.as_bytes().to_vec();
+                bytes[at] = b;
+                let Ok(text) = String::from_utf8(bytes) else {
+                    continue;
+                };
+                assert_eq!(
+                    is_uuid_shape(&text),
+                    is_uuid_shape_by_groups(&text),
+                    "{text:?}"
+                );
+            }
+            let mut shorter = good.to_owned();
+            shorter.remove(at);
+            assert_eq!(
+                is_uuid_shape(&shorter),
+                is_uuid_shape_by_groups(&shorter),
+                "{shorter:?}"
+            );
+            let mut longer = good.to_owned();
+            longer.insert(at, '-');
+            assert_eq!(
+                is_uuid_shape(&longer),
+                is_uuid_shape_by_groups(&longer),
+                "{longer:?}"
+            );
+            longer.replace_range(at..=at, "0");
+            assert_eq!(
+                is_uuid_shape(&longer),
+                is_uuid_shape_by_groups(&longer),
+                "{longer:?}"
+            );
+        }
+        for odd in [
+            "",
+            "-",
+            "----",
+            "e215580f73ad429db6f25433947433b0",
+            "é215580f-73ad-429d-b6f2-5433947433b",
+        ] {
+            assert_eq!(is_uuid_shape(odd), is_uuid_shape_by_groups(odd), "{odd:?}");
         }
     }
 

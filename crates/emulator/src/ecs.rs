@@ -22,7 +22,7 @@ use time::OffsetDateTime;
 use crate::handler::{Ctx, Handled, LogAuth};
 use crate::reply::{HUAWEI_JSON, Reply, ecs_error, gateway_error};
 use crate::server_doc::{ListServersDoc, ServerDoc, ShowServerDoc, server_doc};
-use crate::state::{Job, JobKind, OsEffect, Phase, Server, World};
+use crate::state::{Job, JobAnswer, JobKind, OsEffect, Phase, Server, World};
 use crate::util::{same_secret, sdk_time};
 
 /// The most servers one batch action takes.
@@ -118,7 +118,10 @@ pub(crate) fn handle(world: &mut World, ctx: &Ctx<'_>, route: Option<EcsRoute>) 
         EcsRoute::ConsoleOutput { server_id, .. } => console_output(world, ctx, server_id),
         _ => gateway_error(404, "APIGW.0101", "The API does not exist.", ctx.request_id),
     };
-    Handled::new(reply).with_auth(caller.auth)
+    Handled {
+        reply,
+        auth: caller.auth,
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -798,7 +801,10 @@ fn handle_ims(world: &mut World, ctx: &Ctx<'_>, route: &ImsRoute) -> Handled {
         ImsRoute::ShowImage { image_id } => show_image(world, image_id.as_str()),
         _ => gateway_error(404, "APIGW.0101", "The API does not exist.", ctx.request_id),
     };
-    Handled::new(reply).with_auth(caller.auth)
+    Handled {
+        reply,
+        auth: caller.auth,
+    }
 }
 
 /// One image as IMS's query shows it (Glance's fields and IMS's `__…` attributes). An image
@@ -907,7 +913,29 @@ fn show_job(world: &World, ctx: &Ctx<'_>, project: &str, job_id: &str) -> Reply 
     }) else {
         return ecs_error(400, "Common.0011", "Failed to query system tasks.");
     };
-    Reply::bytes(StatusCode::OK, HUAWEI_JSON, job_body(job, ctx.now))
+    Reply::shared(StatusCode::OK, HUAWEI_JSON, job_answer(job, ctx.now))
+}
+
+/// The job query's answer for `job` at `now`: the one kept in the job when it was written for
+/// the same phase (and, once the job is done, the same end time), which is all of `now` that
+/// [`job_body`] reads; else written now, and kept.
+fn job_answer(job: &Job, now: OffsetDateTime) -> bytes::Bytes {
+    let phase = job.phase(now);
+    let end = matches!(phase, Phase::Success | Phase::Fail).then(|| job.end_time(now));
+    // The world's lock is held and nothing else borrows the job's answer: this always succeeds.
+    let Ok(mut kept) = job.answer.try_borrow_mut() else {
+        return job_body(job, now).into();
+    };
+    if let Some(answer) = kept.as_ref().filter(|a| a.phase == phase && a.end == end) {
+        return answer.body.clone();
+    }
+    let body = bytes::Bytes::from(job_body(job, now));
+    *kept = Some(JobAnswer {
+        phase,
+        end,
+        body: body.clone(),
+    });
+    body
 }
 
 /// The job query's answer, written straight to bytes: clients poll it while a job runs, so it
@@ -915,7 +943,7 @@ fn show_job(world: &World, ctx: &Ctx<'_>, project: &str, job_id: &str) -> Reply 
 /// the order of their names, as a JSON object built with `json!` has them; a test holds it to
 /// the bytes `serde_json` writes for the same view.
 fn job_body(job: &Job, now: OffsetDateTime) -> Vec<u8> {
-    use crate::util::{push_job_time, push_json_opt, push_json_str};
+    use crate::util::{push_job_time, push_json_name, push_json_opt, push_json_str, push_number};
     let phase = job.phase(now);
     let done = matches!(phase, Phase::Success | Phase::Fail);
     let (error_code, fail_reason) = match (&job.failure, phase) {
@@ -973,13 +1001,13 @@ fn job_body(job: &Job, now: OffsetDateTime) -> Vec<u8> {
         out.extend_from_slice(b",\"job_id\":");
         push_json_str(&mut out, sub_id);
         out.extend_from_slice(b",\"job_type\":");
-        push_json_str(&mut out, job.kind.sub_job_type());
+        push_json_name(&mut out, job.kind.sub_job_type());
         out.extend_from_slice(b",\"status\":");
-        push_json_str(&mut out, phase.as_str());
+        push_json_name(&mut out, phase.as_str());
         out.push(b'}');
     }
     out.extend_from_slice(b"],\"sub_jobs_total\":");
-    out.extend_from_slice(job.servers.len().to_string().as_bytes());
+    push_number(&mut out, job.servers.len());
     out.extend_from_slice(b"},\"error_code\":");
     push_json_opt(&mut out, error_code);
     out.extend_from_slice(b",\"fail_reason\":");
@@ -987,9 +1015,9 @@ fn job_body(job: &Job, now: OffsetDateTime) -> Vec<u8> {
     out.extend_from_slice(b",\"job_id\":");
     push_json_str(&mut out, &job.id);
     out.extend_from_slice(b",\"job_type\":");
-    push_json_str(&mut out, job.kind.job_type());
+    push_json_name(&mut out, job.kind.job_type());
     out.extend_from_slice(b",\"status\":");
-    push_json_str(&mut out, phase.as_str());
+    push_json_name(&mut out, phase.as_str());
     out.push(b'}');
     out
 }
@@ -1001,6 +1029,7 @@ mod tests {
     //! with `json!` has them.
 
     use super::*;
+    use crate::state::JobQuirk;
     use crate::util::job_time;
 
     /// `GET /v1/{project_id}/jobs/{job_id}`.
@@ -1100,6 +1129,86 @@ mod tests {
         serde_json::to_vec(&view).unwrap()
     }
 
+    /// The answer [`job_answer`] keeps is the one [`job_body`] writes at every time, whether
+    /// the clock goes forward (each time asked twice) or back, with each way its status may run
+    /// ahead of the work.
+    fn kept_answers_are_written_ones(job: &Job) {
+        let image = ImageId::new("e215580f-73ad-429d-b6f2-5433947433b0").unwrap();
+        for quirk in [
+            None,
+            Some(JobQuirk::EarlySuccess),
+            Some(JobQuirk::SuccessFlap),
+        ] {
+            let mut job = job.clone();
+            job.answer = std::cell::RefCell::new(None);
+            job.effect = quirk.map(|quirk| OsEffect {
+                image: image.clone(),
+                key_name: None,
+                user_data: None,
+                stops_first: false,
+                quirk,
+                keep_timestamps: false,
+                system_encrypted: None,
+                system_cmkid: None,
+                cloud_init: true,
+                boot_takes: std::time::Duration::ZERO,
+                boot_faults: crate::console::BootFaults::default(),
+            });
+            let seconds: Vec<i64> = (0..=120).chain((0..=120).rev()).collect();
+            for secs in seconds {
+                for _ in 0..2 {
+                    let now = job.begin + time::Duration::milliseconds(secs * 1000 + 250);
+                    assert_eq!(
+                        job_answer(&job, now).to_vec(),
+                        job_body(&job, now),
+                        "{quirk:?} at {secs} s"
+                    );
+                }
+            }
+        }
+    }
+
+    /// A change of the job drops the answer it kept: one that leaves its phase as it was (an
+    /// earlier start of its work), and one that fails it now (an interruption).
+    #[test]
+    fn a_changed_job_answers_anew() {
+        let begin = OffsetDateTime::from_unix_timestamp(1_461_614_687).unwrap();
+        let mut jobs = crate::state::Jobs::default();
+        jobs.push(Job {
+            id: "0123456789abcdef0123456789abcdef".to_owned(),
+            kind: JobKind::Reinstall,
+            project_id: "p".to_owned(),
+            servers: vec![("s".to_owned(), "f".repeat(32))],
+            begin,
+            running_at: begin + time::Duration::seconds(9),
+            end: begin + time::Duration::seconds(90),
+            failure: None,
+            effect: None,
+            settled: false,
+            paid_at: None,
+            answer: std::cell::RefCell::new(None),
+        });
+        let id = "0123456789ABCDEF0123456789ABCDEF";
+        let now = begin + time::Duration::seconds(30);
+        let running = job_answer(jobs.get(id).unwrap(), now);
+        assert!(running.ends_with(br#""status":"RUNNING"}"#));
+        jobs.update(id, |job| {
+            job.running_at = begin + time::Duration::seconds(5)
+        });
+        let job = jobs.get(id).unwrap();
+        let earlier = job_answer(job, now);
+        assert_eq!(earlier.to_vec(), job_body(job, now));
+        assert_ne!(earlier, running);
+        jobs.update(id, |job| {
+            job.failure = Some(("Ecs.0203".to_owned(), "interrupted".to_owned()));
+            job.end = now;
+        });
+        let job = jobs.get(id).unwrap();
+        let failed = job_answer(job, now);
+        assert_eq!(failed.to_vec(), job_body(job, now));
+        assert!(failed.ends_with(br#""status":"FAIL"}"#), "{failed:?}");
+    }
+
     #[test]
     fn the_job_body_is_what_serde_json_writes() {
         let begin = OffsetDateTime::from_unix_timestamp_nanos(1_461_614_687_591_123_456).unwrap();
@@ -1133,6 +1242,7 @@ mod tests {
                             effect: None,
                             settled: false,
                             paid_at,
+                            answer: std::cell::RefCell::new(None),
                         };
                         for secs in [0, 4, 9, 10, 14, 89, 90, 95, 1000] {
                             let now = begin + time::Duration::seconds(secs);
@@ -1141,6 +1251,7 @@ mod tests {
                                 String::from_utf8(job_body_serde(&job, now)).unwrap()
                             );
                         }
+                        kept_answers_are_written_ones(&job);
                     }
                 }
             }

@@ -67,12 +67,17 @@ const HEADERS: &[&str] = &[
     "x-sdk-content-sha256",
 ];
 
-/// A request's headers as the log keeps them: allowed ones with their values, every other one
-/// by its name only. Every call records one, so all of it is one text, `name NUL value NUL` for
-/// each allowed header and `name SOH` for each other one (neither byte can be in a header's name
-/// or value); [`Headers::to_json`] shows them.
+/// A request's path and headers as the log keeps them: the headers allowed with their values,
+/// every other one by its name only. Every call records one, so all of it is one text (one
+/// allocation): the path, then `name NUL value NUL` for each allowed header and `name SOH` for
+/// each other one (neither byte can be in a header's name or value); [`Headers::path`] and
+/// [`Headers::to_json`] show them.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Headers(Box<str>);
+pub(crate) struct Headers {
+    text: Box<str>,
+    /// Where the path ends in `text`.
+    path: usize,
+}
 
 /// Ends a name whose value is shown; the value follows, ended by the same byte.
 const SHOWN: char = '\0';
@@ -80,11 +85,16 @@ const SHOWN: char = '\0';
 const HIDDEN: char = '\u{1}';
 
 impl Headers {
+    /// The request's path, as it was recorded with the headers.
+    pub(crate) fn path(&self) -> &str {
+        self.text.get(..self.path).unwrap_or_default()
+    }
+
     /// The headers as the log shows them: a map of name to value, `[REDACTED]` for every value
     /// not allowed; a repeated header shows its last value.
     pub(crate) fn to_json(&self) -> Value {
         let mut out = Map::new();
-        let mut rest: &str = &self.0;
+        let mut rest: &str = self.text.get(self.path..).unwrap_or_default();
         while let Some(end) = rest.find([SHOWN, HIDDEN]) {
             let name = &rest[..end];
             let shown = if rest[end..].starts_with(SHOWN) {
@@ -124,16 +134,26 @@ fn shown(name: &HeaderName) -> bool {
         )
 }
 
+/// The headers of a request, as [`path_and_headers`] records them without a path.
+#[cfg(test)]
 pub(crate) fn headers(map: &HeaderMap) -> Headers {
+    path_and_headers("", map)
+}
+
+/// A request's path and its headers, redacted, as the log keeps them.
+pub(crate) fn path_and_headers(path: &str, map: &HeaderMap) -> Headers {
     // Exactly the room needed (unless a value is not UTF-8), so that boxing it does not copy.
     let mut out = String::with_capacity(
-        map.iter()
-            .map(|(name, value)| {
-                let shown = shown(name);
-                name.as_str().len() + if shown { value.len() + 2 } else { 1 }
-            })
-            .sum(),
+        path.len()
+            + map
+                .iter()
+                .map(|(name, value)| {
+                    let shown = shown(name);
+                    name.as_str().len() + if shown { value.len() + 2 } else { 1 }
+                })
+                .sum::<usize>(),
     );
+    out.push_str(path);
     for (name, value) in map {
         out.push_str(name.as_str());
         if shown(name) {
@@ -148,7 +168,10 @@ pub(crate) fn headers(map: &HeaderMap) -> Headers {
             out.push(HIDDEN);
         }
     }
-    Headers(out.into_boxed_str())
+    Headers {
+        text: out.into_boxed_str(),
+        path: path.len(),
+    }
 }
 
 /// A body: JSON with only allowed texts, a form with only allowed values, or its size.
@@ -330,6 +353,15 @@ mod tests {
             })
         );
         assert_eq!(headers(&HeaderMap::new()).to_json(), json!({}));
+        // The path is kept with them, apart.
+        let recorded = path_and_headers("/v1/p/jobs/j", &map);
+        assert_eq!(recorded.path(), "/v1/p/jobs/j");
+        assert_eq!(recorded.to_json(), headers(&map).to_json());
+        assert_eq!(headers(&map).path(), "");
+        assert_eq!(
+            path_and_headers("/x", &HeaderMap::new()).to_json(),
+            json!({})
+        );
         // `shown` says what the list says, for every name in it and a few others.
         for name in HEADERS
             .iter()

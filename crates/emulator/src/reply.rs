@@ -64,6 +64,17 @@ impl Reply {
         }
     }
 
+    /// An answer whose body is written already and shared (kept elsewhere too).
+    pub(crate) fn shared(status: StatusCode, content_type: &'static str, body: Bytes) -> Self {
+        Self {
+            status,
+            content_type,
+            headers: Vec::new(),
+            body,
+            code: None,
+        }
+    }
+
     /// Adds a header.
     pub(crate) fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
         self.headers.push((name, value));

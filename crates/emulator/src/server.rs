@@ -654,8 +654,7 @@ fn answer(shared: &Shared, request: Request<Bytes>, side: Side) -> Answered {
         request_id: None,
         operation,
         method: request.method().clone(),
-        path: path.into(),
-        headers: redact::headers(request.headers()),
+        headers: redact::path_and_headers(path, request.headers()),
         body: if request.body().is_empty() {
             Value::Null
         } else {
@@ -703,35 +702,30 @@ fn answer(shared: &Shared, request: Request<Bytes>, side: Side) -> Answered {
             )));
         }
     }
-    let (request_id, plan, applied) = {
-        let mut world = shared.world();
-        let request_id = world.ids.hex32_inline();
-        let plan = Plan::new(world.faults.hit(operation, method, path));
-        logged.request_id = Some(request_id);
-        logged.faults.clone_from(&plan.names);
-        if plan.delay.is_zero() && plan.before.is_none() {
-            let ctx = ctx(shared, &request, now, request_id.as_str(), &plan.flags);
-            let applied = apply(&mut world, &ctx, side, route, &plan, logged);
-            (request_id, plan, Ok(applied))
-        } else {
-            (request_id, plan, Err((logged, route)))
-        }
-    };
-    match applied {
-        Ok((handled, evicted)) => {
-            drop(evicted);
-            Answered::Now(finish(&request, operation, request_id, &plan, handled))
-        }
-        Err((logged, route)) => Answered::Later(Box::new(Delayed {
-            request,
-            side,
-            route,
-            operation,
-            logged,
-            plan,
-            request_id,
-        })),
+    let mut world = shared.world();
+    let request_id = world.ids.hex32_inline();
+    let plan = Plan::new(world.faults.hit(operation, method, path));
+    logged.request_id = Some(request_id);
+    logged.faults.clone_from(&plan.names);
+    if plan.delay.is_zero() && plan.before.is_none() {
+        let ctx = ctx(shared, &request, now, request_id.as_str(), &plan.flags);
+        // Answered in place rather than through a tuple: the answer and the log entry are
+        // large, and each move of them is a copy.
+        let (reply, evicted) = apply(&mut world, &ctx, side, route, &plan, logged);
+        drop(world);
+        drop(evicted);
+        return Answered::Now(finish(&request, operation, request_id, &plan, reply));
     }
+    drop(world);
+    Answered::Later(Box::new(Delayed {
+        request,
+        side,
+        route,
+        operation,
+        logged,
+        plan,
+        request_id,
+    }))
 }
 
 impl Delayed {
@@ -779,12 +773,12 @@ impl Delayed {
             };
         }
         let ctx = ctx(shared, &request, now, request_id.as_str(), &plan.flags);
-        let (handled, evicted) = {
+        let (reply, evicted) = {
             let mut world = shared.world();
             apply(&mut world, &ctx, side, route, &plan, logged)
         };
         drop(evicted);
-        finish(&request, operation, request_id, &plan, handled)
+        finish(&request, operation, request_id, &plan, reply)
     }
 }
 
@@ -794,14 +788,14 @@ fn finish(
     operation: &'static str,
     request_id: Hex32,
     plan: &Plan,
-    handled: Handled,
+    reply: Reply,
 ) -> Outcome {
     tracing::debug!(
         request_id = %request_id,
         operation,
         method = %request.method(),
         path = %request.uri().path(),
-        status = handled.reply.status.as_u16(),
+        status = reply.status.as_u16(),
         "emulator call"
     );
 
@@ -809,12 +803,12 @@ fn finish(
     match plan.after {
         Some(FaultKind::LostAnswer) => Outcome::Close,
         Some(FaultKind::TruncatedBody) => {
-            Outcome::Answer(build(handled.reply, request_id.as_str(), Shape::Cut))
+            Outcome::Answer(build(reply, request_id.as_str(), Shape::Cut))
         }
         Some(FaultKind::InvalidJson) => {
-            Outcome::Answer(build(handled.reply, request_id.as_str(), Shape::NotJson))
+            Outcome::Answer(build(reply, request_id.as_str(), Shape::NotJson))
         }
-        _ => Outcome::Answer(build(handled.reply, request_id.as_str(), Shape::Whole)),
+        _ => Outcome::Answer(build(reply, request_id.as_str(), Shape::Whole)),
     }
 }
 
@@ -827,9 +821,9 @@ fn apply(
     route: Option<EcsRoute>,
     plan: &Plan,
     mut logged: LogEntry,
-) -> (Handled, Option<LogEntry>) {
+) -> (Reply, Option<LogEntry>) {
     world.settle(ctx.now);
-    let mut handled: Handled = match side {
+    let Handled { reply, auth } = match side {
         Side::Iam => iam::handle(world, ctx),
         Side::Edis => edis::handle(world, ctx),
         _ => ecs::handle(world, ctx, route),
@@ -837,11 +831,11 @@ fn apply(
     if let Some(kind) = &plan.after {
         logged.outcome = kind.name();
     }
-    logged.status = Some(handled.reply.status.as_u16());
-    logged.error_code = handled.reply.code.clone();
-    logged.auth = std::mem::take(&mut handled.auth);
+    logged.status = Some(reply.status.as_u16());
+    logged.error_code.clone_from(&reply.code);
+    logged.auth = auth;
     let evicted = world.log.push(logged);
-    (handled, evicted)
+    (reply, evicted)
 }
 
 fn ctx<'a>(

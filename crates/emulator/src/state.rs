@@ -6,7 +6,8 @@
 //! the world is looked at. No background task runs, so a [`ManualClock`](crate::ManualClock)
 //! drives a whole scenario.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use reimage_core::{EdisImage, ImageId};
 use serde_json::{Value, json};
@@ -163,6 +164,19 @@ pub(crate) struct Job {
     /// A yearly/monthly server's order: `PENDING_PAYMENT` until then, and the work (the
     /// `INIT`, `RUNNING` phases and the server's changes) only after.
     pub(crate) paid_at: Option<OffsetDateTime>,
+    /// The job query's answer as last written. Clients poll a job many times in each phase, and
+    /// its answer changes only with the phase (and, once it is done, with its end time), so it
+    /// is written once for each; [`Jobs::update`] forgets it when the job changes.
+    pub(crate) answer: RefCell<Option<JobAnswer>>,
+}
+
+/// The job query's answer, and the phase and end time it was written for.
+#[derive(Debug, Clone)]
+pub(crate) struct JobAnswer {
+    pub(crate) phase: Phase,
+    /// The end time the answer shows: only once the job is done.
+    pub(crate) end: Option<OffsetDateTime>,
+    pub(crate) body: bytes::Bytes,
 }
 
 /// A job's status at a time.
@@ -315,7 +329,7 @@ pub(crate) struct LogEntry {
     pub(crate) request_id: Option<Hex32>,
     pub(crate) operation: &'static str,
     pub(crate) method: http::Method,
-    pub(crate) path: Box<str>,
+    /// The path and the headers, in one text.
     pub(crate) headers: redact::Headers,
     /// Already redacted ([`redact::body`]).
     pub(crate) body: Value,
@@ -333,7 +347,7 @@ impl LogEntry {
             "request_id": self.request_id.as_ref().map_or("", Hex32::as_str),
             "operation": self.operation,
             "method": self.method.as_str(),
-            "path": &*self.path,
+            "path": self.headers.path(),
             "headers": self.headers.to_json(),
             "body": self.body,
             "auth": self.auth.to_json(),
@@ -388,6 +402,11 @@ impl RequestLog {
     }
 }
 
+/// An index by id (lower case). Every job query and server call looks an id up, so the hasher
+/// is foldhash's, a few times faster than the standard one on ids; it is seeded at random per
+/// process like the standard one, and its keys are ids the emulator made or the fixtures named.
+type IdMap<V> = foldhash::HashMap<String, V>;
+
 /// The ECS jobs the emulator keeps, indexed so that a request costs the same with 100,000 jobs
 /// and servers as with 4: by id (case-insensitive, as ECS matches ids), and the unsettled ones
 /// by when they end.
@@ -396,7 +415,7 @@ pub(crate) struct Jobs {
     /// Every job kept, by its number: the order they were made.
     by_seq: BTreeMap<u64, Job>,
     /// A job's number by its id, in lower case.
-    by_id: HashMap<String, u64>,
+    by_id: IdMap<u64>,
     /// The jobs not settled yet, by their end.
     due: BTreeSet<(OffsetDateTime, u64)>,
     next: u64,
@@ -431,6 +450,8 @@ impl Jobs {
         let job = self.by_seq.get_mut(&seq)?;
         let (end, settled) = (job.end, job.settled);
         let result = change(job);
+        // Its answer may change with it.
+        *job.answer.get_mut() = None;
         if !settled {
             self.due.remove(&(end, seq));
         }
@@ -486,7 +507,7 @@ pub(crate) struct World {
     pub(crate) fixtures: Fixtures,
     pub(crate) servers: Vec<Server>,
     /// A server's place in `servers` by its id, in lower case (the servers are fixed at reset).
-    server_index: HashMap<String, usize>,
+    server_index: IdMap<usize>,
     /// The EDIS installs under way, by their end and the KVM's place in `kvms`, so that settling
     /// them does not visit every KVM.
     pub(crate) installs: BTreeSet<(OffsetDateTime, usize)>,
@@ -510,7 +531,7 @@ impl World {
         let mut world = Self {
             fixtures: config.fixtures.clone(),
             servers: Vec::new(),
-            server_index: HashMap::new(),
+            server_index: IdMap::default(),
             installs: BTreeSet::new(),
             jobs: Jobs::default(),
             tokens: Vec::new(),
@@ -727,6 +748,7 @@ impl World {
             effect,
             settled: false,
             paid_at,
+            answer: RefCell::new(None),
         });
         id
     }
@@ -856,7 +878,11 @@ impl World {
 /// `id` in lower case, as the indexes hold ids: copied only when it has an upper-case letter
 /// (clients send ids as they got them, in lower case).
 fn lower(id: &str) -> std::borrow::Cow<'_, str> {
-    if id.bytes().any(|b| b.is_ascii_uppercase()) {
+    // Without a branch per byte (ids are in lower case, so the whole id is read anyway).
+    if id
+        .bytes()
+        .fold(false, |upper, b| upper | b.is_ascii_uppercase())
+    {
         std::borrow::Cow::Owned(id.to_ascii_lowercase())
     } else {
         std::borrow::Cow::Borrowed(id)

@@ -32,15 +32,33 @@ impl IdGen {
 
     /// [`hex32`](Self::hex32) without an allocation: the same digits from the same draws.
     pub(crate) fn hex32_inline(&mut self) -> Hex32 {
-        const DIGITS: &[u8; 16] = b"0123456789abcdef";
         let mut out = [0u8; 32];
-        for (half, word) in [self.next_u64(), self.next_u64()].into_iter().enumerate() {
-            for (i, shift) in (0..16).rev().enumerate() {
-                out[half * 16 + i] = DIGITS[((word >> (shift * 4)) & 0xf) as usize];
-            }
+        let (first, second) = (self.next_u64(), self.next_u64());
+        for (at, half) in [first >> 32, first, second >> 32, second]
+            .into_iter()
+            .enumerate()
+        {
+            // Truncation meant: the low 32 bits, whose eight digits go here.
+            out[at * 8..at * 8 + 8].copy_from_slice(&hex8(half as u32));
         }
         Hex32(out)
     }
+}
+
+/// The eight lower-case hex digits of `v`, most significant first, as `{:08x}` writes them:
+/// each nibble spread to a byte of its own, then all eight made digits at once (every call
+/// draws a request id).
+fn hex8(v: u32) -> [u8; 8] {
+    const fn ones(b: u8) -> u64 {
+        u64::from_ne_bytes([b; 8])
+    }
+    let mut x = u64::from(v);
+    x = ((x & 0xffff_0000) << 16) | (x & 0xffff);
+    x = ((x & 0x0000_ff00_0000_ff00) << 8) | (x & 0x0000_00ff_0000_00ff);
+    x = ((x & 0x00f0_00f0_00f0_00f0) << 4) | (x & 0x000f_000f_000f_000f);
+    // 1 in each byte whose nibble is 10 or more: those go on from 'a', the others from '0'.
+    let letters = ((x + ones(6)) >> 4) & ones(1);
+    (x + ones(b'0') + letters * u64::from(b'a' - b'0' - 10)).to_be_bytes()
 }
 
 /// 32 lower-case hex digits held inline: a request id, which every call draws and the request
@@ -128,10 +146,33 @@ pub(crate) fn job_time(t: OffsetDateTime) -> String {
 /// them, so the digits are written by hand.
 pub(crate) fn push_job_time(out: &mut Vec<u8>, t: OffsetDateTime) {
     let t = utc(t);
-    push_date_time(out, t);
-    out.push(b'.');
-    push_digits(out, u32::from(t.millisecond()), 3);
-    out.push(b'Z');
+    let (year, month, day) = t.to_calendar_date();
+    let Some(year) = u32::try_from(year).ok().filter(|y| *y <= 9999) else {
+        push_date_time(out, t);
+        out.push(b'.');
+        push_digits(out, u32::from(t.millisecond()), 3);
+        out.push(b'Z');
+        return;
+    };
+    // The date read from the calendar once, the digits written to the stack, then copied.
+    let (hour, minute, second, milli) = t.to_hms_milli();
+    let mut text = *b"0000-00-00T00:00:00.000Z";
+    let mut put = |at: usize, n: u32, width: usize| {
+        let mut n = n;
+        for place in (at..at + width).rev() {
+            // A digit: always below 10.
+            text[place] = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+    };
+    put(0, year, 4);
+    put(5, u32::from(u8::from(month)), 2);
+    put(8, u32::from(day), 2);
+    put(11, u32::from(hour), 2);
+    put(14, u32::from(minute), 2);
+    put(17, u32::from(second), 2);
+    put(20, u32::from(milli), 3);
+    out.extend_from_slice(&text);
 }
 
 /// Appends `s` as a JSON string, byte for byte as `serde_json` writes it.
@@ -148,29 +189,67 @@ pub(crate) fn push_json_str(out: &mut Vec<u8>, s: &str) {
 }
 
 /// Whether `bytes` go into a JSON string as they are: no control character, `"` or `\`. Eight
-/// bytes at a time (the answers' ids and names are plain, and this runs for each of them).
+/// bytes at a time, every word read and the verdict taken once at the end (the answers' ids
+/// and names are plain, so the whole text is read anyway, and this runs for each of them); a
+/// tail shorter than a word is read as the last eight bytes, overlapping the word before.
 pub(crate) fn needs_no_escape(bytes: &[u8]) -> bool {
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
     // Whether some byte of `w` is below `n` (n at most 0x80): exact for "some", as a whole.
-    let below = |w: u64, n: u8| w.wrapping_sub(ONES * u64::from(n)) & !w & HIGH != 0;
-    let zero = |w: u64| w.wrapping_sub(ONES) & !w & HIGH != 0;
-    let mut chunks = bytes.chunks_exact(8);
-    for chunk in &mut chunks {
+    let below = |w: u64, n: u8| w.wrapping_sub(ONES * u64::from(n)) & !w & HIGH;
+    let special = |w: u64| {
+        below(w, 0x20)
+            | below(w ^ (ONES * u64::from(b'"')), 1)
+            | below(w ^ (ONES * u64::from(b'\\')), 1)
+    };
+    let word = |chunk: &[u8]| {
         let mut word = [0u8; 8];
         word.copy_from_slice(chunk);
-        let w = u64::from_ne_bytes(word);
-        if below(w, 0x20)
-            || zero(w ^ (ONES * u64::from(b'"')))
-            || zero(w ^ (ONES * u64::from(b'\\')))
-        {
-            return false;
+        u64::from_ne_bytes(word)
+    };
+    if bytes.len() < 8 {
+        // Short texts (most keys and names) byte by byte, still without a branch per byte.
+        return bytes.iter().fold(true, |plain, &b| {
+            plain & (b >= 0x20) & (b != b'"') & (b != b'\\')
+        });
+    }
+    let mut chunks = bytes.chunks_exact(8);
+    let mut found = 0;
+    for chunk in &mut chunks {
+        found |= special(word(chunk));
+    }
+    if !chunks.remainder().is_empty() {
+        found |= special(word(&bytes[bytes.len() - 8..]));
+    }
+    found == 0
+}
+
+/// Appends a name of the emulator's own (a job type, a status) as a JSON string, unchecked:
+/// these are fixed texts that need no escaping (the job query's test holds its answer to the
+/// bytes `serde_json` writes, names included).
+pub(crate) fn push_json_name(out: &mut Vec<u8>, name: &'static str) {
+    debug_assert!(needs_no_escape(name.as_bytes()), "{name:?}");
+    out.reserve(name.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(name.as_bytes());
+    out.push(b'"');
+}
+
+/// Appends `n` in decimal, as `n.to_string()` writes it, without an allocation.
+pub(crate) fn push_number(out: &mut Vec<u8>, n: usize) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut n = n;
+    loop {
+        at -= 1;
+        // A digit: always below 10.
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
         }
     }
-    chunks
-        .remainder()
-        .iter()
-        .all(|&b| b >= 0x20 && b != b'"' && b != b'\\')
+    out.extend_from_slice(&digits[at..]);
 }
 
 /// Appends `s` as a JSON string, or `null`.
@@ -315,6 +394,69 @@ mod tests {
             "é ~!#$%&'()*+,-./:;<=>?@[]^_`{|}\u{7f}",
         ] {
             assert!(needs_no_escape(plain.as_bytes()), "{plain:?}");
+        }
+    }
+
+    /// The job time written from the calendar at once matches `{:04}-{:02}…` across years,
+    /// months, days and milliseconds.
+    #[test]
+    fn job_times_match_fmt_across_the_calendar() {
+        let mut nanos: i128 = -62_167_219_200_000_000_000;
+        while nanos < 253_402_300_800_000_000_000 {
+            let t = OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap();
+            let u = utc(t);
+            let slow = format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+                u.year(),
+                u8::from(u.month()),
+                u.day(),
+                u.hour(),
+                u.minute(),
+                u.second(),
+                u.millisecond()
+            );
+            assert_eq!(job_time(t), slow, "{t}");
+            nanos += 3_155_760_013_337_123_457;
+        }
+    }
+
+    #[test]
+    fn numbers_are_written_as_to_string_writes_them() {
+        for n in [0, 1, 9, 10, 99, 100, 1000, 65_535, 1 << 40, usize::MAX] {
+            let mut out = b"x".to_vec();
+            push_number(&mut out, n);
+            assert_eq!(out, format!("x{n}").into_bytes());
+        }
+    }
+
+    #[test]
+    fn hex_digits_are_what_fmt_writes() {
+        let mut ids = IdGen::new(Some(3));
+        for v in [
+            0,
+            1,
+            9,
+            10,
+            15,
+            16,
+            0xdead_beef,
+            0x0123_4567,
+            0x89ab_cdef,
+            u32::MAX,
+        ]
+        .into_iter()
+        .chain((0..10_000).map(|_| ids.next_u64() as u32))
+        {
+            assert_eq!(hex8(v).to_vec(), format!("{v:08x}").into_bytes(), "{v:#x}");
+        }
+        let mut a = IdGen::new(Some(11));
+        let mut b = IdGen::new(Some(11));
+        for _ in 0..100 {
+            let id = a.hex32_inline();
+            assert_eq!(
+                id.as_str(),
+                format!("{:016x}{:016x}", b.next_u64(), b.next_u64())
+            );
         }
     }
 
