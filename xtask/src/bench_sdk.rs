@@ -12,7 +12,9 @@
 //!   job refuses a second reinstall); the emulator is reset (`POST /_emulator/reset`) before every
 //!   run, so each starts from the same world, and its job list is checked after every run. The
 //!   SDK is synchronous, so the figure compared is one operation at a time on both sides; reimage
-//!   with 8 at a time is a second, labelled row. The runs alternate over `--rounds` rounds; the
+//!   with 8 at a time is a second, labelled row. One at a time, the client and the emulator are
+//!   pinned to one CPU (`taskset`), both sides alike, so that the sequential loop never waits for
+//!   an idle core to wake up; with 8 at a time, every CPU. The runs alternate over `--rounds` rounds; the
 //!   median round by operations/s is reported, with the highest peak RSS of the rounds. Peak RSS
 //!   is the larger of `VmHWM` polled from `/proc/PID/status` every 20 ms and what the process
 //!   reports of itself as it ends; the CPU time of the client is its own report, the emulator's
@@ -212,8 +214,22 @@ fn measure(root: &Path, rounds: usize) -> Result<(String, bool), String> {
 
     let ops = OPERATIONS.to_string();
     let url = emulator.base_url.clone();
+    // One at a time, the loop and the emulator share one CPU, both sides alike: a sequential
+    // loop then never waits for an idle core to wake up, which on two cores moved the one-at-a-
+    // time figures by 2x with whatever else the machine was doing. With 8 at a time, every CPU.
+    let pinning = which_taskset();
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let pinned = |program: &Path, pin: bool| {
+        if pin && pinning {
+            let mut cmd = Command::new("taskset");
+            cmd.args(["-c", PINNED_CPU]).arg(program);
+            cmd
+        } else {
+            Command::new(program)
+        }
+    };
     let sdk_cmd = || {
-        let mut cmd = Command::new(&python);
+        let mut cmd = pinned(&python, true);
         cmd.arg(root.join(SDK_SCRIPT))
             .args([url.as_str(), ops.as_str()])
             .env("PYTHONDONTWRITEBYTECODE", "1")
@@ -221,7 +237,7 @@ fn measure(root: &Path, rounds: usize) -> Result<(String, bool), String> {
         cmd
     };
     let reimage_cmd = |concurrency: usize| {
-        let mut cmd = Command::new(&ecs_loop);
+        let mut cmd = pinned(&ecs_loop, concurrency == 1);
         cmd.args([url.as_str(), ops.as_str(), &concurrency.to_string()]);
         cmd
     };
@@ -250,6 +266,14 @@ fn measure(root: &Path, rounds: usize) -> Result<(String, bool), String> {
     for round in 1..=rounds {
         util::say(&format!("round {round} of {rounds}"));
         for row in &mut rows {
+            if pinning {
+                let cpus = if row.concurrency == 1 {
+                    PINNED_CPU.to_owned()
+                } else {
+                    format!("0-{}", cores - 1)
+                };
+                emulator.pin(&cpus)?;
+            }
             let cmd = if row.sdk {
                 sdk_cmd()
             } else {
@@ -270,7 +294,6 @@ fn measure(root: &Path, rounds: usize) -> Result<(String, bool), String> {
     let ops_met = ops_ratio >= OPS_TARGET;
     let memory_met = memory_ratio >= MEMORY_TARGET;
 
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -281,10 +304,19 @@ fn measure(root: &Path, rounds: usize) -> Result<(String, bool), String> {
          peak RSS the highest of the rounds. CPU times are user + system, per operation. The \
          machine's load average (1 minute) was {load_before} before the runs and {load_after} \
          after, on {cores} cores: other work shares the machine, which moves the figures from \
-         round to round.\n",
+         round to round. {}\n",
         today(),
         thousands(OPERATIONS as f64),
         thousands(OPERATIONS as f64),
+        if pinning {
+            "One at a time, the client (the SDK or reimage) and the emulator run on one CPU \
+             (`taskset -c 0`, both sides alike), so that a sequential loop never waits for an \
+             idle core to wake up: on two cores that wait moved the one-at-a-time figures by \
+             half or double with the machine's load. With 8 at a time, every CPU."
+        } else {
+            "`taskset` (util-linux) was not found, so the runs were not pinned to one CPU: the \
+             one-at-a-time figures then move with the machine's load."
+        },
     );
     let _ = writeln!(
         out,
@@ -397,6 +429,19 @@ pub(crate) fn server_tables(count: usize) -> String {
     out
 }
 
+/// The CPU that one-at-a-time runs and the emulator share.
+const PINNED_CPU: &str = "0";
+
+/// Whether `taskset` (util-linux) is there to pin the runs.
+fn which_taskset() -> bool {
+    Command::new("taskset")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 /// `reimage emulator`, started by this task; killed when dropped.
 struct Emulator {
     child: Child,
@@ -432,6 +477,23 @@ impl Emulator {
             addr: base_url.trim_start_matches("http://").to_owned(),
             base_url,
         })
+    }
+
+    /// Pins every thread of the emulator to `cpus` (`taskset -a -p -c`).
+    fn pin(&self, cpus: &str) -> Result<(), String> {
+        let status = Command::new("taskset")
+            .args(["-a", "-p", "-c", cpus, &self.child.id().to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map_err(|e| format!("could not run taskset: {e}"))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "taskset could not pin the emulator to CPUs {cpus}: {status}"
+            ))
+        }
     }
 
     /// Resets the emulator, runs `cmd` (a client printing its JSON line), checks that the
