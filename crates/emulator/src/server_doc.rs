@@ -14,7 +14,7 @@ use serde::ser::SerializeMap;
 use time::OffsetDateTime;
 
 use crate::state::{Server, World, server_view};
-use crate::util::{launch_time, second_time};
+use crate::util::{launch_time, push_u64, second_time};
 
 /// `{"server": …}`.
 #[derive(Debug, Serialize)]
@@ -397,22 +397,6 @@ impl ListServersDoc<'_> {
         out.extend_from_slice(b"]}");
         out
     }
-}
-
-fn push_u64(out: &mut Vec<u8>, n: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut n = n;
-    loop {
-        at -= 1;
-        // A digit: always below 10.
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[at..]);
 }
 
 fn push_bool(out: &mut Vec<u8>, b: bool) {

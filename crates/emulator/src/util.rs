@@ -237,6 +237,11 @@ pub(crate) fn push_json_name(out: &mut Vec<u8>, name: &'static str) {
 
 /// Appends `n` in decimal, as `n.to_string()` writes it, without an allocation.
 pub(crate) fn push_number(out: &mut Vec<u8>, n: usize) {
+    push_u64(out, n as u64);
+}
+
+/// [`push_number`] of a `u64`.
+pub(crate) fn push_u64(out: &mut Vec<u8>, n: u64) {
     let mut digits = [0u8; 20];
     let mut at = digits.len();
     let mut n = n;
