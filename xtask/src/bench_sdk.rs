@@ -217,16 +217,24 @@ fn measure(root: &Path, rounds: usize) -> Result<(String, bool), String> {
     // One at a time, the loop and the emulator share one CPU, both sides alike: a sequential
     // loop then never waits for an idle core to wake up, which on two cores moved the one-at-a-
     // time figures by 2x with whatever else the machine was doing. With 8 at a time, every CPU.
-    let pinning = which_taskset();
+    // The emulator's own mask is what the 8-at-a-time row gets back; the CPU of the pinned rows
+    // is the first it allows. Where taskset is missing or cannot pin, nothing is pinned.
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    let pinned = |program: &Path, pin: bool| {
-        if pin && pinning {
+    let pinning = emulator.affinity().and_then(|mask| {
+        let cpu = first_cpu(&mask)?;
+        emulator.pin(&["-c", &cpu]).ok()?;
+        Some((mask, cpu))
+    });
+    if pinning.is_none() {
+        util::say("taskset could not pin the emulator: the one-at-a-time runs are not pinned");
+    }
+    let pinned = |program: &Path, pin: bool| match (&pinning, pin) {
+        (Some((_, cpu)), true) => {
             let mut cmd = Command::new("taskset");
-            cmd.args(["-c", PINNED_CPU]).arg(program);
+            cmd.args(["-c", cpu.as_str()]).arg(program);
             cmd
-        } else {
-            Command::new(program)
         }
+        _ => Command::new(program),
     };
     let sdk_cmd = || {
         let mut cmd = pinned(&python, true);
@@ -266,13 +274,12 @@ fn measure(root: &Path, rounds: usize) -> Result<(String, bool), String> {
     for round in 1..=rounds {
         util::say(&format!("round {round} of {rounds}"));
         for row in &mut rows {
-            if pinning {
-                let cpus = if row.concurrency == 1 {
-                    PINNED_CPU.to_owned()
+            if let Some((mask, cpu)) = &pinning {
+                if row.concurrency == 1 {
+                    emulator.pin(&["-c", cpu])?;
                 } else {
-                    format!("0-{}", cores - 1)
-                };
-                emulator.pin(&cpus)?;
+                    emulator.pin(&[mask])?;
+                }
             }
             let cmd = if row.sdk {
                 sdk_cmd()
@@ -308,11 +315,12 @@ fn measure(root: &Path, rounds: usize) -> Result<(String, bool), String> {
         today(),
         thousands(OPERATIONS as f64),
         thousands(OPERATIONS as f64),
-        if pinning {
+        if pinning.is_some() {
             "One at a time, the client (the SDK or reimage) and the emulator run on one CPU \
-             (`taskset -c 0`, both sides alike), so that a sequential loop never waits for an \
-             idle core to wake up: on two cores that wait moved the one-at-a-time figures by \
-             half or double with the machine's load. With 8 at a time, every CPU."
+             (`taskset -c`, both sides alike), so that a sequential loop never waits for an idle \
+             core to wake up: on two cores that wait moved the one-at-a-time figures by half or \
+             double with the machine's load. With 8 at a time, every CPU the emulator started \
+             with."
         } else {
             "`taskset` (util-linux) was not found, so the runs were not pinned to one CPU: the \
              one-at-a-time figures then move with the machine's load."
@@ -429,17 +437,20 @@ pub(crate) fn server_tables(count: usize) -> String {
     out
 }
 
-/// The CPU that one-at-a-time runs and the emulator share.
-const PINNED_CPU: &str = "0";
-
-/// Whether `taskset` (util-linux) is there to pin the runs.
-fn which_taskset() -> bool {
-    Command::new("taskset")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+/// The lowest CPU of a `taskset` mask in hex (`3`, `ff`, `ffffffff,ffffffff`), as a decimal
+/// CPU number; `None` for an empty or unreadable mask.
+fn first_cpu(mask: &str) -> Option<String> {
+    let digits: Vec<u32> = mask
+        .chars()
+        .filter(|c| *c != ',')
+        .map(|c| c.to_digit(16))
+        .collect::<Option<_>>()?;
+    // The last hex digit holds CPUs 0 to 3.
+    digits
+        .iter()
+        .rev()
+        .enumerate()
+        .find_map(|(i, d)| (*d != 0).then(|| (i as u32 * 4 + d.trailing_zeros()).to_string()))
 }
 
 /// `reimage emulator`, started by this task; killed when dropped.
@@ -479,10 +490,23 @@ impl Emulator {
         })
     }
 
-    /// Pins every thread of the emulator to `cpus` (`taskset -a -p -c`).
-    fn pin(&self, cpus: &str) -> Result<(), String> {
+    /// The emulator's CPU affinity mask in hex, as `taskset -p` shows it; `None` without
+    /// taskset.
+    fn affinity(&self) -> Option<String> {
+        let shown =
+            output(Command::new("taskset").args(["-p", &self.child.id().to_string()])).ok()?;
+        // `pid 123's current affinity mask: 3`
+        let mask = shown.trim().rsplit(": ").next()?.trim().to_owned();
+        first_cpu(&mask).map(|_| mask)
+    }
+
+    /// Sets the affinity of every thread of the emulator (`taskset -a -p ARGS PID`): `-c CPU`, or
+    /// a mask.
+    fn pin(&self, args: &[&str]) -> Result<(), String> {
         let status = Command::new("taskset")
-            .args(["-a", "-p", "-c", cpus, &self.child.id().to_string()])
+            .args(["-a", "-p"])
+            .args(args)
+            .arg(self.child.id().to_string())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
@@ -491,7 +515,8 @@ impl Emulator {
             Ok(())
         } else {
             Err(format!(
-                "taskset could not pin the emulator to CPUs {cpus}: {status}"
+                "taskset {} could not pin the emulator: {status}",
+                args.join(" ")
             ))
         }
     }
@@ -863,6 +888,17 @@ fn verdict(doc: &str, part: &str, key: &str) -> Option<Verdict> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_first_cpu_of_a_mask() {
+        assert_eq!(first_cpu("3").as_deref(), Some("0"));
+        assert_eq!(first_cpu("c").as_deref(), Some("2"));
+        assert_eq!(first_cpu("f0").as_deref(), Some("4"));
+        assert_eq!(first_cpu("1,00000000").as_deref(), Some("32"));
+        assert_eq!(first_cpu("0"), None);
+        assert_eq!(first_cpu(""), None);
+        assert_eq!(first_cpu("zz"), None);
+    }
 
     #[test]
     fn sections_are_added_once_in_place() {
