@@ -163,7 +163,11 @@ impl EcsRoute {
     /// one of these routes or an id is not of the right form.
     pub fn parse(path: &str) -> Option<Self> {
         let (held, count) = segments(path)?;
-        let segments = &held[..count];
+        Self::from_segments(&held[..count])
+    }
+
+    /// The route whose path is `segments` (between its `/`s, without query or trailing `/`).
+    fn from_segments(segments: &[&str]) -> Option<Self> {
         let project = |s: &str| ProjectId::new(s).ok();
         let server = |s: &str| ServerId::new(s).ok();
         Some(match segments {
@@ -288,51 +292,14 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// [`EcsRoute::parse`] as it was written first, with the segments in a `Vec`: the
-    /// reference the array-based one must agree with on every path.
+    /// [`EcsRoute::parse`] as it was written first, splitting the path into a `Vec`: the
+    /// reference the word-at-a-time [`segments`] must agree with on every path (both hand their
+    /// segments to the same [`EcsRoute::from_segments`]).
     fn parse_with_vec(path: &str) -> Option<EcsRoute> {
         let path = path.split_once('?').map_or(path, |(p, _)| p);
         let path = path.strip_suffix('/').unwrap_or(path);
         let segments: Vec<&str> = path.strip_prefix('/')?.split('/').collect();
-        let project = |s: &str| ProjectId::new(s).ok();
-        let server = |s: &str| ServerId::new(s).ok();
-        Some(match segments.as_slice() {
-            ["v2", p, "cloudservers", s, "reinstallos"] => EcsRoute::ReinstallOs {
-                project_id: project(p)?,
-                server_id: server(s)?,
-            },
-            ["v2", p, "cloudservers", s, "changeos"] => EcsRoute::ChangeOs {
-                project_id: project(p)?,
-                server_id: server(s)?,
-            },
-            ["v1", p, "cloudservers", s, "reinstallos"] => EcsRoute::ReinstallOsWithoutCloudInit {
-                project_id: project(p)?,
-                server_id: server(s)?,
-            },
-            ["v1", p, "cloudservers", s, "changeos"] => EcsRoute::ChangeOsWithoutCloudInit {
-                project_id: project(p)?,
-                server_id: server(s)?,
-            },
-            ["v1", p, "jobs", j] => EcsRoute::ShowJob {
-                project_id: project(p)?,
-                job_id: JobId::new(*j).ok()?,
-            },
-            ["v1", p, "cloudservers", "detail"] => EcsRoute::ListServers {
-                project_id: project(p)?,
-            },
-            ["v1", p, "cloudservers", s, "console-output"] => EcsRoute::ConsoleOutput {
-                project_id: project(p)?,
-                server_id: server(s)?,
-            },
-            ["v1", p, "cloudservers", "action"] => EcsRoute::ServerAction {
-                project_id: project(p)?,
-            },
-            ["v1", p, "cloudservers", s] => EcsRoute::ShowServer {
-                project_id: project(p)?,
-                server_id: server(s)?,
-            },
-            _ => return None,
-        })
+        EcsRoute::from_segments(&segments)
     }
 
     /// A path segment: the words and ids of the routes, near misses, and anything.
